@@ -1,0 +1,750 @@
+"""The operations of git mv-promote, for the CLI and for pipelines. Nothing here prints.
+
+Every function returns plain data (dicts and lists that `json.dumps` accepts) and raises a
+`gitmv.errors.MvError` subclass for anything that is the user's or the repository's fault.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from gitmv import artifacts as artifacts_mod
+from gitmv import dvcpins, notes, records, rules
+from gitmv.errors import (ArtifactError, ConflictError, EvalError, MvError, NotFoundError, PolicyError,
+                          RefusedError, UsageError)
+from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.policy import POLICY_PATH, Policy, parse_policy, template
+from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
+from gitmv.registry import Registry, Version, stage_ref, version_ref
+from gitmv.repo import NOTES_REF, Repo
+from gitmv.signing import signing_key_fingerprint
+
+NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote:refs/notes/remotes/{remote}/mv-promote"
+
+
+# ---------------------------------------------------------------- context
+
+@dataclass
+class Context:
+    repo: Repo
+    policy: Policy
+    head: str
+    registry: Registry
+    warnings: list = field(default_factory=list)
+
+
+def now() -> str:
+    """UTC now; honours GIT_COMMITTER_DATE so records and their tags' tagger dates agree."""
+    fixed = os.environ.get("GIT_COMMITTER_DATE")
+    if fixed:
+        from gitmv.repo import _parse_git_date
+
+        try:
+            epoch, _ = _parse_git_date(fixed)
+            return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+        except ValueError:
+            pass
+    return records.utc_now()
+
+
+def open_context(path: str | os.PathLike = ".") -> Context:
+    repo = Repo.discover(path)
+    head = repo.head_commit()
+    raw = repo.blob_at(head, POLICY_PATH)
+    if raw is None:
+        raise PolicyError(f"no {POLICY_PATH} committed at HEAD",
+                          f"run 'git mv-promote init', then commit {POLICY_PATH}")
+    policy = parse_policy(raw)
+    warnings = []
+    if repo.workdir is not None:
+        local = repo.workdir / POLICY_PATH
+        if local.is_file() and local.read_bytes() != raw:
+            warnings.append(f"{POLICY_PATH} has uncommitted changes; using the committed version (commit it to use it)")
+    signers = repo.blob_at(head, policy.allowed_signers)
+    registry = Registry(repo, policy, signers, repo.ref(NOTES_REF))
+    return Context(repo, policy, head, registry, warnings)
+
+
+def _check_model_name(model: str) -> None:
+    if not NAME_RE.match(model):
+        raise UsageError(f"invalid model name '{model}'",
+                         "model names are [a-z0-9][a-z0-9_-]{0,63}: lower case, no dots or slashes")
+
+
+# ---------------------------------------------------------------- init
+
+def init(path: str | os.PathLike = ".", model: str | None = None, artifacts: tuple = (),
+         add_signer: bool = False, install_hook: bool = True) -> dict:
+    repo = Repo.discover(path)
+    if repo.workdir is None:
+        raise UsageError("init needs a work tree", "run it in a clone, not in a bare repository")
+    if model:
+        _check_model_name(model)
+    done = []
+    policy_file = repo.workdir / POLICY_PATH
+    if policy_file.exists():
+        done.append(f"kept the existing {POLICY_PATH}")
+    else:
+        policy_file.write_text(template(model, tuple(artifacts)))
+        done.append(f"wrote {POLICY_PATH}")
+    remotes = repo.git("remote").stdout.decode().split()
+    for remote in remotes:
+        spec = NOTES_FETCH_REFSPEC.format(remote=remote)
+        have = repo.git("config", "--get-all", f"remote.{remote}.fetch", check=False).stdout.decode().split()
+        if spec not in have:
+            repo.git("config", "--add", f"remote.{remote}.fetch", spec)
+            done.append(f"added notes fetch refspec to remote {remote}")
+    if add_signer:
+        done.append(_add_signer(repo, policy_file))
+    if install_hook:
+        from gitmv import hooks_install
+
+        done.extend(hooks_install.install_client(repo, quiet_if_present=True))
+    return {"done": done, "next": [f"git add {POLICY_PATH} .mv-promote && git commit -m 'Add mv-promote policy'"]}
+
+
+def _add_signer(repo: Repo, policy_file: Path) -> str:
+    fmt = repo.config("gpg.format")
+    key = repo.config("user.signingkey")
+    email = repo.config("user.email")
+    if fmt != "ssh" or not key:
+        raise MvError("--add-signer needs ssh signing (gpg.format=ssh and user.signingkey)",
+                      "git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
+    if key.startswith("key::"):
+        public = key[5:]
+    else:
+        key_path = Path(os.path.expanduser(key))
+        pub_path = key_path if key_path.suffix == ".pub" else key_path.with_name(key_path.name + ".pub")
+        if not pub_path.is_file():
+            raise MvError(f"no public key next to {key_path}", "set user.signingkey to the .pub file")
+        public = pub_path.read_text().strip()
+    public = " ".join(public.split()[:2])
+    try:
+        policy = parse_policy(policy_file.read_bytes())
+        signers_rel = policy.allowed_signers
+    except PolicyError:
+        signers_rel = ".mv-promote/allowed_signers"
+    signers = repo.workdir / signers_rel
+    signers.parent.mkdir(parents=True, exist_ok=True)
+    existing = signers.read_text() if signers.exists() else ""
+    if public in existing:
+        return f"{signers_rel} already allows your key"
+    from gitmv.signing import allowed_signers_line
+
+    with open(signers, "a") as fh:
+        fh.write(allowed_signers_line(email or "*", public))
+    return f"added your signing key to {signers_rel}"
+
+
+# ---------------------------------------------------------------- register
+
+def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, parent: str | None = None,
+             seeds: tuple = (), message: str = "", sign: bool = True, allow_dirty: bool = False,
+             path: str | os.PathLike = ".", on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+    _check_model_name(model)
+    ctx = open_context(path)
+    repo, reg = ctx.repo, ctx.registry
+    mp = ctx.policy.model(model)
+    if repo.workdir is None:
+        raise UsageError("register needs a work tree", "run it in a clone, not in a bare repository")
+    if not sign and mp.signed:
+        raise RefusedError(f"unsigned registration refused: {model} is in the {mp.tier} tier",
+                           "drop --no-sign and set up signing, or set tier = \"research\" in the policy")
+    if allow_dirty and mp.tier != "research":
+        raise RefusedError(f"--allow-dirty refused: {model} is in the {mp.tier} tier",
+                           "commit your changes first; --allow-dirty is for the research tier only")
+    paths = tuple(artifacts) or mp.artifacts
+    dirty = _dirty_tracked_files(repo)
+    if dirty and not allow_dirty:
+        shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
+        raise RefusedError(f"uncommitted changes in files that define the version: {shown}",
+                           "commit or stash them, so the version's code commit is what you trained")
+    digests = {}
+    for rel in paths:
+        file = repo.workdir / rel
+        if not file.is_file():
+            raise ArtifactError(f"artifact {rel} not found in the work tree", "train the model first, or fix the path in the policy")
+        cb = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
+        digest, size = sha256_file(file, cb)
+        digests[rel] = {"sha256": digest, "size": size}
+    _refuse_known_digest(reg, model, digests)
+    latest = reg.latest(model)
+    if parent is not None:
+        reg.version(model, parent)
+    else:
+        parent = latest
+    head = ctx.head
+    read = lambda p: repo.blob_at(head, p)  # noqa: E731
+    pins = dvcpins.read_pins(read, mp.data) if (mp.data or read(dvcpins.DVC_LOCK) is not None) else []
+    base = dict(
+        model=model, commit=head, created_at=now(), created_by=repo.identity(), artifacts=digests,
+        tier=mp.tier, policy_digest=ctx.policy.digest, message=message, parent=parent, run_id=run_id,
+        seeds=list(seeds), data=pins, params=_params(read, mp.params), lockfile=_file_digest(read, mp.lockfile, "lockfile"),
+        model_card=_file_digest(read, mp.model_card, "model_card"),
+        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format")) if sign else None,
+    )
+    number = records.version_number(latest) + 1 if latest else 1
+    for _ in range(20):
+        record = VersionRecord(version=f"v{number}", **base)
+        try:
+            tag_id = repo.create_tag(f"mv/{model}/v{number}", head, record.to_message(), sign)
+            break
+        except ConflictError:
+            number += 1
+    else:
+        raise ConflictError(f"could not find a free version number for {model}", "run the command again")
+    return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
+            "record": record.to_dict(), "warnings": ctx.warnings}
+
+
+def _dirty_tracked_files(repo: Repo) -> list[str]:
+    out = repo.git("status", "--porcelain", "--untracked-files=no", "-z").stdout.decode()
+    return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+
+
+def _refuse_known_digest(reg: Registry, model: str, digests: dict) -> None:
+    wanted = {p: d["sha256"] for p, d in digests.items()}
+    for name in reversed(reg.versions(model)):
+        try:
+            if reg.version(model, name).digests == wanted:
+                raise RefusedError(f"these artifact digests are already registered as {model} {name}",
+                                   f"use {model} {name}, or retrain to make a new version")
+        except MvError as exc:
+            if isinstance(exc, RefusedError):
+                raise
+
+
+def _file_digest(read, path: str | None, key: str) -> dict | None:
+    if not path:
+        return None
+    data = read(path)
+    if data is None:
+        raise MvError(f"{key} {path} named in the policy is not committed", f"git add {path} and commit it")
+    return {"path": path, "sha256": sha256_bytes(data)}
+
+
+def _params(read, path: str | None) -> dict | None:
+    found = _file_digest(read, path, "params")
+    if found is None:
+        return None
+    data = read(path)
+    try:
+        values = yaml.safe_load(data.decode("utf-8")) if path.endswith((".yaml", ".yml")) else json.loads(data)
+    except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+        raise MvError(f"params file {path} does not parse: {str(exc).splitlines()[0]}") from exc
+    if isinstance(values, dict):
+        found["values"] = json.loads(json.dumps(values, default=str))
+    return found
+
+
+# ---------------------------------------------------------------- show
+
+def show(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    reg = ctx.registry
+    if model is None:
+        out = []
+        for name in reg.model_names:
+            versions = reg.versions(name)
+            stages = {}
+            for stage in reg.stages_present(name):
+                seqs = reg.stage_seqs(name, stage)
+                stages[stage] = reg.stage_entry(stage_ref(name, stage, seqs[-1][0]), seqs[-1][1]).record.version
+            out.append({"model": name, "latest": versions[-1] if versions else None, "versions": len(versions),
+                        "stages": stages, "in_policy": name in ctx.policy.models})
+        return {"models": out, "warnings": ctx.warnings}
+    _check_model_name(model)
+    if version is None:
+        current = {s: reg.current_version_name(model, s) for s in reg.stages_present(model)}
+        rows = []
+        for name in reg.versions(model):
+            v = reg.version(model, name)
+            dep = reg.deprecation(v)
+            rows.append({"version": name, "created_at": v.record.created_at, "created_by": v.record.created_by,
+                         "commit": v.record.commit, "parent": v.record.parent, "message": v.record.message,
+                         "stages": sorted(s for s, cur in current.items() if cur == name),
+                         "deprecated": dep is not None})
+        if not rows and model not in ctx.policy.models:
+            raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
+        return {"model": model, "versions": rows, "stages": current, "warnings": ctx.warnings}
+    v = reg.version(model, version)
+    sig = reg.signature(v.tag)
+    evidence = reg.note_records(v.tag.id)
+    stages = {s: reg.current_version_name(model, s) == version for s in reg.stages_present(model)}
+    return {"model": model, "version": version, "ref": version_ref(model, version), "tag": v.tag.id,
+            "record": v.record.to_dict(),
+            "signature": {"ok": sig.ok, "reason": sig.reason, "principal": sig.principal, "fingerprint": sig.fingerprint},
+            "evidence": evidence, "current_in": sorted(s for s, yes in stages.items() if yes),
+            "deprecated": reg.deprecation(v) is not None, "warnings": ctx.warnings}
+
+
+# ---------------------------------------------------------------- verify
+
+def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """Signatures, records, artifact digests, note integrity and notes history. Never raises for
+    a failed check: every failure is collected and named."""
+    ctx = open_context(path)
+    reg, repo = ctx.registry, ctx.repo
+    failures: list[str] = []
+    checked: list[str] = []
+    models = [model] if model else reg.model_names
+    if model:
+        _check_model_name(model)
+    with tempfile.TemporaryDirectory(prefix="mv-verify-") as tmp:
+        for name in models:
+            versions = [version] if version else reg.versions(name)
+            mp = ctx.policy.models.get(name)
+            for vname in versions:
+                checked.append(f"{name} {vname}")
+                _verify_version(ctx, name, vname, mp, tmp, failures)
+            if version is None:
+                for stage in reg.stages_present(name):
+                    for seq, oid in reg.stage_seqs(name, stage):
+                        _verify_stage_tag(ctx, name, stage, seq, oid, mp, failures)
+    failures.extend(_verify_notes_history(repo, reg.notes_commit))
+    return {"ok": not failures, "checked": checked, "failures": failures, "warnings": ctx.warnings}
+
+
+def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list) -> None:
+    reg, repo = ctx.registry, ctx.repo
+    ref = version_ref(model, vname)
+    try:
+        v = reg.version(model, vname)
+    except MvError as exc:
+        failures.append(f"{ref}: {exc.cause}")
+        return
+    sig = reg.signature(v.tag)
+    if not sig.ok and (mp is None or mp.signed):
+        failures.append(f"{ref}: signature: {sig.reason}")
+    use_worktree = repo.workdir is not None and ctx.head == v.record.commit
+    for rel, meta in sorted(v.record.artifacts.items()):
+        if use_worktree:
+            file = repo.workdir / rel
+            if not file.is_file():
+                failures.append(f"{ref}: artifact {rel} is missing from the work tree")
+                continue
+            digest, _ = sha256_file(file)
+            if digest != meta["sha256"]:
+                failures.append(f"{ref}: artifact {rel} in the work tree has sha256 {digest}, the record says {meta['sha256']}")
+            continue
+        got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=False, tmpdir=tmp)
+        if not got.ok:
+            failures.append(f"{ref}: {got.describe_failure()}")
+    for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
+        if not records.record_is_intact(rec):
+            failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) does not match its id: tampered")
+
+
+def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:
+    try:
+        reg.note_records(v.tag.id)
+        return True
+    except MvError as exc:
+        failures.append(f"{ref}: note: {exc.cause}")
+        return False
+
+
+def _verify_stage_tag(ctx: Context, model: str, stage: str, seq: int, oid: str, mp, failures: list) -> None:
+    reg = ctx.registry
+    ref = stage_ref(model, stage, seq)
+    try:
+        entry = reg.stage_entry(ref, oid)
+        target = reg.version(model, entry.record.version)
+    except MvError as exc:
+        failures.append(f"{ref}: {exc.cause}")
+        return
+    if target.tag.id != entry.record.version_tag:
+        failures.append(f"{ref}: points at {entry.record.version_tag[:12]}, not at {model} {entry.record.version}")
+    sig = reg.signature(entry.tag)
+    if not sig.ok and (mp is None or mp.signed):
+        failures.append(f"{ref}: signature: {sig.reason}")
+
+
+def _verify_notes_history(repo: Repo, head: str | None) -> list[str]:
+    """Append-only: every record id in a notes commit must survive, unchanged, in its children."""
+    failures = []
+    history = repo.notes_history(head)
+    if len(history) < 2:
+        return failures
+    latest: dict[str, dict[str, bytes]] = {}
+    current = {t: {r["id"]: records.canonical_json(r) for r in _safe_records(repo, head, t)} for t in repo.note_targets(head)}
+    for commit in history[1:]:
+        for target in repo.note_targets(commit):
+            for rec in _safe_records(repo, commit, target):
+                have = current.get(target, {}).get(rec["id"])
+                key = (target, rec["id"])
+                if have is None:
+                    latest.setdefault("missing", {})[f"{target}:{rec['id']}"] = b""
+                elif have != records.canonical_json(rec) and records.record_is_intact(rec):
+                    latest.setdefault("changed", {})[f"{target}:{rec['id']}"] = b""
+                del key
+    for key in sorted(latest.get("missing", {})):
+        target, rid = key.split(":", 1)
+        failures.append(f"notes: record {rid} on {target[:12]} disappeared from {NOTES_REF}")
+    for key in sorted(latest.get("changed", {})):
+        target, rid = key.split(":", 1)
+        failures.append(f"notes: record {rid} on {target[:12]} was changed in {NOTES_REF}")
+    return failures
+
+
+def _safe_records(repo: Repo, commit: str, target: str) -> list[dict]:
+    try:
+        return notes.read_records(repo, commit, target)
+    except MvError:
+        return []
+
+
+# ---------------------------------------------------------------- eval
+
+def evaluate(model: str, version: str, *, suite: str | None = None, from_file: str | None = None,
+             path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    repo, reg = ctx.repo, ctx.registry
+    mp = ctx.policy.model(model)
+    v = reg.version(model, version)
+    suite = suite or mp.eval_suite
+    if not suite:
+        raise UsageError(f"no eval suite given and none in the policy for {model}", "pass --suite NAME")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mv-eval-") as tmp:
+        files = {}
+        for rel, meta in sorted(v.record.artifacts.items()):
+            got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=True, tmpdir=tmp)
+            if not got.ok:
+                raise ArtifactError(f"{model} {version}: {got.describe_failure()}",
+                                    "restore the registered artifact (dvc pull / git checkout) and run eval again")
+            files[rel] = got.file
+        if from_file is not None:
+            command, status = None, 0
+            report = _read_metrics(Path(from_file), from_file)
+        else:
+            if not mp.eval_command:
+                raise UsageError(f"no eval command for {model} in the policy", "add [models.%s.eval] command, or pass --from-file" % model)
+            output = Path(tmp, "metrics.json")
+            first = files[sorted(files)[0]]
+            command = mp.eval_command.format(artifact=shlex.quote(first), output=shlex.quote(str(output)),
+                                             model=model, version=version, suite=suite)
+            proc = subprocess.run(command, shell=True, cwd=str(repo.workdir or "."), capture_output=True)
+            status = proc.returncode
+            if status != 0:
+                err = proc.stderr.decode(errors="replace").strip().splitlines()
+                raise EvalError(f"eval command exited {status}: {err[-1] if err else command}",
+                                "fix the eval command; nothing was recorded")
+            if not output.is_file():
+                raise EvalError("eval command wrote no metrics file to {output}", "make it write JSON to the {output} path")
+            report = _read_metrics(output, "the eval command's output")
+    body = {
+        "model": model, "version": version, "suite": suite,
+        "artifacts": v.digests, "metrics": report["metrics"], "slices": report.get("slices") or {},
+        "command": mp.eval_command if from_file is None else None,
+        "from_file": os.path.basename(from_file) if from_file else None,
+        "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
+        "data": _eval_data_pin(repo, ctx.head, mp),
+    }
+    rec = records.make_note_record("eval", body, at=now(), by=repo.identity())
+    notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
+    return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
+
+
+def _eval_data_pin(repo: Repo, head: str, mp) -> list | None:
+    if not mp.eval_data:
+        return None
+    return dvcpins.read_pins(lambda p: repo.blob_at(head, p), [mp.eval_data]) or None
+
+
+def _read_metrics(file: Path, what: str) -> dict:
+    try:
+        data = json.loads(file.read_bytes())
+    except FileNotFoundError as exc:
+        raise EvalError(f"metrics file {file} not found") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{what} is not JSON: {exc}", "write {\"metrics\": {...}, \"slices\": {...}}") from exc
+    shape = "expected {\"metrics\": {name: number}, \"slices\": {slice: {name: number}}}"
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or not data["metrics"]:
+        raise EvalError(f"{what} has no metrics table", shape)
+    unknown = set(data) - {"metrics", "slices"}
+    if unknown:
+        raise EvalError(f"{what} has unexpected key(s) {', '.join(sorted(unknown))}", shape)
+
+    def numbers(table: dict, where: str) -> dict:
+        for key, value in table.items():
+            if not isinstance(key, str) or not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or value != value or value in (float("inf"), float("-inf")):
+                raise EvalError(f"{what}: {where}.{key} is not a finite number", shape)
+        return table
+
+    numbers(data["metrics"], "metrics")
+    slices = data.get("slices") or {}
+    if not isinstance(slices, dict):
+        raise EvalError(f"{what}: slices must be a table", shape)
+    for name, table in slices.items():
+        if not isinstance(table, dict):
+            raise EvalError(f"{what}: slices.{name} must be a table of metrics", shape)
+        numbers(table, f"slices.{name}")
+    return data
+
+
+# ---------------------------------------------------------------- check / promote / rollback
+
+def _approval_check():
+    from gitmv import approvals
+
+    return approvals.check
+
+
+def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
+    return {**verdict.to_dict(), "warnings": ctx.warnings}
+
+
+def promote(model: str, version: str, stage: str, *, reason: str = "", path: str | os.PathLike = ".") -> dict:
+    _check_model_name(model)
+    for _ in range(10):
+        ctx = open_context(path)
+        mp = ctx.policy.model(model)
+        verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
+        if not verdict.passed:
+            failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
+            raise RefusedError(f"promotion of {model} {version} to {stage} refused by the gate: {failed}",
+                               f"see 'git mv-promote check {model} {version} --stage {stage}'")
+        try:
+            return _write_stage_tag(ctx, mp, verdict, reason, kind="promote")
+        except ConflictError:
+            continue  # someone took the seq: re-read the stage and decide again
+    raise ConflictError(f"{stage} of {model} kept changing", "run the command again")
+
+
+def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind: str, forced: dict | None = None) -> dict:
+    reg, repo = ctx.registry, ctx.repo
+    version = reg.version(verdict.model, verdict.version)
+    seqs = reg.stage_seqs(verdict.model, verdict.stage)
+    seq = seqs[-1][0] + 1 if seqs else 1
+    current = reg.current(verdict.model, verdict.stage)
+    record = PromotionRecord(
+        kind=kind, model=verdict.model, version=verdict.version, version_tag=version.tag.id, stage=verdict.stage,
+        seq=seq, at=now(), by=repo.identity(), policy_digest=ctx.policy.digest,
+        previous=current.record.version if current else None,
+        eval_record=verdict.eval_record["id"] if verdict.eval_record else None,
+        gate=verdict.gate_summary(), approval=verdict.approval, reason=reason,
+        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format")) if mp.signed else None,
+        forced=forced,
+    )
+    if verdict.approval and kind == "promote":
+        evidence = records.make_note_record(
+            "approval", {**verdict.approval, "model": verdict.model, "version": verdict.version, "stage": verdict.stage},
+            at=record.at, by=record.by)
+        notes.append(repo, version.tag.id, [evidence], f"mv-promote: approval of {verdict.model} {verdict.version}")
+        record = PromotionRecord(**{**record.__dict__, "approval": {**verdict.approval, "record": evidence["id"]}})
+    name = f"mv/{verdict.model}/{verdict.stage}/{seq}"
+    tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed)
+    return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "seq": seq, "kind": kind,
+            "ref": f"refs/tags/{name}", "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
+            "warnings": ctx.warnings}
+
+
+def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",
+             force: bool = False, path: str | os.PathLike = ".") -> dict:
+    _check_model_name(model)
+    ctx = open_context(path)
+    reg, repo = ctx.registry, ctx.repo
+    mp = ctx.policy.model(model)
+    ctx.policy.stage_index(stage)
+    history = reg.stage_history(model, stage)
+    if not history:
+        raise NotFoundError(f"{model} has never been in {stage}: nothing to roll back", f"see 'git mv-promote history {model}'")
+    current = history[-1].record.version
+    if to is None:
+        earlier = [e.record.version for e in history if e.record.version != current]
+        if not earlier:
+            raise NotFoundError(f"{stage} of {model} has had no version before {current}", "name one with --to")
+        to = earlier[-1]
+    if to == current:
+        raise RefusedError(f"{model} {to} is already the current {stage} version", "name an earlier one with --to")
+    verdict = rules.rollback_verdict(reg, model, stage, to, approval_check=_approval_check())
+    target = reg.version(model, to) if any(c.name == "registered" and c.passed for c in verdict.criteria) else None
+    retrievability = []
+    if target is not None:
+        with tempfile.TemporaryDirectory(prefix="mv-rollback-") as tmp:
+            for rel, meta in sorted(target.record.artifacts.items()):
+                got = artifacts_mod.retrieve(repo, target.record.commit, rel, meta["sha256"],
+                                             use_worktree=True, tmpdir=tmp)
+                retrievability.append({"path": rel, "ok": got.ok, "source": got.source, "tried": got.tried})
+    missing = [r for r in retrievability if not r["ok"]]
+    from gitmv.gate import Criterion
+
+    for item in retrievability:
+        verdict.criteria.append(Criterion(f"retrievable {item['path']}", item["ok"] or force,
+                                          f"from {item['source']}" if item["ok"] else
+                                          ("FORCED: " if force else "") + "; ".join(item["tried"])))
+    plan = {"model": model, "stage": stage, "from": current, "to": to, "verdict": verdict.to_dict(),
+            "retrievable": retrievability, "dry_run": dry_run, "warnings": ctx.warnings}
+    if dry_run:
+        return plan
+    if not verdict.passed:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
+        raise RefusedError(f"rollback of {model} {stage} to {to} refused: {failed}",
+                           f"rehearse with 'git mv-promote rollback {model} --stage {stage} --to {to} --dry-run'")
+    forced = {"missing_artifacts": [m["path"] for m in missing]} if (force and missing) else None
+    result = _write_stage_tag(ctx, mp, verdict, reason, kind="rollback", forced=forced)
+    return {**plan, **result}
+
+
+# ---------------------------------------------------------------- history / log / diff / deprecate
+
+def history(model: str, *, stage: str | None = None, at: str | None = None, path: str | os.PathLike = ".") -> dict:
+    _check_model_name(model)
+    ctx = open_context(path)
+    reg = ctx.registry
+    stages = [stage] if stage else (list(ctx.policy.stages) + [s for s in reg.stages_present(model) if s not in ctx.policy.stages])
+    if stage:
+        ctx.policy.stage_index(stage)
+    when = records.parse_time(at) if at else None
+    out = {}
+    for s in stages:
+        rows = []
+        for e in reg.stage_history(model, s):
+            r = e.record
+            rows.append({"seq": r.seq, "version": r.version, "kind": r.kind, "at": r.at, "by": r.by,
+                         "reason": r.reason, "previous": r.previous, "ref": e.ref})
+        if when is not None:
+            valid = [row for row in rows if records.parse_time(row["at"]) <= when]
+            out[s] = {"version": valid[-1]["version"] if valid else None, "since": valid[-1]["at"] if valid else None,
+                      "entry": valid[-1] if valid else None}
+        else:
+            out[s] = rows
+    return {"model": model, "at": at, "stages": out, "warnings": ctx.warnings}
+
+
+def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    reg = ctx.registry
+    models = [model] if model else reg.model_names
+    events = []
+    for name in models:
+        _check_model_name(name)
+        for vname in reg.versions(name):
+            try:
+                v = reg.version(name, vname)
+            except MvError as exc:
+                events.append({"at": "", "model": name, "version": vname, "event": "invalid", "why": exc.cause})
+                continue
+            r = v.record
+            events.append({"at": r.created_at, "model": name, "version": vname, "event": "register", "by": r.created_by,
+                           "why": r.message, "evidence": v.tag.id, "commit": r.commit})
+            try:
+                evidence = reg.note_records(v.tag.id)
+            except MvError:
+                evidence = []
+            for rec in evidence:
+                events.append({"at": rec.get("at", ""), "model": name, "version": vname, "event": rec.get("kind"),
+                               "by": rec.get("by"), "why": rec.get("reason") or _evidence_summary(rec),
+                               "evidence": rec.get("id")})
+        for stage in reg.stages_present(name):
+            for e in reg.stage_history(name, stage):
+                r = e.record
+                events.append({"at": r.at, "model": name, "version": r.version, "event": r.kind, "stage": stage,
+                               "seq": r.seq, "by": r.by, "why": r.reason, "evidence": r.eval_record,
+                               "approval": (r.approval or {}).get("merge_commit"), "ref": e.ref})
+    events.sort(key=lambda e: (e.get("at") or "", e.get("event") or ""), reverse=True)
+    return {"events": events, "warnings": ctx.warnings}
+
+
+def _evidence_summary(rec: dict) -> str:
+    if rec.get("kind") == "eval":
+        shown = ", ".join(f"{k}={v}" for k, v in sorted((rec.get("metrics") or {}).items()))
+        return f"suite {rec.get('suite')}: {shown}"
+    if rec.get("kind") == "approval":
+        return f"approved by {', '.join(rec.get('approvers') or [])} in {str(rec.get('merge_commit', ''))[:12]}"
+    if rec.get("kind") == "reproduction":
+        return "reproduced: match" if rec.get("match") else "reproduced: MISMATCH"
+    return ""
+
+
+def diff(model: str, va: str, vb: str, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    reg, repo = ctx.registry, ctx.repo
+    mp = ctx.policy.model(model)
+    a, b = reg.version(model, va), reg.version(model, vb)
+    ra, rb = a.record, b.record
+    out = {"model": model, "a": va, "b": vb, "warnings": ctx.warnings}
+    out["code"] = {"a": ra.commit, "b": rb.commit, "commits": repo.commits_between(ra.commit, rb.commit),
+                   "files": repo.changed_files(ra.commit, rb.commit) if ra.commit != rb.commit else []}
+    out["artifacts"] = _dict_changes({k: v["sha256"] for k, v in ra.artifacts.items()},
+                                     {k: v["sha256"] for k, v in rb.artifacts.items()})
+    out["data"] = data_changes(repo, ra.data, rb.data)
+    out["params"] = _dict_changes(_flatten((ra.params or {}).get("values") or {}), _flatten((rb.params or {}).get("values") or {}))
+    la, lb = (ra.lockfile or {}).get("sha256"), (rb.lockfile or {}).get("sha256")
+    out["lockfile"] = {"changed": la != lb, "a": la, "b": lb}
+    out["metrics"] = metric_deltas(reg.latest_eval(a, mp.eval_suite), reg.latest_eval(b, mp.eval_suite))
+    return out
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _dict_changes(a: dict, b: dict) -> list[dict]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            status = "added" if key not in a else "removed" if key not in b else "changed"
+            out.append({"key": key, "status": status, "a": a.get(key), "b": b.get(key)})
+    return out
+
+
+def data_changes(repo: Repo, pins_a: list, pins_b: list) -> list[dict]:
+    from gitmv import dvcdata
+
+    return dvcdata.pin_changes(repo, pins_a, pins_b)
+
+
+def metric_deltas(ea: dict | None, eb: dict | None) -> dict:
+    if ea is None or eb is None:
+        return {"available": False, "a_eval": ea["id"] if ea else None, "b_eval": eb["id"] if eb else None,
+                "overall": [], "slices": {}}
+
+    def rows(ma: dict, mb: dict) -> list:
+        out = []
+        for k in sorted(set(ma) | set(mb)):
+            x, y = ma.get(k), mb.get(k)
+            out.append({"metric": k, "a": x, "b": y,
+                        "delta": round(y - x, 10) if isinstance(x, (int, float)) and isinstance(y, (int, float)) else None})
+        return out
+
+    slices = {}
+    for s in sorted(set(ea.get("slices") or {}) | set(eb.get("slices") or {})):
+        slices[s] = rows((ea.get("slices") or {}).get(s, {}), (eb.get("slices") or {}).get(s, {}))
+    return {"available": True, "a_eval": ea["id"], "b_eval": eb["id"], "suite": eb.get("suite"),
+            "overall": rows(ea.get("metrics") or {}, eb.get("metrics") or {}), "slices": slices}
+
+
+def deprecate(model: str, version: str, *, reason: str, sunset: str | None = None, path: str | os.PathLike = ".") -> dict:
+    if not reason.strip():
+        raise UsageError("deprecate needs a reason", "pass -m 'why it is deprecated'")
+    ctx = open_context(path)
+    v = ctx.registry.version(model, version)
+    if sunset:
+        sunset = records.parse_time(sunset).isoformat().replace("+00:00", "Z")
+    rec = records.make_note_record("deprecation", {"model": model, "version": version, "reason": reason, "sunset": sunset},
+                                   at=now(), by=ctx.repo.identity())
+    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}")
+    return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}

@@ -1,0 +1,90 @@
+"""Artifact retrieval, in the order every command shares: the work-tree file when its sha256
+matches the record, else the Git blob at the version's commit, else the DVC cache (else, with the
+`[dvc]` extra, the DVC remote). Bytes whose digest differs from the record are never handed out.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitmv import dvcpins
+from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.repo import Repo
+
+
+@dataclass
+class Retrieval:
+    path: str  # the artifact's path in the repository
+    expected: str  # recorded sha256
+    source: str | None = None  # "work tree" | "git blob" | "dvc cache"
+    file: str | None = None  # a local file with exactly the expected bytes
+    tried: list = field(default_factory=list)  # what was tried and why it did not serve
+
+    @property
+    def ok(self) -> bool:
+        return self.file is not None
+
+    def describe_failure(self) -> str:
+        return f"{self.path} is not retrievable (tried: {'; '.join(self.tried)})"
+
+
+def dvc_cache_candidates(repo: Repo, md5: str) -> list[Path]:
+    root = repo.workdir or repo.git_dir
+    base = Path(root, ".dvc", "cache")
+    return [base / "files" / "md5" / md5[:2] / md5[2:], base / md5[:2] / md5[2:]]
+
+
+def _dvc_pin_for(repo: Repo, commit: str, path: str) -> dict | None:
+    """The DVC pin of an artifact tracked by DVC (`<path>.dvc` or an out in dvc.lock)."""
+    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
+    files = [f"{path}.dvc"] if read(f"{path}.dvc") is not None else []
+    try:
+        pins = dvcpins.read_pins(read, files)
+    except Exception:  # a broken pin file only means "not retrievable this way"
+        return None
+    return dvcpins.pins_by_path(pins).get(os.path.basename(path)) or dvcpins.pins_by_path(pins).get(path)
+
+
+def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree: bool, tmpdir: str | None = None,
+             ) -> Retrieval:
+    """Find bytes for artifact `path` of the version at `commit` whose sha256 is `expected`."""
+    result = Retrieval(path=path, expected=expected)
+    if use_worktree and repo.workdir is not None:
+        local = repo.workdir / path
+        if local.is_file():
+            digest, _ = sha256_file(local)
+            if digest == expected:
+                result.source, result.file = "work tree", str(local)
+                return result
+            result.tried.append(f"work tree file has sha256 {digest[:12]}…, record says {expected[:12]}…")
+        else:
+            result.tried.append("work tree: no such file")
+    blob = repo.blob_at(commit, path)
+    if blob is not None:
+        digest = sha256_bytes(blob)
+        if digest == expected:
+            out = Path(tmpdir or tempfile.mkdtemp(prefix="mv-artifact-"), os.path.basename(path))
+            out.write_bytes(blob)
+            result.source, result.file = "git blob", str(out)
+            return result
+        result.tried.append(f"git blob at {commit[:12]} has sha256 {digest[:12]}…")
+    else:
+        result.tried.append(f"no git blob at {commit[:12]}")
+    pin = _dvc_pin_for(repo, commit, path)
+    if pin is None or "md5" not in pin:
+        result.tried.append("not tracked by DVC")
+        return result
+    for candidate in dvc_cache_candidates(repo, pin["md5"]):
+        if candidate.is_file():
+            digest, _ = sha256_file(candidate)
+            if digest == expected:
+                result.source, result.file = "dvc cache", str(candidate)
+                return result
+            result.tried.append(f"dvc cache object {pin['md5']} has sha256 {digest[:12]}…")
+            break
+    else:
+        result.tried.append(f"dvc cache has no object {pin['md5']}")
+    return result

@@ -1,0 +1,416 @@
+"""`git mv-promote` command line: parse, call `gitmv.api`, render through `gitmv.output`.
+
+Exit codes are decided in `main` alone: 0 ok, 1 the user's or the repository's fault, 2 usage,
+3 a bug. `gitmv.api` is imported inside each command so that `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+
+import click
+
+from gitmv import output
+from gitmv.errors import EXIT_BUG, EXIT_FAULT, EXIT_OK, EXIT_USAGE, MvError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (stable, documented in docs/reference.md).")
+
+
+def _api():
+    from gitmv import api
+
+    return api
+
+
+def _warn(result: dict) -> None:
+    for w in result.get("warnings") or []:
+        output.error(f"warning: {w}")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="git-mv-promote", prog_name="git mv-promote")
+def cli():
+    """A Git-native model registry and promotion gate.
+
+    \b
+    A model version is a signed annotated tag refs/tags/mv/<model>/v<N> carrying its full record
+    (code commit, data pins, dependency lock digest, params, seeds, artifact sha256s). Eval reports,
+    approvals and deprecations are TOML notes in refs/notes/mv-promote. Promotion and rollback are
+    signed stage tags refs/tags/mv/<model>/<stage>/<seq>. The gate and the stages come from
+    .mv-promote.toml, committed at the repository root.
+
+    \b
+    Typical loop:
+      git mv-promote init --model churn --artifact model.bin --add-signer
+      git mv-promote register churn -m "retrained on November data"
+      git mv-promote eval churn v1
+      git mv-promote check churn v1 --stage production
+      git mv-promote promote churn v1 --stage production -m "beats v0 on holdout"
+
+    Exit codes: 0 ok, 1 refused or the repository's fault (one-line cause and fix), 2 usage, 3 bug.
+    """
+
+
+# ---------------------------------------------------------------- init / register / show / verify
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--model", help="Model name to put in the new policy.")
+@click.option("--artifact", "artifacts", multiple=True, metavar="PATH", help="Artifact file(s) of that model (repeatable).")
+@click.option("--add-signer", is_flag=True, help="Add your ssh signing key (user.signingkey) to the allowed signers file.")
+@click.option("--no-hook", is_flag=True, help="Do not install the client pre-push hook.")
+@json_option
+def init(model, artifacts, add_signer, no_hook, as_json):
+    """Set up the registry in this repository (idempotent).
+
+    Writes a commented .mv-promote.toml when none exists (never overwrites), adds the notes fetch
+    refspec to each remote (no push refspec: a plain 'git push' keeps working as before), optionally
+    adds your signing key to the allowed signers, and installs the pre-push hook.
+    """
+    result = _api().init(model=model, artifacts=artifacts, add_signer=add_signer, install_hook=not no_hook)
+    if as_json:
+        return output.emit_json(result)
+    output.lines(f"- {d}" for d in result["done"])
+    output.lines(f"next: {n}" for n in result["next"])
+
+
+def _progress(path, done, total):
+    if total >= 64 << 20:
+        output.progress(f"hashing {path}: {done * 100 // max(total, 1)}% of {total >> 20} MiB")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--artifact", "artifacts", multiple=True, metavar="PATH", help="Artifact file(s); default: the policy's list.")
+@click.option("--run-id", help="Training run id (CI job, MLflow run, DVC experiment).")
+@click.option("--parent", metavar="vN", help="Parent version (default: the latest version).")
+@click.option("--seed", "seeds", multiple=True, type=int, help="Random seed(s) used in training (repeatable).")
+@click.option("-m", "--message", default="", help="Why this version exists.")
+@click.option("--no-sign", is_flag=True, help="Do not sign the tag (research tier only).")
+@click.option("--allow-dirty", is_flag=True, help="Allow uncommitted changes (research tier only).")
+@json_option
+def register(model, artifacts, run_id, parent, seeds, message, no_sign, allow_dirty, as_json):
+    """Register a new version of MODEL as a signed annotated tag mv/<model>/v<N>.
+
+    Hashes every artifact (sha256), reads DVC pins, the lockfile and params as committed at HEAD,
+    and records the code commit, seeds, run id, parent, who, when and why.
+    """
+    result = _api().register(model, artifacts=artifacts, run_id=run_id, parent=parent, seeds=seeds, message=message,
+                             sign=not no_sign, allow_dirty=allow_dirty, on_progress=_progress)
+    output.progress_done()
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    rec = result["record"]
+    output.line(f"registered {model} {result['version']} ({result['ref']}, tag {result['tag'][:12]})")
+    for path, meta in sorted(rec["artifacts"].items()):
+        output.line(f"  {path}  sha256:{meta['sha256']}  {meta['size']} bytes")
+    output.line(f"  commit {rec['commit'][:12]}  parent {rec.get('parent') or '-'}  signer {rec.get('signer') or 'unsigned'}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", required=False)
+@click.argument("version", required=False)
+@json_option
+def show(model, version, as_json):
+    """Show the registry: all models, one model's versions, or one version's full record."""
+    result = _api().show(model, version)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    if model is None:
+        if not result["models"]:
+            return output.line("no models yet: add one to .mv-promote.toml and run 'git mv-promote register MODEL'")
+        rows = [(m["model"], m["latest"] or "-", m["versions"],
+                 ", ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-") for m in result["models"]]
+        return output.table(["model", "latest", "versions", "stages"], rows)
+    if version is None:
+        rows = [(v["version"], v["created_at"], v["created_by"], v["commit"][:12], ",".join(v["stages"]) or "-",
+                 "DEPRECATED" if v["deprecated"] else "", v["message"]) for v in result["versions"]]
+        return output.table(["version", "created", "by", "commit", "current in", "", "message"], rows)
+    from gitmv.records import to_toml
+
+    sig = result["signature"]
+    output.line(f"{model} {version}  {result['ref']}  tag {result['tag']}")
+    output.line(f"signature: {'good, ' + str(sig['principal']) + ' ' + str(sig['fingerprint']) if sig['ok'] else 'NOT VALID: ' + sig['reason']}")
+    output.line(f"current in: {', '.join(result['current_in']) or '-'}{'  DEPRECATED' if result['deprecated'] else ''}")
+    output.line("")
+    output.line(to_toml(result["record"]).rstrip())
+    for rec in result["evidence"]:
+        output.line("")
+        output.line(f"[{rec.get('kind')} {rec.get('id', '')[:19]}… {rec.get('at')} by {rec.get('by')}]")
+        if rec.get("kind") == "eval":
+            output.line(f"  suite {rec.get('suite')}: " + ", ".join(f"{k}={v}" for k, v in sorted(rec.get("metrics", {}).items())))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", required=False)
+@click.argument("version", required=False)
+@json_option
+def verify(model, version, as_json):
+    """Verify signatures, records, artifact digests and the append-only notes history.
+
+    The work-tree artifact is checked for the version registered at HEAD's commit; every other
+    version through its stored copy (Git blob at its commit, DVC cache). Exit 1 names every failure.
+    """
+    result = _api().verify(model, version)
+    _warn(result)
+    if as_json:
+        output.emit_json(result)
+    else:
+        for f in result["failures"]:
+            output.error(f"FAIL {f}")
+        output.line(f"verified {len(result['checked'])} version(s): " + ("ok" if result["ok"] else f"{len(result['failures'])} failure(s)"))
+    return EXIT_OK if result["ok"] else EXIT_FAULT
+
+
+# ---------------------------------------------------------------- evidence and gate
+
+@cli.command("eval", context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("--suite", help="Eval suite name (default: the policy's).")
+@click.option("--from-file", type=click.Path(dir_okay=False), help="Import a metrics JSON made elsewhere instead of running the command.")
+@json_option
+def eval_cmd(model, version, suite, from_file, as_json):
+    """Evaluate VERSION and record the report as evidence bound to its artifact digests.
+
+    Runs the policy's eval command with {artifact} and {output} substituted (after checking the
+    artifact's sha256), reads {"metrics": {...}, "slices": {...}} from {output}, and appends an
+    eval record to the version's note. A failing command or malformed report records nothing.
+    """
+    result = _api().evaluate(model, version, suite=suite, from_file=from_file)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    rec = result["record"]
+    output.line(f"recorded eval {rec['id'][:19]}… for {model} {version} on suite {rec['suite']}")
+    output.line("  " + ", ".join(f"{k}={v}" for k, v in sorted(rec["metrics"].items())))
+    for name, metrics in sorted(rec.get("slices", {}).items()):
+        output.line(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+
+
+def _render_verdict(v: dict) -> None:
+    rows = [("pass" if c["passed"] else "FAIL", c["name"], c["detail"]) for c in v["criteria"]]
+    output.table(["", "criterion", "detail"], rows)
+    output.line("")
+    verb = "may enter" if v["passed"] else "may NOT enter"
+    output.line(f"{v['model']} {v['version']} {verb} {v['stage']}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("--stage", required=True, help="Target stage.")
+@json_option
+def check(model, version, stage, as_json):
+    """Dry-run the gate for VERSION entering STAGE: one row per criterion. Exit 0 pass, 1 fail."""
+    result = _api().check(model, version, stage)
+    _warn(result)
+    if as_json:
+        output.emit_json(result)
+    else:
+        _render_verdict(result)
+    return EXIT_OK if result["passed"] else EXIT_FAULT
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("--stage", required=True, help="Target stage.")
+@click.option("-m", "--message", "reason", default="", help="Why.")
+@json_option
+def promote(model, version, stage, reason, as_json):
+    """Promote VERSION into STAGE with a signed stage tag, if the gate passes."""
+    result = _api().promote(model, version, stage, reason=reason)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    output.line(f"promoted {model} {version} to {stage} ({result['ref']})")
+    output.line(f"push it: git push origin {result['ref']} refs/notes/mv-promote   (or: git mv-promote sync)")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--stage", required=True, help="Stage to roll back.")
+@click.option("--to", "to", metavar="VERSION", help="Target version (default: the one before the current).")
+@click.option("--dry-run", is_flag=True, help="Rehearse: check everything, write nothing.")
+@click.option("--force", is_flag=True, help="Roll back even if artifacts are not retrievable (recorded).")
+@click.option("-m", "--message", "reason", default="", help="Why.")
+@json_option
+def rollback(model, stage, to, dry_run, force, reason, as_json):
+    """Return STAGE to an earlier version with a new signed stage tag (kind = rollback)."""
+    result = _api().rollback(model, stage, to=to, dry_run=dry_run, reason=reason, force=force)
+    _warn(result)
+    if as_json:
+        output.emit_json(result)
+        return EXIT_OK if (not dry_run or result["verdict"]["passed"]) else EXIT_FAULT
+    if dry_run:
+        _render_verdict(result["verdict"])
+        output.line(f"dry run: {stage} would go from {result['from']} to {result['to']}; nothing written")
+        return EXIT_OK if result["verdict"]["passed"] else EXIT_FAULT
+    output.line(f"rolled back {model} {stage} from {result['from']} to {result['to']} ({result['ref']})")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--stage", help="Only this stage.")
+@click.option("--at", "at", metavar="TIME", help="What each stage held at TIME (RFC 3339, e.g. 2026-11-02T10:00Z).")
+@json_option
+def history(model, stage, at, as_json):
+    """The stage timeline of MODEL, or the state at a point in time."""
+    result = _api().history(model, stage=stage, at=at)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    if at:
+        rows = [(s, v["version"] or "-", v["since"] or "") for s, v in result["stages"].items()]
+        return output.table(["stage", f"version at {at}", "since"], rows)
+    rows = [(s, r["seq"], r["version"], r["kind"], r["at"], r["by"], r["reason"])
+            for s, entries in result["stages"].items() for r in entries]
+    output.table(["stage", "seq", "version", "kind", "at", "by", "reason"], rows)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", required=False)
+@json_option
+def log(model, as_json):
+    """The audit trail, newest first: registrations, evals, approvals, promotions, rollbacks, deprecations."""
+    result = _api().log(model)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    rows = [(e["at"], e["model"], e["version"], e["event"] + (f" {e['stage']}" if e.get("stage") else ""),
+             e.get("by") or "", e.get("why") or "", (e.get("evidence") or "")[:19]) for e in result["events"]]
+    output.table(["at", "model", "version", "event", "by", "why", "evidence"], rows)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version_a")
+@click.argument("version_b")
+@json_option
+def diff(model, version_a, version_b, as_json):
+    """What changed between two versions: code, data pins, params, lockfile, artifacts, metrics."""
+    result = _api().diff(model, version_a, version_b)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    code = result["code"]
+    output.line(f"code: {code['a'][:12]}..{code['b'][:12]}, {len(code['commits'])} commit(s), {len(code['files'])} file(s) changed")
+    for c in code["commits"][:20]:
+        output.line(f"  {c['id'][:12]} {c['subject']}")
+    for title, key in (("artifacts", "artifacts"), ("params", "params")):
+        output.line(f"{title}: " + ("unchanged" if not result[key] else ""))
+        for ch in result[key]:
+            output.line(f"  {ch['status']} {ch['key']}: {ch['a']} -> {ch['b']}")
+    output.line("data: " + ("unchanged" if not result["data"] else ""))
+    for ch in result["data"]:
+        output.line(f"  {ch['status']} {ch['path']} ({ch['source']}): {ch['a']} -> {ch['b']}")
+        for f in ch.get("files") or []:
+            output.line(f"    {f['status']} {f['path']}")
+        if ch.get("note"):
+            output.line(f"    {ch['note']}")
+    lock = result["lockfile"]
+    output.line(f"lockfile: {'changed' if lock['changed'] else 'unchanged'}")
+    m = result["metrics"]
+    if not m["available"]:
+        output.line("metrics: not comparable (an eval on the policy suite is missing for one side)")
+        return
+    output.line(f"metrics (suite {m.get('suite')}):")
+    for r in m["overall"]:
+        output.line(f"  {r['metric']}: {r['a']} -> {r['b']} ({r['delta']:+g})" if r["delta"] is not None else f"  {r['metric']}: {r['a']} -> {r['b']}")
+    for s, rows in m["slices"].items():
+        for r in rows:
+            output.line(f"  {s} {r['metric']}: {r['a']} -> {r['b']}" + (f" ({r['delta']:+g})" if r["delta"] is not None else ""))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("-m", "--message", "reason", required=True, help="Why it is deprecated.")
+@click.option("--sunset", metavar="DATE", help="When it must be out of every stage.")
+@json_option
+def deprecate(model, version, reason, sunset, as_json):
+    """Mark VERSION deprecated: 'show' flags it and the gate refuses promoting it."""
+    result = _api().deprecate(model, version, reason=reason, sunset=sunset)
+    if as_json:
+        return output.emit_json(result)
+    output.line(f"deprecated {model} {version} ({result['record']['id'][:19]}…)")
+
+
+# ---------------------------------------------------------------- hooks
+
+@cli.group(context_settings=CONTEXT)
+def hooks():
+    """Install or remove the pre-push hook (client) or the pre-receive hook (server)."""
+
+
+@hooks.command("install", context_settings=CONTEXT)
+@click.option("--server", metavar="BARE_REPO", help="Install the server-side pre-receive hook into this bare repository.")
+@json_option
+def hooks_install_cmd(server, as_json):
+    """Install the hook shim; an existing hook is kept and run first."""
+    from gitmv import hooks_install
+    from gitmv.repo import Repo
+
+    done = hooks_install.install_server(server) if server else hooks_install.install_client(Repo.discover("."))
+    if as_json:
+        return output.emit_json({"done": done})
+    output.lines(f"- {d}" for d in done or ["already installed"])
+
+
+@hooks.command("uninstall", context_settings=CONTEXT)
+@click.option("--server", metavar="BARE_REPO", help="Remove the server-side hook from this bare repository.")
+@json_option
+def hooks_uninstall_cmd(server, as_json):
+    """Remove the hook shim and restore the hook it replaced."""
+    from gitmv import hooks_install
+    from gitmv.repo import Repo
+
+    done = hooks_install.uninstall_server(server) if server else hooks_install.uninstall_client(Repo.discover("."))
+    if as_json:
+        return output.emit_json({"done": done})
+    output.lines(f"- {d}" for d in done or ["nothing to remove"])
+
+
+# ---------------------------------------------------------------- entry point
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="git mv-promote", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        output.error("aborted")
+        code = 130
+    except click.UsageError as exc:
+        exc.show()
+        code = EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_FAULT
+    except MvError as exc:
+        output.error(f"error: {exc.cause}")
+        if exc.fix:
+            output.error(f"  fix: {exc.fix}")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        code = 130
+    except BrokenPipeError:
+        code = EXIT_OK
+    except Exception:  # a bug: keep the traceback, tell where it is
+        fd, log_path = tempfile.mkstemp(prefix="git-mv-promote-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        output.error(f"bug: git mv-promote crashed ({sys.exc_info()[1]!r}); traceback in {log_path} — please report it")
+        code = EXIT_BUG
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""Records and their canonical TOML form (the on-disk contract, `schema = 1`).
+
+Three places hold records:
+- a version tag's message: subject line, blank line, the TOML `VersionRecord`;
+- a stage tag's message: subject line, blank line, the TOML `PromotionRecord`;
+- a note on a version tag object: `schema = 1` plus `[[record]]` tables (`NoteRecord`).
+
+Canonical means: keys sorted at every level, `None` never written, times as RFC 3339 UTC strings
+(so that the JSON used for ids and the TOML agree exactly). A note record's `id` is
+`sha256:` of the canonical JSON of the record without its id, so it never depends on how a TOML
+writer formats numbers or spaces; a record whose content no longer hashes to its id is tampered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import tomli_w
+
+from gitmv.errors import RecordError
+
+SCHEMA = 1
+NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation")
+PROMOTION_KINDS = ("promote", "rollback")
+SIG_MARKERS = (b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN PGP SIGNATURE-----")
+MAX_NOTE_BYTES = 4 * 1024 * 1024
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+VERSION_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse RFC 3339 (also `2026-11-02T10:00Z` and a bare date) into an aware UTC datetime."""
+    t = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
+        t += "T00:00:00Z"
+    t = t.replace("z", "Z")
+    if re.fullmatch(r".*T\d{2}:\d{2}Z", t):
+        t = t[:-1] + ":00Z"
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(t)
+    except ValueError as exc:
+        raise RecordError(f"not a time: {text!r}", "use RFC 3339, e.g. 2026-11-02T10:00:00Z") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def version_number(version: str) -> int:
+    m = VERSION_RE.match(version)
+    if not m:
+        raise RecordError(f"not a version name: {version!r}", "versions are v1, v2, …")
+    return int(m.group(1))
+
+
+def _clean(value: Any) -> Any:
+    """Drop None, sort keys: the canonical shape shared by TOML and JSON."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in sorted(value.items()) if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def canonical_json(data: dict) -> bytes:
+    return json.dumps(_clean(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_id(data: dict) -> str:
+    body = {k: v for k, v in data.items() if k != "id"}
+    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def to_toml(data: dict) -> str:
+    return tomli_w.dumps(_clean(data))
+
+
+def _loads(text: str, what: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecordError(f"{what} is not valid TOML: {exc}") from exc
+
+
+def _check_schema(data: dict, what: str) -> None:
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        raise RecordError(
+            f"{what} has schema {schema!r}; this git-mv-promote reads schema {SCHEMA}",
+            "upgrade git-mv-promote" if isinstance(schema, int) and schema > SCHEMA else None,
+        )
+
+
+def _require(data: dict, keys: dict[str, type | tuple], what: str) -> None:
+    for key, typ in keys.items():
+        if key not in data:
+            raise RecordError(f"{what} lacks '{key}'")
+        if not isinstance(data[key], typ):
+            raise RecordError(f"{what} has '{key}' of the wrong type")
+
+
+def _from_fields(cls, data: dict, what: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise RecordError(f"{what} has unknown key(s): {', '.join(unknown)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise RecordError(f"{what} is incomplete: {exc}") from exc
+
+
+# ---------------------------------------------------------------- tag messages
+
+def split_signature(raw_message: bytes) -> tuple[bytes, bytes]:
+    """Split a tag message into (message, signature block); git puts the signature last."""
+    cut = -1
+    for marker in SIG_MARKERS:
+        pos = raw_message.rfind(marker)
+        if pos > cut and (pos == 0 or raw_message[pos - 1:pos] == b"\n"):
+            cut = pos
+    if cut < 0:
+        return raw_message, b""
+    return raw_message[:cut], raw_message[cut:]
+
+
+def tag_message(subject: str, data: dict) -> str:
+    return f"{subject}\n\n{to_toml(data)}"
+
+
+def parse_tag_message(message: str, what: str) -> dict:
+    head, sep, body = message.partition("\n\n")
+    if not sep:
+        raise RecordError(f"{what} carries no record (no blank line after the subject)")
+    data = _loads(body, what)
+    _check_schema(data, what)
+    return data
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A registered model version: everything needed to say what made it."""
+
+    model: str
+    version: str
+    commit: str
+    created_at: str
+    created_by: str
+    artifacts: dict  # path -> {"sha256": hex, "size": int}
+    tier: str
+    policy_digest: str
+    schema: int = SCHEMA
+    kind: str = "version"
+    message: str = ""
+    parent: str | None = None
+    run_id: str | None = None
+    seeds: list = field(default_factory=list)
+    signer: str | None = None
+    data: list = field(default_factory=list)  # DVC pins
+    params: dict | None = None  # {"path", "sha256", "values"}
+    lockfile: dict | None = None  # {"path", "sha256"}
+    model_card: dict | None = None  # {"path", "sha256"}
+    experiment: dict | None = None  # the experiment record this version came from
+
+    def to_dict(self) -> dict:
+        return _clean(dataclasses.asdict(self))
+
+    def subject(self) -> str:
+        why = self.message.splitlines()[0] if self.message else "registered"
+        return f"mv-promote: {self.model} {self.version}: {why}"[:200]
+
+    def to_message(self) -> str:
+        return tag_message(self.subject(), self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict, what: str = "version record") -> "VersionRecord":
+        _check_schema(data, what)
+        if data.get("kind") != "version":
+            raise RecordError(f"{what} is of kind {data.get('kind')!r}, not 'version'")
+        _require(data, {"model": str, "version": str, "commit": str, "artifacts": dict}, what)
+        return _from_fields(cls, data, what)
+
+    @classmethod
+    def from_message(cls, message: str, what: str = "version record") -> "VersionRecord":
+        return cls.from_dict(parse_tag_message(message, what), what)
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """A stage assignment (promotion or rollback), carried by a stage tag."""
+
+    kind: str
+    model: str
+    version: str
+    version_tag: str  # object id of the version tag
+    stage: str
+    seq: int
+    at: str
+    by: str
+    policy_digest: str
+    schema: int = SCHEMA
+    previous: str | None = None
+    eval_record: str | None = None
+    gate: dict | None = None  # {"passed": bool, "criteria": [...]}
+    approval: dict | None = None
+    reason: str = ""
+    signer: str | None = None
+    forced: dict | None = None  # what --force overrode, recorded
+
+    def to_dict(self) -> dict:
+        return _clean(dataclasses.asdict(self))
+
+    def subject(self) -> str:
+        verb = "roll back" if self.kind == "rollback" else "promote"
+        return f"mv-promote: {verb} {self.model} {self.version} to {self.stage} #{self.seq}"
+
+    def to_message(self) -> str:
+        return tag_message(self.subject(), self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict, what: str = "promotion record") -> "PromotionRecord":
+        _check_schema(data, what)
+        if data.get("kind") not in PROMOTION_KINDS:
+            raise RecordError(f"{what} is of kind {data.get('kind')!r}, not promote/rollback")
+        _require(data, {"model": str, "version": str, "stage": str, "seq": int, "version_tag": str}, what)
+        return _from_fields(cls, data, what)
+
+    @classmethod
+    def from_message(cls, message: str, what: str = "promotion record") -> "PromotionRecord":
+        return cls.from_dict(parse_tag_message(message, what), what)
+
+
+# ---------------------------------------------------------------- notes
+
+def make_note_record(kind: str, body: dict, *, at: str, by: str) -> dict:
+    """A new evidence record with its content-derived id."""
+    if kind not in NOTE_KINDS:
+        raise ValueError(f"unknown note record kind {kind!r}")
+    data = _clean({**body, "kind": kind, "at": at, "by": by})
+    data["id"] = record_id(data)
+    return _clean(data)
+
+
+def record_is_intact(rec: dict) -> bool:
+    return rec.get("id") == record_id(rec)
+
+
+def _order(rec: dict) -> tuple:
+    return (str(rec.get("at", "")), str(rec.get("id", "")))
+
+
+def render_note(records: Iterable[dict]) -> str:
+    """The canonical note bytes for a set of records: sorted by (at, id), one per id."""
+    by_id = merge_records([], records)
+    ordered = sorted(by_id, key=_order)
+    return to_toml({"schema": SCHEMA, "record": ordered}) if ordered else to_toml({"schema": SCHEMA})
+
+
+def parse_note(raw: bytes, what: str = "note") -> list[dict]:
+    if len(raw) > MAX_NOTE_BYTES:
+        raise RecordError(f"{what} is {len(raw)} bytes, over the {MAX_NOTE_BYTES} byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{what} is not UTF-8 text") from exc
+    data = _loads(text, what)
+    _check_schema(data, what)
+    records = data.get("record", [])
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise RecordError(f"{what}: 'record' must be an array of tables")
+    for rec in records:
+        if not isinstance(rec.get("id"), str) or rec.get("kind") not in NOTE_KINDS:
+            raise RecordError(f"{what} holds a record without a valid id and kind")
+    return records
+
+
+def merge_records(left: Iterable[dict], right: Iterable[dict]) -> list[dict]:
+    """Union by id. Commutative, associative and idempotent, so every clone converges.
+
+    When two records share an id but differ (one was tampered with), the intact one wins; if
+    neither is intact the canonically smaller wins, so the result still does not depend on order.
+    """
+    chosen: dict[str, dict] = {}
+    for rec in list(left) + list(right):
+        rid = rec["id"]
+        have = chosen.get(rid)
+        if have is None or _prefer(rec, have):
+            chosen[rid] = rec
+    return sorted(chosen.values(), key=_order)
+
+
+def _prefer(candidate: dict, current: dict) -> bool:
+    ok_c, ok_h = record_is_intact(candidate), record_is_intact(current)
+    if ok_c != ok_h:
+        return ok_c
+    return canonical_json(candidate) < canonical_json(current)

@@ -1,0 +1,205 @@
+"""A read view of the registry: versions, stage entries and evidence, from refs and notes.
+
+Reads cost what is asked: ref names alone answer "which versions, which stage is current";
+a tag is parsed only when its record is needed. The server hook uses the same view over the
+server's refs, with the refs accepted so far in the push laid over them (`overlay`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from gitmv import notes, records
+from gitmv.errors import NotFoundError, RecordError
+from gitmv.policy import Policy
+from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
+from gitmv.repo import Repo, TagInfo
+from gitmv.signing import SignatureCheck, verify_signature
+
+TAG_ROOT = "refs/tags/mv/"
+VERSION_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/v([1-9][0-9]{0,8})$")
+STAGE_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})/([1-9][0-9]{0,8})$")
+
+
+def version_ref(model: str, version: str) -> str:
+    return f"{TAG_ROOT}{model}/{version}"
+
+
+def stage_ref(model: str, stage: str, seq: int) -> str:
+    return f"{TAG_ROOT}{model}/{stage}/{seq}"
+
+
+@dataclass(frozen=True)
+class Version:
+    tag: TagInfo
+    record: VersionRecord
+
+    @property
+    def name(self) -> str:
+        return self.record.version
+
+    @property
+    def digests(self) -> dict[str, str]:
+        return {path: meta["sha256"] for path, meta in self.record.artifacts.items()}
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    ref: str
+    seq: int
+    tag: TagInfo
+    record: PromotionRecord
+
+
+class Registry:
+    def __init__(self, repo: Repo, policy: Policy | None, allowed_signers: bytes | None,
+                 notes_commit: str | None, overlay: dict[str, str] | None = None):
+        self.repo = repo
+        self.policy = policy
+        self.allowed_signers = allowed_signers
+        self.notes_commit = notes_commit
+        self.overlay = dict(overlay or {})
+        self._model_refs: dict[str, dict[str, str]] = {}
+        self._versions: dict[str, Version] = {}
+        self._sigs: dict[str, SignatureCheck] = {}
+        self._notes: dict[str, list[dict]] = {}
+
+    # ------------------------------------------------------------ refs
+
+    def refs_of(self, model: str) -> dict[str, str]:
+        if model not in self._model_refs:
+            refs = dict(self.repo.refs_under(f"{TAG_ROOT}{model}/"))
+            self._model_refs[model] = refs
+        merged = dict(self._model_refs[model])
+        merged.update({k: v for k, v in self.overlay.items() if k.startswith(f"{TAG_ROOT}{model}/")})
+        return merged
+
+    def add_overlay(self, ref: str, oid: str) -> None:
+        self.overlay[ref] = oid
+
+    @cached_property
+    def model_names(self) -> list[str]:
+        names = set(self.policy.models) if self.policy else set()
+        for ref, oid in self.repo.refs_under(TAG_ROOT):
+            m = VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref)
+            if m:
+                names.add(m.group(1))
+                self._model_refs.setdefault(m.group(1), {})[ref] = oid
+        return sorted(names)
+
+    def versions(self, model: str) -> list[str]:
+        nums = sorted(int(m.group(2)) for ref in self.refs_of(model) if (m := VERSION_REF_RE.match(ref)))
+        return [f"v{n}" for n in nums]
+
+    def latest(self, model: str) -> str | None:
+        names = self.versions(model)
+        return names[-1] if names else None
+
+    def version_tag_id(self, model: str, version: str) -> str | None:
+        return self.refs_of(model).get(version_ref(model, version))
+
+    def stage_seqs(self, model: str, stage: str) -> list[tuple[int, str]]:
+        out = []
+        for ref, oid in self.refs_of(model).items():
+            m = STAGE_REF_RE.match(ref)
+            if m and m.group(2) == stage:
+                out.append((int(m.group(3)), oid))
+        return sorted(out)
+
+    def stages_present(self, model: str) -> list[str]:
+        found = {m.group(2) for ref in self.refs_of(model) if (m := STAGE_REF_RE.match(ref))}
+        order = list(self.policy.stages) if self.policy else []
+        return [s for s in order if s in found] + sorted(found - set(order))
+
+    # ------------------------------------------------------------ objects
+
+    def version(self, model: str, version: str) -> Version:
+        if not NAME_RE.match(model):
+            raise NotFoundError(f"'{model}' is not a valid model name", "use [a-z0-9][a-z0-9_-]{0,63}")
+        records.version_number(version)
+        oid = self.version_tag_id(model, version)
+        if oid is None:
+            known = ", ".join(self.versions(model)[-5:]) or "none"
+            raise NotFoundError(f"{model} {version} is not registered (latest: {known})",
+                                f"see 'git mv-promote show {model}'")
+        return self.version_by_tag(oid, version_ref(model, version))
+
+    def version_by_tag(self, oid: str, ref: str) -> Version:
+        if oid in self._versions:
+            return self._versions[oid]
+        tag = self.repo.tag(oid, ref)
+        if tag is None:
+            raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
+        message, _ = records.split_signature(tag.message.encode())
+        record = VersionRecord.from_message(message.decode("utf-8", "replace"), f"record of {ref}")
+        m = VERSION_REF_RE.match(ref)
+        if m and (record.model, record.version) != (m.group(1), f"v{m.group(2)}"):
+            raise RecordError(f"{ref} carries the record of {record.model} {record.version}")
+        if tag.target != record.commit:
+            raise RecordError(f"{ref} points at {tag.target[:12]} but its record names commit {record.commit[:12]}")
+        found = Version(tag, record)
+        self._versions[oid] = found
+        return found
+
+    def stage_entry(self, ref: str, oid: str) -> StageEntry:
+        tag = self.repo.tag(oid, ref)
+        if tag is None:
+            raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
+        message, _ = records.split_signature(tag.message.encode())
+        record = PromotionRecord.from_message(message.decode("utf-8", "replace"), f"record of {ref}")
+        m = STAGE_REF_RE.match(ref)
+        if m and (record.model, record.stage, record.seq) != (m.group(1), m.group(2), int(m.group(3))):
+            raise RecordError(f"{ref} carries the record of {record.model} {record.stage} #{record.seq}")
+        if tag.target != record.version_tag:
+            raise RecordError(f"{ref} points at {tag.target[:12]} but its record names {record.version_tag[:12]}")
+        return StageEntry(ref, record.seq, tag, record)
+
+    def stage_history(self, model: str, stage: str) -> list[StageEntry]:
+        return [self.stage_entry(stage_ref(model, stage, seq), oid) for seq, oid in self.stage_seqs(model, stage)]
+
+    def current(self, model: str, stage: str) -> StageEntry | None:
+        seqs = self.stage_seqs(model, stage)
+        if not seqs:
+            return None
+        seq, oid = seqs[-1]
+        return self.stage_entry(stage_ref(model, stage, seq), oid)
+
+    def current_version_name(self, model: str, stage: str) -> str | None:
+        entry = self.current(model, stage)
+        return entry.record.version if entry else None
+
+    def signature(self, tag: TagInfo) -> SignatureCheck:
+        if tag.id not in self._sigs:
+            self._sigs[tag.id] = verify_signature(tag.raw, self.allowed_signers)
+        return self._sigs[tag.id]
+
+    # ------------------------------------------------------------ evidence
+
+    def note_records(self, target: str) -> list[dict]:
+        if target not in self._notes:
+            self._notes[target] = notes.read_records(self.repo, self.notes_commit, target)
+        return self._notes[target]
+
+    def records_of(self, target: str, kind: str) -> list[dict]:
+        return [r for r in self.note_records(target) if r.get("kind") == kind]
+
+    def evals(self, version: Version, suite: str | None) -> list[dict]:
+        """Intact eval records on `suite` bound to exactly this version's artifact digests, oldest first."""
+        out = []
+        for rec in self.records_of(version.tag.id, "eval"):
+            if suite is not None and rec.get("suite") != suite:
+                continue
+            if rec.get("artifacts") != version.digests or not records.record_is_intact(rec):
+                continue
+            out.append(rec)
+        return out
+
+    def latest_eval(self, version: Version, suite: str | None) -> dict | None:
+        found = self.evals(version, suite)
+        return found[-1] if found else None
+
+    def deprecation(self, version: Version) -> dict | None:
+        found = [r for r in self.records_of(version.tag.id, "deprecation") if records.record_is_intact(r)]
+        return found[-1] if found else None

@@ -1,0 +1,421 @@
+"""The only module that imports pygit2: objects, refs, tags, notes and compare-and-swap updates.
+
+Everything above this module speaks in hex object ids, ref names and bytes. Writes that must be
+atomic go through git itself (`git tag` refuses an existing name; `git update-ref NEW OLD` is a
+compare-and-swap), so a crash leaves either the old ref or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import FileStatus, ObjectType, RepositoryOpenFlag
+
+from gitmv.errors import ConflictError, MvError, NotARepoError
+
+ZERO = "0" * 40
+NOTES_REF = "refs/notes/mv-promote"
+CAS_RETRIES = 50
+# Variables that must survive into child git processes inside a server hook, so they keep seeing
+# quarantined objects; every other GIT_* variable is dropped.
+QUARANTINE_VARS = ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+
+
+def clean_env(keep_quarantine: bool = False) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    if keep_quarantine:
+        env.update({k: os.environ[k] for k in QUARANTINE_VARS if k in os.environ})
+    return env
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """A tag object: where it points and what it says. `raw` is the whole object, for signatures."""
+
+    id: str
+    name: str
+    target: str
+    target_type: str  # "commit" | "tag" | ...
+    message: str
+    raw: bytes
+    tagger_time: int
+
+
+class Repo:
+    def __init__(self, repo: "pygit2.Repository", hook_mode: bool = False):
+        self._r = repo
+        self.hook_mode = hook_mode
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def discover(cls, path: str | os.PathLike = ".") -> "Repo":
+        found = pygit2.discover_repository(str(path))
+        if found is None:
+            raise NotARepoError(f"not a Git repository: {os.path.abspath(path)}",
+                                "run this inside a Git repository (git init)")
+        try:
+            return cls(pygit2.Repository(found))
+        except pygit2.GitError as exc:
+            raise NotARepoError(f"cannot open the repository at {found}: {exc}") from exc
+
+    @classmethod
+    def open_for_hook(cls, git_dir: str) -> "Repo":
+        """Open as a server hook must: quarantined objects visible through the environment."""
+        quarantine = os.environ.get("GIT_QUARANTINE_PATH")
+        repo = pygit2.Repository(git_dir, RepositoryOpenFlag.NO_SEARCH)
+        if quarantine:
+            repo.odb.add_disk_alternate(quarantine)
+        return cls(repo, hook_mode=True)
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._r.path)
+
+    @property
+    def workdir(self) -> Path | None:
+        return Path(self._r.workdir) if self._r.workdir else None
+
+    @property
+    def is_bare(self) -> bool:
+        return self._r.is_bare
+
+    @property
+    def is_shallow(self) -> bool:
+        return self._r.is_shallow
+
+    def head_commit(self) -> str:
+        if self._r.head_is_unborn:
+            raise NotARepoError("the repository has no commits yet", "commit your code first (git commit)")
+        return str(self._r.head.target)
+
+    def head_branch(self) -> str | None:
+        if self._r.head_is_unborn or self._r.head_is_detached:
+            return None
+        return self._r.head.shorthand
+
+    # ------------------------------------------------------------ git subprocess
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+        cmd = ["git", "--git-dir", str(self.git_dir)]
+        if self.workdir is not None:
+            cmd += ["--work-tree", str(self.workdir)]
+        run_env = env if env is not None else (clean_env(True) if self.hook_mode else None)
+        proc = subprocess.run(cmd + list(args), input=input, capture_output=True, env=run_env,
+                              cwd=str(self.workdir or self.git_dir))
+        if check and proc.returncode != 0:
+            msg = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise MvError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}")
+        return proc
+
+    def config(self, key: str) -> str | None:
+        try:
+            return self._r.config[key]
+        except KeyError:
+            return None
+
+    def config_bool(self, key: str) -> bool:
+        try:
+            return self._r.config.get_bool(key)
+        except (KeyError, pygit2.GitError):
+            return False
+
+    def identity(self) -> str:
+        name, email = self.config("user.name"), self.config("user.email")
+        if not name or not email:
+            raise MvError("git does not know who you are (user.name / user.email unset)",
+                          "git config user.name 'Your Name'; git config user.email you@example.com")
+        return f"{name} <{email}>"
+
+    def _signature(self) -> "pygit2.Signature":
+        name, email = self.config("user.name"), self.config("user.email")
+        when = os.environ.get("GIT_COMMITTER_DATE")
+        if name and email:
+            return pygit2.Signature(name, email, *_parse_git_date(when)) if when else pygit2.Signature(name, email)
+        return pygit2.Signature("git-mv-promote", "mv-promote@localhost")
+
+    # ------------------------------------------------------------ objects
+
+    def exists(self, oid: str) -> bool:
+        try:
+            return oid in self._r.odb
+        except (ValueError, pygit2.GitError):
+            return False
+
+    def object_type(self, oid: str) -> str | None:
+        try:
+            return self._r.odb.read(oid)[0] and _TYPE_NAMES.get(self._r.odb.read(oid)[0])
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+
+    def read_raw(self, oid: str) -> bytes:
+        return self._r.odb.read(oid)[1]
+
+    def tag(self, oid: str, name: str = "") -> TagInfo | None:
+        try:
+            obj = self._r.get(oid)
+        except (ValueError, pygit2.GitError):
+            return None
+        if obj is None or obj.type != ObjectType.TAG:
+            return None
+        raw = self._r.odb.read(obj.id)[1]
+        tagger_time = obj.tagger.time if obj.tagger is not None else 0
+        target_type = _TYPE_NAMES.get(self._r.odb.read(obj.target)[0]) if obj.target in self._r.odb else None
+        return TagInfo(id=str(obj.id), name=name or obj.name, target=str(obj.target),
+                       target_type=target_type or "missing", message=obj.raw_message.decode("utf-8", "replace"),
+                       raw=raw, tagger_time=tagger_time)
+
+    def blob_at(self, commit: str, path: str) -> bytes | None:
+        try:
+            tree = self._r[commit].peel(pygit2.Tree)
+            entry = tree[path]
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        obj = self._r[entry.id]
+        return obj.data if obj.type == ObjectType.BLOB else None
+
+    def blob_size_at(self, commit: str, path: str) -> int | None:
+        data = self.blob_at(commit, path)
+        return None if data is None else len(data)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        if ancestor == descendant:
+            return True
+        try:
+            return self._r.descendant_of(descendant, ancestor)
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
+    def commit_info(self, oid: str) -> dict:
+        c = self._r[oid].peel(pygit2.Commit)
+        return {"id": str(c.id), "parents": [str(p) for p in c.parent_ids], "message": c.message,
+                "author": f"{c.author.name} <{c.author.email}>",
+                "committer": f"{c.committer.name} <{c.committer.email}>", "time": c.commit_time}
+
+    def commits_between(self, old: str, new: str, limit: int = 200) -> list[dict]:
+        """Commits reachable from `new` and not from `old`, newest first."""
+        walker = self._r.walk(new, pygit2.enums.SortMode.TOPOLOGICAL)
+        try:
+            walker.hide(old)
+        except (KeyError, ValueError, pygit2.GitError):
+            pass
+        out = []
+        for c in walker:
+            out.append({"id": str(c.id), "subject": c.message.splitlines()[0] if c.message else ""})
+            if len(out) >= limit:
+                break
+        return out
+
+    def first_parent_walk(self, start: str):
+        """Commits along first parents from `start` (newest first), as commit_info dicts."""
+        oid = start
+        while oid:
+            info = self.commit_info(oid)
+            yield info
+            oid = info["parents"][0] if info["parents"] else None
+
+    def changed_files(self, old: str, new: str) -> list[str]:
+        a = self._r[old].peel(pygit2.Tree)
+        b = self._r[new].peel(pygit2.Tree)
+        diff = self._r.diff(a, b)
+        return sorted({d.delta.new_file.path for d in diff} | {d.delta.old_file.path for d in diff})
+
+    def resolve_commit(self, rev: str) -> str | None:
+        try:
+            return str(self._r.revparse_single(rev).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+
+    def path_dirty(self, path: str) -> bool:
+        """True when the work-tree or index copy of `path` differs from HEAD."""
+        try:
+            flags = self._r.status_file(path)
+        except KeyError:
+            return not self._is_tracked(path)
+        except pygit2.GitError:
+            return True
+        return flags not in (FileStatus.CURRENT, FileStatus.IGNORED) and flags != 0
+
+    def _is_tracked(self, path: str) -> bool:
+        return self.blob_at(self.head_commit(), path) is not None
+
+    # ------------------------------------------------------------ refs
+
+    def ref(self, name: str) -> str | None:
+        try:
+            ref = self._r.references.get(name)
+        except (ValueError, pygit2.GitError):
+            return None
+        if ref is None:
+            return None
+        target = ref.target
+        if isinstance(target, str):  # symbolic
+            return self.ref(target)
+        return str(target)
+
+    def refs_under(self, prefix: str) -> list[tuple[str, str]]:
+        """(name, oid) of every ref under `prefix` (ending in '/'), sorted by name.
+
+        `git for-each-ref` seeks into packed-refs by prefix, so the cost follows the refs asked
+        for, not every ref in the repository.
+        """
+        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", prefix)
+        out = []
+        for text in proc.stdout.decode().splitlines():
+            oid, _, name = text.partition(" ")
+            out.append((name, oid))
+        return out
+
+    def update_ref(self, name: str, new: str, old: str | None, message: str = "git-mv-promote") -> bool:
+        """Compare-and-swap: move `name` from `old` (None: must not exist) to `new`. False if lost."""
+        proc = self.git("update-ref", "-m", message, name, new, old or ZERO, check=False)
+        return proc.returncode == 0
+
+    def delete_ref(self, name: str, old: str) -> bool:
+        proc = self.git("update-ref", "-d", name, old, check=False)
+        return proc.returncode == 0
+
+    def create_tag(self, name: str, target: str, message: str, sign: bool) -> str:
+        """Create annotated tag `refs/tags/<name>` with git (signing needs it); git refuses an existing name."""
+        flags = ["-s"] if sign else ["-a"]
+        proc = self.git("-c", "advice.nestedTag=false", "tag", *flags, "--cleanup=verbatim", "-F", "-",
+                        name, target, input=message.encode(), check=False)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            if "already exists" in err:
+                raise ConflictError(f"tag {name} already exists", "another writer took it; run the command again")
+            from gitmv.errors import SigningError
+
+            last = err.splitlines()[-1] if err else f"exit {proc.returncode}"
+            if sign:
+                raise SigningError(f"could not sign tag {name}: {last}",
+                                   "set up signing: git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
+            raise MvError(f"could not create tag {name}: {last}")
+        oid = self.ref(f"refs/tags/{name}")
+        assert oid is not None
+        return oid
+
+    # ------------------------------------------------------------ notes
+
+    def notes_commit_tree(self, notes_commit: str | None) -> str | None:
+        if notes_commit is None:
+            return None
+        return str(self._r[notes_commit].peel(pygit2.Commit).tree_id)
+
+    def read_note(self, target: str, notes_commit: str | None) -> bytes | None:
+        """The note on `target` in the notes commit, whatever its fan-out (flat, 2/38, 2/2/36)."""
+        if notes_commit is None:
+            return None
+        tree = self._r[notes_commit].peel(pygit2.Commit).tree
+        return _find_note(self._r, tree, target)
+
+    def note_targets(self, notes_commit: str | None) -> list[str]:
+        """Every annotated object id in a notes commit."""
+        if notes_commit is None:
+            return []
+        out: list[str] = []
+        _walk_notes(self._r, self._r[notes_commit].peel(pygit2.Commit).tree, "", out)
+        return out
+
+    def notes_history(self, notes_commit: str | None) -> list[str]:
+        """Notes commits from newest to oldest (all parents)."""
+        if notes_commit is None:
+            return []
+        return [str(c.id) for c in self._r.walk(notes_commit, pygit2.enums.SortMode.TOPOLOGICAL)]
+
+    def write_notes(self, updates: dict[str, bytes], parents: list[str], message: str) -> str:
+        """A new notes commit: the first parent's tree with `updates` (target -> note bytes) written
+        at 2/38 fan-out (any other copy of the same note removed). Returns the commit id."""
+        base = self._r[parents[0]].peel(pygit2.Commit).tree if parents else None
+        tree_id = _tree_with_notes(self._r, base, updates)
+        sig = self._signature()
+        oid = self._r.create_commit(None, sig, sig, message, tree_id, [pygit2.Oid(hex=p) for p in parents])
+        return str(oid)
+
+    def cas_notes_update(self, compute, ref: str = NOTES_REF, message: str = "git-mv-promote notes") -> str | None:
+        """Read-modify-write of a notes ref with compare-and-swap and retry.
+
+        `compute(old_commit_or_None)` returns the new commit id, or None when nothing changes.
+        Concurrent writers each retry on the fresh state, so no record is lost.
+        """
+        for _ in range(CAS_RETRIES):
+            old = self.ref(ref)
+            new = compute(old)
+            if new is None or new == old:
+                return old
+            if self.update_ref(ref, new, old, message):
+                return new
+        raise ConflictError(f"{ref} kept changing under us ({CAS_RETRIES} tries)", "run the command again")
+
+
+_TYPE_NAMES = {ObjectType.COMMIT: "commit", ObjectType.TREE: "tree", ObjectType.BLOB: "blob", ObjectType.TAG: "tag"}
+
+
+def _parse_git_date(text: str) -> tuple[int, int]:
+    """GIT_COMMITTER_DATE as '@<epoch> <tz>', '<epoch> <tz>' or ISO 8601; returns (epoch, offset minutes)."""
+    from datetime import datetime
+
+    t = text.strip().lstrip("@")
+    parts = t.split()
+    if parts and parts[0].isdigit():
+        tz = parts[1] if len(parts) > 1 else "+0000"
+        sign = -1 if tz.startswith("-") else 1
+        return int(parts[0]), sign * (int(tz[-4:-2]) * 60 + int(tz[-2:]))
+    dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    off = dt.utcoffset()
+    return int(dt.timestamp()), int(off.total_seconds() // 60) if off else 0
+
+
+def _find_note(r, tree, target: str, prefix_len: int = 0) -> bytes | None:
+    rest = target[prefix_len:]
+    try:
+        entry = tree[rest]
+        obj = r[entry.id]
+        if obj.type == ObjectType.BLOB:
+            return obj.data
+    except KeyError:
+        pass
+    if len(rest) > 2:
+        try:
+            sub = r[tree[rest[:2]].id]
+        except KeyError:
+            return None
+        if sub.type == ObjectType.TREE:
+            return _find_note(r, sub, target, prefix_len + 2)
+    return None
+
+
+def _walk_notes(r, tree, prefix: str, out: list) -> None:
+    for entry in tree:
+        name = prefix + entry.name
+        if entry.type_str == "tree":
+            _walk_notes(r, r[entry.id], name, out)
+        elif entry.type_str == "blob" and len(name) == 40:
+            out.append(name)
+
+
+def _tree_with_notes(r, base, updates: dict[str, bytes]) -> "pygit2.Oid":
+    root = r.TreeBuilder(base) if base is not None else r.TreeBuilder()
+    by_fan: dict[str, dict[str, bytes]] = {}
+    for target, data in updates.items():
+        if base is not None and base.__contains__(target):
+            root.remove(target)  # a flat copy written by another tool: move it under the fan-out
+        by_fan.setdefault(target[:2], {})[target[2:]] = data
+    for fan, notes in by_fan.items():
+        sub_tree = None
+        if base is not None and fan in base:
+            obj = r[base[fan].id]
+            sub_tree = obj if obj.type == ObjectType.TREE else None
+        sub = r.TreeBuilder(sub_tree) if sub_tree is not None else r.TreeBuilder()
+        for rest, data in notes.items():
+            if sub_tree is not None and rest[:2] in sub_tree and r[sub_tree[rest[:2]].id].type == ObjectType.TREE:
+                raise MvError("notes tree uses a deeper fan-out than 2/38",
+                              "rewrite it with 'git notes --ref mv-promote' or report this")
+            sub.insert(rest, r.create_blob(data), pygit2.enums.FileMode.BLOB)
+        root.insert(fan, sub.write(), pygit2.enums.FileMode.TREE)
+    return root.write()

@@ -1,0 +1,192 @@
+"""The promotion rules, assembled over a `Registry` view.
+
+One function decides whether a version may enter a stage; `check`, `promote`, `request` and the
+server hook all call it, over local state or over the server's state respectively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gitmv import gate
+from gitmv.errors import MvError
+from gitmv.gate import Criterion
+from gitmv.registry import Registry, Version
+
+
+@dataclass
+class Verdict:
+    model: str
+    version: str
+    stage: str
+    kind: str
+    criteria: list[Criterion] = field(default_factory=list)
+    eval_record: dict | None = None
+    baseline: str | None = None
+    baseline_stage: str | None = None
+    approval: dict | None = None
+
+    @property
+    def passed(self) -> bool:
+        return gate.passed(self.criteria)
+
+    def failures(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.passed]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "version": self.version, "stage": self.stage, "kind": self.kind,
+            "passed": self.passed, "baseline": self.baseline, "baseline_stage": self.baseline_stage,
+            "eval_record": self.eval_record["id"] if self.eval_record else None,
+            "criteria": [c.to_dict() for c in self.criteria],
+            "approval": self.approval,
+        }
+
+    def gate_summary(self) -> dict:
+        return {"passed": self.passed, "baseline": self.baseline,
+                "criteria": [f"{'pass' if c.passed else 'FAIL'}: {c.name}: {c.detail}" for c in self.criteria]}
+
+
+# (registry, version, stage, verdict) -> (criterion, approval evidence or None)
+ApprovalCheck = Callable[[Registry, Version, str, int], tuple[Criterion, dict | None]]
+
+
+def baseline_for(reg: Registry, model: str, stage: str, candidate: str) -> tuple[Version | None, str | None]:
+    """The gate baseline: the stage's current version; else the most protected stage's; else none."""
+    policy = reg.policy
+    for probe in [stage] + [s for s in reversed(policy.stages) if s != stage][:1]:
+        entry = reg.current(model, probe)
+        if entry is not None:
+            return reg.version(model, entry.record.version), probe
+    return None, None
+
+
+def promotion_verdict(reg: Registry, model: str, version_name: str, stage: str, *,
+                      approval_check: ApprovalCheck | None = None, count_approvals: bool = True) -> Verdict:
+    policy = reg.policy
+    mp = policy.model(model)
+    policy.stage_index(stage)
+    verdict = Verdict(model, version_name, stage, "promote")
+    crit = verdict.criteria
+    try:
+        version = reg.version(model, version_name)
+    except MvError as exc:
+        crit.append(Criterion("registered", False, exc.cause))
+        return verdict
+    crit.append(Criterion("registered", True, f"tag {version.tag.id[:12]} on commit {version.record.commit[:12]}"))
+    sig = reg.signature(version.tag)
+    if sig.ok:
+        crit.append(Criterion("signature", True, f"signed by {sig.principal} ({sig.fingerprint})"))
+    elif not mp.signed:
+        crit.append(Criterion("signature", True, f"research tier: unsigned allowed ({sig.reason})"))
+    else:
+        crit.append(Criterion("signature", False, f"{sig.reason}; the {mp.tier} tier needs a version signed by an allowed signer"))
+    if mp.tier == "research" and policy.is_protected(stage):
+        crit.append(Criterion("tier", False, f"research-tier models cannot enter protected stage {stage}"))
+    else:
+        crit.append(Criterion("tier", True, mp.tier))
+    if mp.tier == "regulated":
+        crit.extend(_regulated(reg, mp, version))
+    dep = reg.deprecation(version)
+    crit.append(Criterion("not deprecated", dep is None,
+                          "not deprecated" if dep is None else f"deprecated on {dep.get('at')}: {dep.get('reason', '')}"))
+    if policy.require_previous_stage:
+        idx = policy.stage_index(stage)
+        if idx > 0:
+            prev = policy.stages[idx - 1]
+            was = any(e.record.version == version_name for e in reg.stage_history(model, prev))
+            crit.append(Criterion("previous stage", was,
+                                  f"was in {prev}" if was else f"{version_name} has never been in {prev}; promote it there first"))
+    if mp.gated:
+        _gate_criteria(reg, mp, version, stage, verdict)
+    if count_approvals:
+        needed = mp.required_approvals if policy.is_protected(stage) else 0
+        if needed == 0:
+            crit.append(Criterion("approvals", True, "none required"))
+        elif approval_check is None:
+            crit.append(Criterion("approvals", False, f"needs {needed} approval(s) and none is recorded"))
+        else:
+            criterion, evidence = approval_check(reg, version, stage, needed)
+            crit.append(criterion)
+            verdict.approval = evidence
+    return verdict
+
+
+def _gate_criteria(reg: Registry, mp, version: Version, stage: str, verdict: Verdict) -> None:
+    crit = verdict.criteria
+    ev = reg.latest_eval(version, mp.eval_suite)
+    if ev is None:
+        other = [r.get("suite") for r in reg.evals(version, None)]
+        hint = f" (has evals on: {', '.join(sorted(set(other)))})" if other else ""
+        crit.append(Criterion("eval", False, f"no eval report on suite {mp.eval_suite} bound to {version.name}'s artifact digests{hint}"))
+        return
+    verdict.eval_record = ev
+    crit.append(Criterion("eval", True, f"{ev['id'][:19]}… on suite {mp.eval_suite} at {ev.get('at')}"))
+    baseline, base_stage = baseline_for(reg, mp.name, stage, version.name)
+    base_eval = None
+    label = None
+    if baseline is not None:
+        verdict.baseline, verdict.baseline_stage = baseline.name, base_stage
+        label = f"{baseline.name} ({base_stage})"
+        base_eval = reg.latest_eval(baseline, mp.eval_suite)
+        if base_eval is None and baseline.name != version.name:
+            crit.append(Criterion("baseline eval", False,
+                                  f"current {base_stage} version {baseline.name} has no eval on suite {mp.eval_suite} to compare with"))
+    crit.extend(gate.evaluate(mp.gate, ev, base_eval, label))
+
+
+def _regulated(reg: Registry, mp, version: Version) -> list[Criterion]:
+    out = []
+    card = version.record.model_card
+    out.append(Criterion("model card", bool(card and card.get("sha256")),
+                         f"{card['path']} sha256 {card['sha256'][:12]}…" if card else "the version record holds no model card digest"))
+    repro = [r for r in reg.records_of(version.tag.id, "reproduction") if r.get("match") is True
+             and r.get("artifacts") == version.digests]
+    out.append(Criterion("reproduction", bool(repro),
+                         f"matched at {repro[-1].get('at')}" if repro else
+                         f"no matching reproduction record — run 'git mv-promote reproduce {mp.name} {version.name}'"))
+    return out
+
+
+def rollback_verdict(reg: Registry, model: str, stage: str, target: str, *, approval_check: ApprovalCheck | None = None,
+                     count_approvals: bool = True) -> Verdict:
+    """Rollback: not held to beat-or-match; the target must have been in the stage before, still
+    carry the eval it was promoted with, be signed and not deprecated."""
+    policy = reg.policy
+    mp = policy.model(model)
+    verdict = Verdict(model, target, stage, "rollback")
+    crit = verdict.criteria
+    try:
+        version = reg.version(model, target)
+    except MvError as exc:
+        crit.append(Criterion("registered", False, exc.cause))
+        return verdict
+    crit.append(Criterion("registered", True, f"tag {version.tag.id[:12]}"))
+    sig = reg.signature(version.tag)
+    crit.append(Criterion("signature", sig.ok or not mp.signed, f"signed by {sig.principal}" if sig.ok else sig.reason))
+    earlier = [e for e in reg.stage_history(model, stage) if e.record.version == target]
+    if not earlier:
+        crit.append(Criterion("earlier in stage", False, f"{target} was never in {stage}; use 'promote' instead"))
+        return verdict
+    last = earlier[-1]
+    crit.append(Criterion("earlier in stage", True, f"{stage} #{last.seq} ({last.record.kind})"))
+    promoted_eval = next((e.record.eval_record for e in reversed(earlier) if e.record.eval_record), None)
+    if mp.gated:
+        have = {r["id"]: r for r in reg.evals(version, None)}
+        ok = promoted_eval in have
+        crit.append(Criterion("eval", ok, f"still carries {promoted_eval[:19]}…" if ok else
+                              f"the eval it was promoted with ({promoted_eval}) is gone from the notes"))
+        verdict.eval_record = have.get(promoted_eval)
+    dep = reg.deprecation(version)
+    crit.append(Criterion("not deprecated", dep is None, "not deprecated" if dep is None else f"deprecated: {dep.get('reason', '')}"))
+    verdict.approval = next((e.record.approval for e in reversed(earlier) if e.record.approval), None)
+    if count_approvals and policy.rollback_requires_approval and policy.is_protected(stage):
+        needed = mp.required_approvals
+        if needed and approval_check is not None:
+            criterion, evidence = approval_check(reg, version, stage, needed)
+            crit.append(criterion)
+            verdict.approval = evidence
+        elif needed:
+            crit.append(Criterion("approvals", False, f"rollback needs {needed} approval(s) by policy"))
+    return verdict

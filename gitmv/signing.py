@@ -1,0 +1,139 @@
+"""Signature checks through ssh-keygen (and gpg), independent of any git configuration.
+
+Signing itself is done by `git tag -s` (see `Repo.create_tag`), so the user's own git signing
+setup is used. Verification reads the raw tag object and asks ssh-keygen directly, with the
+allowed-signers file taken from the policy (the protected branch on a server): this works the same
+inside a server hook, where no user configuration exists and `GIT_*` variables must not leak.
+
+Allowed signers use the ssh-keygen format. A gpg key may be allowed with a line
+`<principal> gpg:<FINGERPRINT>`; ssh-keygen never sees those lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitmv.records import SIG_MARKERS
+
+FPR_RE = re.compile(r"(SHA256:[A-Za-z0-9+/=]+)")
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    ok: bool
+    reason: str  # "" when ok; else why not, e.g. "unsigned", "signed by a key not in allowed signers"
+    principal: str | None = None
+    fingerprint: str | None = None
+    method: str | None = None  # "ssh" | "gpg"
+
+
+def split_signed_object(raw: bytes) -> tuple[bytes, bytes]:
+    """Split a raw tag object into (signed payload, signature block)."""
+    cut = -1
+    for marker in SIG_MARKERS:
+        pos = raw.rfind(b"\n" + marker)
+        if pos > cut:
+            cut = pos + 1
+    if cut < 0:
+        return raw, b""
+    return raw[:cut], raw[cut:]
+
+
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+
+def _run(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(args, input=stdin, capture_output=True, env=_env(), timeout=60)
+
+
+def _split_allowed(allowed: bytes) -> tuple[bytes, dict[str, str]]:
+    ssh_lines, gpg = [], {}
+    for line in allowed.decode("utf-8", "replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].startswith("gpg:"):
+            gpg[parts[1][4:].upper()] = parts[0]
+        else:
+            ssh_lines.append(line)
+    return ("\n".join(ssh_lines) + "\n").encode(), gpg
+
+
+def verify_signature(raw: bytes, allowed_signers: bytes | None) -> SignatureCheck:
+    payload, signature = split_signed_object(raw)
+    if not signature:
+        return SignatureCheck(False, "unsigned")
+    if allowed_signers is None:
+        return SignatureCheck(False, "no allowed signers file in the policy's branch")
+    ssh_allowed, gpg_allowed = _split_allowed(allowed_signers)
+    if signature.startswith(b"-----BEGIN PGP SIGNATURE-----"):
+        return _verify_gpg(payload, signature, gpg_allowed)
+    with tempfile.TemporaryDirectory(prefix="mvsig") as tmp:
+        allowed_path = Path(tmp, "allowed")
+        sig_path = Path(tmp, "sig")
+        allowed_path.write_bytes(ssh_allowed)
+        sig_path.write_bytes(signature)
+        found = _run(["ssh-keygen", "-Y", "find-principals", "-f", str(allowed_path), "-s", str(sig_path)])
+        principals = found.stdout.decode().split() if found.returncode == 0 else []
+        if not principals:
+            probe = _run(["ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", str(sig_path)], payload)
+            fpr = FPR_RE.search(probe.stdout.decode() + probe.stderr.decode())
+            if probe.returncode != 0:
+                return SignatureCheck(False, "bad signature (the tag's content does not match it)", method="ssh")
+            return SignatureCheck(False, "signed by a key not in allowed signers",
+                                  fingerprint=fpr.group(1) if fpr else None, method="ssh")
+        principal = principals[0]
+        check = _run(["ssh-keygen", "-Y", "verify", "-f", str(allowed_path), "-I", principal, "-n", "git",
+                      "-s", str(sig_path)], payload)
+        text = check.stdout.decode() + check.stderr.decode()
+        fpr = FPR_RE.search(text)
+        if check.returncode != 0:
+            return SignatureCheck(False, "bad signature (the tag's content does not match it)", principal,
+                                  fpr.group(1) if fpr else None, "ssh")
+        return SignatureCheck(True, "", principal, fpr.group(1) if fpr else None, "ssh")
+
+
+def _verify_gpg(payload: bytes, signature: bytes, allowed: dict[str, str]) -> SignatureCheck:
+    with tempfile.TemporaryDirectory(prefix="mvsig") as tmp:
+        sig_path = Path(tmp, "sig.asc")
+        data_path = Path(tmp, "data")
+        sig_path.write_bytes(signature)
+        data_path.write_bytes(payload)
+        proc = _run(["gpg", "--batch", "--status-fd", "1", "--verify", str(sig_path), str(data_path)])
+    status = proc.stdout.decode(errors="replace")
+    valid = re.search(r"^\[GNUPG:\] VALIDSIG ([0-9A-F]+)", status, re.M)
+    if not valid:
+        return SignatureCheck(False, "bad or unverifiable gpg signature", method="gpg")
+    fpr = valid.group(1).upper()
+    principal = allowed.get(fpr)
+    if principal is None:
+        return SignatureCheck(False, "signed by a key not in allowed signers", fingerprint=f"gpg:{fpr}", method="gpg")
+    return SignatureCheck(True, "", principal, f"gpg:{fpr}", "gpg")
+
+
+def signing_key_fingerprint(signing_key: str | None, fmt: str | None) -> str | None:
+    """The fingerprint of the user's configured signing key, for the record's `signer` field."""
+    if not signing_key:
+        return None
+    if (fmt or "openpgp") == "ssh":
+        key = signing_key
+        if key.startswith("key::"):
+            with tempfile.NamedTemporaryFile("w", suffix=".pub", delete=False) as fh:
+                fh.write(key[5:] + "\n")
+                key = fh.name
+        proc = _run(["ssh-keygen", "-lf", os.path.expanduser(key)])
+        m = FPR_RE.search(proc.stdout.decode())
+        return m.group(1) if m else None
+    proc = _run(["gpg", "--batch", "--with-colons", "--fingerprint", signing_key])
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        if line.startswith("fpr:"):
+            return "gpg:" + line.split(":")[9]
+    return None
+
+
+def allowed_signers_line(principal: str, public_key: str) -> str:
+    return f'{principal} namespaces="git" {public_key.strip()}\n'
