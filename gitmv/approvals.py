@@ -38,6 +38,8 @@ def _email(identity: str) -> str:
 
 
 def protected_tip(reg: Registry) -> str | None:
+    if reg.protected_ref:
+        return reg.repo.ref(reg.protected_ref)
     branch = reg.policy.protected_branch
     return reg.repo.ref(f"refs/heads/{branch}") or reg.repo.ref(f"refs/remotes/origin/{branch}")
 

@@ -55,12 +55,17 @@ class StageEntry:
 
 class Registry:
     def __init__(self, repo: Repo, policy: Policy | None, allowed_signers: bytes | None,
-                 notes_commit: str | None, overlay: dict[str, str] | None = None):
+                 notes_commit: str | None, overlay: dict[str, str] | None = None,
+                 hidden: set[str] | None = None, protected_ref: str | None = None):
         self.repo = repo
         self.policy = policy
         self.allowed_signers = allowed_signers
         self.notes_commit = notes_commit
         self.overlay = dict(overlay or {})
+        # refs that exist locally but not yet on the remote (pre-push sees the remote's state)
+        self.hidden = set(hidden or ())
+        # where approvals are read from; default: the policy's protected branch in this repo
+        self.protected_ref = protected_ref
         self._model_refs: dict[str, dict[str, str]] = {}
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
@@ -70,7 +75,7 @@ class Registry:
 
     def refs_of(self, model: str) -> dict[str, str]:
         if model not in self._model_refs:
-            refs = dict(self.repo.refs_under(f"{TAG_ROOT}{model}/"))
+            refs = {k: v for k, v in self.repo.refs_under(f"{TAG_ROOT}{model}/") if k not in self.hidden}
             self._model_refs[model] = refs
         merged = dict(self._model_refs[model])
         merged.update({k: v for k, v in self.overlay.items() if k.startswith(f"{TAG_ROOT}{model}/")})
@@ -78,11 +83,14 @@ class Registry:
 
     def add_overlay(self, ref: str, oid: str) -> None:
         self.overlay[ref] = oid
+        self._versions.pop(oid, None)
 
     @cached_property
     def model_names(self) -> list[str]:
         names = set(self.policy.models) if self.policy else set()
         for ref, oid in self.repo.refs_under(TAG_ROOT):
+            if ref in self.hidden:
+                continue
             m = VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref)
             if m:
                 names.add(m.group(1))
@@ -97,12 +105,31 @@ class Registry:
         names = self.versions(model)
         return names[-1] if names else None
 
+    def _direct(self, ref: str) -> str | None:
+        if ref in self.overlay:
+            return self.overlay[ref]
+        if ref in self.hidden:
+            return None
+        if ref.count("/") >= 4:
+            model = ref.split("/")[3]
+            if model in self._model_refs:
+                return self._model_refs[model].get(ref)
+        return self.repo.ref(ref)
+
     def version_tag_id(self, model: str, version: str) -> str | None:
-        return self.refs_of(model).get(version_ref(model, version))
+        """One ref lookup: the cost does not grow with the number of versions."""
+        return self._direct(version_ref(model, version))
 
     def stage_seqs(self, model: str, stage: str) -> list[tuple[int, str]]:
+        """Entries of one stage only (a prefix listing of that stage's refs)."""
+        prefix = f"{TAG_ROOT}{model}/{stage}/"
+        if model in self._model_refs:
+            refs = {k: v for k, v in self._model_refs[model].items() if k.startswith(prefix)}
+        else:
+            refs = {k: v for k, v in self.repo.refs_under(prefix) if k not in self.hidden}
+        refs.update({k: v for k, v in self.overlay.items() if k.startswith(prefix)})
         out = []
-        for ref, oid in self.refs_of(model).items():
+        for ref, oid in refs.items():
             m = STAGE_REF_RE.match(ref)
             if m and m.group(2) == stage:
                 out.append((int(m.group(3)), oid))

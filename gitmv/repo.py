@@ -322,6 +322,21 @@ class Repo:
         _walk_notes(self._r, self._r[notes_commit].peel(pygit2.Commit).tree, "", out)
         return out
 
+    def changed_note_targets(self, old: str | None, new: str) -> set[str]:
+        """Annotated objects whose note differs between two notes commits (a tree diff: only
+        changed fan-out subtrees are read, so the cost follows the change)."""
+        new_tree = self._r[new].peel(pygit2.Commit).tree
+        if old is None:
+            return set(self.note_targets(new))
+        old_tree = self._r[old].peel(pygit2.Commit).tree
+        out = set()
+        for patch_delta in old_tree.diff_to_tree(new_tree).deltas:
+            for path in (patch_delta.old_file.path, patch_delta.new_file.path):
+                name = path.replace("/", "")
+                if len(name) == 40:
+                    out.add(name)
+        return out
+
     def notes_history(self, notes_commit: str | None) -> list[str]:
         """Notes commits from newest to oldest (all parents)."""
         if notes_commit is None:

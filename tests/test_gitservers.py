@@ -33,7 +33,7 @@ PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PRO
 @pytest.fixture
 def git_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A tmp HOME with only our global config; no system config, fixed dates."""
-    home = tmp_path / "home"
+    home = tmp_path / "home-servers"
     home.mkdir()
     for var in list(os.environ):
         if var.startswith("GIT_") or var in PROXY_VARS:

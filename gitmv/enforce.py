@@ -1,0 +1,251 @@
+"""The push rules, shared by the server `pre-receive` hook (the authority) and `pre-push`.
+
+Policy, allowed signers, the current stages and the approvals are read from the server's
+protected branch and refs, never from what is being pushed, so a push that weakens the policy
+cannot approve itself. Nothing here writes a ref. Each refusal names the rule, the ref and the fix.
+
+Rules (numbered as in docs/hooks.md):
+  R1 a protected stage tag needs a signed tag by an allowed signer on a valid registered version,
+     seq = current + 1, an eval bound to the digests, a passing gate, not deprecated, approvals;
+     a rollback instead needs the target to have been in that stage and to keep its eval.
+  R2 policy and signers come from the protected branch.
+  R3 registry tags are never deleted or moved, never lightweight; the notes ref only
+     fast-forwards and never loses or alters a record.
+  R4 objects are read from the quarantine; R5 fail closed (see gitmv.hooks); R6 cost follows
+     the refs pushed.
+"""
+
+from __future__ import annotations
+
+from gitmv import approvals, notes, records, rules
+from gitmv.errors import MvError
+from gitmv.policy import POLICY_PATH, parse_policy
+from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE, Registry
+from gitmv.repo import NOTES_REF, ZERO, Repo
+
+FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
+
+
+class Refusal(Exception):
+    def __init__(self, ref: str, rule: str, cause: str, fix: str):
+        super().__init__(cause)
+        self.text = f"refused {ref}: [{rule}] {cause} — {fix}"
+
+
+def _policy_state(repo: Repo, branch_ref: str):
+    """(policy, allowed signers, tip) from a branch; raises MvError when there is none."""
+    tip = repo.ref(branch_ref)
+    if tip is None:
+        raise MvError(f"the protected branch {branch_ref} does not exist here",
+                      f"push the branch holding {POLICY_PATH} first")
+    raw = repo.blob_at(tip, POLICY_PATH)
+    if raw is None:
+        raise MvError(f"{branch_ref} has no {POLICY_PATH}", f"commit the policy to {branch_ref} and push it first")
+    policy = parse_policy(raw, f"{POLICY_PATH} on {branch_ref}")
+    return policy, repo.blob_at(tip, policy.allowed_signers), tip
+
+
+def _server_branch(repo: Repo) -> str:
+    configured = repo.config("mvpromote.protectedBranch")
+    if configured:
+        return f"refs/heads/{configured}"
+    head = repo.git("symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
+    return head or "refs/heads/main"
+
+
+def load_server_policy(repo: Repo):
+    branch_ref = _server_branch(repo)
+    policy, signers, tip = _policy_state(repo, branch_ref)
+    wanted = f"refs/heads/{policy.protected_branch}"
+    if wanted != branch_ref:
+        policy, signers, tip = _policy_state(repo, wanted)
+        if f"refs/heads/{policy.protected_branch}" != wanted:
+            raise MvError(f"the policies on {branch_ref} and {wanted} disagree about the protected branch",
+                          "make registry.protected_branch name the branch the policy is on")
+    return policy, signers, wanted
+
+
+# ---------------------------------------------------------------- entry points
+
+def pre_receive(git_dir: str, updates: list[tuple[str, str, str]]) -> list[str]:
+    repo = Repo.open_for_hook(git_dir)
+    policy, signers, branch_ref = load_server_policy(repo)
+    return check_updates(repo, policy, signers, updates, server_notes=repo.ref(NOTES_REF),
+                         protected_ref=branch_ref, hidden=set())
+
+
+def pre_push(remote: str, pushes: list[tuple[str, str, str, str]]) -> list[str]:
+    """The same rules, early, against what this clone knows of the remote."""
+    repo = Repo.discover(".")
+    # the remote's protected branch as last fetched (else our own copy of it)
+    local_policy_raw = repo.blob_at(repo.head_commit(), POLICY_PATH) if not repo.is_bare else None
+    branch = parse_policy(local_policy_raw).protected_branch if local_policy_raw else "main"
+    tracking = f"refs/remotes/{remote}/{branch}"
+    branch_ref = tracking if repo.ref(tracking) else f"refs/heads/{branch}"
+    policy, signers, _ = _policy_state(repo, branch_ref)
+    updates = []
+    hidden = set()
+    for local_ref, local_sha, remote_ref, remote_sha in pushes:
+        updates.append((remote_sha, local_sha, remote_ref))
+        if remote_sha == ZERO and remote_ref.startswith("refs/tags/mv/"):
+            hidden.add(remote_ref)
+    remote_notes = repo.ref(f"refs/notes/remotes/{remote}/mv-promote")
+    return check_updates(repo, policy, signers, updates, server_notes=remote_notes,
+                         protected_ref=branch_ref, hidden=hidden)
+
+
+# ---------------------------------------------------------------- the rules
+
+def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple[str, str, str]], *,
+                  server_notes: str | None, protected_ref: str, hidden: set[str]) -> list[str]:
+    refusals: list[str] = []
+    notes_commit = server_notes
+    reg_updates = [u for u in updates if u[2].startswith("refs/tags/mv/") or u[2] == NOTES_REF]
+    for old, new, ref in reg_updates:
+        if ref == NOTES_REF:
+            try:
+                _check_notes(repo, old, new, server_notes)
+                notes_commit = new
+            except Refusal as r:
+                refusals.append(r.text)
+    reg = Registry(repo, policy, signers, notes_commit, hidden=hidden, protected_ref=protected_ref)
+    tags = [u for u in reg_updates if u[2] != NOTES_REF]
+
+    def order(update):
+        m = STAGE_REF_RE.match(update[2])
+        return (1, m.group(1), m.group(2), int(m.group(3))) if m else (0, update[2], "", 0)
+
+    for old, new, ref in sorted(tags, key=order):
+        try:
+            _check_tag(reg, policy, old, new, ref)
+            reg.add_overlay(ref, new)
+        except Refusal as r:
+            refusals.append(r.text)
+        except MvError as exc:
+            refusals.append(Refusal(ref, "valid-record", exc.cause, exc.fix or "fix the record and push again").text)
+    return refusals
+
+
+def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None) -> None:
+    ref = NOTES_REF
+    if new == ZERO:
+        raise Refusal(ref, "R3 notes-append-only", "deleting the evidence notes is not allowed",
+                      "evidence is append-only; push a notes commit that adds records instead")
+    base = None if old == ZERO else old
+    if base is None and server_notes is not None:
+        base = server_notes
+    if base is not None and not repo.is_ancestor(base, new):
+        raise Refusal(ref, "R3 notes-append-only", "non-fast-forward update of the evidence notes",
+                      "run 'git mv-promote sync' to merge the server's notes into yours, then push")
+    for target in sorted(repo.changed_note_targets(base, new)):
+        try:
+            after = notes.read_records(repo, new, target)
+        except MvError as exc:
+            raise Refusal(ref, "R3 notes-valid", f"note on {target[:12]} is malformed: {exc.cause}",
+                          "write evidence only with git mv-promote") from exc
+        for rec in after:
+            if not records.record_is_intact(rec):
+                raise Refusal(ref, "R3 notes-valid", f"record {rec.get('id')} on {target[:12]} does not match its id",
+                              "records are immutable; do not edit notes by hand")
+        if base is None:
+            continue
+        try:
+            before = notes.read_records(repo, base, target)
+        except MvError:
+            before = []
+        now = {r["id"]: records.canonical_json(r) for r in after}
+        for rec in before:
+            if rec["id"] not in now:
+                raise Refusal(ref, "R3 notes-append-only", f"record {rec['id']} on {target[:12]} would be removed",
+                              "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
+            if now[rec["id"]] != records.canonical_json(rec):
+                raise Refusal(ref, "R3 notes-append-only", f"record {rec['id']} on {target[:12]} would be altered",
+                              "evidence is append-only; do not edit notes by hand")
+
+
+def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
+    if old != ZERO and new == ZERO:
+        raise Refusal(ref, "R3 immutable", "deleting a registry tag is not allowed",
+                      "roll back with a new stage tag: git mv-promote rollback MODEL --stage STAGE")
+    if old != ZERO:
+        raise Refusal(ref, "R3 immutable", f"moving a registry tag ({old[:12]} -> {new[:12]}) is not allowed",
+                      "register a new version instead; published versions never change")
+    vm, sm = VERSION_REF_RE.match(ref), STAGE_REF_RE.match(ref)
+    if not vm and not sm:
+        raise Refusal(ref, "R3 valid-ref-name", "not a registry ref name (refs/tags/mv/<model>/v<N> or "
+                      "refs/tags/mv/<model>/<stage>/<seq>, model and stage [a-z0-9][a-z0-9_-]*)",
+                      "use git mv-promote to create registry tags")
+    tag = reg.repo.tag(new, ref)
+    if tag is None:
+        raise Refusal(ref, "R3 annotated-only", "a lightweight tag (or not a tag object) under refs/tags/mv/",
+                      "registry tags are signed annotated tags made by git mv-promote")
+    model = (vm or sm).group(1)
+    if model not in policy.models:
+        raise Refusal(ref, "R2 policy", f"model '{model}' is not in the policy on {policy.protected_branch}",
+                      f"add [models.{model}] to {POLICY_PATH} on {policy.protected_branch} first")
+    mp = policy.models[model]
+    if vm:
+        _check_version_tag(reg, mp, tag, ref)
+    else:
+        _check_stage_tag(reg, policy, mp, tag, ref, sm.group(2), int(sm.group(3)))
+
+
+def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
+    if tag.target_type != "commit":
+        raise Refusal(ref, "R3 valid-record", f"a version tag must point at a commit, not a {tag.target_type}",
+                      "register with git mv-promote register")
+    version = reg.version_by_tag(tag.id, ref)  # record parses and matches the ref and target
+    if mp.signed:
+        sig = reg.signature(tag)
+        if not sig.ok:
+            raise Refusal(ref, "R1 signed-version", f"{sig.reason} ({mp.tier} tier)", FIX_SIGN)
+    del version
+
+
+def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: int) -> None:
+    model = mp.name
+    if stage not in policy.stages:
+        raise Refusal(ref, "R2 policy", f"stage '{stage}' is not in the policy's stages ({', '.join(policy.stages)})",
+                      "use a stage the policy on the protected branch defines")
+    entry = reg.stage_entry(ref, tag.id)
+    record = entry.record
+    if tag.target_type != "tag":
+        raise Refusal(ref, "R1 stage-target", f"a stage tag must point at a version tag object, not a {tag.target_type}",
+                      "promote with git mv-promote promote")
+    target_tag = reg.repo.tag(tag.target)
+    vm = VERSION_REF_RE.match(f"refs/tags/{target_tag.name}") if target_tag else None
+    if not vm or vm.group(1) != model or vm.group(2) != record.version.lstrip("v"):
+        raise Refusal(ref, "R1 stage-target", f"points at {tag.target[:12]}, not at a version tag of {model}",
+                      "promote with git mv-promote promote")
+    registered = reg.version_tag_id(model, record.version)
+    if registered != tag.target:
+        raise Refusal(ref, "R1 stage-target",
+                      f"{model} {record.version} is not registered on the server as {tag.target[:12]}",
+                      f"push refs/tags/mv/{model}/{record.version} in the same push")
+    seqs = reg.stage_seqs(model, stage)
+    expected = seqs[-1][0] + 1 if seqs else 1
+    if seq != expected:
+        raise Refusal(ref, "R1 seq", f"seq {seq} but the server's next {stage} seq is {expected}",
+                      "run 'git mv-promote sync', then promote again")
+    if mp.signed or policy.is_protected(stage):
+        sig = reg.signature(tag)
+        if not sig.ok:
+            raise Refusal(ref, "R1 signed-stage-tag", sig.reason, FIX_SIGN)
+    if not policy.is_protected(stage):
+        return
+    check = lambda r, v, s, n: approvals.check(r, v, s, n)  # noqa: E731  (reads reg.protected_ref)
+    if record.kind == "rollback":
+        verdict = rules.rollback_verdict(reg, model, stage, record.version, approval_check=check)
+    else:
+        verdict = rules.promotion_verdict(reg, model, record.version, stage, approval_check=check)
+    failures = verdict.failures()
+    if failures:
+        first = failures[0]
+        rule = {"eval": "R1 eval", "approvals": "R1 approvals", "not deprecated": "R1 deprecated",
+                "signature": "R1 signed-version", "tier": "R1 tier"}.get(first.name, "R1 gate")
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in failures)
+        fix = {"R1 eval": f"run 'git mv-promote eval {model} {record.version}' and push refs/notes/mv-promote",
+               "R1 approvals": f"get 'git mv-promote request {model} {record.version} --stage {stage}' merged into "
+                               f"{policy.protected_branch}, then promote again"}.get(
+            rule, f"see 'git mv-promote check {model} {record.version} --stage {stage}' against the server's state")
+        raise Refusal(ref, rule, detail, fix)

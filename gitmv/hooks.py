@@ -1,0 +1,107 @@
+"""Hook entry points: `python -m gitmv.hooks pre-receive` (server) and `pre-push` (client).
+
+Starts fast: stdin is read and, when no registry ref (`refs/tags/mv/…`, `refs/notes/mv-promote`)
+is pushed, the hook exits 0 before pygit2 or anything heavy is imported. Fails closed: a crash,
+a timeout or an unreadable policy refuses the push with a message.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+REGISTRY_PREFIXES = ("refs/tags/mv/", "refs/notes/mv-promote")
+DEFAULT_TIMEOUT = 120
+ZERO = "0" * 40
+
+
+class HookTimeout(Exception):
+    pass
+
+
+def _registry_ref(ref: str) -> bool:
+    return ref.startswith(REGISTRY_PREFIXES[0]) or ref == REGISTRY_PREFIXES[1]
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def parse_pre_receive(text: str) -> list[tuple[str, str, str]]:
+    """'<old> <new> <ref>' lines -> (old, new, ref)."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((parts[0], parts[1], parts[2]))
+    return out
+
+
+def parse_pre_push(text: str) -> list[tuple[str, str, str, str]]:
+    """'<local ref> <local sha> <remote ref> <remote sha>' lines."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            out.append((parts[0], parts[1], parts[2], parts[3]))
+    return out
+
+
+def _on_alarm(signum, frame):
+    raise HookTimeout()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("pre-receive", "pre-push"):
+        _say("usage: python -m gitmv.hooks pre-receive | pre-push <remote> <url>")
+        return 2
+    kind = argv[0]
+    data = sys.stdin.read()
+    if kind == "pre-receive":
+        updates = parse_pre_receive(data)
+        wanted = [u for u in updates if _registry_ref(u[2])]
+    else:
+        pushes = parse_pre_push(data)
+        wanted = [p for p in pushes if _registry_ref(p[2])]
+    if not wanted:
+        return 0
+    try:
+        timeout = int(os.environ.get("MV_PROMOTE_HOOK_TIMEOUT", DEFAULT_TIMEOUT))
+    except ValueError:
+        timeout = DEFAULT_TIMEOUT
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(max(timeout, 1))
+    try:
+        from gitmv import enforce
+
+        if kind == "pre-receive":
+            git_dir = os.environ.get("GIT_DIR") or "."
+            refusals = enforce.pre_receive(git_dir, updates)
+        else:
+            remote = argv[1] if len(argv) > 1 else "origin"
+            refusals = enforce.pre_push(remote, pushes)
+    except HookTimeout:
+        _say(f"mv-promote: refused: the registry check did not finish within {timeout} s (fail closed) — "
+             "ask the admin to raise MV_PROMOTE_HOOK_TIMEOUT or investigate")
+        return 1
+    except Exception as exc:  # fail closed, and say why
+        cause = getattr(exc, "cause", None) or repr(exc)
+        fix = getattr(exc, "fix", None)
+        _say(f"mv-promote: refused: the registry check could not run: {cause}" + (f" — {fix}" if fix else ""))
+        return 1
+    finally:
+        signal.alarm(0)
+    if refusals:
+        side = "server" if kind == "pre-receive" else "pre-push (client)"
+        for text in refusals:
+            _say(f"mv-promote: {text}")
+        _say(f"mv-promote: push refused by the {side} registry check; nothing was updated")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

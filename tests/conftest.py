@@ -1,0 +1,212 @@
+"""Hermetic test environment: every test gets its own HOME, no system git config, fixed dates,
+and real ssh signing keys (made once per session with ssh-keygen).
+
+Helpers:
+- `mv(*args, cwd=..., code=0)` runs the CLI in-process and returns a Result (code, out, err, json).
+- `mv_proc(*args, cwd=...)` runs the installed `git mv-promote` in a real subprocess.
+- `model_repo` is a fresh repository with a committed policy, allowed signers and an eval script;
+  `model_repo.version(auc, eu)` commits a model.bin with those metrics and registers it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+FIXED_DATE = "2026-11-01T09:00:00+00:00"
+EVAL_SCRIPT = '''import json, sys
+# model.bin holds "auc eu_auc [latency]" so tests can make versions of known quality
+parts = open(sys.argv[1]).read().split()
+metrics = {"auc": float(parts[0]), "latency_ms": float(parts[2]) if len(parts) > 2 else 5.0}
+json.dump({"metrics": metrics, "slices": {"region=eu": {"auc": float(parts[1])},
+                                          "region=us": {"auc": float(parts[0])}}}, open(sys.argv[2], "w"))
+'''
+POLICY = '''schema = 1
+
+[registry]
+stages = ["staging", "production"]
+protected_stages = ["production"]
+protected_branch = "main"
+allowed_signers = ".mv-promote/allowed_signers"
+
+[models.churn]
+tier = "production"
+artifacts = ["model.bin"]
+
+[models.churn.eval]
+suite = "holdout"
+command = "python3 eval.py {artifact} {output}"
+
+[models.churn.gate]
+metrics = { auc = "max", latency_ms = "min" }
+thresholds = { auc = 0.80 }
+max_regression = { auc = 0.0, latency_ms = 1.0 }
+protected_slices = ["region=eu"]
+approvals = 0
+'''
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+class Keys:
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("alice", "bob", "carol", "mallory"):
+            key = root / name
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@example.com", "-f", str(key)],
+                           check=True)
+
+    def private(self, name: str) -> Path:
+        return self.root / name
+
+    def public(self, name: str) -> str:
+        return " ".join((self.root / f"{name}.pub").read_text().split()[:2])
+
+    def allowed_line(self, name: str) -> str:
+        return f'{name}@example.com namespaces="git" {self.public(name)}\n'
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory) -> Keys:
+    return Keys(tmp_path_factory.mktemp("keys"))
+
+
+def git(*args, cwd, check=True, env=None) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path, monkeypatch, keys):
+    home = tmp_path / "home"
+    home.mkdir()
+    for var in list(os.environ):
+        if var.startswith("GIT_") or var in ("MV_PROMOTE_PYTHON",):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", FIXED_DATE)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", FIXED_DATE)
+    monkeypatch.setenv("LC_ALL", "C")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Alice\n\temail = alice@example.com\n"
+        f"\tsigningkey = {keys.private('alice')}\n"
+        "[gpg]\n\tformat = ssh\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+        "[protocol \"file\"]\n\tallow = always\n"
+    )
+    return home
+
+
+def set_clock(monkeypatch, when: str) -> None:
+    """Move the fixed clock: commits, tags and records all take this time."""
+    monkeypatch.setenv("GIT_AUTHOR_DATE", when)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+
+
+def run_mv(*args: str, cwd: Path, code: int | None = 0) -> Result:
+    from gitmv import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(list(args))
+                rc = 0
+            except SystemExit as exc:
+                rc = exc.code if isinstance(exc.code, int) else 0
+    finally:
+        os.chdir(old)
+    result = Result(rc, out.getvalue(), err.getvalue())
+    if code is not None:
+        assert rc == code, f"git mv-promote {' '.join(args)} exited {rc}, wanted {code}\nout: {result.out}\nerr: {result.err}"
+    return result
+
+
+@pytest.fixture
+def mv():
+    return run_mv
+
+
+def run_mv_proc(*args: str, cwd: Path, code: int | None = 0, input: str | None = None) -> Result:
+    proc = subprocess.run(["git", "mv-promote", *args], cwd=cwd, capture_output=True, text=True, input=input)
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
+    if code is not None:
+        assert proc.returncode == code, f"git mv-promote {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return result
+
+
+@pytest.fixture
+def mv_proc():
+    return run_mv_proc
+
+
+class ModelRepo:
+    """A repository with the test policy committed, alice allowed to sign, and an eval script."""
+
+    def __init__(self, path: Path, keys: Keys, policy: str = POLICY):
+        self.path = path
+        self.keys = keys
+        path.mkdir(parents=True, exist_ok=True)
+        git("init", "-q", cwd=path)
+        (path / "eval.py").write_text(EVAL_SCRIPT)
+        (path / ".mv-promote.toml").write_text(policy)
+        (path / ".mv-promote").mkdir(exist_ok=True)
+        (path / ".mv-promote" / "allowed_signers").write_text(keys.allowed_line("alice"))
+        self.commit("Add policy")
+
+    def git(self, *args, check=True) -> str:
+        return git(*args, cwd=self.path, check=check)
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def write_model(self, auc: float, eu: float, latency: float = 5.0) -> None:
+        (self.path / "model.bin").write_text(f"{auc} {eu} {latency}\n")
+
+    def version(self, auc: float, eu: float, latency: float = 5.0, evaluate: bool = True) -> str:
+        self.write_model(auc, eu, latency)
+        self.commit(f"train auc={auc} eu={eu}")
+        result = run_mv("register", "churn", "-m", f"auc {auc}", "--json", cwd=self.path)
+        name = result.json["version"]
+        if evaluate:
+            run_mv("eval", "churn", name, cwd=self.path)
+        return name
+
+    def mv(self, *args, code: int | None = 0) -> Result:
+        return run_mv(*args, cwd=self.path, code=code)
+
+    def ref(self, name: str) -> str | None:
+        out = self.git("rev-parse", "-q", "--verify", name, check=False)
+        return out or None
+
+
+@pytest.fixture
+def model_repo(tmp_path, keys) -> ModelRepo:
+    return ModelRepo(tmp_path / "repo", keys)
