@@ -207,11 +207,10 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
     if stage not in policy.stages:
         raise Refusal(ref, "R2 policy", f"stage '{stage}' is not in the policy's stages ({', '.join(policy.stages)})",
                       "use a stage the policy on the protected branch defines")
-    entry = reg.stage_entry(ref, tag.id)
-    record = entry.record
     if tag.target_type != "tag":
         raise Refusal(ref, "R1 stage-target", f"a stage tag must point at a version tag object, not a {tag.target_type}",
                       "promote with git mv-promote promote")
+    record = reg.stage_entry(ref, tag.id).record
     target_tag = reg.repo.tag(tag.target)
     vm = VERSION_REF_RE.match(f"refs/tags/{target_tag.name}") if target_tag else None
     if not vm or vm.group(1) != model or vm.group(2) != record.version.lstrip("v"):

@@ -1,0 +1,347 @@
+"""The server hook, through real pushes to real hosts: `git daemon` and nginx + fcgiwrap +
+`git http-backend`, each serving bare repositories with the pre-receive hook installed.
+
+The bypass catalogue: every case is pushed with `--no-verify` (no client hook to help) and must
+be refused by the server, leaving its refs exactly as before. The good paths must be accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import POLICY, ModelRepo, git, run_mv
+from gitservers import git_daemon, http_backend, make_bare
+from gitmv.records import PromotionRecord, make_note_record, render_note
+
+HOSTS = ["daemon", "http"]
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    """One git daemon and one nginx/http-backend for the module; each test uses its own repo."""
+    base = tmp_path_factory.mktemp("served")
+    work = tmp_path_factory.mktemp("nginx")
+    home = tmp_path_factory.mktemp("server-home")
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    with git_daemon(base, env=env) as daemon_url, http_backend(base, work, env=env) as http_url:
+        yield base, {"daemon": daemon_url, "http": http_url}
+
+
+@pytest.fixture(params=HOSTS)
+def server(request, hosts, tmp_path):
+    base, urls = hosts
+    name = f"{tmp_path.name}.git"
+    bare = make_bare(base, name, initial_branch="main")
+    run_mv("hooks", "install", "--server", str(bare), cwd=tmp_path)
+    return Server(bare, urls[request.param] + name)
+
+
+class Server:
+    def __init__(self, path: Path, url: str):
+        self.path = path
+        self.url = url
+
+    def refs(self) -> dict[str, str]:
+        out = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=self.path)
+        return dict(line.split(" ", 1) for line in out.splitlines()) if out else {}
+
+
+def push(repo: ModelRepo, *refspecs: str, force: bool = False) -> subprocess.CompletedProcess:
+    args = ["git", "push", "--no-verify", "--porcelain"] + (["--force"] if force else []) + ["origin", *refspecs]
+    return subprocess.run(args, cwd=repo.path, capture_output=True, text=True)
+
+
+def refused(proc: subprocess.CompletedProcess, rule: str) -> None:
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"push was accepted:\n{text}"
+    assert "remote: mv-promote: refused" in text, text
+    assert rule in text, f"expected rule {rule!r} in:\n{text}"
+
+
+def accepted(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def published(server, tmp_path, keys):
+    """alice's clone: policy on main, v1 evaluated and promoted to staging and production, all pushed."""
+    repo = ModelRepo(tmp_path / "alice", keys)
+    repo.git("remote", "add", "origin", server.url)
+    accepted(push(repo, "main"))
+    v1 = repo.version(0.85, 0.80)
+    repo.mv("promote", "churn", v1, "--stage", "staging")
+    repo.mv("promote", "churn", v1, "--stage", "production")
+    accepted(push(repo, "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote"))
+    return repo
+
+
+def tag_message(repo: ModelRepo, ref: str) -> str:
+    raw = repo.git("cat-file", "tag", ref)
+    body = raw.split("\n\n", 1)[1]
+    return body.split("-----BEGIN SSH SIGNATURE-----")[0]
+
+
+def forge_stage_tag(repo: ModelRepo, version: str, stage: str, seq: int, *, kind: str = "promote",
+                    key: str | None = "alice", target: str | None = None, eval_record: str | None = None) -> str:
+    """Write a stage tag by hand (what a hostile or buggy client could do), bypassing the local gate."""
+    version_tag = repo.git("rev-parse", f"refs/tags/mv/churn/{version}")
+    record = PromotionRecord(kind=kind, model="churn", version=version, version_tag=version_tag, stage=stage, seq=seq,
+                             at="2026-11-01T09:00:00Z", by="Alice <alice@example.com>", policy_digest="sha256:x",
+                             eval_record=eval_record, reason="forged")
+    msg = repo.path / "forged-msg"
+    msg.write_text(record.to_message())
+    name = f"mv/churn/{stage}/{seq}"
+    args = ["-c", "advice.nestedTag=false"]
+    if key is not None:
+        args += ["-c", f"user.signingkey={repo.keys.private(key)}"]
+    args += ["tag", "-s" if key else "-a", "--cleanup=verbatim", "-F", str(msg), name, target or version_tag]
+    repo.git(*args)
+    msg.unlink()
+    return f"refs/tags/{name}"
+
+
+def recreate(repo: ModelRepo, ref: str, *, key: str | None) -> None:
+    """Re-create an existing local tag with the same message, unsigned or signed by `key`."""
+    message = tag_message(repo, ref)
+    target = repo.git("rev-parse", f"{ref}^{{}}") if "/v" in ref.rsplit("/", 1)[-1][:2] else repo.git("cat-file", "-p", ref).split()[1]
+    msg = repo.path / "re-msg"
+    msg.write_text(message)
+    name = ref.removeprefix("refs/tags/")
+    repo.git("tag", "-d", name)
+    args = ["-c", "advice.nestedTag=false"]
+    if key:
+        args += ["-c", f"user.signingkey={repo.keys.private(key)}", "tag", "-s"]
+    else:
+        args += ["tag", "-a"]
+    repo.git(*args, "--cleanup=verbatim", "-F", str(msg), name, target)
+    msg.unlink()
+
+
+# ---------------------------------------------------------------- good paths
+
+def test_tags_and_notes_pushed_together_are_accepted(published, server):
+    refs = server.refs()
+    assert "refs/tags/mv/churn/production/1" in refs and "refs/notes/mv-promote" in refs
+
+
+def test_better_version_promoted_and_pushed_with_its_notes_is_accepted(published, server):
+    v2 = published.version(0.90, 0.85)
+    published.mv("promote", "churn", v2, "--stage", "production")
+    accepted(push(published, f"refs/tags/mv/churn/{v2}", "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"))
+    assert "refs/tags/mv/churn/production/2" in server.refs()
+
+
+def test_signed_rollback_of_production_to_its_previous_version_is_accepted(published, server):
+    v2 = published.version(0.90, 0.85)
+    published.mv("promote", "churn", v2, "--stage", "production")
+    accepted(push(published, f"refs/tags/mv/churn/{v2}", "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"))
+    published.mv("rollback", "churn", "--stage", "production", "-m", "incident")
+    accepted(push(published, "refs/tags/mv/churn/production/3"))
+    assert "refs/tags/mv/churn/production/3" in server.refs()
+
+
+def test_pushing_a_branch_without_registry_refs_is_untouched_by_the_hook(published, server):
+    (published.path / "README").write_text("docs\n")
+    published.commit("docs")
+    accepted(push(published, "main"))
+
+
+# ---------------------------------------------------------------- the bypass catalogue
+
+def _next_version(repo: ModelRepo, auc: float, eu: float, evaluate: bool = True) -> str:
+    v = repo.version(auc, eu, evaluate=evaluate)
+    accepted(push(repo, f"refs/tags/mv/churn/{v}"))
+    return v
+
+
+def test_unsigned_stage_tag_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    published.mv("promote", "churn", v2, "--stage", "production")
+    recreate(published, "refs/tags/mv/churn/production/2", key=None)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 signed-stage-tag")
+    assert server.refs() == before
+
+
+def test_stage_tag_signed_by_a_key_not_in_allowed_signers_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    published.mv("promote", "churn", v2, "--stage", "production")
+    recreate(published, "refs/tags/mv/churn/production/2", key="mallory")
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "not in allowed signers")
+    assert server.refs() == before
+
+
+def test_stage_tag_for_a_version_without_eval_on_the_server_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    published.mv("promote", "churn", v2, "--stage", "production")
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2"), "R1 eval")  # notes not pushed
+    assert server.refs() == before
+
+
+def test_eval_bound_to_another_digest_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    published.mv("promote", "churn", v2, "--stage", "production")
+    tag = published.git("rev-parse", f"refs/tags/mv/churn/{v2}")
+    # a notes commit on top of the server's notes whose only eval for v2 names other bytes
+    published.git("fetch", "-q", "origin", "refs/notes/mv-promote:refs/notes/server")
+    wrong = make_note_record("eval", {"model": "churn", "version": v2, "suite": "holdout",
+                                      "artifacts": {"model.bin": "0" * 64}, "metrics": {"auc": 0.99, "latency_ms": 1.0},
+                                      "slices": {"region=eu": {"auc": 0.99}}}, at="2026-11-01T09:00:00Z", by="x")
+    blob = published.path / "note.toml"
+    blob.write_text(render_note([wrong]))
+    published.git("notes", "--ref", "server", "add", "-F", str(blob), tag)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/server:refs/notes/mv-promote"), "R1 eval")
+    assert server.refs() == before
+
+
+def test_failing_threshold_is_refused(published, server):
+    v2 = _next_version(published, 0.70, 0.85)
+    forge_stage_tag(published, v2, "production", 2)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "threshold auc")
+    assert server.refs() == before
+
+
+def test_worse_on_a_protected_slice_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.70)
+    forge_stage_tag(published, v2, "production", 2)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "slice region=eu")
+    assert server.refs() == before
+
+
+def test_policy_weakened_in_the_same_push_does_not_approve_itself(published, server):
+    v2 = _next_version(published, 0.70, 0.85)
+    (published.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.10"))
+    published.commit("lower the bar")
+    forge_stage_tag(published, v2, "production", 2)
+    before = server.refs()
+    refused(push(published, "main", "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "threshold auc")
+    assert server.refs() == before
+
+
+def test_seq_skipping_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    forge_stage_tag(published, v2, "production", 3)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/3", "refs/notes/mv-promote"), "R1 seq")
+    assert server.refs() == before
+
+
+def test_seq_reuse_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    published.git("tag", "-d", "mv/churn/production/1")
+    forge_stage_tag(published, v2, "production", 1)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/1", "refs/notes/mv-promote", force=True), "R3 immutable")
+    assert server.refs() == before
+
+
+def test_deleting_a_production_tag_is_refused(published, server):
+    before = server.refs()
+    refused(push(published, ":refs/tags/mv/churn/production/1"), "R3 immutable")
+    assert server.refs() == before
+
+
+def test_force_moving_a_version_tag_is_refused(published, server):
+    (published.path / "other").write_text("x\n")
+    published.commit("other")
+    recreate_target = published.git("rev-parse", "HEAD")
+    message = tag_message(published, "refs/tags/mv/churn/v1")
+    (published.path / "m").write_text(message)
+    published.git("tag", "-f", "-s", "--cleanup=verbatim", "-F", str(published.path / "m"), "mv/churn/v1", recreate_target)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/v1", force=True), "R3 immutable")
+    assert server.refs() == before
+
+
+def test_lightweight_stage_tag_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    published.git("tag", "mv/churn/production/2", f"refs/tags/mv/churn/{v2}^{{}}")
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R3 annotated-only")
+    assert server.refs() == before
+
+
+def test_stage_tag_pointing_at_a_commit_instead_of_a_version_tag_is_refused(published, server):
+    v2 = _next_version(published, 0.90, 0.85)
+    commit = published.git("rev-parse", f"refs/tags/mv/churn/{v2}^{{}}")
+    forge_stage_tag(published, v2, "production", 2, target=commit)
+    before = server.refs()
+    refused(push(published, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 stage-target")
+    assert server.refs() == before
+
+
+def _rewrite_notes(repo: ModelRepo, transform) -> None:
+    """A new notes commit on top of the current one whose note on v1 is transform(records)."""
+    from gitmv.records import parse_note
+
+    tag = repo.git("rev-parse", "refs/tags/mv/churn/v1")
+    raw = repo.git("notes", "--ref", "mv-promote", "show", tag).encode() + b"\n"
+    text = transform(parse_note(raw))
+    (repo.path / "n.toml").write_text(text)
+    repo.git("notes", "--ref", "mv-promote", "add", "-f", "-F", str(repo.path / "n.toml"), tag)
+
+
+def test_notes_push_that_drops_a_record_is_refused(published, server):
+    _rewrite_notes(published, lambda recs: render_note([]))
+    before = server.refs()
+    refused(push(published, "refs/notes/mv-promote"), "R3 notes-append-only")
+    assert server.refs() == before
+
+
+def test_notes_push_that_edits_a_record_is_refused(published, server):
+    def edit(recs):
+        recs[0]["metrics"]["auc"] = 0.99
+        return render_note(recs)
+
+    _rewrite_notes(published, edit)
+    before = server.refs()
+    refused(push(published, "refs/notes/mv-promote"), "does not match its id")
+    assert server.refs() == before
+
+
+def test_non_fast_forward_notes_push_is_refused(published, server):
+    tag = published.git("rev-parse", "refs/tags/mv/churn/v1")
+    published.git("update-ref", "-d", "refs/notes/mv-promote")
+    published.git("notes", "--ref", "mv-promote", "add", "-m", "schema = 1\n", tag)
+    before = server.refs()
+    refused(push(published, "refs/notes/mv-promote", force=True), "non-fast-forward")
+    assert server.refs() == before
+
+
+def test_malformed_toml_note_is_refused(published, server):
+    _rewrite_notes(published, lambda recs: "schema = 1\n[[record]\nbroken = \n")
+    before = server.refs()
+    refused(push(published, "refs/notes/mv-promote"), "malformed")
+    assert server.refs() == before
+
+
+@pytest.mark.parametrize("name", ["mv/Churn/v9", "mv/churn/x/y/v9", "mv/churn.v/v9", "mv/ch..urn/v9"])
+def test_model_name_outside_the_grammar_is_refused(published, server, name):
+    before = server.refs()
+    published.git("tag", "-a", "-m", "x", name, "HEAD", check=False)
+    exists = published.git("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False)
+    proc = push(published, f"refs/tags/{name}")
+    if exists:
+        refused(proc, "R3 valid-ref-name")
+    else:  # git itself refuses the name ("..") before anything is sent
+        assert proc.returncode != 0
+    assert server.refs() == before
+
+
+def test_hook_fails_closed_when_the_server_has_no_policy(server, tmp_path, keys):
+    repo = ModelRepo(tmp_path / "nopolicy", keys)
+    repo.git("remote", "add", "origin", server.url)
+    v1 = repo.version(0.85, 0.80)
+    # main never pushed: the server has no protected branch to read a policy from
+    refused(push(repo, f"refs/tags/mv/churn/{v1}"), "could not run")
+    assert server.refs() == {}
