@@ -673,7 +673,10 @@ def _evidence_summary(rec: dict) -> str:
 
 
 def diff(model: str, va: str, vb: str, path: str | os.PathLike = ".") -> dict:
-    ctx = open_context(path)
+    return _diff(open_context(path), model, va, vb)
+
+
+def _diff(ctx: Context, model: str, va: str, vb: str) -> dict:
     reg, repo = ctx.registry, ctx.repo
     mp = ctx.policy.model(model)
     a, b = reg.version(model, va), reg.version(model, vb)
@@ -748,3 +751,90 @@ def deprecate(model: str, version: str, *, reason: str, sunset: str | None = Non
                                    at=now(), by=ctx.repo.identity())
     notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}")
     return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
+
+
+# ---------------------------------------------------------------- request / approvals
+
+def request(model: str, version: str, stage: str, *, reason: str = "", push: bool = False, remote: str = "origin",
+            path: str | os.PathLike = ".") -> dict:
+    """Open a promotion request: a branch whose one commit writes the request file and the
+    reviewer's page. Every gate criterion but approvals must already pass."""
+    from gitmv import request as request_mod
+
+    _check_model_name(model)
+    ctx = open_context(path)
+    reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
+    mp = policy.model(model)
+    verdict = rules.promotion_verdict(reg, model, version, stage, count_approvals=False)
+    if not verdict.passed:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
+        raise RefusedError(f"request for {model} {version} in {stage} refused by the gate: {failed}",
+                           f"see 'git mv-promote check {model} {version} --stage {stage}'")
+    v = reg.version(model, version)
+    base_ref = f"refs/heads/{policy.protected_branch}"
+    base = repo.ref(base_ref) or repo.ref(f"refs/remotes/{remote}/{policy.protected_branch}")
+    if base is None:
+        raise NotFoundError(f"protected branch {policy.protected_branch} not found", f"git fetch {remote} {policy.protected_branch}")
+    branch = request_mod.branch_name(model, version, stage)
+    branch_ref = f"refs/heads/{branch}"
+    req = request_mod.request_record(verdict, v.tag.id, repo.identity(), now(), reason)
+    changes = _diff(ctx, model, verdict.baseline, version) if verdict.baseline and verdict.baseline != version else None
+    page = request_mod.render_page(model_policy=mp, policy=policy, verdict=verdict, req=req, diff=changes,
+                                   candidate_sizes=v.record.artifacts)
+    existing = repo.ref(branch_ref)
+    if existing is not None:
+        raise RefusedError(f"branch {branch} already exists",
+                           f"push it and open the pull request, or delete it (git branch -D {branch}) and request again")
+    commit = repo.commit_files(base, request_mod.files_for(model, stage, req, page),
+                               request_mod.commit_message(model, version, stage, reason))
+    if not repo.update_ref(branch_ref, commit, None, f"mv-promote: request {model} {version} -> {stage}"):
+        raise ConflictError(f"branch {branch} appeared while writing it", "run the command again")
+    pushed = None
+    if push:
+        from gitmv import sync as sync_mod
+
+        pushed = sync_mod.sync(repo, remote)
+        sync_mod.push_branch(repo, remote, branch)
+    title = f"Promote {model} {version} to {stage}"
+    body = f"$(git show {branch}:promotions/{model}/{stage}.md)"
+    nxt = [] if push else [f"git push {remote} {branch} && git mv-promote sync {remote}"]
+    nxt += [f'gh pr create --base {policy.protected_branch} --head {branch} --title "{title}" --body "{body}"',
+            f'glab mr create --source-branch {branch} --target-branch {policy.protected_branch} --title "{title}" '
+            f'--description "{body}"',
+            f"after the merge: git pull && git mv-promote promote {model} {version} --stage {stage}"]
+    return {"model": model, "version": version, "stage": stage, "branch": branch, "commit": commit,
+            "request": req, "page": page, "verdict": verdict.to_dict(), "pushed": pushed, "next": nxt,
+            "warnings": ctx.warnings}
+
+
+def approvals_status(model: str, version: str, stage: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """What approval evidence is recorded for a version, and what each protected stage still needs."""
+    from gitmv import approvals as approvals_mod
+
+    ctx = open_context(path)
+    reg, policy = ctx.registry, ctx.policy
+    mp = policy.model(model)
+    v = reg.version(model, version)
+    recorded = [r for r in reg.records_of(v.tag.id, "approval")]
+    stages = [stage] if stage else list(policy.protected_stages)
+    out = []
+    for s in stages:
+        policy.stage_index(s)
+        needed = mp.required_approvals if policy.is_protected(s) else 0
+        evidence, why = approvals_mod.find(reg, v, s)
+        have = evidence["approvers"] if evidence else []
+        out.append({"stage": s, "required": needed, "approvers": have, "merge_commit": (evidence or {}).get("merge_commit"),
+                    "pr": (evidence or {}).get("pr"), "missing": max(needed - len(have), 0),
+                    "why": why if evidence is None else ""})
+    return {"model": model, "version": version, "recorded": recorded, "stages": out, "warnings": ctx.warnings}
+
+
+def sync(remote: str = "origin", path: str | os.PathLike = ".") -> dict:
+    from gitmv import sync as sync_mod
+
+    repo = Repo.discover(path)
+    remotes = repo.git("remote").stdout.decode().split()
+    if remote not in remotes:
+        raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
+                            f"git remote add {remote} URL")
+    return sync_mod.sync(repo, remote)

@@ -342,6 +342,76 @@ def deprecate(model, version, reason, sunset, as_json):
     output.line(f"deprecated {model} {version} ({result['record']['id'][:19]}…)")
 
 
+# ---------------------------------------------------------------- approval and sync
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("--stage", required=True, help="Target stage.")
+@click.option("-m", "--message", "reason", default="", help="Why (goes into the request and the page).")
+@click.option("--push", is_flag=True, help="Push the branch, the registry tags and the notes.")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@json_option
+def request(model, version, stage, reason, push, remote, as_json):
+    """Open a promotion request for review: branch mv-promote/<model>/<version>-<stage>.
+
+    Its one commit writes promotions/<model>/<stage>.toml (the request) and .md (the reviewer's
+    comparison with the stage's current version). The reviewed merge into the protected branch is
+    the approval; then 'promote' records it.
+    """
+    result = _api().request(model, version, stage, reason=reason, push=push, remote=remote)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    output.line(f"requested {model} {version} -> {stage} on branch {result['branch']} ({result['commit'][:12]})")
+    if result["pushed"] is not None:
+        output.line(f"pushed the branch, {len(result['pushed']['pushed'])} registry ref(s) and the notes to {remote}")
+    output.line("next:")
+    output.lines(f"  {n}" for n in result["next"])
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("--stage", help="Only this stage (default: every protected stage).")
+@json_option
+def approvals(model, version, stage, as_json):
+    """List the approval evidence recorded for VERSION and what is still missing."""
+    result = _api().approvals_status(model, version, stage)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    for s in result["stages"]:
+        state = "complete" if s["missing"] == 0 else f"missing {s['missing']}"
+        output.line(f"{s['stage']}: {len(s['approvers'])}/{s['required']} approver(s), {state}")
+        if s["merge_commit"]:
+            output.line(f"  merge {s['merge_commit'][:12]}" + (f" (PR #{s['pr']})" if s["pr"] else "") + ": " + ", ".join(s["approvers"]))
+        if s["why"]:
+            output.line(f"  {s['why']}")
+    for rec in result["recorded"]:
+        output.line(f"recorded {rec['id'][:19]}… {rec.get('stage')}: {', '.join(rec.get('approvers', []))} at {rec.get('at')}")
+    return EXIT_OK if all(s["missing"] == 0 for s in result["stages"]) else EXIT_FAULT
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("remote", default="origin")
+@json_option
+def sync(remote, as_json):
+    """Fetch, merge and push registry tags and evidence notes with REMOTE (default origin).
+
+    Notes merge as a union of records; pushes are compare-and-swap and retried on a race. A
+    version number taken on the remote meanwhile is re-registered as the next free one.
+    """
+    result = _api().sync(remote)
+    if as_json:
+        return output.emit_json(result)
+    for r in result["renumbered"]:
+        output.line(f"renumbered {r['from']} -> {r['to']} (the remote already had that number)")
+    for d in result["dropped"]:
+        output.line(f"dropped {d['ref']}: {d['why']}")
+    output.line(f"synced with {remote}: fetched {len(result['fetched'])}, pushed {len(result['pushed'])} ref(s)")
+
+
 # ---------------------------------------------------------------- hooks
 
 @cli.group(context_settings=CONTEXT)

@@ -352,6 +352,15 @@ class Repo:
         oid = self._r.create_commit(None, sig, sig, message, tree_id, [pygit2.Oid(hex=p) for p in parents])
         return str(oid)
 
+    def commit_files(self, base: str, files: dict[str, bytes], message: str) -> str:
+        """A commit on top of `base` whose tree is base's with `files` written (paths with '/').
+        Touches neither the index nor the work tree; moves no ref."""
+        base_tree = self._r[base].peel(pygit2.Commit).tree
+        tree_id = _tree_with_files(self._r, base_tree, files)
+        author = self._signature()
+        oid = self._r.create_commit(None, author, author, message, tree_id, [pygit2.Oid(hex=base)])
+        return str(oid)
+
     def cas_notes_update(self, compute, ref: str = NOTES_REF, message: str = "git-mv-promote notes") -> str | None:
         """Read-modify-write of a notes ref with compare-and-swap and retry.
 
@@ -384,6 +393,27 @@ def _parse_git_date(text: str) -> tuple[int, int]:
     dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     off = dt.utcoffset()
     return int(dt.timestamp()), int(off.total_seconds() // 60) if off else 0
+
+
+def _tree_with_files(r, base, files: dict[str, bytes]) -> "pygit2.Oid":
+    here: dict[str, bytes] = {}
+    below: dict[str, dict[str, bytes]] = {}
+    for path, data in files.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            below.setdefault(head, {})[rest] = data
+        else:
+            here[head] = data
+    builder = r.TreeBuilder(base) if base is not None else r.TreeBuilder()
+    for name, data in here.items():
+        builder.insert(name, r.create_blob(data), pygit2.enums.FileMode.BLOB)
+    for name, sub in below.items():
+        sub_base = None
+        if base is not None and name in base:
+            obj = r[base[name].id]
+            sub_base = obj if obj.type == ObjectType.TREE else None
+        builder.insert(name, _tree_with_files(r, sub_base, sub), pygit2.enums.FileMode.TREE)
+    return builder.write()
 
 
 def _find_note(r, tree, target: str, prefix_len: int = 0) -> bytes | None:

@@ -7,65 +7,10 @@ be refused by the server, leaving its refs exactly as before. The good paths mus
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import POLICY, ModelRepo, git, run_mv
-from gitservers import git_daemon, http_backend, make_bare
+from conftest import POLICY, ModelRepo, accepted, push, refused
 from gitmv.records import PromotionRecord, make_note_record, render_note
-
-HOSTS = ["daemon", "http"]
-
-
-@pytest.fixture(scope="module")
-def hosts(tmp_path_factory):
-    """One git daemon and one nginx/http-backend for the module; each test uses its own repo."""
-    base = tmp_path_factory.mktemp("served")
-    work = tmp_path_factory.mktemp("nginx")
-    home = tmp_path_factory.mktemp("server-home")
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
-    with git_daemon(base, env=env) as daemon_url, http_backend(base, work, env=env) as http_url:
-        yield base, {"daemon": daemon_url, "http": http_url}
-
-
-@pytest.fixture(params=HOSTS)
-def server(request, hosts, tmp_path):
-    base, urls = hosts
-    name = f"{tmp_path.name}.git"
-    bare = make_bare(base, name, initial_branch="main")
-    run_mv("hooks", "install", "--server", str(bare), cwd=tmp_path)
-    return Server(bare, urls[request.param] + name)
-
-
-class Server:
-    def __init__(self, path: Path, url: str):
-        self.path = path
-        self.url = url
-
-    def refs(self) -> dict[str, str]:
-        out = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=self.path)
-        return dict(line.split(" ", 1) for line in out.splitlines()) if out else {}
-
-
-def push(repo: ModelRepo, *refspecs: str, force: bool = False) -> subprocess.CompletedProcess:
-    args = ["git", "push", "--no-verify", "--porcelain"] + (["--force"] if force else []) + ["origin", *refspecs]
-    return subprocess.run(args, cwd=repo.path, capture_output=True, text=True)
-
-
-def refused(proc: subprocess.CompletedProcess, rule: str) -> None:
-    text = proc.stdout + proc.stderr
-    assert proc.returncode != 0, f"push was accepted:\n{text}"
-    assert "remote: mv-promote: refused" in text, text
-    assert rule in text, f"expected rule {rule!r} in:\n{text}"
-
-
-def accepted(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
 
 @pytest.fixture
 def published(server, tmp_path, keys):

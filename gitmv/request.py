@@ -1,0 +1,130 @@
+"""The promotion request: `promotions/<model>/<stage>.toml` (what is asked, machine-readable) and
+`promotions/<model>/<stage>.md` (the reviewer's page), committed on branch
+`mv-promote/<model>/<version>-<stage>` so that the pull request's diff *is* the proposal.
+"""
+
+from __future__ import annotations
+
+from gitmv import gate, records
+from gitmv.approvals import REQUEST_TRAILER, page_path, request_path
+from gitmv.rules import Verdict
+
+PASS, FAIL, NA = "✅", "❌", "—"
+
+
+def branch_name(model: str, version: str, stage: str) -> str:
+    return f"mv-promote/{model}/{version}-{stage}"
+
+
+def request_record(verdict: Verdict, version_tag: str, requester: str, at: str, reason: str) -> dict:
+    return records._clean({
+        "schema": records.SCHEMA, "kind": "request", "model": verdict.model, "version": verdict.version,
+        "version_tag": version_tag, "stage": verdict.stage, "baseline": verdict.baseline,
+        "eval_record": verdict.eval_record["id"] if verdict.eval_record else None,
+        "gate": verdict.gate_summary(), "requester": requester, "requested_at": at, "reason": reason,
+    })
+
+
+def commit_message(model: str, version: str, stage: str, reason: str) -> str:
+    body = f"\n\n{reason}" if reason else ""
+    return (f"Request promotion of {model} {version} to {stage}{body}\n\n"
+            f"{REQUEST_TRAILER}: {model}/{version}-{stage}\n")
+
+
+def _num(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return NA if x is None else str(x)
+
+
+def _delta(a, b) -> str:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        d = round(b - a, 10)
+        return f"{d:+.6g}"
+    return NA
+
+
+def _mark(gate_policy, metric: str, a, b) -> str:
+    if metric not in gate_policy.metrics or a is None:
+        return NA
+    c = gate._compare(gate_policy, metric, metric, b, a)
+    return PASS if c.passed else FAIL
+
+
+def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict | None, candidate_sizes: dict) -> str:
+    m, v, stage = verdict.model, verdict.version, verdict.stage
+    base = verdict.baseline
+    lines = [f"# Promote {m} {v} to {stage}", ""]
+    lines.append(f"Requested by {req['requester']} at {req['requested_at']}.")
+    if req.get("reason"):
+        lines.append(f"Reason: {req['reason']}")
+    lines += ["", "| | |", "|---|---|",
+              f"| candidate | {v} (tag `{req['version_tag'][:12]}`) |",
+              f"| compared with | {base + ' (' + str(verdict.baseline_stage) + ')' if base else 'nothing yet: thresholds alone decide'} |",
+              f"| eval record | `{(req.get('eval_record') or NA)[:19]}` |",
+              f"| gate (before approval) | {'PASS' if verdict.passed else 'FAIL'} |",
+              f"| approvals required | {model_policy.required_approvals if policy.is_protected(stage) else 0} |", ""]
+    gp = model_policy.gate
+    metrics = (diff or {}).get("metrics") or {}
+    cand_eval = verdict.eval_record or {}
+    lines += [f"## Metrics (suite {model_policy.eval_suite})", ""]
+    lines += [f"| metric | {base or 'baseline'} | {v} | delta | gate |", "|---|---:|---:|---:|:---:|"]
+    if metrics.get("available"):
+        for row in metrics["overall"]:
+            lines.append(f"| {row['metric']} | {_num(row['a'])} | {_num(row['b'])} | {_delta(row['a'], row['b'])} | "
+                         f"{_mark(gp, row['metric'], row['a'], row['b'])} |")
+    else:
+        for name, value in sorted((cand_eval.get("metrics") or {}).items()):
+            lines.append(f"| {name} | {NA} | {_num(value)} | {NA} | {NA} |")
+    lines += ["", "### Slices", "", f"| slice | metric | {base or 'baseline'} | {v} | delta | gate |",
+              "|---|---|---:|---:|---:|:---:|"]
+    if metrics.get("available"):
+        for slice_name, rows in metrics["slices"].items():
+            protected = slice_name in gp.protected_slices
+            for row in rows:
+                mark = _mark(gp, row["metric"], row["a"], row["b"]) if protected else NA
+                label = f"**{slice_name}** (protected)" if protected else slice_name
+                lines.append(f"| {label} | {row['metric']} | {_num(row['a'])} | {_num(row['b'])} | "
+                             f"{_delta(row['a'], row['b'])} | {mark} |")
+    else:
+        for slice_name, values in sorted((cand_eval.get("slices") or {}).items()):
+            for name, value in sorted(values.items()):
+                lines.append(f"| {slice_name} | {name} | {NA} | {_num(value)} | {NA} | {NA} |")
+    lines += ["", "## Gate", ""]
+    lines += [f"- {PASS if c.passed else FAIL} **{c.name}**: {c.detail}" for c in verdict.criteria]
+    lines += ["", "## What changed" + (f" since {base}" if base else ""), ""]
+    if diff is None:
+        lines.append("Nothing to compare with: this is the first version to enter the registry's stages.")
+    else:
+        code = diff["code"]
+        lines.append(f"- **Code**: {len(code['commits'])} commit(s), {len(code['files'])} file(s) changed "
+                     f"(`{code['a'][:12]}..{code['b'][:12]}`)")
+        for c in code["commits"][:15]:
+            lines.append(f"  - `{c['id'][:12]}` {c['subject']}")
+        lines.append(f"- **Data pins**: {'unchanged' if not diff['data'] else str(len(diff['data'])) + ' changed'}")
+        for ch in diff["data"]:
+            lines.append(f"  - {ch['status']} `{ch['path']}`: `{ch['a'] or NA}` → `{ch['b'] or NA}`")
+        lines.append(f"- **Params**: {'unchanged' if not diff['params'] else str(len(diff['params'])) + ' changed'}")
+        for ch in diff["params"]:
+            lines.append(f"  - `{ch['key']}`: {_num(ch['a'])} → {_num(ch['b'])}")
+        lock = diff["lockfile"]
+        lines.append(f"- **Dependency lock**: {'changed' if lock['changed'] else 'unchanged'}")
+    lines += ["", "## Artifacts", "", "| path | size (bytes) | sha256 |", "|---|---:|---|"]
+    for path, meta in sorted(candidate_sizes.items()):
+        lines.append(f"| `{path}` | {meta['size']} | `{meta['sha256']}` |")
+    lines += ["", "## Policy that applies", "",
+              f"- tier: {model_policy.tier}; stage {stage} is {'protected' if policy.is_protected(stage) else 'not protected'}",
+              f"- metrics: {', '.join(f'{k} ({d})' for k, d in sorted(gp.metrics.items())) or NA}",
+              f"- thresholds: {', '.join(f'{k} {_num(x)}' for k, x in sorted(gp.thresholds.items())) or NA}",
+              f"- max regression: {', '.join(f'{k} {_num(x)}' for k, x in sorted(gp.max_regression.items())) or '0 for every metric'}",
+              f"- protected slices: {', '.join(gp.protected_slices) or NA}",
+              f"- policy digest: `{policy.digest}`", "",
+              "## How to approve", "",
+              f"Review, then merge this branch into `{policy.protected_branch}` with a merge commit (not squash or rebase). "
+              "The merger and any `Approved-by:` / `Reviewed-by:` trailers in the merge commit count as approvers; "
+              f"the requester never does. Then: `git mv-promote promote {m} {v} --stage {stage}`.", ""]
+    return "\n".join(lines)
+
+
+def files_for(model: str, stage: str, req: dict, page: str) -> dict[str, bytes]:
+    return {request_path(model, stage): records.to_toml(req).encode(), page_path(model, stage): page.encode()}

@@ -1,0 +1,171 @@
+"""`sync`: fetch-merge-push of registry tags and evidence notes, safe against concurrent clones.
+
+- Notes are merged per annotated object as the union of records by id (never a raw tree merge),
+  so every clone converges to the same bytes; the push is a fast-forward, which the server accepts
+  only if nobody moved the notes meanwhile (compare-and-swap); a lost race means fetch, merge and
+  try again.
+- Tags are only ever added. When the server already holds a different tag of the same name, ours
+  was never published: a version is re-registered as the next free number (new signed tag, its
+  evidence carried over, our unpublished tag removed); a stage tag of ours is dropped and reported,
+  so it can be promoted again against the server's state. Nothing published ever moves.
+- Experiments (`refs/mv-exp/…`) are never pushed.
+"""
+
+from __future__ import annotations
+
+from gitmv import notes, records
+from gitmv.errors import ConflictError, MvError, RefusedError
+from gitmv.records import VersionRecord
+from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE
+from gitmv.repo import NOTES_REF, Repo
+
+RETRIES = 8
+TAG_PREFIX = "refs/tags/mv/"
+RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists", "atomic push failed")
+
+
+def tracking_notes_ref(remote: str) -> str:
+    return f"refs/notes/remotes/{remote}/mv-promote"
+
+
+def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
+    proc = repo.git("ls-remote", remote, "refs/tags/mv/*", NOTES_REF, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise MvError(f"cannot reach remote '{remote}': {err[-1] if err else proc.returncode}",
+                      "check 'git remote -v' and your access to the remote")
+    out = {}
+    for line in proc.stdout.decode().splitlines():
+        oid, _, ref = line.partition("\t")
+        if ref.endswith("^{}"):
+            continue
+        if ref.startswith(TAG_PREFIX) or ref == NOTES_REF:
+            out[ref] = oid
+    return out
+
+
+def sync(repo: Repo, remote: str = "origin") -> dict:
+    report = {"remote": remote, "fetched": [], "pushed": [], "renumbered": [], "dropped": [], "notes": None, "attempts": 0}
+    for attempt in range(1, RETRIES + 1):
+        report["attempts"] = attempt
+        theirs = ls_remote(repo, remote)
+        _fetch(repo, remote, theirs, report)
+        merged = _merge_notes(repo, remote, theirs.get(NOTES_REF))
+        ok, text = _push(repo, remote, theirs, merged, report)
+        if ok:
+            report["notes"] = merged
+            return report
+        if not any(marker in text for marker in RACE_MARKERS):
+            lines = [ln.strip() for ln in text.splitlines() if "mv-promote" in ln or "rejected" in ln]
+            raise RefusedError(f"the remote refused the push: {' | '.join(lines[-6:]) or text.strip()[-300:]}",
+                               "fix what the refusal names, then run 'git mv-promote sync' again")
+    raise ConflictError(f"the remote kept changing during sync ({RETRIES} attempts)", "run 'git mv-promote sync' again")
+
+
+def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict) -> None:
+    local = dict(repo.refs_under(TAG_PREFIX))
+    specs, clashes = [], []
+    for ref, oid in sorted(theirs.items()):
+        if ref == NOTES_REF:
+            specs.append(f"+{NOTES_REF}:{tracking_notes_ref(remote)}")
+        elif ref not in local:
+            specs.append(f"{ref}:{ref}")
+        elif local[ref] != oid:
+            clashes.append((ref, local[ref], oid))
+            specs.append(f"+{ref}:{_holding_ref(remote, ref)}")
+    if specs:
+        repo.git("fetch", "--no-tags", "--quiet", remote, *specs)
+        report["fetched"] += [s.split(":")[-1] for s in specs if not s.startswith("+")]
+    # versions first: a renumbered version may carry stage tags of ours that must be dropped
+    for ref, mine, their in sorted(clashes, key=lambda c: (0 if VERSION_REF_RE.match(c[0]) else 1, c[0])):
+        _resolve_clash(repo, remote, ref, mine, their, theirs, report)
+
+
+def _holding_ref(remote: str, ref: str) -> str:
+    return f"refs/mv-sync/{remote}/{ref[len('refs/tags/'):]}"
+
+
+def _resolve_clash(repo: Repo, remote: str, ref: str, mine: str, their: str, theirs: dict, report: dict) -> None:
+    hold = _holding_ref(remote, ref)
+    if VERSION_REF_RE.match(ref):
+        new_ref = _renumber(repo, ref, mine, theirs)
+        report["renumbered"].append({"from": ref, "to": new_ref})
+        for stage_ref, oid in repo.refs_under(ref.rsplit("/", 1)[0] + "/"):
+            tag = repo.tag(oid) if STAGE_REF_RE.match(stage_ref) and stage_ref not in theirs else None
+            if tag is not None and tag.target == mine:
+                repo.delete_ref(stage_ref, oid)
+                report["dropped"].append({"ref": stage_ref, "why": f"it promoted the unpublished {ref.rsplit('/', 1)[1]}, "
+                                                                   f"now {new_ref.rsplit('/', 1)[1]}: promote it again"})
+    else:
+        report["dropped"].append({"ref": ref, "why": "the remote already has a different tag of that name: "
+                                                     "check and promote again against the remote's state"})
+    if not repo.delete_ref(ref, mine) or not repo.update_ref(ref, their, None, "mv-promote sync"):
+        raise ConflictError(f"{ref} changed during sync", "run 'git mv-promote sync' again")
+    repo.delete_ref(hold, their)
+
+
+def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
+    """Re-register our unpublished version under the next number free locally and remotely."""
+    tag = repo.tag(mine, ref)
+    message, signature = records.split_signature(tag.message.encode())
+    record = VersionRecord.from_message(message.decode())
+    model = record.model
+    taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(f"{TAG_PREFIX}{model}/")]
+             if (m := VERSION_REF_RE.match(r)) and m.group(1) == model}
+    number = max(taken) + 1
+    for _ in range(20):
+        new_record = VersionRecord(**{**record.__dict__, "version": f"v{number}"})
+        try:
+            new_id = repo.create_tag(f"mv/{model}/v{number}", record.commit, new_record.to_message(), sign=bool(signature))
+            break
+        except ConflictError:
+            number += 1
+    else:
+        raise ConflictError(f"no free version number for {model}", "run 'git mv-promote sync' again")
+    carried = []
+    for rec in notes.read_records(repo, repo.ref(NOTES_REF), mine):
+        body = {k: v for k, v in rec.items() if k not in ("id", "kind", "at", "by")}
+        if "version" in body:
+            body["version"] = f"v{number}"
+        body["carried_from"] = rec["id"]
+        carried.append(records.make_note_record(rec["kind"], body, at=rec["at"], by=rec["by"]))
+    if carried:
+        notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {model} {record.version} to v{number}")
+    return f"{TAG_PREFIX}{model}/v{number}"
+
+
+def _merge_notes(repo: Repo, remote: str, remote_notes: str | None) -> str | None:
+    tracking = repo.ref(tracking_notes_ref(remote)) if remote_notes else None
+
+    def compute(ours: str | None) -> str | None:
+        return notes.merge_commits(repo, ours, tracking, f"mv-promote: merge notes from {remote}")
+
+    return repo.cas_notes_update(compute, NOTES_REF, f"mv-promote sync {remote}")
+
+
+def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict) -> tuple[bool, str]:
+    local = dict(repo.refs_under(TAG_PREFIX))
+    specs = [f"{ref}:{ref}" for ref in sorted(local) if ref not in theirs
+             and (VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref))]
+    if merged is not None and merged != theirs.get(NOTES_REF):
+        specs.append(f"{NOTES_REF}:{NOTES_REF}")
+    if not specs:
+        return True, ""
+    proc = repo.git("push", "--atomic", "--porcelain", remote, *specs, check=False)
+    text = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+    if proc.returncode == 0:
+        report["pushed"] = [s.split(":")[1] for s in specs]
+        # the remote now holds our notes: keep the tracking ref in step
+        if merged is not None:
+            repo.git("update-ref", tracking_notes_ref(remote), merged, check=False)
+        return True, text
+    return False, text
+
+
+def push_branch(repo: Repo, remote: str, branch: str) -> None:
+    proc = repo.git("push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False)
+    if proc.returncode != 0:
+        text = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise MvError(f"could not push branch {branch}: {text[-1] if text else proc.returncode}",
+                      f"push it yourself: git push {remote} {branch}")
+
