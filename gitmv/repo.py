@@ -49,6 +49,7 @@ class Repo:
     def __init__(self, repo: "pygit2.Repository", hook_mode: bool = False):
         self._r = repo
         self.hook_mode = hook_mode
+        self._config: dict[str, str] | None = None
 
     # ------------------------------------------------------------ opening
 
@@ -114,16 +115,17 @@ class Repo:
         return proc
 
     def config(self, key: str) -> str | None:
-        try:
-            return self._r.config[key]
-        except KeyError:
-            return None
-
-    def config_bool(self, key: str) -> bool:
-        try:
-            return self._r.config.get_bool(key)
-        except (KeyError, pygit2.GitError):
-            return False
+        """A config value as git itself sees it (GIT_CONFIG_GLOBAL, includes, `-c`), so what we
+        record about identity and signing agrees with what `git tag -s` uses."""
+        if self._config is None:
+            proc = self.git("config", "--list", "-z", check=False)
+            values: dict[str, str] = {}
+            for item in proc.stdout.decode("utf-8", "replace").split("\0"):
+                name, _, value = item.partition("\n")
+                if name:
+                    values[name.lower()] = value
+            self._config = values
+        return self._config.get(key.lower())
 
     def identity(self) -> str:
         name, email = self.config("user.name"), self.config("user.email")
@@ -133,6 +135,7 @@ class Repo:
         return f"{name} <{email}>"
 
     def _signature(self) -> "pygit2.Signature":
+        """Commit identity for notes and request commits (honours GIT_COMMITTER_DATE like git)."""
         name, email = self.config("user.name"), self.config("user.email")
         when = os.environ.get("GIT_COMMITTER_DATE")
         if name and email:

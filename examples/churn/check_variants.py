@@ -12,7 +12,10 @@ and finally checks the relations the demo relies on:
 
   v1  baseline: overall auc >= 0.90
   v2  overall auc >= v1, region=eu auc < v1, other slices' auc >= v1
+      (and overall accuracy >= v1, latency_ms <= v1: only the eu slice's
+      auc regresses, so only a per-slice gate can reject v2)
   v3  overall auc > v1, every slice's auc >= v1, latency_ms <= v1
+      (and accuracy >= v1 overall and on every slice)
 
 Usage:  python check_variants.py            # verify (exit 1 on any failure)
         python check_variants.py --update   # rewrite variants/vN.metrics.json
@@ -67,19 +70,24 @@ def run_variant(name: str, scratch: Path) -> tuple[str, str, float]:
 
 
 def check_relations(m: dict[str, dict]) -> list[str]:
-    def auc(v: str, key: str = "overall") -> float:
-        return m[v]["metrics"]["auc"] if key == "overall" else m[v]["slices"][key]["auc"]
+    def get(v: str, metric: str, where: str = "overall") -> float:
+        return m[v]["metrics"][metric] if where == "overall" else m[v]["slices"][where][metric]
 
     slices = list(m["v1"]["slices"])
     others = [s for s in slices if s != "region=eu"]
+    everywhere = ["overall", *slices]
     claims = {
-        "v1 overall auc >= 0.90": auc("v1") >= 0.90,
-        "v2 overall auc >= v1": auc("v2") >= auc("v1"),
-        "v2 region=eu auc < v1": auc("v2", "region=eu") < auc("v1", "region=eu"),
-        "v2 other slices auc >= v1": all(auc("v2", s) >= auc("v1", s) for s in others),
-        "v3 overall auc > v1": auc("v3") > auc("v1"),
-        "v3 every slice auc >= v1": all(auc("v3", s) >= auc("v1", s) for s in slices),
-        "v3 latency_ms <= v1": m["v3"]["metrics"]["latency_ms"] <= m["v1"]["metrics"]["latency_ms"],
+        "v1 overall auc >= 0.90": get("v1", "auc") >= 0.90,
+        "v2 overall auc >= v1": get("v2", "auc") >= get("v1", "auc"),
+        "v2 region=eu auc < v1": get("v2", "auc", "region=eu") < get("v1", "auc", "region=eu"),
+        "v2 other slices auc >= v1": all(get("v2", "auc", s) >= get("v1", "auc", s) for s in others),
+        "v2 overall accuracy >= v1": get("v2", "accuracy") >= get("v1", "accuracy"),
+        "v2 latency_ms <= v1": get("v2", "latency_ms") <= get("v1", "latency_ms"),
+        "v3 overall auc > v1": get("v3", "auc") > get("v1", "auc"),
+        "v3 every slice auc >= v1": all(get("v3", "auc", s) >= get("v1", "auc", s) for s in slices),
+        "v3 latency_ms <= v1": get("v3", "latency_ms") <= get("v1", "latency_ms"),
+        "v3 accuracy >= v1 overall and on every slice":
+            all(get("v3", "accuracy", w) >= get("v1", "accuracy", w) for w in everywhere),
     }
     for claim, ok in claims.items():
         print(f"  [{'ok' if ok else 'FAIL'}] {claim}")

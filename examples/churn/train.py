@@ -78,7 +78,12 @@ def main(argv: list[str]) -> None:
     p = yaml.safe_load((HERE / "params.yaml").read_text(encoding="utf-8"))["train"]
     X, y, region = load_table(HERE / "data" / "train.csv")
 
-    weights = {"eu": 1.0, "us": 1.0, "apac": 1.0, **(p.get("region_weight") or {})}
+    weights = {"eu": 1.0, "us": 1.0, "apac": 1.0}
+    for name, value in (p.get("region_weight") or {}).items():
+        if name not in weights or float(value) < 0:
+            raise SystemExit(f"train.region_weight: bad entry {name}: {value} "
+                             f"(regions: {', '.join(weights)}; weight >= 0)")
+        weights[name] = float(value)
     w = np.array([float(weights[r]) for r in region])
     keep = w > 0  # weight 0 => drop the rows entirely
     model = Pipeline([("scale", StandardScaler()), ("clf", make_classifier(p))])
