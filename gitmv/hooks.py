@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"mv-promote: refused: the registry check did not finish within {timeout} s (fail closed) — "
              "ask the admin to raise MV_PROMOTE_HOOK_TIMEOUT or investigate")
         return 1
-    except Exception as exc:  # fail closed, and say why
+    except BaseException as exc:  # fail closed, and say why (even on SystemExit from a broken import)
         cause = getattr(exc, "cause", None) or repr(exc)
         fix = getattr(exc, "fix", None)
         _say(f"mv-promote: refused: the registry check could not run: {cause}" + (f" — {fix}" if fix else ""))
