@@ -418,16 +418,14 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
         raise UsageError(f"no eval suite given and none in the policy for {model}", "pass --suite NAME")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mv-eval-") as tmp:
-        files = {}
-        for rel, meta in sorted(v.record.artifacts.items()):
-            got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=True, tmpdir=tmp)
-            if not got.ok:
-                raise ArtifactError(f"{model} {version}: {got.describe_failure()}",
-                                    "restore the registered artifact (dvc pull / git checkout) and run eval again")
-            files[rel] = got.file
+        files = {rel: _retrieve(ctx, v, rel, tmp) for rel in sorted(v.record.artifacts)}
+        provenance = None
         if from_file is not None:
             command, status = None, 0
             report = _read_metrics(Path(from_file), from_file)
+            from gitmv import data_ops
+
+            provenance = data_ops.check_eval_provenance(repo, ctx.head, from_file, files, _eval_data_pin(repo, ctx.head, mp))
         else:
             if not mp.eval_command:
                 raise UsageError(f"no eval command for {model} in the policy", "add [models.%s.eval] command, or pass --from-file" % model)
@@ -450,11 +448,43 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
         "command": mp.eval_command if from_file is None else None,
         "from_file": os.path.basename(from_file) if from_file else None,
         "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
-        "data": _eval_data_pin(repo, ctx.head, mp),
+        "data": _eval_data_pin(repo, ctx.head, mp), "provenance": provenance,
     }
     rec = records.make_note_record("eval", body, at=now(), by=repo.identity())
     notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
     return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
+
+
+def _retrieve(ctx: Context, v: Version, rel: str, tmp: str) -> str:
+    """A local file with exactly the registered bytes of artifact `rel`, or ArtifactError."""
+    got = artifacts_mod.retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
+                                 use_worktree=True, tmpdir=tmp)
+    if got.ok:
+        return got.file
+    remote_file = _from_dvc_remote(ctx, v, rel, tmp, got.tried)
+    if remote_file:
+        return remote_file
+    raise ArtifactError(f"{v.record.model} {v.name}: {got.describe_failure()}",
+                        "restore the registered artifact (dvc pull / git checkout) and try again")
+
+
+def _from_dvc_remote(ctx: Context, v: Version, rel: str, tmp: str, tried: list) -> str | None:
+    from gitmv import data_ops, dvcremote
+
+    if ctx.repo.workdir is None or not (ctx.repo.workdir / ".dvc").is_dir() or not dvcremote.dvc_available():
+        tried.append("dvc remote: DVC not installed or not set up here")
+        return None
+    remotes = data_ops.Remotes(ctx.repo)
+    try:
+        found = data_ops.retrieve_from_remote(ctx.repo, v, rel, tmp, remotes)
+    except MvError as exc:
+        tried.append(f"dvc remote: {exc.cause}")
+        return None
+    finally:
+        remotes.close()
+    if found is None:
+        tried.append("dvc remote: no object with the recorded digest")
+    return found
 
 
 def _eval_data_pin(repo: Repo, head: str, mp) -> list | None:
@@ -580,6 +610,8 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
             for rel, meta in sorted(target.record.artifacts.items()):
                 got = artifacts_mod.retrieve(repo, target.record.commit, rel, meta["sha256"],
                                              use_worktree=True, tmpdir=tmp)
+                if not got.ok and _from_dvc_remote(ctx, target, rel, tmp, got.tried):
+                    got.source, got.file = "dvc remote", "remote"
                 retrievability.append({"path": rel, "ok": got.ok, "source": got.source, "tried": got.tried})
     missing = [r for r in retrievability if not r["ok"]]
     from gitmv.gate import Criterion
@@ -588,17 +620,46 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
         verdict.criteria.append(Criterion(f"retrievable {item['path']}", item["ok"] or force,
                                           f"from {item['source']}" if item["ok"] else
                                           ("FORCED: " if force else "") + "; ".join(item["tried"])))
+    missing_objects = _pins_retrievability(ctx, target, verdict, force) if target is not None else []
     plan = {"model": model, "stage": stage, "from": current, "to": to, "verdict": verdict.to_dict(),
-            "retrievable": retrievability, "dry_run": dry_run, "warnings": ctx.warnings}
+            "retrievable": retrievability, "missing_objects": missing_objects, "dry_run": dry_run,
+            "warnings": ctx.warnings}
     if dry_run:
         return plan
     if not verdict.passed:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
         raise RefusedError(f"rollback of {model} {stage} to {to} refused: {failed}",
                            f"rehearse with 'git mv-promote rollback {model} --stage {stage} --to {to} --dry-run'")
-    forced = {"missing_artifacts": [m["path"] for m in missing]} if (force and missing) else None
+    forced = ({"missing_artifacts": [m["path"] for m in missing], "missing_objects": [m["object"] for m in missing_objects]}
+              if (force and (missing or missing_objects)) else None)
     result = _write_stage_tag(ctx, mp, verdict, reason, kind="rollback", forced=forced)
     return {**plan, **result}
+
+
+def _pins_retrievability(ctx: Context, target: Version, verdict: rules.Verdict, force: bool) -> list[dict]:
+    """Every object of the target's DVC pins must be in its remote; adds one criterion."""
+    from gitmv import data_ops, dvcremote
+    from gitmv.gate import Criterion
+
+    pins = data_ops.version_pins(ctx.repo, target)
+    if not pins:
+        return []
+    if not dvcremote.dvc_available() or ctx.repo.workdir is None or not (ctx.repo.workdir / ".dvc").is_dir():
+        verdict.criteria.append(Criterion("data retrievable", force, ("FORCED: " if force else "") +
+                                          f"{len(pins)} DVC pin(s) cannot be checked here: {dvcremote.EXTRA_HINT}"))
+        return []
+    remotes = data_ops.Remotes(ctx.repo)
+    try:
+        missing, checked = data_ops.missing_objects(ctx.repo, pins, remotes)
+    except MvError as exc:
+        verdict.criteria.append(Criterion("data retrievable", force, ("FORCED: " if force else "") + exc.cause))
+        return []
+    finally:
+        remotes.close()
+    verdict.criteria.append(Criterion("data retrievable", not missing or force,
+                                      f"{checked} object(s) in the DVC remote" if not missing else
+                                      ("FORCED: " if force else "") + data_ops.describe_missing(missing)))
+    return missing
 
 
 # ---------------------------------------------------------------- history / log / diff / deprecate
@@ -715,9 +776,27 @@ def _dict_changes(a: dict, b: dict) -> list[dict]:
 
 
 def data_changes(repo: Repo, pins_a: list, pins_b: list) -> list[dict]:
-    from gitmv import dvcdata
+    """Pin changes; directory manifests come from the DVC cache, else the DVC remote when DVC is here."""
+    from gitmv import data_ops, dvcdata, dvcremote
 
-    return dvcdata.pin_changes(repo, pins_a, pins_b)
+    remote_ok = repo.workdir is not None and (repo.workdir / ".dvc").is_dir() and dvcremote.dvc_available()
+    remotes = data_ops.Remotes(repo) if remote_ok else None
+    names = {p.get("md5"): p.get("remote") for p in list(pins_a) + list(pins_b)}
+
+    def manifest(oid: str):
+        found = dvcdata.load_manifest(repo, oid)
+        if found is None and remotes is not None:
+            try:
+                found = remotes.get(names.get(oid)).manifest(oid)
+            except MvError:
+                found = None
+        return found
+
+    try:
+        return dvcdata.pin_changes(repo, pins_a, pins_b, manifest)
+    finally:
+        if remotes is not None:
+            remotes.close()
 
 
 def metric_deltas(ea: dict | None, eb: dict | None) -> dict:
@@ -838,3 +917,46 @@ def sync(remote: str = "origin", path: str | os.PathLike = ".") -> dict:
         raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
                             f"git remote add {remote} URL")
     return sync_mod.sync(repo, remote)
+
+
+# ---------------------------------------------------------------- data: verify --data, reproduce
+
+def verify_data(model: str, version: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """Every object of every pin and DVC-tracked artifact is in the configured DVC remote."""
+    from gitmv import data_ops
+
+    _check_model_name(model)
+    ctx = open_context(path)
+    reg = ctx.registry
+    ctx.policy.model(model)
+    names = [version] if version else reg.versions(model)
+    remotes = data_ops.Remotes(ctx.repo)
+    failures, checked = [], 0
+    try:
+        for name in names:
+            v = reg.version(model, name)
+            missing, n = data_ops.missing_objects(ctx.repo, data_ops.version_pins(ctx.repo, v), remotes)
+            checked += n
+            failures += [f"{model} {name}: {data_ops.describe_missing([m])}" for m in missing]
+    finally:
+        remotes.close()
+    return {"ok": not failures, "versions": names, "objects_checked": checked, "failures": failures,
+            "warnings": ctx.warnings}
+
+
+def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
+    """Rebuild a version from its commit and pinned data in a temporary worktree; record the result."""
+    from gitmv import data_ops
+
+    _check_model_name(model)
+    ctx = open_context(path)
+    mp = ctx.policy.model(model)
+    v = ctx.registry.version(model, version)
+    result = data_ops.reproduce(ctx.repo, v, mp)
+    body = {"model": model, "version": version, "match": result["match"], "artifacts": v.digests,
+            "produced": {k: d for k, d in result["produced"].items() if d}, "command": result["command"],
+            "exit_status": result["exit_status"], "duration_s": result["duration_s"], "commit": v.record.commit}
+    rec = records.make_note_record("reproduction", body, at=now(), by=ctx.repo.identity())
+    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}")
+    return {"model": model, "version": version, "match": result["match"], "record": rec,
+            "recorded": v.digests, "produced": result["produced"], "warnings": ctx.warnings}

@@ -45,7 +45,7 @@ def _dvc_pin_for(repo: Repo, commit: str, path: str) -> dict | None:
         pins = dvcpins.read_pins(read, files)
     except Exception:  # a broken pin file only means "not retrievable this way"
         return None
-    return dvcpins.pins_by_path(pins).get(os.path.basename(path)) or dvcpins.pins_by_path(pins).get(path)
+    return dvcpins.pins_by_path(pins).get(path)
 
 
 def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree: bool, tmpdir: str | None = None,

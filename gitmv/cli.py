@@ -149,22 +149,54 @@ def show(model, version, as_json):
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", required=False)
 @click.argument("version", required=False)
+@click.option("--data", "data", is_flag=True, help="Check instead that every object of MODEL's DVC pins and artifacts is in the DVC remote (needs the [dvc] extra).")
 @json_option
-def verify(model, version, as_json):
+def verify(model, version, data, as_json):
     """Verify signatures, records, artifact digests and the append-only notes history.
 
     The work-tree artifact is checked for the version registered at HEAD's commit; every other
     version through its stored copy (Git blob at its commit, DVC cache). Exit 1 names every failure.
     """
-    result = _api().verify(model, version)
+    if data:
+        if not model:
+            raise click.UsageError("--data needs a MODEL")
+        result = _api().verify_data(model, version)
+        checked = f"{len(result['versions'])} version(s), {result['objects_checked']} DVC object(s)"
+    else:
+        result = _api().verify(model, version)
+        checked = f"{len(result['checked'])} version(s)"
     _warn(result)
     if as_json:
         output.emit_json(result)
     else:
         for f in result["failures"]:
             output.error(f"FAIL {f}")
-        output.line(f"verified {len(result['checked'])} version(s): " + ("ok" if result["ok"] else f"{len(result['failures'])} failure(s)"))
+        output.line(f"verified {checked}: " + ("ok" if result["ok"] else f"{len(result['failures'])} failure(s)"))
     return EXIT_OK if result["ok"] else EXIT_FAULT
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@json_option
+def reproduce(model, version, as_json):
+    """Rebuild VERSION from its commit and pinned data and compare artifact digests.
+
+    Checks the commit out into a temporary worktree (your work tree is never touched), pulls the
+    pinned data from the DVC remote, runs the policy's train command (default 'dvc repro --force')
+    and records a reproduction record: match, or mismatch with both digests. Exit 1 on mismatch.
+    """
+    result = _api().reproduce(model, version)
+    if as_json:
+        output.emit_json(result)
+    else:
+        for rel, want in sorted(result["recorded"].items()):
+            got = result["produced"].get(rel)
+            output.line(f"  {rel}: recorded {want[:16]}…, reproduced {(got or 'nothing')[:16]}{'…' if got else ''}"
+                        f"  {'match' if got == want else 'MISMATCH'}")
+        output.line(f"{model} {version}: {'reproduced, digests match' if result['match'] else 'NOT reproduced: digests differ'}"
+                    f" (recorded {result['record']['id'][:19]}…)")
+    return EXIT_OK if result["match"] else EXIT_FAULT
 
 
 # ---------------------------------------------------------------- evidence and gate

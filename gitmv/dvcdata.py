@@ -27,7 +27,10 @@ def load_manifest(repo: Repo, md5: str) -> list[dict] | None:
     return None
 
 
-def pin_changes(repo: Repo, pins_a: list, pins_b: list) -> list[dict]:
+def pin_changes(repo: Repo, pins_a: list, pins_b: list, manifest=None) -> list[dict]:
+    """Pin changes between two versions; `manifest(oid)` loads a `.dir` manifest (default: the
+    local DVC cache only)."""
+    manifest = manifest or (lambda oid: load_manifest(repo, oid))
     a = {_key(p): p for p in pins_a}
     b = {_key(p): p for p in pins_b}
     out = []
@@ -39,16 +42,17 @@ def pin_changes(repo: Repo, pins_a: list, pins_b: list) -> list[dict]:
         change = {"path": (pa or pb).get("path"), "source": (pa or pb).get("source"), "status": status,
                   "a": (pa or {}).get("md5"), "b": (pb or {}).get("md5")}
         if status == "changed" and str(pa.get("md5", "")).endswith(".dir"):
-            change.update(_dir_changes(repo, pa["md5"], pb["md5"]))
+            change.update(_dir_changes(manifest, pa["md5"], pb["md5"]))
         out.append(change)
     return out
 
 
-def _dir_changes(repo: Repo, md5_a: str, md5_b: str) -> dict:
-    ma, mb = load_manifest(repo, md5_a.removesuffix(".dir") + ".dir"), load_manifest(repo, md5_b.removesuffix(".dir") + ".dir")
+def _dir_changes(manifest, md5_a: str, md5_b: str) -> dict:
+    ma, mb = manifest(md5_a), manifest(md5_b)
     if ma is None or mb is None:
         missing = [m for m, got in ((md5_a, ma), (md5_b, mb)) if got is None]
-        return {"files": None, "note": f"directory manifest {', '.join(missing)} is not available locally (dvc fetch it to see file changes)"}
+        return {"files": None, "note": f"directory manifest {', '.join(missing)} is not available locally or in the DVC remote "
+                                     "(dvc fetch it to see file changes)"}
     fa = {e.get("relpath"): e.get("md5") for e in ma}
     fb = {e.get("relpath"): e.get("md5") for e in mb}
     files = []

@@ -8,6 +8,7 @@ out in `dvc.lock` are read.
 from __future__ import annotations
 
 import configparser
+import posixpath
 from typing import Callable
 
 import yaml
@@ -38,10 +39,12 @@ def default_remote(read_blob: Callable[[str], bytes | None]) -> str | None:
 
 
 def _pin(out: dict, source: str, remote: str | None, stage: str | None = None) -> dict:
+    """A pin with its path relative to the repository root (DVC writes it relative to the file)."""
     md5 = out.get("md5") or out.get("etag") or out.get("checksum")
+    base = posixpath.dirname(source)
     pin = {
         "source": source,
-        "path": str(out.get("path", "")),
+        "path": posixpath.normpath(posixpath.join(base, str(out.get("path", "")))),
         "md5": str(md5) if md5 else None,
         "hash": out.get("hash"),
         "size": out.get("size"),

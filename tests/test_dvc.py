@@ -1,0 +1,316 @@
+"""Data with DVC, with real `dvc`: pins read at register, data diff file by file, object-by-object
+remote checks (local directory remote and an S3 remote served by moto on 127.0.0.1), rollback
+refusing unretrievable data, `reproduce` in a temporary worktree, and eval provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import git, run_mv
+
+pytest.importorskip("dvc", reason="DVC tests need the [dvc] extra")
+
+TRAIN = '''import hashlib, pathlib, yaml
+params = yaml.safe_load(open("params.yaml"))
+h = hashlib.sha256(str(params["seed"]).encode())
+for f in sorted(pathlib.Path("data/train").iterdir()):
+    h.update(f.name.encode() + f.read_bytes())
+pathlib.Path("model.bin").write_text(h.hexdigest() + "\\n")
+'''
+EVAL = '''import json, sys
+digest = open(sys.argv[1]).read().strip()
+auc = 0.8 + int(digest[:2], 16) / 2550
+json.dump({"metrics": {"auc": round(auc, 4)}, "slices": {"region=eu": {"auc": round(auc, 4)}}}, open(sys.argv[2], "w"))
+'''
+DVC_YAML = '''stages:
+  train:
+    cmd: python3 train.py
+    deps:
+      - train.py
+      - data/train
+    params:
+      - seed
+    outs:
+      - model.bin
+  eval:
+    cmd: python3 eval.py model.bin metrics.json
+    deps:
+      - eval.py
+      - model.bin
+    outs:
+      - metrics.json:
+          cache: false
+'''
+POLICY = '''schema = 1
+[registry]
+stages = ["staging", "production"]
+protected_stages = ["production"]
+allowed_signers = ".mv-promote/allowed_signers"
+[models.churn]
+artifacts = ["model.bin"]
+data = ["data/train.dvc"]
+params = "params.yaml"
+[models.churn.eval]
+suite = "holdout"
+command = "python3 eval.py {artifact} {output}"
+[models.churn.gate]
+metrics = { auc = "max" }
+max_regression = { auc = 1.0 }
+'''
+
+
+def dvc(*args, cwd, check=True):
+    proc = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)}: {proc.stdout}{proc.stderr}")
+    return proc
+
+
+class DvcRepo:
+    def __init__(self, path: Path, keys, remote_args: list[str]):
+        self.path = path
+        path.mkdir()
+        git("init", "-q", cwd=path)
+        dvc("init", "-q", cwd=path)
+        dvc("config", "core.analytics", "false", cwd=path)
+        dvc("config", "core.check_update", "false", cwd=path)
+        dvc("remote", "add", "-d", *remote_args, cwd=path)
+        (path / "train.py").write_text(TRAIN)
+        (path / "eval.py").write_text(EVAL)
+        (path / "dvc.yaml").write_text(DVC_YAML)
+        (path / "params.yaml").write_text("seed: 7\n")
+        (path / ".mv-promote.toml").write_text(POLICY)
+        (path / ".mv-promote").mkdir()
+        (path / ".mv-promote" / "allowed_signers").write_text(keys.allowed_line("alice"))
+        data = path / "data" / "train"
+        data.mkdir(parents=True)
+        for name in ("a.csv", "b.csv", "c.csv"):
+            (data / name).write_text(f"{name},1\n")
+        dvc("add", "-q", "data/train", cwd=path)
+        self.commit("data and pipeline")
+
+    def commit(self, message):
+        git("add", "-A", cwd=self.path)
+        git("commit", "-q", "-m", message, cwd=self.path)
+
+    def train_and_register(self, message="train") -> str:
+        dvc("repro", "-q", "train", cwd=self.path)
+        dvc("push", "-q", cwd=self.path)
+        self.commit(message)
+        return run_mv("register", "churn", "-m", message, "--json", cwd=self.path).json["version"]
+
+    def remote_objects(self, root: Path) -> list[Path]:
+        return [p for p in root.rglob("*") if p.is_file()]
+
+
+@pytest.fixture
+def dvc_env(monkeypatch):
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def local_remote(tmp_path):
+    return tmp_path / "dvc-remote"
+
+
+@pytest.fixture
+def drepo(tmp_path, keys, dvc_env, local_remote):
+    local_remote.mkdir()
+    return DvcRepo(tmp_path / "repo", keys, ["store", str(local_remote)])
+
+
+def _remote_path(remote: Path, md5: str) -> Path:
+    return remote / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_register_reads_pins_from_dvc_files_and_dvc_lock(drepo):
+    v1 = drepo.train_and_register()
+    record = run_mv("show", "churn", v1, "--json", cwd=drepo.path).json["record"]
+    pins = {(p["source"], p["path"]): p for p in record["data"]}
+    assert pins[("data/train.dvc", "data/train")]["md5"].endswith(".dir")
+    assert pins[("data/train.dvc", "data/train")]["nfiles"] == 3
+    assert pins[("data/train.dvc", "data/train")]["remote"] == "store"
+    assert pins[("dvc.lock", "model.bin")]["stage"] == "train"
+    assert record["params"]["values"] == {"seed": 7}
+
+
+def test_core_reads_pins_without_dvc_installed(drepo, tmp_path):
+    dvc("repro", "-q", "train", cwd=drepo.path)
+    drepo.commit("train")
+    poison = tmp_path / "nodvc"
+    (poison / "dvc").mkdir(parents=True)
+    (poison / "dvc" / "__init__.py").write_text("raise ImportError('dvc is not installed here')\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": f"{poison}{os.pathsep}{root}"}
+    proc = subprocess.run([sys.executable, "-m", "gitmv", "register", "churn", "--json"], cwd=drepo.path,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert any(p["path"] == "data/train" for p in json.loads(proc.stdout)["record"]["data"])
+
+
+def test_diff_lists_data_changes_file_by_file(drepo):
+    v1 = drepo.train_and_register("v1")
+    data = drepo.path / "data" / "train"
+    (data / "a.csv").write_text("a.csv,2\n")
+    (data / "c.csv").unlink()
+    (data / "d.csv").write_text("d.csv,1\n")
+    dvc("add", "-q", "data/train", cwd=drepo.path)
+    v2 = drepo.train_and_register("v2")
+    out = run_mv("diff", "churn", v1, v2, "--json", cwd=drepo.path).json
+    change = next(c for c in out["data"] if c["path"] == "data/train")
+    assert change["status"] == "changed"
+    assert change["files"] == [{"path": "a.csv", "status": "modified"}, {"path": "c.csv", "status": "removed"},
+                               {"path": "d.csv", "status": "added"}]
+
+
+def test_diff_reads_manifests_from_the_remote_when_the_cache_lacks_them(drepo):
+    v1 = drepo.train_and_register("v1")
+    (drepo.path / "data" / "train" / "b.csv").write_text("b.csv,9\n")
+    dvc("add", "-q", "data/train", cwd=drepo.path)
+    v2 = drepo.train_and_register("v2")
+    shutil.rmtree(drepo.path / ".dvc" / "cache")
+    change = next(c for c in run_mv("diff", "churn", v1, v2, "--json", cwd=drepo.path).json["data"]
+                  if c["path"] == "data/train")
+    assert change["files"] == [{"path": "b.csv", "status": "modified"}]
+
+
+def test_diff_says_when_a_manifest_is_not_available_locally(drepo, local_remote):
+    v1 = drepo.train_and_register("v1")
+    (drepo.path / "data" / "train" / "b.csv").write_text("b.csv,9\n")
+    dvc("add", "-q", "data/train", cwd=drepo.path)
+    v2 = drepo.train_and_register("v2")
+    shutil.rmtree(drepo.path / ".dvc" / "cache")
+    shutil.rmtree(local_remote)
+    change = next(c for c in run_mv("diff", "churn", v1, v2, "--json", cwd=drepo.path).json["data"]
+                  if c["path"] == "data/train")
+    assert change["files"] is None
+    assert "not available locally" in change["note"]
+
+
+def test_verify_data_passes_when_every_object_is_in_the_remote(drepo):
+    drepo.train_and_register()
+    result = run_mv("verify", "--data", "churn", "--json", cwd=drepo.path).json
+    assert result["ok"] is True
+    assert result["objects_checked"] >= 5  # .dir manifest, three files, the model
+
+
+def test_an_object_deleted_from_the_remote_fails_verify_data_by_name(drepo, local_remote):
+    v1 = drepo.train_and_register()
+    victim = _remote_path(local_remote, _md5_of(drepo.path / "data" / "train" / "b.csv"))
+    victim.unlink()
+    assert dvc("status", "-c", cwd=drepo.path, check=False).returncode == 0, "DVC itself does not notice"
+    out = run_mv("verify", "--data", "churn", v1, cwd=drepo.path, code=1)
+    assert f"data/train/b.csv object {_md5_of(drepo.path / 'data' / 'train' / 'b.csv')} missing from remote store" in out.err
+
+
+def test_rollback_refuses_a_target_whose_data_is_gone_and_force_records_it(drepo, local_remote):
+    v1 = drepo.train_and_register("v1")
+    run_mv("eval", "churn", v1, cwd=drepo.path)
+    run_mv("promote", "churn", v1, "--stage", "staging", cwd=drepo.path)
+    (drepo.path / "params.yaml").write_text("seed: 8\n")
+    v2 = drepo.train_and_register("v2")
+    run_mv("eval", "churn", v2, cwd=drepo.path)
+    run_mv("promote", "churn", v2, "--stage", "staging", cwd=drepo.path)
+    md5 = _md5_of(drepo.path / "data" / "train" / "a.csv")
+    _remote_path(local_remote, md5).unlink()
+    rehearsal = run_mv("rollback", "churn", "--stage", "staging", "--dry-run", cwd=drepo.path, code=1)
+    assert f"data/train/a.csv object {md5} missing" in rehearsal.out
+    refused = run_mv("rollback", "churn", "--stage", "staging", cwd=drepo.path, code=1)
+    assert f"object {md5} missing" in refused.err
+    assert drepo.path.joinpath(".git", "refs", "tags", "mv", "churn", "staging", "3").exists() is False
+    forced = run_mv("rollback", "churn", "--stage", "staging", "--force", "--json", cwd=drepo.path).json
+    assert forced["record"]["forced"]["missing_objects"] == [md5]
+
+
+def test_reproduce_matches_for_a_deterministic_pipeline(drepo):
+    v1 = drepo.train_and_register()
+    before = git("status", "--porcelain", cwd=drepo.path)
+    out = run_mv("reproduce", "churn", v1, "--json", cwd=drepo.path).json
+    assert out["match"] is True
+    assert out["record"]["kind"] == "reproduction"
+    assert git("status", "--porcelain", cwd=drepo.path) == before, "the user's work tree is untouched"
+    assert git("worktree", "list", cwd=drepo.path).count("\n") == 0
+
+
+def test_reproduce_reports_a_mismatch_after_a_seed_change(drepo):
+    dvc("repro", "-q", "train", cwd=drepo.path)
+    dvc("push", "-q", cwd=drepo.path)
+    (drepo.path / "params.yaml").write_text("seed: 8\n")  # committed code no longer made this model
+    drepo.commit("change the seed without retraining")
+    v1 = run_mv("register", "churn", "--json", cwd=drepo.path).json["version"]
+    out = run_mv("reproduce", "churn", v1, "--json", cwd=drepo.path, code=1).json
+    assert out["match"] is False
+    rec = out["record"]
+    assert rec["artifacts"]["model.bin"] != rec["produced"]["model.bin"]
+
+
+def test_eval_from_a_dvc_stage_checks_the_model_it_measured(drepo):
+    v1 = drepo.train_and_register()
+    dvc("repro", "-q", "eval", cwd=drepo.path)
+    out = run_mv("eval", "churn", v1, "--from-file", "metrics.json", "--json", cwd=drepo.path).json
+    assert out["record"]["provenance"]["stage"] == "eval"
+    (drepo.path / "params.yaml").write_text("seed: 9\n")
+    dvc("repro", "-q", "eval", cwd=drepo.path)  # metrics now measure another model
+    bad = run_mv("eval", "churn", v1, "--from-file", "metrics.json", cwd=drepo.path, code=1)
+    assert "not the registered artifact" in bad.err
+
+
+def test_rollback_retrieves_an_artifact_from_the_dvc_remote(drepo):
+    v1 = drepo.train_and_register("v1")
+    run_mv("eval", "churn", v1, cwd=drepo.path)
+    run_mv("promote", "churn", v1, "--stage", "staging", cwd=drepo.path)
+    (drepo.path / "params.yaml").write_text("seed: 8\n")
+    v2 = drepo.train_and_register("v2")
+    run_mv("eval", "churn", v2, cwd=drepo.path)
+    run_mv("promote", "churn", v2, "--stage", "staging", cwd=drepo.path)
+    shutil.rmtree(drepo.path / ".dvc" / "cache")
+    plan = run_mv("rollback", "churn", "--stage", "staging", "--dry-run", "--json", cwd=drepo.path).json
+    assert plan["retrievable"] == [{"path": "model.bin", "ok": True, "source": "dvc remote", "tried": plan["retrievable"][0]["tried"]}]
+
+
+def _md5_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- S3 remote (moto on 127.0.0.1)
+
+@pytest.fixture
+def s3_remote(monkeypatch):
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket="models")
+    yield endpoint, client
+    server.stop()
+
+
+def test_s3_remote_verify_data_passes_then_names_a_deleted_object(tmp_path, keys, dvc_env, s3_remote):
+    endpoint, client = s3_remote
+    repo = DvcRepo(tmp_path / "s3repo", keys, ["s3store", "s3://models/store"])
+    dvc("remote", "modify", "s3store", "endpointurl", endpoint, cwd=repo.path)
+    repo.commit("s3 endpoint")
+    v1 = repo.train_and_register()
+    assert run_mv("verify", "--data", "churn", v1, "--json", cwd=repo.path).json["ok"] is True
+    md5 = _md5_of(repo.path / "data" / "train" / "c.csv")
+    client.delete_object(Bucket="models", Key=f"store/files/md5/{md5[:2]}/{md5[2:]}")
+    out = run_mv("verify", "--data", "churn", v1, cwd=repo.path, code=1)
+    assert f"data/train/c.csv object {md5} missing from remote s3store" in out.err
