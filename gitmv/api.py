@@ -30,7 +30,10 @@ from gitmv.registry import Registry, Version, stage_ref, version_ref
 from gitmv.repo import NOTES_REF, Repo
 from gitmv.signing import signing_key_fingerprint
 
-NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote:refs/notes/remotes/{remote}/mv-promote"
+# A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
+# pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
+# nothing silently until the notes exist.
+NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"
 
 
 # ---------------------------------------------------------------- context
@@ -151,49 +154,55 @@ def _add_signer(repo: Repo, policy_file: Path) -> str:
 
 def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, parent: str | None = None,
              seeds: tuple = (), message: str = "", sign: bool = True, allow_dirty: bool = False,
+             experiment: str | None = None, from_experiment: str | None = None,
              path: str | os.PathLike = ".", on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Register a signed version, or with `experiment` (a name, or "" for a generated id) an
+    experiment under refs/mv-exp/ (unsigned, not pushed, collected by gc)."""
     _check_model_name(model)
     ctx = open_context(path)
     repo, reg = ctx.repo, ctx.registry
     mp = ctx.policy.model(model)
+    is_experiment = experiment is not None
     if repo.workdir is None:
         raise UsageError("register needs a work tree", "run it in a clone, not in a bare repository")
-    if not sign and mp.signed:
-        raise RefusedError(f"unsigned registration refused: {model} is in the {mp.tier} tier",
-                           "drop --no-sign and set up signing, or set tier = \"research\" in the policy")
-    if allow_dirty and mp.tier != "research":
-        raise RefusedError(f"--allow-dirty refused: {model} is in the {mp.tier} tier",
-                           "commit your changes first; --allow-dirty is for the research tier only")
-    paths = tuple(artifacts) or mp.artifacts
+    if is_experiment and from_experiment:
+        raise UsageError("--experiment and --from-experiment do not go together")
+    if not is_experiment:
+        if not sign and mp.signed:
+            raise RefusedError(f"unsigned registration refused: {model} is in the {mp.tier} tier",
+                               "drop --no-sign and set up signing, or set tier = \"research\" in the policy")
+        if allow_dirty and mp.tier != "research":
+            raise RefusedError(f"--allow-dirty refused: {model} is in the {mp.tier} tier",
+                               "commit your changes first; --allow-dirty is for the research tier only")
     dirty = _dirty_tracked_files(repo)
-    if dirty and not allow_dirty:
+    if dirty and not (allow_dirty or is_experiment):
         shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
         raise RefusedError(f"uncommitted changes in files that define the version: {shown}",
                            "commit or stash them, so the version's code commit is what you trained")
-    digests = {}
-    for rel in paths:
-        file = repo.workdir / rel
-        if not file.is_file():
-            raise ArtifactError(f"artifact {rel} not found in the work tree", "train the model first, or fix the path in the policy")
-        cb = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
-        digest, size = sha256_file(file, cb)
-        digests[rel] = {"sha256": digest, "size": size}
-    _refuse_known_digest(reg, model, digests)
+    digests = _hash_artifacts(repo, tuple(artifacts) or mp.artifacts, on_progress)
+    if not is_experiment:
+        _refuse_known_digest(reg, model, digests)
     latest = reg.latest(model)
     if parent is not None:
         reg.version(model, parent)
-    else:
+    elif not is_experiment:
         parent = latest
     head = ctx.head
     read = lambda p: repo.blob_at(head, p)  # noqa: E731
     pins = dvcpins.read_pins(read, mp.data) if (mp.data or read(dvcpins.DVC_LOCK) is not None) else []
+    origin = _experiment_lineage(reg, model, from_experiment) if from_experiment else None
     base = dict(
         model=model, commit=head, created_at=now(), created_by=repo.identity(), artifacts=digests,
         tier=mp.tier, policy_digest=ctx.policy.digest, message=message, parent=parent, run_id=run_id,
         seeds=list(seeds), data=pins, params=_params(read, mp.params), lockfile=_file_digest(read, mp.lockfile, "lockfile"),
-        model_card=_file_digest(read, mp.model_card, "model_card"),
-        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format")) if sign else None,
+        model_card=_file_digest(read, mp.model_card, "model_card"), experiment=origin,
+        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format"))
+        if sign and not is_experiment else None,
     )
+    if is_experiment:
+        from gitmv import lifecycle
+
+        return {**lifecycle.register_experiment(repo, model, experiment, base), "warnings": ctx.warnings}
     number = records.version_number(latest) + 1 if latest else 1
     for _ in range(20):
         record = VersionRecord(version=f"v{number}", **base)
@@ -206,6 +215,26 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
         raise ConflictError(f"could not find a free version number for {model}", "run the command again")
     return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
             "record": record.to_dict(), "warnings": ctx.warnings}
+
+
+def _hash_artifacts(repo: Repo, paths: tuple, on_progress) -> dict:
+    digests = {}
+    for rel in paths:
+        file = repo.workdir / rel
+        if not file.is_file():
+            raise ArtifactError(f"artifact {rel} not found in the work tree", "train the model first, or fix the path in the policy")
+        cb = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
+        digest, size = sha256_file(file, cb)
+        digests[rel] = {"sha256": digest, "size": size}
+    return digests
+
+
+def _experiment_lineage(reg: Registry, model: str, exp_id: str) -> dict:
+    """What a version keeps of the experiment it came from: enough for lineage once the ref is gone."""
+    exp = reg.experiment(model, exp_id)
+    evals = [{"id": r["id"], "suite": r.get("suite"), "metrics": r.get("metrics"), "at": r.get("at")}
+             for r in reg.records_of(exp.tag.id, "eval")]
+    return {"id": exp_id, "tag": exp.tag.id, "record": exp.record.to_dict(), "evals": evals}
 
 
 def _dirty_tracked_files(repo: Repo) -> list[str]:
@@ -412,7 +441,7 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
     ctx = open_context(path)
     repo, reg = ctx.repo, ctx.registry
     mp = ctx.policy.model(model)
-    v = reg.version(model, version)
+    v = reg.resolve(model, version)
     suite = suite or mp.eval_suite
     if not suite:
         raise UsageError(f"no eval suite given and none in the policy for {model}", "pass --suite NAME")
@@ -431,8 +460,8 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
                 raise UsageError(f"no eval command for {model} in the policy", "add [models.%s.eval] command, or pass --from-file" % model)
             output = Path(tmp, "metrics.json")
             first = files[sorted(files)[0]]
-            command = mp.eval_command.format(artifact=shlex.quote(first), output=shlex.quote(str(output)),
-                                             model=model, version=version, suite=suite)
+            command = substitute(mp.eval_command, artifact=shlex.quote(first), output=shlex.quote(str(output)),
+                                 model=shlex.quote(model), version=shlex.quote(version), suite=shlex.quote(suite))
             proc = subprocess.run(command, shell=True, cwd=str(repo.workdir or "."), capture_output=True)
             status = proc.returncode
             if status != 0:
@@ -485,6 +514,13 @@ def _from_dvc_remote(ctx: Context, v: Version, rel: str, tmp: str, tried: list) 
     if found is None:
         tried.append("dvc remote: no object with the recorded digest")
     return found
+
+
+def substitute(command: str, **values: str) -> str:
+    """Replace {name} placeholders (validated by the policy); other braces are left alone."""
+    for name, value in values.items():
+        command = command.replace("{" + name + "}", value)
+    return command
 
 
 def _eval_data_pin(repo: Repo, head: str, mp) -> list | None:
@@ -960,3 +996,34 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}")
     return {"model": model, "version": version, "match": result["match"], "record": rec,
             "recorded": v.digests, "produced": result["produced"], "warnings": ctx.warnings}
+
+
+# ---------------------------------------------------------------- lifecycle: experiments, gc, lineage
+
+def experiments(model: str, path: str | os.PathLike = ".") -> dict:
+    from gitmv import lifecycle
+
+    _check_model_name(model)
+    ctx = open_context(path)
+    return {"model": model, "experiments": lifecycle.list_experiments(ctx.registry, model), "warnings": ctx.warnings}
+
+
+def gc(older_than: str | None = None, dry_run: bool = False, path: str | os.PathLike = ".") -> dict:
+    """Delete experiment refs past the retention window, except those a version came from."""
+    from gitmv import lifecycle
+    from gitmv.policy import parse_duration
+
+    ctx = open_context(path)
+    window = parse_duration(older_than, "--older-than") if older_than else ctx.policy.experiment_retention
+    now_epoch = int(records.parse_time(now()).timestamp())
+    result = lifecycle.gc(ctx.registry, now_epoch, window, dry_run)
+    return {**result, "older_than_s": window, "warnings": ctx.warnings}
+
+
+def lineage(model: str, version: str, path: str | os.PathLike = ".") -> dict:
+    from gitmv import lifecycle
+
+    _check_model_name(model)
+    ctx = open_context(path)
+    graph = lifecycle.lineage(ctx.registry, model, version)
+    return {**graph, "dot": lifecycle.to_dot(graph), "warnings": ctx.warnings}

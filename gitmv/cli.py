@@ -91,21 +91,26 @@ def _progress(path, done, total):
 @click.option("-m", "--message", default="", help="Why this version exists.")
 @click.option("--no-sign", is_flag=True, help="Do not sign the tag (research tier only).")
 @click.option("--allow-dirty", is_flag=True, help="Allow uncommitted changes (research tier only).")
+@click.option("--experiment", "experiment", is_flag=False, flag_value="", default=None, metavar="[NAME]",
+              help="Record an experiment under refs/mv-exp/<model>/ instead (unsigned, not pushed, gc'd).")
+@click.option("--from-experiment", metavar="ID", help="The experiment this version comes from (kept in its lineage).")
 @json_option
-def register(model, artifacts, run_id, parent, seeds, message, no_sign, allow_dirty, as_json):
+def register(model, artifacts, run_id, parent, seeds, message, no_sign, allow_dirty, experiment, from_experiment, as_json):
     """Register a new version of MODEL as a signed annotated tag mv/<model>/v<N>.
 
     Hashes every artifact (sha256), reads DVC pins, the lockfile and params as committed at HEAD,
     and records the code commit, seeds, run id, parent, who, when and why.
     """
     result = _api().register(model, artifacts=artifacts, run_id=run_id, parent=parent, seeds=seeds, message=message,
-                             sign=not no_sign, allow_dirty=allow_dirty, on_progress=_progress)
+                             sign=not no_sign, allow_dirty=allow_dirty, experiment=experiment,
+                             from_experiment=from_experiment, on_progress=_progress)
     output.progress_done()
     _warn(result)
     if as_json:
         return output.emit_json(result)
     rec = result["record"]
-    output.line(f"registered {model} {result['version']} ({result['ref']}, tag {result['tag'][:12]})")
+    what = "experiment " if experiment is not None else ""
+    output.line(f"registered {model} {what}{result['version']} ({result['ref']}, tag {result['tag'][:12]})")
     for path, meta in sorted(rec["artifacts"].items()):
         output.line(f"  {path}  sha256:{meta['sha256']}  {meta['size']} bytes")
     output.line(f"  commit {rec['commit'][:12]}  parent {rec.get('parent') or '-'}  signer {rec.get('signer') or 'unsigned'}")
@@ -114,9 +119,19 @@ def register(model, artifacts, run_id, parent, seeds, message, no_sign, allow_di
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", required=False)
 @click.argument("version", required=False)
+@click.option("--experiments", is_flag=True, help="List MODEL's experiments (refs/mv-exp/) instead.")
 @json_option
-def show(model, version, as_json):
+def show(model, version, experiments, as_json):
     """Show the registry: all models, one model's versions, or one version's full record."""
+    if experiments:
+        if not model:
+            raise click.UsageError("--experiments needs a MODEL")
+        result = _api().experiments(model)
+        if as_json:
+            return output.emit_json(result)
+        rows = [(e["id"], e["created_at"], e["commit"][:12], e["evals"], e["named_by"] or "-", e["message"])
+                for e in result["experiments"]]
+        return output.table(["experiment", "created", "commit", "evals", "became", "message"], rows)
     result = _api().show(model, version)
     _warn(result)
     if as_json:
@@ -444,6 +459,42 @@ def sync(remote, as_json):
     output.line(f"synced with {remote}: fetched {len(result['fetched'])}, pushed {len(result['pushed'])} ref(s)")
 
 
+# ---------------------------------------------------------------- lifecycle
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--older-than", metavar="AGE", help="Retention window, e.g. 30d (default: registry.experiment_retention).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@json_option
+def gc(older_than, dry_run, as_json):
+    """Delete experiment refs older than the retention window (never one a version came from)."""
+    result = _api().gc(older_than, dry_run)
+    if as_json:
+        return output.emit_json(result)
+    verb = "would remove" if dry_run else "removed"
+    for r in result["removed"]:
+        output.line(f"{verb} {r['ref']} ({r['age_days']} days old)")
+    for k in result["kept"]:
+        output.line(f"kept {k['ref']}: {k['why']}")
+    output.line(f"{verb} {len(result['removed'])} experiment(s), kept {len(result['kept'])}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
+@click.option("--dot", "as_dot", is_flag=True, help="Print Graphviz DOT (render with: dot -Tsvg).")
+@json_option
+def lineage(model, version, as_dot, as_json):
+    """The lineage of VERSION: parents, experiment, code commit, data pins, evals, stage history."""
+    result = _api().lineage(model, version)
+    if as_json:
+        return output.emit_json({k: v for k, v in result.items() if k != "dot"})
+    if as_dot:
+        return output.line(result["dot"].rstrip("\n"))
+    labels = {n["id"]: n["label"] for n in result["nodes"]}
+    for e in result["edges"]:
+        output.line(f"{labels[e['from']]}  --{e['label']}-->  {labels[e['to']]}")
+
+
 # ---------------------------------------------------------------- hooks
 
 @cli.group(context_settings=CONTEXT)
@@ -482,6 +533,11 @@ def hooks_uninstall_cmd(server, as_json):
 # ---------------------------------------------------------------- entry point
 
 def main(argv: list[str] | None = None) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:  # a terminal that cannot show "≥" or "✅" gets "?" rather than a crash
+            stream.reconfigure(errors="replace")
+        except (AttributeError, ValueError):
+            pass
     try:
         code = cli.main(args=argv, prog_name="git mv-promote", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -18,6 +18,8 @@ from gitmv.records import NAME_RE
 POLICY_PATH = ".mv-promote.toml"
 TIERS = ("research", "production", "regulated")
 REGULATED_MIN_APPROVALS = 2
+PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+EVAL_PLACEHOLDERS = {"artifact", "output", "model", "version", "suite"}
 DURATION_RE = re.compile(r"^([0-9]+)([smhdw])$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -209,6 +211,11 @@ def _model(name: str, table: dict) -> ModelPolicy:
     ev = _Reader(r.take("eval", dict, {}), f"{path}.eval")
     suite = ev.take("suite", str)
     command = ev.take("command", str)
+    if command:
+        unknown = sorted(set(PLACEHOLDER_RE.findall(command)) - EVAL_PLACEHOLDERS)
+        if unknown:
+            raise PolicyError(f"{path}.eval.command uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}",
+                              "use {artifact}, {output}, {model}, {version} or {suite}")
     eval_data = ev.take("data", str)
     ev.done()
     tr = _Reader(r.take("train", dict, {}), f"{path}.train")

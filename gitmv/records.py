@@ -180,7 +180,8 @@ class VersionRecord:
 
     def subject(self) -> str:
         why = self.message.splitlines()[0] if self.message else "registered"
-        return f"mv-promote: {self.model} {self.version}: {why}"[:200]
+        what = "experiment " if self.kind == "experiment" else ""
+        return f"mv-promote: {self.model} {what}{self.version}: {why}"[:200]
 
     def to_message(self) -> str:
         return tag_message(self.subject(), self.to_dict())
@@ -188,7 +189,7 @@ class VersionRecord:
     @classmethod
     def from_dict(cls, data: dict, what: str = "version record") -> "VersionRecord":
         _check_schema(data, what)
-        if data.get("kind") != "version":
+        if data.get("kind") not in ("version", "experiment"):
             raise RecordError(f"{what} is of kind {data.get('kind')!r}, not 'version'")
         _require(data, {"model": str, "version": str, "commit": str, "artifacts": dict}, what)
         return _from_fields(cls, data, what)

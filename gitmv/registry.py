@@ -23,6 +23,14 @@ VERSION_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/v([1-9][0
 STAGE_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})/([1-9][0-9]{0,8})$")
 
 
+EXP_ROOT = "refs/mv-exp/"
+EXPERIMENT_REF_RE = re.compile(r"^refs/mv-exp/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})$")
+
+
+def experiment_ref(model: str, exp_id: str) -> str:
+    return f"{EXP_ROOT}{model}/{exp_id}"
+
+
 def version_ref(model: str, version: str) -> str:
     return f"{TAG_ROOT}{model}/{version}"
 
@@ -153,6 +161,22 @@ class Registry:
                                 f"see 'git mv-promote show {model}'")
         return self.version_by_tag(oid, version_ref(model, version))
 
+    def experiment(self, model: str, exp_id: str) -> Version:
+        ref = experiment_ref(model, exp_id)
+        oid = self.repo.ref(ref) if NAME_RE.match(exp_id) else None
+        if oid is None:
+            raise NotFoundError(f"{model} has no experiment '{exp_id}'", f"see 'git mv-promote show {model} --experiments'")
+        return self.version_by_tag(oid, ref)
+
+    def experiments(self, model: str) -> list[tuple[str, str]]:
+        return [(ref.rsplit("/", 1)[1], oid) for ref, oid in self.repo.refs_under(f"{EXP_ROOT}{model}/")]
+
+    def resolve(self, model: str, name: str) -> Version:
+        """A version (v<N>) or, for any other name, an experiment of the model."""
+        if records.VERSION_RE.match(name):
+            return self.version(model, name)
+        return self.experiment(model, name)
+
     def version_by_tag(self, oid: str, ref: str) -> Version:
         if oid in self._versions:
             return self._versions[oid]
@@ -162,8 +186,11 @@ class Registry:
         message, _ = records.split_signature(tag.message.encode())
         record = VersionRecord.from_message(message.decode("utf-8", "replace"), f"record of {ref}")
         m = VERSION_REF_RE.match(ref)
-        if m and (record.model, record.version) != (m.group(1), f"v{m.group(2)}"):
-            raise RecordError(f"{ref} carries the record of {record.model} {record.version}")
+        if m and (record.kind, record.model, record.version) != ("version", m.group(1), f"v{m.group(2)}"):
+            raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
+        e = EXPERIMENT_REF_RE.match(ref)
+        if e and (record.kind, record.model, record.version) != ("experiment", e.group(1), e.group(2)):
+            raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
         if tag.target != record.commit:
             raise RecordError(f"{ref} points at {tag.target[:12]} but its record names commit {record.commit[:12]}")
         found = Version(tag, record)

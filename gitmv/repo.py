@@ -8,7 +8,9 @@ compare-and-swap), so a crash leaves either the old ref or the new one, never ha
 from __future__ import annotations
 
 import os
+import random
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from gitmv.errors import ConflictError, MvError, NotARepoError
 
 ZERO = "0" * 40
 NOTES_REF = "refs/notes/mv-promote"
-CAS_RETRIES = 50
+CAS_RETRIES = 1000
+CAS_DEADLINE_S = 60.0
 # Variables that must survive into child git processes inside a server hook, so they keep seeing
 # quarantined objects; every other GIT_* variable is dropped.
 QUARANTINE_VARS = ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
@@ -303,6 +306,12 @@ class Repo:
         assert oid is not None
         return oid
 
+    def create_tag_object(self, name: str, target: str, message: str) -> str:
+        """An unsigned annotated tag object with no ref (for refs outside refs/tags)."""
+        ident = self.git("var", "GIT_COMMITTER_IDENT").stdout.decode().strip()
+        text = f"object {target}\ntype commit\ntag {name}\ntagger {ident}\n\n{message}"
+        return self.git("mktag", input=text.encode()).stdout.decode().strip()
+
     # ------------------------------------------------------------ notes
 
     def notes_commit_tree(self, notes_commit: str | None) -> str | None:
@@ -370,14 +379,19 @@ class Repo:
         `compute(old_commit_or_None)` returns the new commit id, or None when nothing changes.
         Concurrent writers each retry on the fresh state, so no record is lost.
         """
-        for _ in range(CAS_RETRIES):
+        deadline = time.monotonic() + CAS_DEADLINE_S
+        for attempt in range(CAS_RETRIES):
             old = self.ref(ref)
             new = compute(old)
             if new is None or new == old:
                 return old
             if self.update_ref(ref, new, old, message):
                 return new
-        raise ConflictError(f"{ref} kept changing under us ({CAS_RETRIES} tries)", "run the command again")
+            if time.monotonic() > deadline:
+                break
+            # lost the race: back off a random, growing while so writers stop colliding in step
+            time.sleep(random.uniform(0, min(0.005 * (2 ** min(attempt, 7)), 0.5)))
+        raise ConflictError(f"{ref} kept changing under us ({attempt + 1} tries)", "run the command again")
 
 
 _TYPE_NAMES = {ObjectType.COMMIT: "commit", ObjectType.TREE: "tree", ObjectType.BLOB: "blob", ObjectType.TAG: "tag"}

@@ -55,7 +55,7 @@ ApprovalCheck = Callable[[Registry, Version, str, int], tuple[Criterion, dict | 
 def baseline_for(reg: Registry, model: str, stage: str, candidate: str) -> tuple[Version | None, str | None]:
     """The gate baseline: the stage's current version; else the most protected stage's; else none."""
     policy = reg.policy
-    for probe in [stage] + [s for s in reversed(policy.stages) if s != stage][:1]:
+    for probe in dict.fromkeys([stage, policy.stages[-1]]):
         entry = reg.current(model, probe)
         if entry is not None:
             return reg.version(model, entry.record.version), probe

@@ -122,6 +122,25 @@ def hermetic(tmp_path, monkeypatch, keys):
     return home
 
 
+@pytest.fixture(autouse=True)
+def libgit2_reads_the_test_home(hermetic):
+    """libgit2 fixes its config search path once per process (from HOME when pygit2 is first
+    imported), so in-process commands would read another HOME's config than git subprocesses do.
+    Point it at this test's HOME for the test's duration."""
+    import pygit2
+    from pygit2.enums import ConfigLevel
+
+    paths = pygit2.settings.search_path
+    levels = {ConfigLevel.GLOBAL: hermetic, ConfigLevel.XDG: hermetic / ".config" / "git",
+              ConfigLevel.SYSTEM: hermetic / "no-system-config"}
+    old = {level: paths[level] for level in levels}
+    for level, path in levels.items():
+        paths[level] = str(path)
+    yield
+    for level, path in old.items():
+        paths[level] = path
+
+
 def set_clock(monkeypatch, when: str) -> None:
     """Move the fixed clock: commits, tags and records all take this time."""
     monkeypatch.setenv("GIT_AUTHOR_DATE", when)

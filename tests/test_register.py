@@ -1,0 +1,468 @@
+"""`init` and `register`: setting up a registry, and a version as a signed annotated tag whose
+record says exactly what made it. Every refusal leaves no tag behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import POLICY, ModelRepo, git
+from gitmv.hooks_install import CHAINED_SUFFIX, MARKER
+from gitmv.policy import parse_policy
+from gitmv.records import VersionRecord, split_signature
+
+NOTES_FETCH = "+refs/notes/mv-promote*:refs/notes/remotes/origin/mv-promote*"
+
+
+def registry_tags(r) -> list[str]:
+    return r.git("tag", "-l", "mv/*").split()
+
+
+def record_of(r, ref: str) -> VersionRecord:
+    raw = r.git("cat-file", "tag", ref)
+    body = raw.split("\n\n", 1)[1] + "\n"
+    message, _ = split_signature(body.encode())
+    return VersionRecord.from_message(message.decode())
+
+
+# ================================================================ init
+
+@pytest.fixture
+def fresh(tmp_path) -> Path:
+    """A clone-like repository with an origin remote and one commit, no policy."""
+    bare = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(bare), cwd=tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    git("init", "-q", cwd=work)
+    (work / "README").write_text("hello\n")
+    git("add", "README", cwd=work)
+    git("commit", "-q", "-m", "first", cwd=work)
+    git("remote", "add", "origin", str(bare), cwd=work)
+    return work
+
+
+def local_config(path: Path) -> str:
+    return git("config", "--local", "--list", cwd=path)
+
+
+def test_init_writes_a_commented_policy_that_parses(fresh, mv):
+    mv("init", "--model", "fraud", "--artifact", "fraud.onnx", cwd=fresh)
+    text = (fresh / ".mv-promote.toml").read_text()
+    assert text.lstrip().startswith("#")
+    assert sum(1 for line in text.splitlines() if "#" in line) >= 5
+    policy = parse_policy(text.encode())
+    assert policy.model("fraud").artifacts == ("fraud.onnx",)
+
+
+def test_init_never_overwrites_an_existing_policy(fresh, mv):
+    mine = POLICY.replace("holdout", "my-suite")
+    (fresh / ".mv-promote.toml").write_text(mine)
+    result = mv("init", "--model", "other", "--json", cwd=fresh)
+    assert (fresh / ".mv-promote.toml").read_text() == mine
+    assert any("kept" in d for d in result.json["done"])
+
+
+def test_init_adds_the_notes_fetch_refspec_to_origin(fresh, mv):
+    mv("init", cwd=fresh)
+    fetch = git("config", "--get-all", "remote.origin.fetch", cwd=fresh).splitlines()
+    assert NOTES_FETCH in fetch
+    assert "+refs/heads/*:refs/remotes/origin/*" in fetch
+
+
+def test_init_adds_no_push_refspec(fresh, mv):
+    mv("init", cwd=fresh)
+    assert git("config", "--get-all", "remote.origin.push", cwd=fresh, check=False) == ""
+    assert "remote.origin.push" not in local_config(fresh)
+
+
+def test_init_is_idempotent(fresh, mv):
+    mv("init", cwd=fresh)
+    config_once = local_config(fresh)
+    policy_once = (fresh / ".mv-promote.toml").read_text()
+    hook_once = (fresh / ".git" / "hooks" / "pre-push").read_text()
+    mv("init", cwd=fresh)
+    assert local_config(fresh) == config_once
+    fetch = git("config", "--get-all", "remote.origin.fetch", cwd=fresh).splitlines()
+    assert fetch.count(NOTES_FETCH) == 1
+    assert (fresh / ".mv-promote.toml").read_text() == policy_once
+    assert (fresh / ".git" / "hooks" / "pre-push").read_text() == hook_once
+    assert not (fresh / ".git" / "hooks" / f"pre-push{CHAINED_SUFFIX}").exists()
+
+
+def test_plain_git_push_still_pushes_the_current_branch_after_init(fresh, mv):
+    git("push", "-q", "-u", "origin", "HEAD:main", cwd=fresh)
+    mv("init", "--no-hook", cwd=fresh)
+    (fresh / "README").write_text("again\n")
+    git("commit", "-qam", "second", cwd=fresh)
+    git("push", "-q", cwd=fresh)
+    assert git("rev-parse", "main", cwd=fresh.parent / "origin.git") == git("rev-parse", "HEAD", cwd=fresh)
+
+
+def test_plain_git_fetch_still_works_after_init_when_the_remote_has_no_notes_yet(fresh, mv):
+    git("push", "-q", "-u", "origin", "HEAD:main", cwd=fresh)
+    mv("init", "--no-hook", cwd=fresh)
+    proc = subprocess.run(["git", "fetch", "origin"], cwd=fresh, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_plain_git_fetch_brings_the_notes_once_the_remote_has_them(fresh, mv):
+    git("push", "-q", "-u", "origin", "HEAD:main", cwd=fresh)
+    mv("init", "--no-hook", cwd=fresh)
+    git("notes", "--ref", "mv-promote", "add", "-m", "schema = 1", "HEAD", cwd=fresh)
+    git("push", "-q", "origin", "refs/notes/mv-promote", cwd=fresh)
+    git("update-ref", "-d", "refs/notes/mv-promote", cwd=fresh)
+    git("fetch", "-q", "origin", cwd=fresh)
+    assert git("rev-parse", "refs/notes/remotes/origin/mv-promote", cwd=fresh)
+
+
+def test_init_without_a_remote_adds_no_fetch_refspec(tmp_path, mv):
+    git("init", "-q", cwd=tmp_path)
+    mv("init", cwd=tmp_path)
+    assert "mv-promote" not in local_config(tmp_path).replace("hookspath", "")
+
+
+def test_init_add_signer_adds_the_users_key_to_allowed_signers(fresh, mv, keys):
+    mv("init", "--add-signer", cwd=fresh)
+    allowed = (fresh / ".mv-promote" / "allowed_signers").read_text()
+    assert keys.public("alice") in allowed
+    assert allowed.startswith("alice@example.com ")
+    assert 'namespaces="git"' in allowed
+
+
+def test_init_add_signer_twice_adds_the_key_once(fresh, mv, keys):
+    mv("init", "--add-signer", cwd=fresh)
+    mv("init", "--add-signer", cwd=fresh)
+    allowed = (fresh / ".mv-promote" / "allowed_signers").read_text()
+    assert allowed.count(keys.public("alice")) == 1
+
+
+def test_init_add_signer_without_ssh_signing_is_refused(fresh, mv):
+    git("config", "gpg.format", "openpgp", cwd=fresh)
+    result = mv("init", "--add-signer", cwd=fresh, code=1)
+    assert "signingkey" in result.err or "ssh" in result.err
+
+
+def test_init_installs_the_pre_push_hook(fresh, mv):
+    mv("init", cwd=fresh)
+    hook = fresh / ".git" / "hooks" / "pre-push"
+    assert MARKER in hook.read_text()
+    assert os.access(hook, os.X_OK)
+
+
+def test_init_keeps_an_existing_pre_push_hook_as_chained(fresh, mv):
+    hook = fresh / ".git" / "hooks" / "pre-push"
+    hook.parent.mkdir(exist_ok=True)
+    original = "#!/bin/sh\necho my own hook\nexit 0\n"
+    hook.write_text(original)
+    hook.chmod(0o755)
+    mv("init", cwd=fresh)
+    chained = fresh / ".git" / "hooks" / f"pre-push{CHAINED_SUFFIX}"
+    assert chained.read_text() == original
+    assert MARKER in hook.read_text()
+
+
+def test_init_no_hook_installs_nothing(fresh, mv):
+    mv("init", "--no-hook", cwd=fresh)
+    assert not (fresh / ".git" / "hooks" / "pre-push").exists()
+
+
+def test_a_committed_init_policy_lets_register_work(fresh, mv):
+    mv("init", "--model", "churn", "--artifact", "model.bin", "--add-signer", cwd=fresh)
+    (fresh / "model.bin").write_bytes(b"weights")
+    git("add", "-A", cwd=fresh)
+    git("commit", "-q", "-m", "policy and model", cwd=fresh)
+    assert mv("register", "churn", "--json", cwd=fresh).json["version"] == "v1"
+
+
+# ================================================================ register: the tag
+
+def test_register_creates_a_signed_annotated_tag(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    assert r.git("cat-file", "-t", "refs/tags/mv/churn/v1") == "tag"
+    assert "-----BEGIN SSH SIGNATURE-----" in r.git("cat-file", "tag", "refs/tags/mv/churn/v1")
+
+
+def test_git_verify_tag_accepts_the_version_tag_with_the_policy_allowed_signers(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    proc = subprocess.run(["git", "-c", "gpg.ssh.allowedSignersFile=.mv-promote/allowed_signers", "verify-tag",
+                           "mv/churn/v1"], cwd=r.path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'Good "git" signature for alice@example.com' in proc.stderr
+
+
+def test_version_tag_points_at_the_head_commit(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    head = r.git("rev-parse", "HEAD")
+    assert r.git("rev-parse", "refs/tags/mv/churn/v1^{commit}") == head
+    assert record_of(r, "refs/tags/mv/churn/v1").commit == head
+
+
+def test_versions_are_numbered_v1_v2_v3(model_repo):
+    r = model_repo
+    assert [r.version(0.8 + i / 100, 0.8, evaluate=False) for i in range(3)] == ["v1", "v2", "v3"]
+    assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2", "mv/churn/v3"]
+
+
+def test_tag_message_is_a_subject_line_then_the_toml_record(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    r.mv("register", "churn", "-m", "retrained on November data")
+    subject = r.git("tag", "-l", "--format=%(contents:subject)", "mv/churn/v1")
+    assert subject == "mv-promote: churn v1: retrained on November data"
+
+
+# ================================================================ register: the record
+
+def test_record_artifact_digest_and_size_match_hashlib(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    data = (r.path / "model.bin").read_bytes()
+    rec = record_of(r, "refs/tags/mv/churn/v1")
+    assert rec.artifacts == {"model.bin": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}}
+
+
+def test_record_identity_time_tier_and_policy_digest(model_repo, keys):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    rec = record_of(r, "refs/tags/mv/churn/v1")
+    assert rec.model == "churn" and rec.version == "v1" and rec.kind == "version" and rec.schema == 1
+    assert rec.created_by == "Alice <alice@example.com>"
+    assert rec.created_at == "2026-11-01T09:00:00Z"
+    assert rec.tier == "production"
+    policy = (r.path / ".mv-promote.toml").read_bytes()
+    assert rec.policy_digest == "sha256:" + hashlib.sha256(policy).hexdigest()
+    fpr = subprocess.run(["ssh-keygen", "-lf", str(keys.private("alice")) + ".pub"], capture_output=True, text=True).stdout.split()[1]
+    assert rec.signer == fpr
+
+
+def test_first_version_has_no_parent_and_the_next_defaults_to_the_previous(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.86, 0.80, evaluate=False)
+    assert record_of(r, "refs/tags/mv/churn/v1").parent is None
+    assert record_of(r, "refs/tags/mv/churn/v2").parent == "v1"
+
+
+def test_parent_option_names_an_earlier_version(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.86, 0.80, evaluate=False)
+    r.write_model(0.87, 0.8)
+    r.commit("from v1")
+    r.mv("register", "churn", "--parent", "v1")
+    assert record_of(r, "refs/tags/mv/churn/v3").parent == "v1"
+
+
+def test_parent_option_naming_an_unregistered_version_is_refused(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.write_model(0.87, 0.8)
+    r.commit("x")
+    result = r.mv("register", "churn", "--parent", "v9", code=1)
+    assert "v9" in result.err
+    assert registry_tags(r) == ["mv/churn/v1"]
+
+
+def test_seeds_run_id_and_message_are_recorded(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    r.mv("register", "churn", "--seed", "42", "--seed", "7", "--run-id", "ci-1234", "-m", "nightly retrain")
+    rec = record_of(r, "refs/tags/mv/churn/v1")
+    assert rec.seeds == [42, 7]
+    assert rec.run_id == "ci-1234"
+    assert rec.message == "nightly retrain"
+
+
+def test_register_json_returns_the_record_and_the_tag_id(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    out = r.mv("register", "churn", "--json").json
+    assert out["ref"] == "refs/tags/mv/churn/v1"
+    assert out["tag"] == r.git("rev-parse", "refs/tags/mv/churn/v1")
+    assert out["record"]["commit"] == r.git("rev-parse", "HEAD")
+
+
+def test_register_text_output_names_the_version_and_the_digest(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    out = r.mv("register", "churn").out
+    digest = hashlib.sha256((r.path / "model.bin").read_bytes()).hexdigest()
+    assert "registered churn v1" in out
+    assert digest in out
+
+
+def test_params_and_lockfile_named_in_policy_are_recorded(tmp_path, keys, mv):
+    policy = POLICY.replace('artifacts = ["model.bin"]',
+                            'artifacts = ["model.bin"]\nparams = "params.yaml"\nlockfile = "requirements.lock"')
+    r = ModelRepo(tmp_path / "p", keys, policy)
+    (r.path / "params.yaml").write_text("lr: 0.1\ntree:\n  depth: 3\n")
+    (r.path / "requirements.lock").write_text("numpy==1.26.4\n")
+    r.version(0.85, 0.8, evaluate=False)
+    rec = record_of(r, "refs/tags/mv/churn/v1")
+    assert rec.params["values"] == {"lr": 0.1, "tree": {"depth": 3}}
+    assert rec.params["sha256"] == hashlib.sha256(b"lr: 0.1\ntree:\n  depth: 3\n").hexdigest()
+    assert rec.lockfile == {"path": "requirements.lock", "sha256": hashlib.sha256(b"numpy==1.26.4\n").hexdigest()}
+
+
+# ================================================================ register: refusals
+
+def test_unknown_model_is_refused_exit_1(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    result = r.mv("register", "fraud", code=1)
+    assert "unknown model 'fraud'" in result.err
+    assert registry_tags(r) == []
+
+
+def test_missing_artifact_is_refused_naming_it(model_repo):
+    r = model_repo
+    result = r.mv("register", "churn", code=1)
+    assert "model.bin" in result.err and "not found" in result.err
+    assert registry_tags(r) == []
+
+
+def test_already_registered_digests_are_refused_naming_the_version(model_repo):
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    (r.path / "README").write_text("docs only\n")
+    r.commit("docs")
+    result = r.mv("register", "churn", code=1)
+    assert "already registered as churn v1" in result.err
+    assert registry_tags(r) == ["mv/churn/v1"]
+
+
+def test_dirty_tracked_file_is_refused_naming_it(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    (r.path / "eval.py").write_text("# edited\n")
+    result = r.mv("register", "churn", code=1)
+    assert "eval.py" in result.err and "uncommitted" in result.err
+    assert registry_tags(r) == []
+
+
+def test_staged_but_uncommitted_change_is_refused(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    (r.path / "eval.py").write_text("# edited\n")
+    r.git("add", "eval.py")
+    r.mv("register", "churn", code=1)
+    assert registry_tags(r) == []
+
+
+def test_untracked_files_do_not_make_the_tree_dirty(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    (r.path / "scratch.txt").write_text("notes\n")
+    r.mv("register", "churn")
+    assert registry_tags(r) == ["mv/churn/v1"]
+
+
+def test_allow_dirty_is_refused_outside_the_research_tier(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    (r.path / "eval.py").write_text("# edited\n")
+    result = r.mv("register", "churn", "--allow-dirty", code=1)
+    assert "--allow-dirty" in result.err and "production" in result.err
+    assert registry_tags(r) == []
+
+
+def research_repo(tmp_path, keys) -> ModelRepo:
+    policy = POLICY.replace('tier = "production"', 'tier = "research"')
+    return ModelRepo(tmp_path / "research", keys, policy)
+
+
+def test_allow_dirty_is_allowed_in_the_research_tier(tmp_path, keys):
+    r = research_repo(tmp_path, keys)
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    (r.path / "eval.py").write_text("# edited\n")
+    r.mv("register", "churn", "--allow-dirty")
+    assert registry_tags(r) == ["mv/churn/v1"]
+
+
+def test_no_sign_is_refused_outside_the_research_tier(model_repo):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    result = r.mv("register", "churn", "--no-sign", code=1)
+    assert "unsigned" in result.err and "production" in result.err
+    assert registry_tags(r) == []
+
+
+def test_no_sign_in_the_research_tier_writes_an_unsigned_annotated_tag(tmp_path, keys):
+    r = research_repo(tmp_path, keys)
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    r.mv("register", "churn", "--no-sign")
+    raw = r.git("cat-file", "tag", "refs/tags/mv/churn/v1")
+    assert "SIGNATURE" not in raw
+    assert record_of(r, "refs/tags/mv/churn/v1").signer is None
+
+
+@pytest.mark.parametrize("bad", ["Churn", "churn.v2", "churn/x", "-churn"])
+def test_invalid_model_name_is_a_usage_error_exit_2(model_repo, bad):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    r.mv("register", bad, code=2)
+    assert registry_tags(r) == []
+
+
+def test_signing_failure_is_refused_and_leaves_no_ref(model_repo, hermetic):
+    r = model_repo
+    gitconfig = hermetic / ".gitconfig"
+    gitconfig.write_text("\n".join(l for l in gitconfig.read_text().splitlines() if "signingkey" not in l) + "\n")
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    result = r.mv("register", "churn", code=1)
+    assert "sign" in result.err
+    assert "Traceback" not in result.err
+    assert registry_tags(r) == []
+    assert r.git("for-each-ref", "refs/tags/") == ""
+
+
+def test_missing_identity_is_refused(model_repo, hermetic):
+    r = model_repo
+    r.write_model(0.85, 0.8)
+    r.commit("m")
+    gitconfig = hermetic / ".gitconfig"
+    gitconfig.write_text("\n".join(l for l in gitconfig.read_text().splitlines()
+                                   if "name =" not in l and "email =" not in l) + "\n")
+    result = r.mv("register", "churn", code=1)
+    assert "user.name" in result.err
+    assert registry_tags(r) == []
+
+
+# ================================================================ big artifacts
+
+@pytest.mark.slow
+def test_a_200_mb_artifact_registers_with_the_right_digest(model_repo):
+    r = model_repo
+    chunk = os.urandom(1 << 20)
+    expected = hashlib.sha256()
+    with open(r.path / "model.bin", "wb") as fh:
+        for i in range(200):
+            block = chunk[i:] + chunk[:i]  # no two blocks alike, nothing sparse
+            fh.write(block)
+            expected.update(block)
+    (r.path / ".gitignore").write_text("model.bin\n")
+    r.commit("ignore the big artifact")
+    out = r.mv("register", "churn", "--json").json
+    assert out["record"]["artifacts"]["model.bin"] == {"sha256": expected.hexdigest(), "size": 200 << 20}
