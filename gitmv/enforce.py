@@ -122,7 +122,7 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
         except Refusal as r:
             refusals.append(r.text)
         except MvError as exc:
-            refusals.append(Refusal(ref, "valid-record", exc.cause, exc.fix or "fix the record and push again").text)
+            refusals.append(Refusal(ref, "R1 valid-record", exc.cause, exc.fix or "fix the record and push again").text)
     return refusals
 
 

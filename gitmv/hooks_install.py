@@ -32,7 +32,9 @@ chained="$0{CHAINED_SUFFIX}"
 if [ -x "$chained" ]; then
     input=$(cat)
     printf '%s\\n' "$input" | "$chained" "$@" || exit $?
-    printf '%s\\n' "$input" | exec "$PY" -m gitmv.hooks {hook} "$@"
+    # not exec: inside a pipeline it would only replace the subshell and fall through
+    printf '%s\\n' "$input" | "$PY" -m gitmv.hooks {hook} "$@"
+    exit $?
 fi
 exec "$PY" -m gitmv.hooks {hook} "$@"
 """

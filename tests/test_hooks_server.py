@@ -290,3 +290,20 @@ def test_hook_fails_closed_when_the_server_has_no_policy(server, tmp_path, keys)
     # main never pushed: the server has no protected branch to read a policy from
     refused(push(repo, f"refs/tags/mv/churn/{v1}"), "could not run")
     assert server.refs() == {}
+
+
+def test_a_chained_server_hook_keeps_the_registry_check_in_force(published, server):
+    """Installing over an existing pre-receive keeps it (run first) without weakening our check."""
+    hooks = server.path / "hooks"
+    (hooks / "pre-receive").unlink()
+    old = hooks / "pre-receive"
+    old.write_text("#!/bin/sh\ncat >/dev/null\necho previous hook ran >&2\nexit 0\n")
+    old.chmod(0o755)
+    from conftest import run_mv
+
+    run_mv("hooks", "install", "--server", str(server.path), cwd=published.path)
+    before = server.refs()
+    proc = push(published, ":refs/tags/mv/churn/production/1")
+    refused(proc, "R3 immutable")
+    assert "previous hook ran" in proc.stderr
+    assert server.refs() == before
