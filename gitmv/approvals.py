@@ -44,6 +44,17 @@ def protected_tip(reg: Registry) -> str | None:
     return reg.repo.ref(f"refs/heads/{branch}") or reg.repo.ref(f"refs/remotes/origin/{branch}")
 
 
+# Committer identities of hosts' web merges: the person who clicked merge is then the author.
+HOST_COMMITTERS = ("noreply@github.com",)
+
+
+def merger(merge: dict) -> str:
+    """Who merged: the committer, except for a host's web merge, where it is the author."""
+    if _email(merge["committer"]) in HOST_COMMITTERS:
+        return merge["author"]
+    return merge["committer"]
+
+
 def _parse_request(raw: bytes | None) -> dict | None:
     if raw is None:
         return None
@@ -101,7 +112,7 @@ def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_r
     approvers = []
     for _, who in TRAILER_RE.findall(merge["message"]):
         approvers.append(who)
-    approvers.append(merge["committer"])
+    approvers.append(merger(merge))
     distinct: dict[str, str] = {}
     for who in approvers:
         mail = _email(who)

@@ -137,3 +137,12 @@ def test_request_refuses_a_version_that_fails_the_gate(team):
     out = alice.mv("request", "churn", bad, "--stage", "production", code=1)
     assert "slice region=eu" in out.err
     assert alice.ref(f"refs/heads/mv-promote/churn/{bad}-production") is None
+
+
+def test_a_web_merge_on_github_counts_the_person_who_merged_not_github():
+    from gitmv.approvals import merger
+
+    web = {"committer": "GitHub <noreply@github.com>", "author": "Bob <bob@example.com>"}
+    cli = {"committer": "Bob <bob@example.com>", "author": "Alice <alice@example.com>"}
+    assert merger(web) == "Bob <bob@example.com>"
+    assert merger(cli) == "Bob <bob@example.com>"
