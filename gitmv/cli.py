@@ -495,6 +495,43 @@ def lineage(model, version, as_dot, as_json):
         output.line(f"{labels[e['from']]}  --{e['label']}-->  {labels[e['to']]}")
 
 
+# ---------------------------------------------------------------- ecosystem
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--html", "html_dir", required=True, metavar="DIR", help="Write a self-contained HTML page to DIR/index.html.")
+@json_option
+def report(html_dir, as_json):
+    """Write the registry as a static, self-contained HTML page: models, versions, stage timelines,
+    lineage graphs and per-slice metric charts (no network needed to view it)."""
+    from gitmv import report as report_mod
+
+    result = report_mod.build(html_dir)
+    if as_json:
+        return output.emit_json(result)
+    output.line(f"wrote {result['path']} ({result['models']} model(s), {result['versions']} version(s))")
+
+
+@cli.command("import", context_settings=CONTEXT)
+@click.option("--gto", "gto", is_flag=True, required=True, help="Import a GTO registry (name@vX.Y.Z and name#stage#N tags).")
+@click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing.")
+@click.option("--no-sign", is_flag=True, help="Do not sign the imported tags (research tier only).")
+@json_option
+def import_cmd(gto, dry_run, no_sign, as_json):
+    """Import GTO's versions and stage history as signed mv-promote tags; GTO's tags stay untouched."""
+    from gitmv import gto_import
+
+    result = gto_import.import_gto(".", dry_run=dry_run, sign=not no_sign)
+    if as_json:
+        return output.emit_json(result)
+    verb = "would import" if dry_run else "imported"
+    for v in result["versions"]:
+        output.line(f"{verb} {v['gto']} as {v['model']} {v['version']}")
+    for s in result["stages"]:
+        output.line(f"{verb} {s.get('gto', '')} as {s.get('ref', s)}")
+    for s in result.get("skipped", []):
+        output.line(f"skipped {s}")
+
+
 # ---------------------------------------------------------------- hooks
 
 @cli.group(context_settings=CONTEXT)
