@@ -528,6 +528,8 @@ def import_cmd(gto, dry_run, no_sign, as_json):
         output.line(f"{verb} {v['gto']} as {v['model']} {v['version']}")
     for s in result["stages"]:
         output.line(f"{verb} {s.get('gto', '')} as {s.get('ref', s)}")
+    for d in result.get("deprecations", []):
+        output.line(f"{verb} deprecation {d.get('gto', '')} of {d.get('model', '')} {d.get('version', '')}".rstrip())
     for s in result.get("skipped", []):
         output.line(f"skipped {s}")
 
