@@ -87,8 +87,8 @@ def _check_model_name(model: str) -> None:
 
 # ---------------------------------------------------------------- init
 
-def init(path: str | os.PathLike = ".", model: str | None = None, artifacts: tuple = (),
-         add_signer: bool = False, install_hook: bool = True) -> dict:
+def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = False, install_hook: bool = True,
+         path: str | os.PathLike = ".") -> dict:
     repo = Repo.discover(path)
     if repo.workdir is None:
         raise UsageError("init needs a work tree", "run it in a clone, not in a bare repository")
@@ -113,7 +113,7 @@ def init(path: str | os.PathLike = ".", model: str | None = None, artifacts: tup
     if install_hook:
         from gitmv import hooks_install
 
-        done.extend(hooks_install.install_client(repo, quiet_if_present=True))
+        done.extend(hooks_install.install_client(repo))
     return {"done": done, "next": [f"git add {POLICY_PATH} .mv-promote && git commit -m 'Add mv-promote policy'"]}
 
 
@@ -943,7 +943,7 @@ def sync(remote: str = "origin", path: str | os.PathLike = ".") -> dict:
     if remote not in remotes:
         raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
                             f"git remote add {remote} URL")
-    return sync_mod.sync(repo, remote)
+    return {**sync_mod.sync(repo, remote), "warnings": []}
 
 
 # ---------------------------------------------------------------- data: verify --data, reproduce

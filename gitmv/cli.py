@@ -412,7 +412,7 @@ def request(model, version, stage, reason, push, remote, as_json):
         return output.emit_json(result)
     output.line(f"requested {model} {version} -> {stage} on branch {result['branch']} ({result['commit'][:12]})")
     if result["pushed"] is not None:
-        output.line(f"pushed the branch, {len(result['pushed']['pushed'])} registry ref(s) and the notes to {remote}")
+        output.line(f"pushed the branch and {len(result['pushed']['pushed'])} registry ref(s) (tags, notes) to {remote}")
     output.line("next:")
     output.lines(f"  {n}" for n in result["next"])
 

@@ -86,7 +86,7 @@ def _uninstall(hooks_dir: Path, names: tuple) -> list[str]:
     return done
 
 
-def install_client(repo: Repo, quiet_if_present: bool = False, python: str | None = None) -> list[str]:
+def install_client(repo: Repo, python: str | None = None) -> list[str]:
     if repo.is_bare:
         raise UsageError("this is a bare repository", "use 'git mv-promote hooks install --server PATH'")
     return _install(_hooks_dir(repo), CLIENT_HOOKS, python)

@@ -184,7 +184,7 @@ class Registry:
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
         message, _ = records.split_signature(tag.message.encode())
-        record = VersionRecord.from_message(message.decode("utf-8", "replace"), f"record of {ref}")
+        record = VersionRecord.from_message(message.decode("utf-8", "replace"), f"tag {ref}")
         m = VERSION_REF_RE.match(ref)
         if m and (record.kind, record.model, record.version) != ("version", m.group(1), f"v{m.group(2)}"):
             raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
@@ -202,7 +202,7 @@ class Registry:
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
         message, _ = records.split_signature(tag.message.encode())
-        record = PromotionRecord.from_message(message.decode("utf-8", "replace"), f"record of {ref}")
+        record = PromotionRecord.from_message(message.decode("utf-8", "replace"), f"tag {ref}")
         m = STAGE_REF_RE.match(ref)
         if m and (record.model, record.stage, record.seq) != (m.group(1), m.group(2), int(m.group(3))):
             raise RecordError(f"{ref} carries the record of {record.model} {record.stage} #{record.seq}")
