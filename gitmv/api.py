@@ -27,7 +27,7 @@ from gitmv.hashing import sha256_bytes, sha256_file
 from gitmv.policy import POLICY_PATH, Policy, parse_policy, template
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.registry import Registry, Version, stage_ref, version_ref
-from gitmv.repo import NOTES_REF, Repo
+from gitmv.repo import NOTES_REF, Repo, parse_git_date
 from gitmv.signing import signing_key_fingerprint
 
 # A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
@@ -50,14 +50,9 @@ class Context:
 def now() -> str:
     """UTC now; honours GIT_COMMITTER_DATE so records and their tags' tagger dates agree."""
     fixed = os.environ.get("GIT_COMMITTER_DATE")
-    if fixed:
-        from gitmv.repo import _parse_git_date
-
-        try:
-            epoch, _ = _parse_git_date(fixed)
-            return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
-        except ValueError:
-            pass
+    parsed = parse_git_date(fixed) if fixed else None
+    if parsed:
+        return datetime.fromtimestamp(parsed[0], timezone.utc).isoformat().replace("+00:00", "Z")
     return records.utc_now()
 
 
@@ -368,7 +363,7 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
                 failures.append(f"{ref}: artifact {rel} in the work tree has sha256 {digest}, the record says {meta['sha256']}")
             continue
         got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=False, tmpdir=tmp)
-        if not got.ok:
+        if not got.ok and not _from_dvc_remote(ctx, v, rel, tmp, got.tried):
             failures.append(f"{ref}: {got.describe_failure()}")
     for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
         if not records.record_is_intact(rec):

@@ -4,8 +4,8 @@ Evidence is a merge commit M on the protected branch's first-parent history whos
 did not name this version in `promotions/<model>/<stage>.toml` and M does. The branch's current
 file must still be the requested one (byte for byte the file the request commit wrote), so a
 later request supersedes an earlier approval and an edit after review voids it. Approvers are the
-`Approved-by:` / `Reviewed-by:` trailers of M and M's committer, distinct by e-mail; the requester
-never counts.
+`Approved-by:` / `Reviewed-by:` trailers of M and whoever merged M (its committer, or its author
+for a host's web merge), distinct by e-mail; the requester never counts.
 """
 
 from __future__ import annotations

@@ -127,6 +127,7 @@ def show(model, version, experiments, as_json):
         if not model:
             raise click.UsageError("--experiments needs a MODEL")
         result = _api().experiments(model)
+        _warn(result)
         if as_json:
             return output.emit_json(result)
         rows = [(e["id"], e["created_at"], e["commit"][:12], e["evals"], e["named_by"] or "-", e["message"])
@@ -202,6 +203,7 @@ def reproduce(model, version, as_json):
     and records a reproduction record: match, or mismatch with both digests. Exit 1 on mismatch.
     """
     result = _api().reproduce(model, version)
+    _warn(result)
     if as_json:
         output.emit_json(result)
     else:
@@ -384,6 +386,7 @@ def diff(model, version_a, version_b, as_json):
 def deprecate(model, version, reason, sunset, as_json):
     """Mark VERSION deprecated: 'show' flags it and the gate refuses promoting it."""
     result = _api().deprecate(model, version, reason=reason, sunset=sunset)
+    _warn(result)
     if as_json:
         return output.emit_json(result)
     output.line(f"deprecated {model} {version} ({result['record']['id'][:19]}…)")
@@ -468,6 +471,7 @@ def sync(remote, as_json):
 def gc(older_than, dry_run, as_json):
     """Delete experiment refs older than the retention window (never one a version came from)."""
     result = _api().gc(older_than, dry_run)
+    _warn(result)
     if as_json:
         return output.emit_json(result)
     verb = "would remove" if dry_run else "removed"
@@ -486,6 +490,7 @@ def gc(older_than, dry_run, as_json):
 def lineage(model, version, as_dot, as_json):
     """The lineage of VERSION: parents, experiment, code commit, data pins, evals, stage history."""
     result = _api().lineage(model, version)
+    _warn(result)
     if as_json:
         return output.emit_json({k: v for k, v in result.items() if k != "dot"})
     if as_dot:
@@ -578,7 +583,9 @@ def main(argv: list[str] | None = None) -> None:
         except (AttributeError, ValueError):
             pass
     try:
-        code = cli.main(args=argv, prog_name="git mv-promote", standalone_mode=False)
+        completing = "_GIT_MV_PROMOTE_COMPLETE" in os.environ
+        code = cli.main(args=argv, prog_name="git-mv-promote" if completing else "git mv-promote",
+                        complete_var="_GIT_MV_PROMOTE_COMPLETE", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:

@@ -217,6 +217,8 @@ def _model(name: str, table: dict) -> ModelPolicy:
             raise PolicyError(f"{path}.eval.command uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}",
                               "use {artifact}, {output}, {model}, {version} or {suite}")
     eval_data = ev.take("data", str)
+    if eval_data:
+        _check_relpath(eval_data, f"{path}.eval.data")
     ev.done()
     tr = _Reader(r.take("train", dict, {}), f"{path}.train")
     train_command = tr.take("command", str)

@@ -142,7 +142,8 @@ class Repo:
         name, email = self.config("user.name"), self.config("user.email")
         when = os.environ.get("GIT_COMMITTER_DATE")
         if name and email:
-            return pygit2.Signature(name, email, *_parse_git_date(when)) if when else pygit2.Signature(name, email)
+            fixed = parse_git_date(when) if when else None
+            return pygit2.Signature(name, email, *fixed) if fixed else pygit2.Signature(name, email)
         return pygit2.Signature("git-mv-promote", "mv-promote@localhost")
 
     # ------------------------------------------------------------ objects
@@ -397,17 +398,25 @@ class Repo:
 _TYPE_NAMES = {ObjectType.COMMIT: "commit", ObjectType.TREE: "tree", ObjectType.BLOB: "blob", ObjectType.TAG: "tag"}
 
 
-def _parse_git_date(text: str) -> tuple[int, int]:
-    """GIT_COMMITTER_DATE as '@<epoch> <tz>', '<epoch> <tz>' or ISO 8601; returns (epoch, offset minutes)."""
+def parse_git_date(text: str) -> tuple[int, int] | None:
+    """GIT_COMMITTER_DATE in the forms git accepts ('@<epoch> <tz>', '<epoch> <tz>', ISO 8601,
+    RFC 2822) as (epoch, offset minutes); None when it cannot be read."""
     from datetime import datetime
+    from email.utils import parsedate_to_datetime
 
     t = text.strip().lstrip("@")
     parts = t.split()
-    if parts and parts[0].isdigit():
-        tz = parts[1] if len(parts) > 1 else "+0000"
-        sign = -1 if tz.startswith("-") else 1
-        return int(parts[0]), sign * (int(tz[-4:-2]) * 60 + int(tz[-2:]))
-    dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    try:
+        if parts and parts[0].isdigit():
+            tz = parts[1] if len(parts) > 1 else "+0000"
+            sign = -1 if tz.startswith("-") else 1
+            return int(parts[0]), sign * (int(tz[-4:-2]) * 60 + int(tz[-2:]))
+        try:
+            dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        except ValueError:
+            dt = parsedate_to_datetime(t)
+    except (ValueError, TypeError, IndexError):
+        return None
     off = dt.utcoffset()
     return int(dt.timestamp()), int(off.total_seconds() // 60) if off else 0
 
