@@ -33,6 +33,7 @@ from gitmv.signing import signing_key_fingerprint
 # A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
 # pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
 # nothing silently until the notes exist.
+MAX_METRICS_BYTES = 1 << 20
 NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"
 
 
@@ -336,7 +337,11 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
                 for stage in reg.stages_present(name):
                     for seq, oid in reg.stage_seqs(name, stage):
                         _verify_stage_tag(ctx, name, stage, seq, oid, mp, failures)
-    failures.extend(_verify_notes_history(repo, reg.notes_commit))
+    try:
+        repo.check_notes_commit(NOTES_REF)
+        failures.extend(_verify_notes_history(repo, reg.notes_commit))
+    except MvError as exc:
+        failures.append(f"notes: {exc.cause}")
     return {"ok": not failures, "checked": checked, "failures": failures, "warnings": ctx.warnings}
 
 
@@ -486,8 +491,10 @@ def _retrieve(ctx: Context, v: Version, rel: str, tmp: str) -> str:
 def _from_dvc_remote(ctx: Context, v: Version, rel: str, tmp: str, tried: list) -> str | None:
     from gitmv import data_ops, dvcremote
 
-    if ctx.repo.workdir is None or not (ctx.repo.workdir / ".dvc").is_dir() or not dvcremote.dvc_available():
-        tried.append("dvc remote: DVC not installed or not set up here")
+    if ctx.repo.workdir is None or not (ctx.repo.workdir / ".dvc").is_dir():
+        return None  # not a DVC repository: there is no remote to try
+    if not dvcremote.dvc_available():
+        tried.append(f"dvc remote: DVC is not installed ({dvcremote.EXTRA_HINT})")
         return None
     remotes = data_ops.Remotes(ctx.repo)
     try:
@@ -517,9 +524,14 @@ def _eval_data_pin(repo: Repo, head: str, mp) -> list | None:
 
 def _read_metrics(file: Path, what: str) -> dict:
     try:
+        if file.stat().st_size > MAX_METRICS_BYTES:
+            raise EvalError(f"{what} is {file.stat().st_size} bytes, over the {MAX_METRICS_BYTES} byte limit",
+                            "report metrics overall and per slice, not per example")
         data = json.loads(file.read_bytes())
     except FileNotFoundError as exc:
         raise EvalError(f"metrics file {file} not found") from exc
+    except RecursionError as exc:
+        raise EvalError(f"{what} is nested too deeply to be a metrics report") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise EvalError(f"{what} is not JSON: {exc}", "write {\"metrics\": {...}, \"slices\": {...}}") from exc
     shape = "expected {\"metrics\": {name: number}, \"slices\": {slice: {name: number}}}"

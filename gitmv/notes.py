@@ -9,6 +9,7 @@ bytes.
 from __future__ import annotations
 
 from gitmv import records
+from gitmv.errors import RecordError
 from gitmv.repo import NOTES_REF, Repo
 
 
@@ -28,6 +29,10 @@ def append(repo: Repo, target: str, new_records: list[dict], message: str, ref: 
         if len(merged) == len(have) and all(r["id"] in {h["id"] for h in have} for r in merged):
             return None
         data = records.render_note(merged).encode()
+        if len(data) > records.MAX_NOTE_BYTES:
+            raise RecordError(f"the note on {target[:12]} would be {len(data)} bytes, over the "
+                              f"{records.MAX_NOTE_BYTES} byte limit; nothing was recorded",
+                              "keep records small: metrics overall and per slice, not per example")
         return repo.write_notes({target: data}, [old] if old else [], message)
 
     result = repo.cas_notes_update(compute, ref, message)

@@ -34,6 +34,7 @@ MAX_NOTE_BYTES = 4 * 1024 * 1024
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VERSION_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def utc_now() -> str:
@@ -192,6 +193,14 @@ class VersionRecord:
         if data.get("kind") not in ("version", "experiment"):
             raise RecordError(f"{what} is of kind {data.get('kind')!r}, not 'version'")
         _require(data, {"model": str, "version": str, "commit": str, "artifacts": dict}, what)
+        for path, meta in data["artifacts"].items():
+            if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and HEX64_RE.match(meta["sha256"])
+                    and isinstance(meta.get("size"), int)):
+                raise RecordError(f"{what}: artifacts.{path} must be a table with a sha256 digest and a size")
+        for key, typ in (("data", list), ("seeds", list), ("params", dict), ("lockfile", dict), ("model_card", dict),
+                         ("experiment", dict), ("parent", str), ("run_id", str), ("message", str)):
+            if data.get(key) is not None and not isinstance(data[key], typ):
+                raise RecordError(f"{what} has '{key}' of the wrong type")
         return _from_fields(cls, data, what)
 
     @classmethod
@@ -285,7 +294,32 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict]:
     for rec in records:
         if not isinstance(rec.get("id"), str) or rec.get("kind") not in NOTE_KINDS:
             raise RecordError(f"{what} holds a record without a valid id and kind")
+        check_record_shape(rec, what)
     return records
+
+
+def _number_table(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items())
+
+
+_SHAPES = {
+    "eval": {"suite": lambda v: isinstance(v, str), "metrics": _number_table,
+             "slices": lambda v: isinstance(v, dict) and all(_number_table(t) for t in v.values()),
+             "artifacts": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())},
+    "approval": {"approvers": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)},
+    "deprecation": {"reason": lambda v: isinstance(v, str)},
+    "reproduction": {"match": lambda v: isinstance(v, bool)},
+}
+
+
+def check_record_shape(rec: dict, what: str = "note") -> None:
+    """Each kind's fields have the types readers rely on (an intact id proves nothing about shape:
+    anyone can hash a record)."""
+    for key, ok in _SHAPES.get(rec.get("kind"), {}).items():
+        if key in rec and not ok(rec[key]):
+            raise RecordError(f"{what}: {rec.get('kind')} record {str(rec.get('id'))[:19]}… has a malformed '{key}'")
+
 
 
 def merge_records(left: Iterable[dict], right: Iterable[dict]) -> list[dict]:

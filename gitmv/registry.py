@@ -15,7 +15,7 @@ from gitmv import notes, records
 from gitmv.errors import NotFoundError, RecordError
 from gitmv.policy import Policy
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
-from gitmv.repo import Repo, TagInfo
+from gitmv.repo import NOTES_REF, Repo, TagInfo
 from gitmv.signing import SignatureCheck, verify_signature
 
 TAG_ROOT = "refs/tags/mv/"
@@ -78,6 +78,7 @@ class Registry:
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
         self._notes: dict[str, list[dict]] = {}
+        self._notes_checked = False
 
     # ------------------------------------------------------------ refs
 
@@ -232,6 +233,9 @@ class Registry:
     # ------------------------------------------------------------ evidence
 
     def note_records(self, target: str) -> list[dict]:
+        if not self._notes_checked and self.notes_commit is not None and self.notes_commit == self.repo.ref(NOTES_REF):
+            self.repo.check_notes_commit(NOTES_REF)  # a corrupted notes ref is a clear error, once
+        self._notes_checked = True
         if target not in self._notes:
             self._notes[target] = notes.read_records(self.repo, self.notes_commit, target)
         return self._notes[target]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -279,8 +280,11 @@ class Repo:
         return out
 
     def update_ref(self, name: str, new: str, old: str | None, message: str = "git-mv-promote") -> bool:
-        """Compare-and-swap: move `name` from `old` (None: must not exist) to `new`. False if lost."""
+        """Compare-and-swap: move `name` from `old` (None: must not exist) to `new`. False if lost.
+        A stale lock file (a git killed mid-update) is not a lost race: it is named."""
         proc = self.git("update-ref", "-m", message, name, new, old or ZERO, check=False)
+        if proc.returncode != 0:
+            _raise_if_locked(proc.stderr)
         return proc.returncode == 0
 
     def delete_ref(self, name: str, old: str) -> bool:
@@ -294,6 +298,7 @@ class Repo:
                         name, target, input=message.encode(), check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
+            _raise_if_locked(proc.stderr)
             if "already exists" in err:
                 raise ConflictError(f"tag {name} already exists", "another writer took it; run the command again")
             from gitmv.errors import SigningError
@@ -315,6 +320,33 @@ class Repo:
 
     # ------------------------------------------------------------ notes
 
+    def _notes_tree(self, notes_commit: str):
+        try:
+            return self._r[notes_commit].peel(pygit2.Commit).tree
+        except (KeyError, ValueError, pygit2.GitError):
+            from gitmv.errors import RecordError
+
+            raise RecordError(f"notes commit {notes_commit[:12]} is missing or not a commit",
+                              "restore refs/notes/mv-promote from a clone (git fetch origin "
+                              "+refs/notes/mv-promote:refs/notes/mv-promote) or from its reflog") from None
+
+    def check_notes_commit(self, ref: str) -> str | None:
+        """The commit a notes ref names, or a RecordError when it names anything else."""
+        oid = self.ref(ref)
+        if oid is None:
+            return None
+        from gitmv.errors import RecordError
+
+        try:
+            kind = self._r.odb.read(oid)[0]
+        except (KeyError, ValueError, pygit2.GitError):
+            kind = None
+        if kind != ObjectType.COMMIT:
+            what = "a missing object" if kind is None else f"a {_TYPE_NAMES.get(kind, 'non-commit')}"
+            raise RecordError(f"{ref} points at {what} ({oid[:12]}), not a notes commit",
+                              f"restore it from a clone (git fetch origin +{ref}:{ref}) or from its reflog")
+        return oid
+
     def notes_commit_tree(self, notes_commit: str | None) -> str | None:
         if notes_commit is None:
             return None
@@ -324,15 +356,14 @@ class Repo:
         """The note on `target` in the notes commit, whatever its fan-out (flat, 2/38, 2/2/36)."""
         if notes_commit is None:
             return None
-        tree = self._r[notes_commit].peel(pygit2.Commit).tree
-        return _find_note(self._r, tree, target)
+        return _find_note(self._r, self._notes_tree(notes_commit), target)
 
     def note_targets(self, notes_commit: str | None) -> list[str]:
         """Every annotated object id in a notes commit."""
         if notes_commit is None:
             return []
         out: list[str] = []
-        _walk_notes(self._r, self._r[notes_commit].peel(pygit2.Commit).tree, "", out)
+        _walk_notes(self._r, self._notes_tree(notes_commit), "", out)
         return out
 
     def changed_note_targets(self, old: str | None, new: str) -> set[str]:
@@ -396,6 +427,16 @@ class Repo:
 
 
 _TYPE_NAMES = {ObjectType.COMMIT: "commit", ObjectType.TREE: "tree", ObjectType.BLOB: "blob", ObjectType.TAG: "tag"}
+
+
+LOCK_RE = re.compile(r"Unable to create '([^']+[.]lock)': File exists")
+
+
+def _raise_if_locked(stderr: bytes) -> None:
+    m = LOCK_RE.search(stderr.decode(errors="replace"))
+    if m:
+        raise MvError(f"ref lock {m.group(1)} exists: another git is updating it, or one crashed",
+                      f"if no git process is running, remove {m.group(1)}")
 
 
 def parse_git_date(text: str) -> tuple[int, int] | None:

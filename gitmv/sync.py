@@ -21,7 +21,8 @@ from gitmv.repo import NOTES_REF, Repo
 
 RETRIES = 8
 TAG_PREFIX = "refs/tags/mv/"
-RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists", "atomic push failed")
+RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists", "atomic push failed",
+                "atomic transaction failed", "cannot lock ref", "but expected")
 
 
 def tracking_notes_ref(remote: str) -> str:
@@ -55,7 +56,7 @@ def sync(repo: Repo, remote: str = "origin") -> dict:
         if ok:
             report["notes"] = merged
             return report
-        if not any(marker in text for marker in RACE_MARKERS):
+        if not any(marker in text for marker in RACE_MARKERS) and ls_remote(repo, remote) == theirs:
             lines = [ln.strip() for ln in text.splitlines() if "mv-promote" in ln or "rejected" in ln]
             raise RefusedError(f"the remote refused the push: {' | '.join(lines[-6:]) or text.strip()[-300:]}",
                                "fix what the refusal names, then run 'git mv-promote sync' again")
@@ -104,12 +105,36 @@ def _resolve_clash(repo: Repo, remote: str, ref: str, mine: str, their: str, the
     repo.delete_ref(hold, their)
 
 
+def _same_version(repo: Repo, oid: str, record: VersionRecord) -> bool:
+    tag = repo.tag(oid)
+    if tag is None:
+        return False
+    try:
+        other = VersionRecord.from_message(records.split_signature(tag.message.encode())[0].decode())
+    except MvError:
+        return False
+    return (other.kind, other.model, other.commit, other.artifacts) == ("version", record.model, record.commit,
+                                                                         record.artifacts)
+
+
 def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
-    """Re-register our unpublished version under the next number free locally and remotely."""
+    """Re-register our unpublished version under the next number free locally and remotely.
+
+    Idempotent: when a version with the same commit and artifacts already exists (the remote's
+    own, or one an interrupted sync made), its evidence is carried there instead, so a crash and
+    a re-run never publish the same artifact twice."""
     tag = repo.tag(mine, ref)
     message, signature = records.split_signature(tag.message.encode())
     record = VersionRecord.from_message(message.decode())
     model = record.model
+    prefix = f"{TAG_PREFIX}{model}/"
+    candidates = [(r, o) for r, o in repo.refs_under(prefix) if VERSION_REF_RE.match(r) and o != mine]
+    candidates += [(r, o) for r, o in repo.refs_under("refs/mv-sync/") if o != mine]
+    for other_ref, other in candidates:
+        if _same_version(repo, other, record):
+            target_ref = ref if other_ref.startswith("refs/mv-sync/") else other_ref
+            _carry(repo, mine, other, record, VERSION_REF_RE.match(target_ref).group(2))
+            return target_ref
     taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(f"{TAG_PREFIX}{model}/")]
              if (m := VERSION_REF_RE.match(r)) and m.group(1) == model}
     number = max(taken) + 1
@@ -122,6 +147,12 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
             number += 1
     else:
         raise ConflictError(f"no free version number for {model}", "run 'git mv-promote sync' again")
+    _carry(repo, mine, new_id, record, str(number))
+    return f"{TAG_PREFIX}{model}/v{number}"
+
+
+def _carry(repo: Repo, mine: str, new_id: str, record: VersionRecord, number: str) -> None:
+    """Copy the evidence on our unpublished tag to the version that replaces it (same ids on re-run)."""
     carried = []
     for rec in notes.read_records(repo, repo.ref(NOTES_REF), mine):
         body = {k: v for k, v in rec.items() if k not in ("id", "kind", "at", "by")}
@@ -130,8 +161,7 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
         body["carried_from"] = rec["id"]
         carried.append(records.make_note_record(rec["kind"], body, at=rec["at"], by=rec["by"]))
     if carried:
-        notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {model} {record.version} to v{number}")
-    return f"{TAG_PREFIX}{model}/v{number}"
+        notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {record.model} {record.version} to v{number}")
 
 
 def _merge_notes(repo: Repo, remote: str, remote_notes: str | None) -> str | None:
