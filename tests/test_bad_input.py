@@ -23,7 +23,6 @@ import pytest
 
 from conftest import ModelRepo, Result, git, run_mv
 from gitmv import records
-from test_sync import pygit2_reads_the_test_home  # noqa: F401  (autouse fixture)
 
 COMMANDS = {"show": ["show", "churn", "v1"], "verify": ["verify"], "register": ["register", "churn"],
             "eval": ["eval", "churn", "v1"]}

@@ -23,7 +23,7 @@ import pytest
 
 from conftest import Server, accepted, push, run_mv
 from gitservers import make_bare
-from test_sync import Clone, pygit2_reads_the_test_home  # noqa: F401  (autouse fixture)
+from test_sync import Clone
 
 WRITERS, PER_WRITER = 8, 25
 CLONES, ROUNDS = 6, 2

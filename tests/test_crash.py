@@ -33,7 +33,7 @@ import pytest
 
 from conftest import accepted, git, push, run_mv
 from test_concurrency import daemon_server, report_figures  # noqa: F401  (fixture)
-from test_sync import Clone, eval_from, pygit2_reads_the_test_home  # noqa: F401  (autouse fixture)
+from test_sync import Clone, eval_from
 
 SEED = 20261101
 CRASHES = 20  # per command kind

@@ -13,7 +13,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from conftest import ModelRepo, accepted, git, push, run_mv
 
@@ -22,24 +21,6 @@ TRACKING = "refs/notes/remotes/origin/mv-promote"
 
 
 # ================================================================ shared helpers
-
-@pytest.fixture(autouse=True)
-def pygit2_reads_the_test_home(hermetic):
-    """libgit2 fixes its config search path once per process; point it at this test's HOME (as
-    tests/test_show_verify.py does) so in-process commands and git subprocesses agree."""
-    import pygit2
-    from pygit2.enums import ConfigLevel
-
-    paths = pygit2.settings.search_path
-    levels = {ConfigLevel.GLOBAL: hermetic, ConfigLevel.XDG: hermetic / ".config" / "git",
-              ConfigLevel.SYSTEM: hermetic / "no-system-config"}
-    old = {level: paths[level] for level in levels}
-    for level, path in levels.items():
-        paths[level] = str(path)
-    yield
-    for level, path in old.items():
-        paths[level] = path
-
 
 class Clone(ModelRepo):
     """A clone of a server (not a fresh repository), with its own committer identity. Every

@@ -15,7 +15,6 @@ import pytest
 from conftest import ModelRepo, accepted, push
 from gitmv.records import split_signature
 from test_concurrency import daemon_server  # noqa: F401  (fixture)
-from test_sync import pygit2_reads_the_test_home  # noqa: F401  (autouse fixture)
 
 NOTES = "refs/notes/mv-promote"
 DETECTED: list[str] = []
