@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from gitmv import artifacts as artifacts_mod
 from gitmv import dvcpins, notes, records, rules
 from gitmv.errors import (ArtifactError, ConflictError, EvalError, MvError, NotFoundError, PolicyError,
@@ -57,7 +55,9 @@ def now() -> str:
     return records.utc_now()
 
 
-def open_context(path: str | os.PathLike = ".") -> Context:
+def open_context(path: str | os.PathLike = ".", cached: bool = True) -> Context:
+    """Repository, committed policy, allowed signers and a registry view. `cached=False` reads
+    every record from its object (verify must not trust anything derived)."""
     repo = Repo.discover(path)
     head = repo.head_commit()
     raw = repo.blob_at(head, POLICY_PATH)
@@ -71,7 +71,10 @@ def open_context(path: str | os.PathLike = ".") -> Context:
         if local.is_file() and local.read_bytes() != raw:
             warnings.append(f"{POLICY_PATH} has uncommitted changes; using the committed version (commit it to use it)")
     signers = repo.blob_at(head, policy.allowed_signers)
-    registry = Registry(repo, policy, signers, repo.ref(NOTES_REF))
+    from gitmv.cache import RecordCache
+
+    registry = Registry(repo, policy, signers, repo.ref(NOTES_REF),
+                        cache=RecordCache(repo.git_dir) if cached else None)
     return Context(repo, policy, head, registry, warnings)
 
 
@@ -264,6 +267,8 @@ def _params(read, path: str | None) -> dict | None:
     if found is None:
         return None
     data = read(path)
+    import yaml  # only when a params file is named: keeps start-up fast
+
     try:
         values = yaml.safe_load(data.decode("utf-8")) if path.endswith((".yaml", ".yml")) else json.loads(data)
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
@@ -319,7 +324,7 @@ def show(model: str | None = None, version: str | None = None, path: str | os.Pa
 def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
     """Signatures, records, artifact digests, note integrity and notes history. Never raises for
     a failed check: every failure is collected and named."""
-    ctx = open_context(path)
+    ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
     failures: list[str] = []
     checked: list[str] = []

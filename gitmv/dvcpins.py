@@ -11,8 +11,6 @@ import configparser
 import posixpath
 from typing import Callable
 
-import yaml
-
 from gitmv.errors import MvError
 
 DVC_LOCK = "dvc.lock"
@@ -20,6 +18,8 @@ DVC_CONFIG = ".dvc/config"
 
 
 def _yaml(raw: bytes, where: str):
+    import yaml  # only when a DVC file is read: keeps start-up fast
+
     try:
         return yaml.safe_load(raw.decode("utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

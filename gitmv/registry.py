@@ -64,7 +64,7 @@ class StageEntry:
 class Registry:
     def __init__(self, repo: Repo, policy: Policy | None, allowed_signers: bytes | None,
                  notes_commit: str | None, overlay: dict[str, str] | None = None,
-                 hidden: set[str] | None = None, protected_ref: str | None = None):
+                 hidden: set[str] | None = None, protected_ref: str | None = None, cache=None):
         self.repo = repo
         self.policy = policy
         self.allowed_signers = allowed_signers
@@ -74,6 +74,8 @@ class Registry:
         self.hidden = set(hidden or ())
         # where approvals are read from; default: the policy's protected branch in this repo
         self.protected_ref = protected_ref
+        # parsed records by tag object id (gitmv.cache); None where records must be read afresh
+        self.cache = cache
         self._model_refs: dict[str, dict[str, str]] = {}
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
@@ -178,14 +180,30 @@ class Registry:
             return self.version(model, name)
         return self.experiment(model, name)
 
-    def version_by_tag(self, oid: str, ref: str) -> Version:
-        if oid in self._versions:
-            return self._versions[oid]
+    def _parsed(self, oid: str, ref: str, parse) -> tuple[TagInfo, dict]:
+        """(tag, record dict) from the record cache, or by reading and parsing the tag object."""
+        hit = self.cache.get(oid) if self.cache is not None else None
+        if hit is not None and isinstance(hit.get("record"), dict):
+            tag = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
+                          raw=b"", tagger_time=hit["tagger_time"])
+            return tag, hit["record"]
         tag = self.repo.tag(oid, ref)
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
         message, _ = records.split_signature(tag.message.encode())
-        record = VersionRecord.from_message(message.decode("utf-8", "replace"), f"tag {ref}")
+        data = records.parse_tag_message(message.decode("utf-8", "replace"), f"tag {ref}")
+        parse(data)  # validate before caching
+        if self.cache is not None:
+            self.cache.put(oid, {"record": data, "target": tag.target, "target_type": tag.target_type,
+                                 "tagger_time": tag.tagger_time})
+        return tag, data
+
+    def version_by_tag(self, oid: str, ref: str) -> Version:
+        if oid in self._versions:
+            return self._versions[oid]
+        what = f"tag {ref}"
+        tag, data = self._parsed(oid, ref, lambda d: VersionRecord.from_dict(d, what))
+        record = VersionRecord.from_dict(data, what)
         m = VERSION_REF_RE.match(ref)
         if m and (record.kind, record.model, record.version) != ("version", m.group(1), f"v{m.group(2)}"):
             raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
@@ -199,11 +217,9 @@ class Registry:
         return found
 
     def stage_entry(self, ref: str, oid: str) -> StageEntry:
-        tag = self.repo.tag(oid, ref)
-        if tag is None:
-            raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
-        message, _ = records.split_signature(tag.message.encode())
-        record = PromotionRecord.from_message(message.decode("utf-8", "replace"), f"tag {ref}")
+        what = f"tag {ref}"
+        tag, data = self._parsed(oid, ref, lambda d: PromotionRecord.from_dict(d, what))
+        record = PromotionRecord.from_dict(data, what)
         m = STAGE_REF_RE.match(ref)
         if m and (record.model, record.stage, record.seq) != (m.group(1), m.group(2), int(m.group(3))):
             raise RecordError(f"{ref} carries the record of {record.model} {record.stage} #{record.seq}")
@@ -227,7 +243,8 @@ class Registry:
 
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs:
-            self._sigs[tag.id] = verify_signature(tag.raw, self.allowed_signers)
+            raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
+            self._sigs[tag.id] = verify_signature(raw, self.allowed_signers)
         return self._sigs[tag.id]
 
     # ------------------------------------------------------------ evidence
@@ -259,5 +276,9 @@ class Registry:
         return found[-1] if found else None
 
     def deprecation(self, version: Version) -> dict | None:
+        if version.tag.id not in self._notes:
+            raw = self.repo.read_note(version.tag.id, self.notes_commit) if self.notes_commit else None
+            if raw is None or b'"deprecation"' not in raw:
+                return None  # cheap: most notes hold only evals, and parsing them is the cost
         found = [r for r in self.records_of(version.tag.id, "deprecation") if records.record_is_intact(r)]
         return found[-1] if found else None

@@ -54,6 +54,7 @@ class Repo:
         self._r = repo
         self.hook_mode = hook_mode
         self._config: dict[str, str] | None = None
+        self._notes_trees: dict = {}
 
     # ------------------------------------------------------------ opening
 
@@ -321,8 +322,13 @@ class Repo:
     # ------------------------------------------------------------ notes
 
     def _notes_tree(self, notes_commit: str):
+        cached = self._notes_trees.get(notes_commit)
+        if cached is not None:
+            return cached
         try:
-            return self._r[notes_commit].peel(pygit2.Commit).tree
+            tree = self._r[notes_commit].peel(pygit2.Commit).tree
+            self._notes_trees = {notes_commit: tree}  # only the latest: notes commits are immutable
+            return tree
         except (KeyError, ValueError, pygit2.GitError):
             from gitmv.errors import RecordError
 
