@@ -1,59 +1,43 @@
-"""A cache of parsed tag records, keyed by tag object id.
+"""A cache of parsed tag records, one small JSON file per tag object id.
 
 Derivable and self-validating: an object id names immutable content, so an entry can never go
-stale, and deleting the file only costs a re-parse. It is never a source of truth: `verify` and
-the server hook do not use it. Concurrent writers each rewrite the file atomically; losing another
-writer's entries only means parsing them again later.
+stale, and deleting the directory only costs a re-parse. It is never a source of truth: `verify`
+and the server hook do not use it. One file per object keeps a lookup's cost independent of the
+registry's size (a single file would have to be loaded whole for every command), and writers
+never contend: each entry is written once, atomically.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import tempfile
 from pathlib import Path
 
-CACHE_NAME = "records-v1.json"
+CACHE_DIR = "mv-promote/records-v1"
 
 
 class RecordCache:
     def __init__(self, git_dir: Path):
-        self.path = Path(git_dir) / "mv-promote" / CACHE_NAME
-        self._data: dict[str, dict] | None = None
-        self._dirty = False
+        self.root = Path(git_dir) / CACHE_DIR
 
-    def _load(self) -> dict[str, dict]:
-        if self._data is None:
-            try:
-                data = json.loads(self.path.read_bytes())
-                self._data = data if isinstance(data, dict) else {}
-            except (OSError, ValueError):
-                self._data = {}
-        return self._data
+    def _path(self, oid: str) -> Path:
+        return self.root / oid[:2] / f"{oid[2:]}.json"
 
     def get(self, oid: str) -> dict | None:
-        entry = self._load().get(oid)
+        try:
+            entry = json.loads(self._path(oid).read_bytes())
+        except (OSError, ValueError):
+            return None
         return entry if isinstance(entry, dict) else None
 
     def put(self, oid: str, record: dict) -> None:
-        data = self._load()
-        if oid in data:
-            return
-        data[oid] = record
-        if not self._dirty:
-            self._dirty = True
-            atexit.register(self.flush)
-
-    def flush(self) -> None:
-        if not self._dirty or self._data is None:
-            return
-        self._dirty = False
+        path = self._path(oid)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".records-")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "w") as fh:
-                json.dump(self._data, fh, separators=(",", ":"))
-            os.replace(tmp, self.path)
+                json.dump(record, fh, separators=(",", ":"))
+            os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written is only slower
