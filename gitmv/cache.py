@@ -1,43 +1,67 @@
-"""A cache of parsed tag records, one small JSON file per tag object id.
+"""A cache of parsed tag records keyed by tag object id, in a small SQLite file.
 
 Derivable and self-validating: an object id names immutable content, so an entry can never go
-stale, and deleting the directory only costs a re-parse. It is never a source of truth: `verify`
-and the server hook do not use it. One file per object keeps a lookup's cost independent of the
-registry's size (a single file would have to be loaded whole for every command), and writers
-never contend: each entry is written once, atomically.
+stale, and deleting the file only costs a re-parse. It is never a source of truth: `verify` and
+the server hook do not use it. SQLite gives keyed lookups whose cost does not grow with the
+registry, and one transaction for all of a command's new entries (written when the process
+exits). A locked or unwritable cache is skipped: it only makes a command slower.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
-import os
-import tempfile
+import sqlite3
 from pathlib import Path
 
-CACHE_DIR = "mv-promote/records-v1"
+CACHE_FILE = "mv-promote/records-v1.sqlite"
 
 
 class RecordCache:
     def __init__(self, git_dir: Path):
-        self.root = Path(git_dir) / CACHE_DIR
+        self.path = Path(git_dir) / CACHE_FILE
+        self._db: sqlite3.Connection | None = None
+        self._opened = False
+        self._pending: dict[str, str] = {}
 
-    def _path(self, oid: str) -> Path:
-        return self.root / oid[:2] / f"{oid[2:]}.json"
+    def _conn(self) -> sqlite3.Connection | None:
+        if not self._opened:
+            self._opened = True
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(str(self.path), timeout=0.2, isolation_level=None)
+                db.execute("CREATE TABLE IF NOT EXISTS records (oid TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+                self._db = db
+            except (OSError, sqlite3.Error):
+                self._db = None
+        return self._db
 
     def get(self, oid: str) -> dict | None:
+        if oid in self._pending:
+            return json.loads(self._pending[oid])
+        db = self._conn()
+        if db is None:
+            return None
         try:
-            entry = json.loads(self._path(oid).read_bytes())
-        except (OSError, ValueError):
+            row = db.execute("SELECT entry FROM records WHERE oid = ?", (oid,)).fetchone()
+            entry = json.loads(row[0]) if row else None
+        except (sqlite3.Error, ValueError):
             return None
         return entry if isinstance(entry, dict) else None
 
     def put(self, oid: str, record: dict) -> None:
-        path = self._path(oid)
+        if not self._pending:
+            atexit.register(self.flush)
+        self._pending[oid] = json.dumps(record, separators=(",", ":"))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        db = self._conn()
+        if not pending or db is None:
+            return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w") as fh:
-                json.dump(record, fh, separators=(",", ":"))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
+            with db:
+                db.execute("BEGIN")
+                db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
+        except sqlite3.Error:
+            pass  # busy or read-only: the entries are simply parsed again next time
