@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Server hook latency for a one-stage-tag push, at a small and a large number of existing refs.
+
+For each size a synthetic registry (benchmarks/make_repo.py) is cloned into a bare "server"
+repository with the real pre-receive hook installed by `git mv-promote hooks install --server`;
+the work repository is its client (remote `origin` = the bare repo's local path). On the client a
+new version of m3 is registered (signed with the benchmark's ssh key), evaluated and pushed (through
+the hook), then promoted to `staging` (unprotected: record, seq and signature checks) and, after a
+reviewed merge of `git mv-promote request` into main with an `Approved-by:` trailer, to
+`production` (protected: the full gate, baseline eval, approvals). Each stage tag is then timed as
+
+* **push**     `git push --no-verify origin refs/tags/mv/m3/<stage>/<seq>`: the whole push, hook included;
+* **no hook**  the same push with the server's hooks switched off (core.hooksPath -> empty dir):
+               what git itself costs at that many refs (ref advertisement, connectivity check);
+* **hook**     the installed hooks/pre-receive shim (`python -m gitmv.hooks pre-receive`) run alone
+               in the bare repo with the one stdin line `<zero> <tag id> <ref>`;
+* **check**    (diagnostic) `gitmv.hooks.main(["pre-receive"])` called repeatedly inside one Python
+               process with the same line: the hook's own work without start-up and imports.
+
+Between pushes the new ref is deleted on the server with `git update-ref -d` (an admin's step,
+outside the hook), so every push is the same push. The three measurements are interleaved; the
+first round is a warm-up and is not counted.
+
+Target (issue "Enforcement"): the same latency (±20%) with 100 and with 100,000 existing refs.
+
+Usage:  python benchmarks/hook_latency.py [--refs 100,100000] [--runs 9] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (MV, OUT, Times, code_version, env_for, fmt_s, git, latest_j, loadavg, median, out_json,  # noqa: E402
+                    register_signed, run, scratch_copy)
+import make_repo  # noqa: E402
+
+ZERO = "0" * 40
+MODEL = "m3"
+TOLERANCE = 0.20
+
+
+def prepare(versions: int, env: dict, out: Path = OUT, log=print) -> dict:
+    """Server + client for a registry of `versions`, with one staging and one production stage tag
+    made on the client and not yet on the server."""
+    src, meta = make_repo.cached(versions, "mv", out)
+    base = out / "scratch" / f"hook-{versions}"
+    if base.exists():
+        shutil.rmtree(base)
+    client = scratch_copy(src, f"hook-{versions}/client", out)
+    server = base / "server.git"
+    git(["clone", "-q", "--mirror", str(client), str(server)], base, env)
+    run(MV + ["hooks", "install", "--server", str(server)], client, env)
+    git(["remote", "add", "origin", str(server)], client, env)
+    empty = base / "no-hooks"
+    empty.mkdir(exist_ok=True)
+
+    j = latest_j(client, MODEL) + 1
+    version = register_signed(client, env, MODEL, j)
+    # the version, its commit and its eval note go to the server through the hook
+    git(["push", "-q", "--no-verify", "origin", "main", f"refs/tags/mv/{MODEL}/{version}", "refs/notes/mv-promote"],
+        client, env)
+    tags = {}
+    _, proc = run(MV + ["promote", MODEL, version, "--stage", "staging", "-m", "bench", "--json"], client, env)
+    tags["staging"] = out_json(proc)
+    _, proc = run(MV + ["request", MODEL, version, "--stage", "production", "-m", "bench", "--json"], client, env)
+    branch = out_json(proc)["branch"]
+    git(["merge", "-q", "--no-ff", "-m", f"Merge pull request #1 from bench/{branch}\n\nApproved-by: Bob <bob@example.com>",
+         branch], client, env)
+    git(["push", "-q", "--no-verify", "origin", "main"], client, env)
+    _, proc = run(MV + ["promote", MODEL, version, "--stage", "production", "-m", "bench", "--json"], client, env)
+    tags["production"] = out_json(proc)
+    refs = git(["for-each-ref", "--format=x"], server, env).count("x")
+    log(f"  prepared {server}: {refs} refs, new version {MODEL} {version}")
+    return {"versions": versions, "refs": refs, "server": server, "client": client, "empty": empty,
+            "version": version, "tags": {s: (t["ref"], t["tag"]) for s, t in tags.items()}}
+
+
+def _push(setup: dict, ref: str, env: dict, hook: bool):
+    server, client = setup["server"], setup["client"]
+    if not hook:
+        git(["config", "core.hooksPath", str(setup["empty"])], server, env)
+    try:
+        dt, proc = run(["git", "push", "-q", "--no-verify", "origin", ref], client, env, check=False)
+    finally:
+        if not hook:
+            git(["config", "--unset", "core.hooksPath"], server, env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"push of {ref} refused or failed ({'with' if hook else 'without'} hook): "
+                           f"{proc.stderr.decode(errors='replace')}")
+    git(["update-ref", "-d", ref], server, env)  # reset: the next push is the same push
+    return dt, proc
+
+
+def _hook_alone(setup: dict, ref: str, tag: str, env: dict):
+    server = setup["server"]
+    hook_env = dict(env, GIT_DIR=".")
+    dt, proc = run([str(server / "hooks" / "pre-receive")], server, hook_env,
+                   input=f"{ZERO} {tag} {ref}\n".encode(), check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the hook refused {ref}: {proc.stderr.decode(errors='replace')}")
+    return dt, proc
+
+
+IN_PROCESS = """
+import io, json, resource, statistics, sys, time
+from gitmv import hooks
+line, runs = sys.argv[1], int(sys.argv[2])
+def cpu():
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+walls, cpus = [], []
+for i in range(runs + 2):
+    sys.stdin = io.StringIO(line)
+    c0, t0 = cpu(), time.perf_counter()
+    rc = hooks.main(["pre-receive"])
+    if rc != 0:
+        sys.exit(f"refused: {rc}")
+    if i >= 2:  # the first calls import and warm up
+        walls.append(time.perf_counter() - t0)
+        cpus.append(cpu() - c0)
+print(json.dumps({"wall": walls, "cpu": cpus}))
+"""
+
+
+def _check_in_process(setup: dict, ref: str, tag: str, env: dict, runs: int) -> dict:
+    """The hook's own work without interpreter start-up and imports: gitmv.hooks.main called
+    `runs` times in one process (diagnostic: it is far less noisy than whole processes)."""
+    _, proc = run([sys.executable, "-c", IN_PROCESS, f"{ZERO} {tag} {ref}\n", str(runs)], setup["server"],
+                  dict(env, GIT_DIR="."))
+    return json.loads(proc.stdout.decode())
+
+
+def measure(setup: dict, env: dict, runs: int, stages=("staging", "production")) -> dict:
+    result = {}
+    for stage in stages:
+        ref, tag = setup["tags"][stage]
+        got = {"push": Times(), "push_nohook": Times(), "hook": Times()}
+        for r in range(runs + 1):
+            a = _push(setup, ref, env, hook=True)
+            b = _push(setup, ref, env, hook=False)
+            c = _hook_alone(setup, ref, tag, env)
+            if r:  # round 0 is the warm-up
+                got["push"].add(*a)
+                got["push_nohook"].add(*b)
+                got["hook"].add(*c)
+        result[stage] = {k: {"wall": list(v), "cpu": v.cpu} for k, v in got.items()}
+        result[stage]["check"] = _check_in_process(setup, ref, tag, env, runs)
+    return result
+
+
+def run_size(versions: int, runs: int, env: dict | None = None, log=print) -> dict:
+    env = env or env_for()
+    setup = prepare(versions, env, log=log)
+    load = loadavg()
+    data = measure(setup, env, runs)
+    return {"versions": versions, "refs": setup["refs"], "stages": data, "load": f"{load} -> {loadavg()}"}
+
+
+def compare(small: dict, large: dict, tolerance: float = TOLERANCE, two_sided: bool = True) -> list[dict]:
+    """One row per (stage, measurement): medians at both sizes, ratio large/small, verdict
+    ("the same ±20%" is two-sided; "within 1.3× of" is one-sided)."""
+    rows = []
+    for stage in small["stages"]:
+        for what in ("hook", "check", "push", "push_nohook"):
+            a = median(small["stages"][stage][what]["wall"])
+            b = median(large["stages"][stage][what]["wall"])
+            ac = median(small["stages"][stage][what]["cpu"])
+            bc = median(large["stages"][stage][what]["cpu"])
+            ratio = b / a
+            if what == "push_nohook":
+                target, ok = "(git's own cost, no target)", None
+            elif what == "check":
+                target, ok = "(diagnostic)", None
+            elif two_sided:
+                target, ok = f"{1 - tolerance:.1f}–{1 + tolerance:.1f}×", (1 - tolerance) <= ratio <= 1 + tolerance
+            else:
+                target, ok = f"≤ {1 + tolerance:.1f}×", ratio <= 1 + tolerance
+            rows.append({"stage": stage, "what": what, "small": a, "large": b, "ratio": ratio, "target": target,
+                         "pass": ok, "small_refs": small["refs"], "large_refs": large["refs"],
+                         "small_cpu": ac, "large_cpu": bc, "cpu_ratio": bc / ac})
+    return rows
+
+
+LABELS = {"hook": "hook process alone", "check": "the hook's check in-process (no start-up/imports)",
+          "push": "git push (hook on)", "push_nohook": "git push (hook off)"}
+
+
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    a, b = rows[0]["small_refs"], rows[0]["large_refs"]
+    lines = [f"| stage tag | measurement | {a:,} refs: wall (cpu) | {b:,} refs: wall (cpu) | ratio wall (cpu) "
+             "| target | result |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        verdict = "-" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL")
+        lines.append(f"| {r['stage']} | {LABELS[r['what']]} | {fmt_s(r['small'])} ({fmt_s(r['small_cpu'])}) | "
+                     f"{fmt_s(r['large'])} ({fmt_s(r['large_cpu'])}) | {r['ratio']:.2f}× ({r['cpu_ratio']:.2f}×) "
+                     f"| {r['target']} | {verdict} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--refs", default=None, help="comma-separated sizes in refs (default 100,100000)")
+    ap.add_argument("--runs", type=int, default=None, help="timed rounds per measurement (default 9; --quick 3)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 100 and 5,000 refs, 3 rounds")
+    args = ap.parse_args()
+    sizes = [int(x) for x in (args.refs or ("100,5000" if args.quick else "100,100000")).split(",")]
+    runs = args.runs or (3 if args.quick else 9)
+    env = env_for()
+    started = time.monotonic()
+    results = []
+    for refs in sizes:
+        versions = make_repo.versions_for_refs(refs)
+        print(f"{refs:,} refs -> {versions:,} versions")
+        results.append(run_size(versions, runs, env))
+    rows = compare(results[0], results[-1])
+    print(f"code: {code_version()}")
+    print(table(rows))
+    print(f"(medians of {runs} rounds after one warm-up; load average during the rounds: "
+          f"{', '.join(r['load'] for r in results)}; total {time.monotonic() - started:.0f} s)")
+    (OUT / "hook_latency.json").write_text(json.dumps({"runs": runs, "results": results, "rows": rows}, indent=1,
+                                                       default=str))
+    return 0 if all(r["pass"] is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
