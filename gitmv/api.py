@@ -298,13 +298,10 @@ def show(model: str | None = None, version: str | None = None, path: str | os.Pa
     if version is None:
         current = {s: reg.current_version_name(model, s) for s in reg.stages_present(model)}
         rows = []
-        for name in reg.versions(model):
-            v = reg.version(model, name)
-            dep = reg.deprecation(v)
-            rows.append({"version": name, "created_at": v.record.created_at, "created_by": v.record.created_by,
-                         "commit": v.record.commit, "parent": v.record.parent, "message": v.record.message,
-                         "stages": sorted(s for s, cur in current.items() if cur == name),
-                         "deprecated": dep is not None})
+        for row in reg.version_summaries(model):
+            tag = row.pop("tag")
+            rows.append({**row, "stages": sorted(s for s, cur in current.items() if cur == row["version"]),
+                         "deprecated": reg.is_deprecated(tag)})
         if not rows and model not in ctx.policy.models:
             raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
         return {"model": model, "versions": rows, "stages": current, "warnings": ctx.warnings}

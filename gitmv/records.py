@@ -138,6 +138,29 @@ def split_signature(raw_message: bytes) -> tuple[bytes, bytes]:
     return raw_message[:cut], raw_message[cut:]
 
 
+TOP_LEVEL_LINE_RE = re.compile(r'^([a-z_]+) = ("(?:[^"\\]|\\.)*")$')
+
+
+def quick_strings(message: str) -> dict[str, str] | None:
+    """The top-level string fields of a canonical record, without a TOML parse (the hot path of
+    listings). TOML basic strings as our writer emits them are JSON strings; anything unexpected
+    returns None and the caller parses properly."""
+    head, sep, body = message.partition("\n\n")
+    if not sep:
+        return None
+    out: dict[str, str] = {}
+    for line in body.split("\n"):
+        if line.startswith("["):
+            break
+        m = TOP_LEVEL_LINE_RE.match(line)
+        if m:
+            try:
+                out[m.group(1)] = json.loads(m.group(2))
+            except ValueError:
+                return None
+    return out
+
+
 def tag_message(subject: str, data: dict) -> str:
     return f"{subject}\n\n{to_toml(data)}"
 

@@ -99,18 +99,28 @@ class Registry:
     @cached_property
     def model_names(self) -> list[str]:
         names = set(self.policy.models) if self.policy else set()
+        valid: dict[str, bool] = {}
         for ref, oid in self.repo.refs_under(TAG_ROOT):
             if ref in self.hidden:
                 continue
-            m = VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref)
-            if m:
-                names.add(m.group(1))
-                self._model_refs.setdefault(m.group(1), {})[ref] = oid
+            parts = ref.split("/")  # one split per ref: this loop sees every registry ref
+            if len(parts) not in (5, 6):
+                continue
+            model = parts[3]
+            if model not in valid:
+                valid[model] = bool(NAME_RE.match(model))
+            if valid[model]:
+                names.add(model)
+                self._model_refs.setdefault(model, {})[ref] = oid
         return sorted(names)
 
     def versions(self, model: str) -> list[str]:
-        nums = sorted(int(m.group(2)) for ref in self.refs_of(model) if (m := VERSION_REF_RE.match(ref)))
-        return [f"v{n}" for n in nums]
+        nums = []
+        for ref in self.refs_of(model):
+            name = ref.rsplit("/", 1)[1]
+            if name[:1] == "v" and ref.count("/") == 4 and records.VERSION_RE.match(name):
+                nums.append(int(name[1:]))
+        return [f"v{n}" for n in sorted(nums)]
 
     def latest(self, model: str) -> str | None:
         names = self.versions(model)
@@ -215,6 +225,42 @@ class Registry:
         found = Version(tag, record)
         self._versions[oid] = found
         return found
+
+    def version_summaries(self, model: str) -> list[dict]:
+        """One row per version for listings, from one `for-each-ref` over the model's tags and the
+        records' top-level strings (no TOML parse); a row that does not read cleanly falls back
+        to the full, validated parse."""
+        proc = self.repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%01",
+                             f"{TAG_ROOT}{model}/")
+        rows = {}
+        for item in proc.stdout.decode("utf-8", "replace").split("\x01"):
+            fields = item.lstrip("\n").split("\x00")
+            if len(fields) != 4 or fields[0] in self.hidden:
+                continue
+            ref, oid, commit, contents = fields
+            m = VERSION_REF_RE.match(ref)
+            if not m:
+                continue
+            name = f"v{m.group(2)}"
+            message = records.split_signature(contents.encode())[0].decode("utf-8", "replace")
+            quick = records.quick_strings(message)
+            if (quick and quick.get("kind") == "version" and quick.get("model") == model and quick.get("version") == name
+                    and quick.get("commit") == commit and "created_at" in quick and "created_by" in quick):
+                rows[int(m.group(2))] = {"version": name, "tag": oid, "commit": commit,
+                                         "created_at": quick["created_at"], "created_by": quick["created_by"],
+                                         "parent": quick.get("parent"), "message": quick.get("message", "")}
+            else:
+                v = self.version(model, name)
+                rows[int(m.group(2))] = {"version": name, "tag": oid, "commit": v.record.commit,
+                                         "created_at": v.record.created_at, "created_by": v.record.created_by,
+                                         "parent": v.record.parent, "message": v.record.message}
+        return [rows[n] for n in sorted(rows)]
+
+    def is_deprecated(self, tag_id: str) -> bool:
+        raw = self.repo.read_note(tag_id, self.notes_commit) if self.notes_commit else None
+        if raw is None or b'"deprecation"' not in raw:
+            return False
+        return any(records.record_is_intact(r) for r in self.records_of(tag_id, "deprecation"))
 
     def stage_entry(self, ref: str, oid: str) -> StageEntry:
         what = f"tag {ref}"
