@@ -176,6 +176,8 @@ def compare(small: dict, large: dict, tolerance: float = TOLERANCE, two_sided: b
             ratio = b / a
             if what == "push_nohook":
                 target, ok = "(git's own cost, no target)", None
+            elif what == "push":
+                target, ok = "(hook + git's own cost: information)", None
             elif what == "check":
                 target, ok = "(diagnostic)", None
             elif two_sided:
