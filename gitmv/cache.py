@@ -12,9 +12,19 @@ from __future__ import annotations
 import atexit
 import json
 import sqlite3
+import weakref
 from pathlib import Path
 
 CACHE_FILE = "mv-promote/records-v1.sqlite"
+# Caches with unwritten entries; weak, so a cache (and its database handle) goes away with the
+# registry that used it, flushing on the way out, and long-lived processes leak no descriptors.
+_UNFLUSHED: "weakref.WeakSet[RecordCache]" = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for cache in list(_UNFLUSHED):
+        cache.flush()
 
 
 class RecordCache:
@@ -50,18 +60,28 @@ class RecordCache:
         return entry if isinstance(entry, dict) else None
 
     def put(self, oid: str, record: dict) -> None:
-        if not self._pending:
-            atexit.register(self.flush)
+        _UNFLUSHED.add(self)
         self._pending[oid] = json.dumps(record, separators=(",", ":"))
 
     def flush(self) -> None:
+        """Write pending entries in one transaction and close the database."""
         pending, self._pending = self._pending, {}
-        db = self._conn()
-        if not pending or db is None:
-            return
+        _UNFLUSHED.discard(self)
+        db = self._conn() if pending else self._db
         try:
-            with db:
-                db.execute("BEGIN")
-                db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
+            if pending and db is not None:
+                with db:
+                    db.execute("BEGIN")
+                    db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
         except sqlite3.Error:
             pass  # busy or read-only: the entries are simply parsed again next time
+        finally:
+            if db is not None:
+                db.close()
+            self._db, self._opened = None, False
+
+    def __del__(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # interpreter shutdown: nothing left to do
+            pass

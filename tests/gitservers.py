@@ -189,8 +189,10 @@ def _stop(proc: subprocess.Popen | None) -> None:
         except (AttributeError, OSError):
             pidfd = None
         if pidfd is not None:
-            try:
-                select.select([pidfd], [], [], STOP_TIMEOUT)
+            try:  # poll, not select: select() refuses descriptors above FD_SETSIZE (1024)
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                poller.poll(STOP_TIMEOUT * 1000)
             finally:
                 os.close(pidfd)
         else:
