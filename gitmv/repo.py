@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import FileStatus, ObjectType, RepositoryOpenFlag
+from pygit2.enums import ObjectType, RepositoryOpenFlag
 
 from gitmv.errors import ConflictError, MvError, NotARepoError
 
@@ -156,12 +156,6 @@ class Repo:
         except (ValueError, pygit2.GitError):
             return False
 
-    def object_type(self, oid: str) -> str | None:
-        try:
-            return self._r.odb.read(oid)[0] and _TYPE_NAMES.get(self._r.odb.read(oid)[0])
-        except (KeyError, ValueError, pygit2.GitError):
-            return None
-
     def read_raw(self, oid: str) -> bytes:
         return self._r.odb.read(oid)[1]
 
@@ -187,10 +181,6 @@ class Repo:
             return None
         obj = self._r[entry.id]
         return obj.data if obj.type == ObjectType.BLOB else None
-
-    def blob_size_at(self, commit: str, path: str) -> int | None:
-        data = self.blob_at(commit, path)
-        return None if data is None else len(data)
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         if ancestor == descendant:
@@ -239,19 +229,6 @@ class Repo:
             return str(self._r.revparse_single(rev).peel(pygit2.Commit).id)
         except (KeyError, ValueError, pygit2.GitError):
             return None
-
-    def path_dirty(self, path: str) -> bool:
-        """True when the work-tree or index copy of `path` differs from HEAD."""
-        try:
-            flags = self._r.status_file(path)
-        except KeyError:
-            return not self._is_tracked(path)
-        except pygit2.GitError:
-            return True
-        return flags not in (FileStatus.CURRENT, FileStatus.IGNORED) and flags != 0
-
-    def _is_tracked(self, path: str) -> bool:
-        return self.blob_at(self.head_commit(), path) is not None
 
     # ------------------------------------------------------------ refs
 
