@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from gitmv import artifacts as artifacts_mod
-from gitmv import dvcpins, notes, records, rules
+from gitmv import dvcpins, notes, records
+from gitmv.rules import promotion as rules
 from gitmv.errors import (ArtifactError, ConflictError, EvalError, MvError, NotFoundError, PolicyError,
                           RefusedError, UsageError)
 from gitmv.hashing import sha256_bytes, sha256_file
@@ -650,7 +651,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
                     got.source, got.file = "dvc remote", "remote"
                 retrievability.append({"path": rel, "ok": got.ok, "source": got.source, "tried": got.tried})
     missing = [r for r in retrievability if not r["ok"]]
-    from gitmv.gate import Criterion
+    from gitmv.rules.gate import Criterion
 
     for item in retrievability:
         verdict.criteria.append(Criterion(f"retrievable {item['path']}", item["ok"] or force,
@@ -675,7 +676,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
 def _pins_retrievability(ctx: Context, target: Version, verdict: rules.Verdict, force: bool) -> list[dict]:
     """Every object of the target's DVC pins must be in its remote; adds one criterion."""
     from gitmv import data_ops, dvcremote
-    from gitmv.gate import Criterion
+    from gitmv.rules.gate import Criterion
 
     pins = data_ops.version_pins(ctx.repo, target)
     if not pins:

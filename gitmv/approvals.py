@@ -14,7 +14,7 @@ import hashlib
 import re
 import tomllib
 
-from gitmv.gate import Criterion
+from gitmv.rules.gate import Criterion
 from gitmv.registry import Registry, Version
 
 TRAILER_RE = re.compile(r"^(Approved-by|Reviewed-by):\s*(.+?)\s*$", re.M | re.I)

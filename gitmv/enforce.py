@@ -17,7 +17,8 @@ Rules (numbered as in docs/hooks.md):
 
 from __future__ import annotations
 
-from gitmv import approvals, notes, records, rules
+from gitmv import approvals, notes, records
+from gitmv.rules import promotion as rules
 from gitmv.errors import MvError
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE, Registry

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from gitmv import gate, records
+from gitmv import records
+from gitmv.rules import gate
 from gitmv.approvals import REQUEST_TRAILER, page_path, request_path
-from gitmv.rules import Verdict
+from gitmv.rules.promotion import Verdict
 
 PASS, FAIL, NA = "✅", "❌", "—"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gitmv import gate
+from gitmv.rules import gate
 from gitmv.errors import MvError
-from gitmv.gate import Criterion
+from gitmv.rules.gate import Criterion
 from gitmv.registry import Registry, Version
 
 

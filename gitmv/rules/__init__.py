@@ -1,0 +1,6 @@
+"""Decisions, in one place: the client, the server hook and `verify` call these and nothing else
+decides. Each module owns one family of rules:
+
+- `gate`       metric criteria (thresholds, beat-or-match overall and per protected slice)
+- `promotion`  may a version enter a stage (promotion and rollback verdicts over a registry view)
+"""
