@@ -47,6 +47,7 @@ class ModelPolicy:
     eval_data: str | None = None
     train_command: str | None = None
     gate: GatePolicy = GatePolicy()
+    eval_signers: tuple = ()  # principals whose eval records count; empty: any allowed signer
 
     @property
     def signed(self) -> bool:
@@ -74,6 +75,8 @@ class Policy:
     experiment_retention: int  # seconds
     models: dict
     digest: str
+    host_signers: str | None = None  # allowed-signers file of hosts whose signed web merges vouch for their author
+    policy_approvals: int = 1  # approvers for a change to the policy, the signers or promotions/**
 
     def model(self, name: str) -> ModelPolicy:
         from gitmv.errors import NotFoundError
@@ -161,7 +164,7 @@ def _check_relpath(value: str, path: str) -> None:
         raise PolicyError(f"{path}: '{value}' must be a path relative to the repository root")
 
 
-def _gate(table: dict, path: str) -> GatePolicy:
+def _gate(table: dict, path: str) -> tuple[GatePolicy, tuple]:
     r = _Reader(table, path)
     metrics = r.take("metrics", dict, {})
     for name, direction in metrics.items():
@@ -183,10 +186,11 @@ def _gate(table: dict, path: str) -> GatePolicy:
     approvals = r.take("approvals", int, 0)
     if approvals < 0:
         raise PolicyError(f"{path}.approvals must be ≥ 0")
+    eval_signers = r.strings("eval_signers")
     r.done()
     return GatePolicy(metrics=metrics, thresholds=numbers["thresholds"],
                       max_regression=numbers["max_regression"], protected_slices=slices,
-                      approvals=approvals)
+                      approvals=approvals), eval_signers
 
 
 def _model(name: str, table: dict) -> ModelPolicy:
@@ -223,7 +227,7 @@ def _model(name: str, table: dict) -> ModelPolicy:
     tr = _Reader(r.take("train", dict, {}), f"{path}.train")
     train_command = tr.take("command", str)
     tr.done()
-    gate = _gate(r.take("gate", dict, {}), f"{path}.gate")
+    gate, eval_signers = _gate(r.take("gate", dict, {}), f"{path}.gate")
     r.done()
     if tier != "research":
         if not suite:
@@ -234,9 +238,13 @@ def _model(name: str, table: dict) -> ModelPolicy:
                               "declare at least one metric as \"max\" or \"min\"")
     if tier == "regulated" and not model_card:
         raise PolicyError(f"{path}.model_card is required for the regulated tier")
+    if tier == "regulated" and not eval_signers:
+        raise PolicyError(f"{path}.gate.eval_signers is required for the regulated tier",
+                          "name the principals (from allowed_signers) whose eval records count")
     return ModelPolicy(name=name, tier=tier, artifacts=artifacts, model_card=model_card, data=data,
                        params=params, lockfile=lockfile, eval_suite=suite, eval_command=command,
-                       eval_data=eval_data, train_command=train_command, gate=gate)
+                       eval_data=eval_data, train_command=train_command, gate=gate,
+                       eval_signers=eval_signers)
 
 
 def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
@@ -266,6 +274,12 @@ def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
     require_prev = reg.take("require_previous_stage", bool, False)
     rollback_approval = reg.take("rollback_requires_approval", bool, False)
     retention = parse_duration(reg.take("experiment_retention", str, "30d"), "registry.experiment_retention")
+    host_signers = reg.take("host_signers", str)
+    if host_signers:
+        _check_relpath(host_signers, "registry.host_signers")
+    policy_approvals = reg.take("policy_approvals", int, 1)
+    if policy_approvals < 0:
+        raise PolicyError("registry.policy_approvals must be ≥ 0")
     reg.done()
     models_table = r.take("models", dict, {})
     models = {name: _model(name, table) for name, table in models_table.items()}
@@ -273,7 +287,8 @@ def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
     return Policy(stages=stages, protected_stages=protected, protected_branch=branch,
                   allowed_signers=signers, require_previous_stage=require_prev,
                   rollback_requires_approval=rollback_approval, experiment_retention=retention,
-                  models=models, digest="sha256:" + hashlib.sha256(raw).hexdigest())
+                  models=models, digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+                  host_signers=host_signers, policy_approvals=policy_approvals)
 
 
 def template(model: str | None = None, artifacts: tuple = ()) -> str:

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +64,43 @@ def _split_allowed(allowed: bytes) -> tuple[bytes, dict[str, str]]:
     return ("\n".join(ssh_lines) + "\n").encode(), gpg
 
 
-def verify_signature(raw: bytes, allowed_signers: bytes | None) -> SignatureCheck:
+def verify_signature(raw: bytes, allowed_signers: bytes | None, at: int | None = None) -> SignatureCheck:
+    """A signed tag object: the signature block is the end of the message."""
     payload, signature = split_signed_object(raw)
+    return verify_detached(payload, signature, allowed_signers, at=at)
+
+
+def split_signed_commit(raw: bytes) -> tuple[bytes, bytes]:
+    """Split a raw commit object into (signed payload, signature): git signs the commit without its
+    `gpgsig` header (a multi-line header whose continuation lines start with a space)."""
+    head, sep, body = raw.partition(b"\n\n")
+    payload_lines: list[bytes] = []
+    sig_lines: list[bytes] = []
+    in_sig = False
+    for line in head.split(b"\n"):
+        if line.startswith(b"gpgsig "):
+            in_sig = True
+            sig_lines.append(line[len(b"gpgsig "):])
+        elif in_sig and line.startswith(b" "):
+            sig_lines.append(line[1:])
+        else:
+            in_sig = False
+            payload_lines.append(line)
+    if not sig_lines:
+        return raw, b""
+    return b"\n".join(payload_lines) + sep + body, b"\n".join(sig_lines) + b"\n"
+
+
+def verify_commit(raw: bytes, allowed_signers: bytes | None, at: int | None = None) -> SignatureCheck:
+    """A signed commit object (request, approve and merge commits)."""
+    payload, signature = split_signed_commit(raw)
+    return verify_detached(payload, signature, allowed_signers, at=at)
+
+
+def verify_detached(payload: bytes, signature: bytes, allowed_signers: bytes | None, *,
+                    namespace: str = "git", at: int | None = None) -> SignatureCheck:
+    """Who signed `payload`, by the allowed signers (ssh-keygen semantics, also for `valid-after`/
+    `valid-before` when `at`, a Unix time, is given) or the gpg fingerprints listed there."""
     if not signature:
         return SignatureCheck(False, "unsigned")
     if allowed_signers is None:
@@ -72,27 +108,28 @@ def verify_signature(raw: bytes, allowed_signers: bytes | None) -> SignatureChec
     ssh_allowed, gpg_allowed = _split_allowed(allowed_signers)
     if signature.startswith(b"-----BEGIN PGP SIGNATURE-----"):
         return _verify_gpg(payload, signature, gpg_allowed)
+    when = [f"-Overify-time={time.strftime('%Y%m%d%H%M%SZ', time.gmtime(at))}"] if at is not None else []
     with tempfile.TemporaryDirectory(prefix="mvsig") as tmp:
         allowed_path = Path(tmp, "allowed")
         sig_path = Path(tmp, "sig")
         allowed_path.write_bytes(ssh_allowed)
         sig_path.write_bytes(signature)
-        found = _run(["ssh-keygen", "-Y", "find-principals", "-f", str(allowed_path), "-s", str(sig_path)])
+        found = _run(["ssh-keygen", "-Y", "find-principals", "-f", str(allowed_path), "-s", str(sig_path), *when])
         principals = found.stdout.decode().split() if found.returncode == 0 else []
         if not principals:
-            probe = _run(["ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", str(sig_path)], payload)
+            probe = _run(["ssh-keygen", "-Y", "check-novalidate", "-n", namespace, "-s", str(sig_path)], payload)
             fpr = FPR_RE.search(probe.stdout.decode() + probe.stderr.decode())
             if probe.returncode != 0:
-                return SignatureCheck(False, "bad signature (the tag's content does not match it)", method="ssh")
-            return SignatureCheck(False, "signed by a key not in allowed signers",
+                return SignatureCheck(False, "bad signature (the content does not match it)", method="ssh")
+            return SignatureCheck(False, "signed by a key not in allowed signers (or outside its validity)",
                                   fingerprint=fpr.group(1) if fpr else None, method="ssh")
         principal = principals[0]
-        check = _run(["ssh-keygen", "-Y", "verify", "-f", str(allowed_path), "-I", principal, "-n", "git",
-                      "-s", str(sig_path)], payload)
+        check = _run(["ssh-keygen", "-Y", "verify", "-f", str(allowed_path), "-I", principal, "-n", namespace,
+                      "-s", str(sig_path), *when], payload)
         text = check.stdout.decode() + check.stderr.decode()
         fpr = FPR_RE.search(text)
         if check.returncode != 0:
-            return SignatureCheck(False, "bad signature (the tag's content does not match it)", principal,
+            return SignatureCheck(False, "bad signature (the content does not match it)", principal,
                                   fpr.group(1) if fpr else None, "ssh")
         return SignatureCheck(True, "", principal, fpr.group(1) if fpr else None, "ssh")
 
@@ -137,3 +174,29 @@ def signing_key_fingerprint(signing_key: str | None, fmt: str | None) -> str | N
 
 def allowed_signers_line(principal: str, public_key: str) -> str:
     return f'{principal} namespaces="git" {public_key.strip()}\n'
+
+
+def sign_payload(payload: bytes, *, fmt: str | None, signing_key: str | None, namespace: str = "git",
+                 ssh_program: str | None = None, gpg_program: str | None = None) -> bytes:
+    """A detached armored signature over `payload` with the user's git signing setup
+    (`gpg.format`, `user.signingkey`, `gpg.ssh.program`, `gpg.program`), as `git tag -s` would make
+    it: evidence records are signed by the same key that signs the user's tags."""
+    from gitmv.errors import SigningError
+
+    fix = "set up signing: git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub"
+    if not signing_key:
+        raise SigningError("no signing key configured (user.signingkey is unset)", fix)
+    if (fmt or "openpgp") == "ssh":
+        with tempfile.TemporaryDirectory(prefix="mvsign") as tmp:
+            key = os.path.expanduser(signing_key)
+            if signing_key.startswith("key::"):
+                key = str(Path(tmp, "key.pub"))
+                Path(key).write_text(signing_key[5:] + "\n")
+            proc = _run([ssh_program or "ssh-keygen", "-Y", "sign", "-n", namespace, "-f", key], payload)
+    else:
+        proc = _run([gpg_program or "gpg", "--batch", "--status-fd=2", "--detach-sign", "--armor",
+                     "-u", signing_key], payload)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise SigningError(f"could not sign the record: {err[-1] if err else f'exit {proc.returncode}'}", fix)
+    return proc.stdout

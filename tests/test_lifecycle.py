@@ -12,7 +12,8 @@ from conftest import POLICY, ModelRepo, accepted, push, refused, set_clock
 
 RESEARCH = POLICY.replace('tier = "production"', 'tier = "research"')
 REGULATED = POLICY.replace('tier = "production"', 'tier = "regulated"\nmodel_card = "MODEL_CARD.md"').replace(
-    "[models.churn.eval]", '[models.churn.train]\ncommand = "python3 train.py"\n\n[models.churn.eval]')
+    "[models.churn.eval]", '[models.churn.train]\ncommand = "python3 train.py"\n\n[models.churn.eval]').replace(
+    "approvals = 0", 'approvals = 0\neval_signers = ["alice@example.com"]')
 TRAIN = "open('model.bin', 'w').write(open('recipe.txt').read())\n"
 
 

@@ -54,6 +54,8 @@ allowed_signers = ".mv-promote/allowed_signers"
 require_previous_stage = true
 rollback_requires_approval = true
 experiment_retention = "2w"
+host_signers = ".mv-promote/host_signers"
+policy_approvals = 2
 [models.churn]
 tier = "regulated"
 artifacts = ["model.bin", "prompts/churn.txt"]
@@ -72,8 +74,11 @@ thresholds = { auc = 0.80 }
 max_regression = { auc = 0.0 }
 protected_slices = ["region=eu"]
 approvals = 1
+eval_signers = ["ci@example.com"]
 '''
     p = parse_policy(full.encode())
+    assert p.host_signers == ".mv-promote/host_signers" and p.policy_approvals == 2
+    assert p.model("churn").eval_signers == ("ci@example.com",)
     assert p.require_previous_stage and p.rollback_requires_approval
     assert p.experiment_retention == 14 * 86400
     assert p.model("churn").required_approvals == 2  # regulated: at least two
