@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from gitmv import artifacts as artifacts_mod
-from gitmv import dvcpins, notes, records
+from gitmv import dvcpins, evidence, notes, records
 from gitmv.rules import promotion as rules
 from gitmv.errors import (ArtifactError, ConflictError, EvalError, MvError, NotFoundError, PolicyError,
                           RefusedError, UsageError)
@@ -302,18 +302,18 @@ def show(model: str | None = None, version: str | None = None, path: str | os.Pa
         for row in reg.version_summaries(model):
             tag = row.pop("tag")
             rows.append({**row, "stages": sorted(s for s, cur in current.items() if cur == row["version"]),
-                         "deprecated": reg.is_deprecated(tag)})
+                         "deprecated": reg.is_deprecated(reg.version(model, row["version"]))})
         if not rows and model not in ctx.policy.models:
             raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
         return {"model": model, "versions": rows, "stages": current, "warnings": ctx.warnings}
     v = reg.version(model, version)
     sig = reg.signature(v.tag)
-    evidence = reg.note_records(v.tag.id)
+    found = reg.note_records(v.tag.id)
     stages = {s: reg.current_version_name(model, s) == version for s in reg.stages_present(model)}
     return {"model": model, "version": version, "ref": version_ref(model, version), "tag": v.tag.id,
             "record": v.record.to_dict(),
             "signature": {"ok": sig.ok, "reason": sig.reason, "principal": sig.principal, "fingerprint": sig.fingerprint},
-            "evidence": evidence, "current_in": sorted(s for s, yes in stages.items() if yes),
+            "evidence": found, "current_in": sorted(s for s, yes in stages.items() if yes),
             "deprecated": reg.deprecation(v) is not None, "warnings": ctx.warnings}
 
 
@@ -329,6 +329,7 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
     models = [model] if model else reg.model_names
     if model:
         _check_model_name(model)
+    digests = None
     with tempfile.TemporaryDirectory(prefix="mv-verify-") as tmp:
         for name in models:
             versions = [version] if version else reg.versions(name)
@@ -338,8 +339,9 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
                 _verify_version(ctx, name, vname, mp, tmp, failures)
             if version is None:
                 for stage in reg.stages_present(name):
-                    for seq, oid in reg.stage_seqs(name, stage):
-                        _verify_stage_tag(ctx, name, stage, seq, oid, mp, failures)
+                    if digests is None:
+                        digests = _policy_digests(ctx)
+                    _verify_stage(ctx, name, stage, mp, failures, digests)
     try:
         repo.check_notes_commit(NOTES_REF)
         failures.extend(_verify_notes_history(repo, reg.notes_commit))
@@ -376,6 +378,11 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
     for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
         if not records.record_is_intact(rec):
             failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) does not match its id: tampered")
+        elif "signature" in rec and not reg.record_signature(rec).ok:
+            failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}): signature: "
+                            f"{reg.record_signature(rec).reason}")
+        elif "signature" not in rec and (mp is None or mp.signed):
+            ctx.warnings.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) is unsigned: not evidence")
 
 
 def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:
@@ -387,20 +394,56 @@ def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:
         return False
 
 
-def _verify_stage_tag(ctx: Context, model: str, stage: str, seq: int, oid: str, mp, failures: list) -> None:
+def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, policy_digests: frozenset) -> None:
+    """Every entry of a stage, in order: the tag, its signature, and each claim of its record
+    recomputed against the entries before it (the same rule the server hook applies)."""
+    from gitmv.rules import stage_record
+
     reg = ctx.registry
-    ref = stage_ref(model, stage, seq)
-    try:
-        entry = reg.stage_entry(ref, oid)
-        target = reg.version(model, entry.record.version)
-    except MvError as exc:
-        failures.append(f"{ref}: {exc.cause}")
-        return
-    if target.tag.id != entry.record.version_tag:
-        failures.append(f"{ref}: points at {entry.record.version_tag[:12]}, not at {model} {entry.record.version}")
-    sig = reg.signature(entry.tag)
-    if not sig.ok and (mp is None or mp.signed):
-        failures.append(f"{ref}: signature: {sig.reason}")
+    previous = None
+    for seq, oid in reg.stage_seqs(model, stage):
+        ref = stage_ref(model, stage, seq)
+        try:
+            entry = reg.stage_entry(ref, oid)
+            target = reg.version(model, entry.record.version)
+        except MvError as exc:
+            failures.append(f"{ref}: {exc.cause}")
+            previous = None
+            continue
+        if target.tag.id != entry.record.version_tag:
+            failures.append(f"{ref}: points at {entry.record.version_tag[:12]}, not at {model} {entry.record.version}")
+        sig = reg.signature(entry.tag)
+        if not sig.ok and (mp is None or mp.signed):
+            failures.append(f"{ref}: signature: {sig.reason}")
+        rec = entry.record
+        if rec.eval_record is not None and rec.eval_record not in {r["id"] for r in reg.evals(target, None)}:
+            failures.append(f"{ref}: eval_record: {rec.eval_record} is not a valid, signed eval bound to "
+                            f"{model} {rec.version}'s artifact digests")
+        facts = stage_record.StageFacts(
+            target_version=rec.version, previous_version=previous.record.version if previous else None,
+            previous_seq=previous.seq if previous else seq - 1,
+            previous_time=previous.tag.tagger_time if previous else None, tagger_time=entry.tag.tagger_time,
+            signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint, policy_digests=policy_digests)
+        failures.extend(f"{ref}: {m}" for m in stage_record.mismatches(rec, facts))
+        previous = entry
+
+
+def _policy_digests(ctx: Context) -> frozenset:
+    """Digests of every policy the protected branch has held: a stage record's policy_digest must
+    name one of them (the policy the decision was made under)."""
+    import hashlib
+
+    repo = ctx.repo
+    branch = ctx.policy.protected_branch
+    tip = repo.ref(f"refs/heads/{branch}") or repo.ref(f"refs/remotes/origin/{branch}") or ctx.head
+    found = set()
+    for n, info in enumerate(repo.first_parent_walk(tip)):
+        raw = repo.blob_at(info["id"], POLICY_PATH)
+        if raw is not None:
+            found.add("sha256:" + hashlib.sha256(raw).hexdigest())
+        if n >= 100000:
+            break
+    return frozenset(found)
 
 
 def _verify_notes_history(repo: Repo, head: str | None) -> list[str]:
@@ -473,7 +516,8 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
         "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
         "data": _eval_data_pin(repo, ctx.head, mp), "provenance": provenance,
     }
-    rec = records.make_note_record("eval", body, at=now(), by=repo.identity())
+    rec = evidence.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
+                              signed=mp.signed, warnings=ctx.warnings)
     notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
     return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
 
@@ -593,6 +637,14 @@ def promote(model: str, version: str, stage: str, *, reason: str = "", path: str
     raise ConflictError(f"{stage} of {model} kept changing", "run the command again")
 
 
+def _principal_or_identity(ctx: Context, mp) -> str:
+    """`by` of a record the user signs: the principal their key has (what readers recompute from
+    the signature); the typed identity only where nothing is signed."""
+    if mp.signed and ctx.repo.config("user.signingkey"):
+        return evidence.signer_principal(ctx.repo, ctx.registry.allowed_signers) or ctx.repo.identity()
+    return ctx.repo.identity()
+
+
 def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind: str, forced: dict | None = None) -> dict:
     reg, repo = ctx.registry, ctx.repo
     version = reg.version(verdict.model, verdict.version)
@@ -601,7 +653,7 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
     current = reg.current(verdict.model, verdict.stage)
     record = PromotionRecord(
         kind=kind, model=verdict.model, version=verdict.version, version_tag=version.tag.id, stage=verdict.stage,
-        seq=seq, at=now(), by=repo.identity(), policy_digest=ctx.policy.digest,
+        seq=seq, at=now(), by=_principal_or_identity(ctx, mp), policy_digest=ctx.policy.digest,
         previous=current.record.version if current else None,
         eval_record=verdict.eval_record["id"] if verdict.eval_record else None,
         gate=verdict.gate_summary(), approval=verdict.approval, reason=reason,
@@ -609,13 +661,13 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
         forced=forced,
     )
     if verdict.approval and kind == "promote":
-        evidence = records.make_note_record(
-            "approval", {**verdict.approval, "model": verdict.model, "version": verdict.version, "stage": verdict.stage},
-            at=record.at, by=record.by)
-        notes.append(repo, version.tag.id, [evidence], f"mv-promote: approval of {verdict.model} {verdict.version}")
-        record = PromotionRecord(**{**record.__dict__, "approval": {**verdict.approval, "record": evidence["id"]}})
+        approval = evidence.new_record(
+            repo, "approval", {**verdict.approval, "model": verdict.model, "version": verdict.version, "stage": verdict.stage},
+            at=record.at, allowed_signers=reg.allowed_signers, signed=mp.signed, warnings=ctx.warnings)
+        notes.append(repo, version.tag.id, [approval], f"mv-promote: approval of {verdict.model} {verdict.version}")
+        record = PromotionRecord(**{**record.__dict__, "approval": {**verdict.approval, "record": approval["id"]}})
     name = f"mv/{verdict.model}/{verdict.stage}/{seq}"
-    tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed)
+    tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed, date=record.at)
     return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "seq": seq, "kind": kind,
             "ref": f"refs/tags/{name}", "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
             "warnings": ctx.warnings}
@@ -714,7 +766,7 @@ def history(model: str, *, stage: str | None = None, at: str | None = None, path
         rows = []
         for e in reg.stage_history(model, s):
             r = e.record
-            rows.append({"seq": r.seq, "version": r.version, "kind": r.kind, "at": r.at, "by": r.by,
+            rows.append({"seq": r.seq, "version": r.version, "kind": r.kind, **_checked_when_who(reg, e),
                          "reason": r.reason, "previous": r.previous, "ref": e.ref})
         if when is not None:
             valid = [row for row in rows if records.parse_time(row["at"]) <= when]
@@ -723,6 +775,14 @@ def history(model: str, *, stage: str | None = None, at: str | None = None, path
         else:
             out[s] = rows
     return {"model": model, "at": at, "stages": out, "warnings": ctx.warnings}
+
+
+def _checked_when_who(reg: Registry, entry) -> dict:
+    """When and by whom a stage entry was made, from what can be checked: the tag's own time and
+    its signature's principal, never the record's claims (those are checked by verify and the hook)."""
+    sig = reg.signature(entry.tag)
+    at = datetime.fromtimestamp(entry.tag.tagger_time, timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"at": at, "by": sig.principal if sig.ok else f"unverified ({sig.reason}): {entry.record.by}"}
 
 
 def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
@@ -739,21 +799,23 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
                 events.append({"at": "", "model": name, "version": vname, "event": "invalid", "why": exc.cause})
                 continue
             r = v.record
-            events.append({"at": r.created_at, "model": name, "version": vname, "event": "register", "by": r.created_by,
+            sig = reg.signature(v.tag)
+            who = sig.principal if sig.ok else f"unverified ({sig.reason}): {r.created_by}"
+            events.append({"at": r.created_at, "model": name, "version": vname, "event": "register", "by": who,
                            "why": r.message, "evidence": v.tag.id, "commit": r.commit})
             try:
-                evidence = reg.note_records(v.tag.id)
+                found = reg.note_records(v.tag.id)
             except MvError:
-                evidence = []
-            for rec in evidence:
+                found = []
+            for rec in found:
                 events.append({"at": rec.get("at", ""), "model": name, "version": vname, "event": rec.get("kind"),
                                "by": rec.get("by"), "why": rec.get("reason") or _evidence_summary(rec),
                                "evidence": rec.get("id")})
         for stage in reg.stages_present(name):
             for e in reg.stage_history(name, stage):
                 r = e.record
-                events.append({"at": r.at, "model": name, "version": r.version, "event": r.kind, "stage": stage,
-                               "seq": r.seq, "by": r.by, "why": r.reason, "evidence": r.eval_record,
+                events.append({**_checked_when_who(reg, e), "model": name, "version": r.version, "event": r.kind,
+                               "stage": stage, "seq": r.seq, "why": r.reason, "evidence": r.eval_record,
                                "approval": (r.approval or {}).get("merge_commit"), "ref": e.ref})
     events.sort(key=lambda e: (e.get("at") or "", e.get("event") or ""), reverse=True)
     return {"events": events, "warnings": ctx.warnings}
@@ -863,8 +925,10 @@ def deprecate(model: str, version: str, *, reason: str, sunset: str | None = Non
     v = ctx.registry.version(model, version)
     if sunset:
         sunset = records.parse_time(sunset).isoformat().replace("+00:00", "Z")
-    rec = records.make_note_record("deprecation", {"model": model, "version": version, "reason": reason, "sunset": sunset},
-                                   at=now(), by=ctx.repo.identity())
+    rec = evidence.new_record(ctx.repo, "deprecation",
+                              {"model": model, "version": version, "reason": reason, "sunset": sunset},
+                              at=now(), allowed_signers=ctx.registry.allowed_signers,
+                              signed=ctx.policy.model(model).signed, warnings=ctx.warnings)
     notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}")
     return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
 
@@ -937,11 +1001,11 @@ def approvals_status(model: str, version: str, stage: str | None = None, path: s
     for s in stages:
         policy.stage_index(s)
         needed = mp.required_approvals if policy.is_protected(s) else 0
-        evidence, why = approvals_mod.find(reg, v, s)
-        have = evidence["approvers"] if evidence else []
-        out.append({"stage": s, "required": needed, "approvers": have, "merge_commit": (evidence or {}).get("merge_commit"),
-                    "pr": (evidence or {}).get("pr"), "missing": max(needed - len(have), 0),
-                    "why": why if evidence is None else ""})
+        found, why = approvals_mod.find(reg, v, s)
+        have = found["approvers"] if found else []
+        out.append({"stage": s, "required": needed, "approvers": have, "merge_commit": (found or {}).get("merge_commit"),
+                    "pr": (found or {}).get("pr"), "missing": max(needed - len(have), 0),
+                    "why": why if found is None else ""})
     return {"model": model, "version": version, "recorded": recorded, "stages": out, "warnings": ctx.warnings}
 
 
@@ -993,7 +1057,8 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     body = {"model": model, "version": version, "match": result["match"], "artifacts": v.digests,
             "produced": {k: d for k, d in result["produced"].items() if d}, "command": result["command"],
             "exit_status": result["exit_status"], "duration_s": result["duration_s"], "commit": v.record.commit}
-    rec = records.make_note_record("reproduction", body, at=now(), by=ctx.repo.identity())
+    rec = evidence.new_record(ctx.repo, "reproduction", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
+                              signed=mp.signed, warnings=ctx.warnings)
     notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}")
     return {"model": model, "version": version, "match": result["match"], "record": rec,
             "recorded": v.digests, "produced": result["produced"], "warnings": ctx.warnings}

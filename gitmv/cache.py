@@ -15,7 +15,8 @@ import sqlite3
 import weakref
 from pathlib import Path
 
-CACHE_FILE = "mv-promote/records-v1.sqlite"
+# v2: entries are records that passed the canonical-form check (v1 entries may not have)
+CACHE_FILE = "mv-promote/records-v2.sqlite"
 # Caches with unwritten entries; weak, so a cache (and its database handle) goes away with the
 # registry that used it, flushing on the way out, and long-lived processes leak no descriptors.
 _UNFLUSHED: "weakref.WeakSet[RecordCache]" = weakref.WeakSet()

@@ -17,8 +17,13 @@ Rules (numbered as in docs/hooks.md):
 
 from __future__ import annotations
 
+import time
+
 from gitmv import approvals, notes, records
+from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
+from gitmv.rules import stage_record
+from gitmv.rules.gate import Criterion
 from gitmv.errors import MvError
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE, Registry
@@ -128,40 +133,64 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
 
 
 def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None) -> None:
+    """The notes ref only fast-forwards to a commit, and every commit the push adds is checked on
+    every parent edge: each changed note canonical and valid, no record removed or altered. A
+    history that merely ends well could hide an edge that `verify` would report forever."""
     ref = NOTES_REF
     if new == ZERO:
         raise Refusal(ref, "R3 notes-append-only", "deleting the evidence notes is not allowed",
                       "evidence is append-only; push a notes commit that adds records instead")
+    kind = repo.object_type(new)
+    if kind != "commit":
+        raise Refusal(ref, "R3 notes-valid", f"{ref} must name a notes commit, not {kind or 'a missing object'}",
+                      "push the notes ref as git mv-promote writes it ('git mv-promote sync')")
     base = None if old == ZERO else old
     if base is None and server_notes is not None:
         base = server_notes
     if base is not None and not repo.is_ancestor(base, new):
         raise Refusal(ref, "R3 notes-append-only", "non-fast-forward update of the evidence notes",
                       "run 'git mv-promote sync' to merge the server's notes into yours, then push")
-    for target in sorted(repo.changed_note_targets(base, new)):
-        try:
-            after = notes.read_records(repo, new, target)
-        except MvError as exc:
-            raise Refusal(ref, "R3 notes-valid", f"note on {target[:12]} is malformed: {exc.cause}",
-                          "write evidence only with git mv-promote") from exc
-        for rec in after:
-            if not records.record_is_intact(rec):
-                raise Refusal(ref, "R3 notes-valid", f"record {rec.get('id')} on {target[:12]} does not match its id",
-                              "records are immutable; do not edit notes by hand")
-        if base is None:
-            continue
-        try:
-            before = notes.read_records(repo, base, target)
-        except MvError:
-            before = []
-        now = {r["id"]: records.canonical_json(r) for r in after}
-        for rec in before:
-            if rec["id"] not in now:
-                raise Refusal(ref, "R3 notes-append-only", f"record {rec['id']} on {target[:12]} would be removed",
+    added = ([c["id"] for c in repo.commits_between(base, new, limit=NOTES_COMMITS_LIMIT + 1)] if base
+             else repo.notes_history(new))
+    if len(added) > NOTES_COMMITS_LIMIT:
+        raise Refusal(ref, "R6 bounded", f"the push adds more than {NOTES_COMMITS_LIMIT} notes commits",
+                      "push evidence in smaller steps ('git mv-promote sync' after each batch)")
+    for commit in added:
+        _check_notes_commit(repo, commit)
+
+
+NOTES_COMMITS_LIMIT = 10000
+
+
+def _read_or_refuse(repo: Repo, commit: str, target: str) -> list[dict]:
+    try:
+        return notes.read_records(repo, commit, target)
+    except MvError as exc:
+        raise Refusal(NOTES_REF, "R3 notes-valid", f"note on {target[:12]} in notes commit {commit[:12]} is invalid: "
+                      f"{exc.cause}", "write evidence only with git mv-promote") from exc
+
+
+def _check_notes_commit(repo: Repo, commit: str) -> None:
+    parents = repo.commit_info(commit)["parents"]
+    for parent in parents or [None]:
+        for target in sorted(repo.changed_note_targets(parent, commit)):
+            after = _read_or_refuse(repo, commit, target)
+            for rec in after:
+                if not records.record_is_intact(rec):
+                    raise Refusal(NOTES_REF, "R3 notes-valid",
+                                  f"record {rec.get('id')} on {target[:12]} does not match its id",
+                                  "records are immutable; do not edit notes by hand")
+            if parent is None:
+                continue
+            try:
+                before = notes.read_records(repo, parent, target)
+            except MvError:
+                before = []  # an invalid note was refused when its own commit was checked
+            for rid, what in notes_rules.edge_violations(before, after):
+                verb = "removed" if what == "removed" else "altered"
+                raise Refusal(NOTES_REF, "R3 notes-append-only",
+                              f"record {rid} on {target[:12]} would be {verb} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
-            if now[rec["id"]] != records.canonical_json(rec):
-                raise Refusal(ref, "R3 notes-append-only", f"record {rec['id']} on {target[:12]} would be altered",
-                              "evidence is append-only; do not edit notes by hand")
 
 
 def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
@@ -227,18 +256,47 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
     if seq != expected:
         raise Refusal(ref, "R1 seq", f"seq {seq} but the server's next {stage} seq is {expected}",
                       "run 'git mv-promote sync', then promote again")
-    if mp.signed or policy.is_protected(stage):
-        sig = reg.signature(tag)
-        if not sig.ok:
-            raise Refusal(ref, "R1 signed-stage-tag", sig.reason, FIX_SIGN)
-    if not policy.is_protected(stage):
-        return
+    sig = reg.signature(tag)
+    if (mp.signed or policy.is_protected(stage)) and not sig.ok:
+        raise Refusal(ref, "R1 signed-stage-tag", sig.reason, FIX_SIGN)
+    facts = dict(eval_record=stage_record.UNKNOWN, approval=stage_record.UNKNOWN)
+    if policy.is_protected(stage):
+        verdict = _stage_verdict(reg, policy, mp, record, stage, ref)
+        facts = dict(eval_record=verdict.eval_record["id"] if verdict.eval_record else None, approval=verdict.approval)
+    elif record.eval_record is not None:
+        version = reg.version(model, record.version)
+        if record.eval_record not in {r["id"] for r in reg.evals(version, None)}:
+            raise Refusal(ref, "R1 stage-record", f"eval_record: {record.eval_record} is not a valid eval of "
+                          f"{model} {record.version} bound to its artifact digests",
+                          f"push refs/notes/mv-promote with the eval, or promote again ('git mv-promote promote')")
+    previous = reg.current(model, stage)
+    found = stage_record.mismatches(record, stage_record.StageFacts(
+        target_version=record.version, previous_version=previous.record.version if previous else None,
+        previous_seq=previous.seq if previous else 0, previous_time=previous.tag.tagger_time if previous else None,
+        tagger_time=tag.tagger_time, signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint,
+        policy_digests=frozenset({policy.digest}), now=int(time.time()), **facts))
+    if found:
+        raise Refusal(ref, "R1 stage-record", "the stage record's claims do not hold: " + "; ".join(found),
+                      f"promote again against the server's state: git mv-promote sync; "
+                      f"git mv-promote promote {model} {record.version} --stage {stage}")
+
+
+def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
+    """The gate (or rollback rules) over the server's state; refuses when it fails."""
+    model = mp.name
     check = lambda r, v, s, n: approvals.check(r, v, s, n)  # noqa: E731  (reads reg.protected_ref)
     if record.kind == "rollback":
         verdict = rules.rollback_verdict(reg, model, stage, record.version, approval_check=check)
     else:
         verdict = rules.promotion_verdict(reg, model, record.version, stage, approval_check=check)
     failures = verdict.failures()
+    if not failures and record.kind == "promote" and any(
+            STAGE_REF_RE.match(r) and r.startswith(f"refs/tags/mv/{model}/") for r in reg.overlay):
+        # a stage tag earlier in this push (say, a rollback to a weak version) was never live:
+        # the promotion must also pass against what is live on the server before the push
+        live = rules.promotion_verdict(reg.before_stage_overlay(), model, record.version, stage, approval_check=check)
+        failures = [Criterion(c.name, c.passed, f"{c.detail} (against the state live before this push)")
+                    for c in live.failures()]
     if failures:
         first = failures[0]
         rule = {"eval": "R1 eval", "approvals": "R1 approvals", "not deprecated": "R1 deprecated",
@@ -249,3 +307,4 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
                                f"{policy.protected_branch}, then promote again"}.get(
             rule, f"see 'git mv-promote check {model} {record.version} --stage {stage}' against the server's state")
         raise Refusal(ref, rule, detail, fix)
+    return verdict

@@ -81,8 +81,21 @@ def canonical_json(data: dict) -> bytes:
 
 
 def record_id(data: dict) -> str:
-    body = {k: v for k, v in data.items() if k != "id"}
+    """The id: sha256 of the canonical JSON without the id and without the signature (which is
+    made over the record with its id, so it cannot be part of it)."""
+    body = {k: v for k, v in data.items() if k not in ("id", "signature")}
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+# Signed payloads start with this line, so a record signature can never be taken for the
+# signature of anything else made with the same key and namespace (a git commit or tag).
+RECORD_SIG_DOMAIN = b"git-mv-promote evidence record v1\n"
+
+
+def record_payload(rec: dict) -> bytes:
+    """What a record's `signature` signs: the domain line and the canonical JSON of the record
+    (with its id and `by`) without the signature."""
+    return RECORD_SIG_DOMAIN + canonical_json({k: v for k, v in rec.items() if k != "signature"})
 
 
 def to_toml(data: dict) -> str:
@@ -138,31 +151,28 @@ def split_signature(raw_message: bytes) -> tuple[bytes, bytes]:
     return raw_message[:cut], raw_message[cut:]
 
 
-TOP_LEVEL_LINE_RE = re.compile(r'^([a-z_]+) = ("(?:[^"\\]|\\.)*")$')
-
-
-def quick_strings(message: str) -> dict[str, str] | None:
-    """The top-level string fields of a canonical record, without a TOML parse (the hot path of
-    listings). TOML basic strings as our writer emits them are JSON strings; anything unexpected
-    returns None and the caller parses properly."""
-    head, sep, body = message.partition("\n\n")
-    if not sep:
-        return None
-    out: dict[str, str] = {}
-    for line in body.split("\n"):
-        if line.startswith("["):
-            break
-        m = TOP_LEVEL_LINE_RE.match(line)
-        if m:
-            try:
-                out[m.group(1)] = json.loads(m.group(2))
-            except ValueError:
-                return None
-    return out
-
-
 def tag_message(subject: str, data: dict) -> str:
     return f"{subject}\n\n{to_toml(data)}"
+
+
+def tag_message_bytes(raw_tag: bytes) -> bytes:
+    """The message of a raw tag object without its signature block."""
+    _, sep, message = raw_tag.partition(b"\n\n")
+    return split_signature(message)[0] if sep else b""
+
+
+def parse_canonical_message(message: bytes, cls, what: str):
+    """A version or stage record from its tag message, accepted only in canonical form:
+    `render(parse(bytes)) == bytes`, so no reader can see a different record than the parser."""
+    try:
+        text = message.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{what} is not UTF-8 text") from exc
+    record = cls.from_message(text, what)
+    if record.to_message().encode() != message:
+        raise RecordError(f"{what} is not in canonical form (its bytes differ from the record they parse to)",
+                          "registry records are written only by git mv-promote; re-create the tag with it")
+    return record
 
 
 def parse_tag_message(message: str, what: str) -> dict:
@@ -317,7 +327,12 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict]:
     for rec in records:
         if not isinstance(rec.get("id"), str) or rec.get("kind") not in NOTE_KINDS:
             raise RecordError(f"{what} holds a record without a valid id and kind")
+        if "signature" in rec and not isinstance(rec["signature"], str):
+            raise RecordError(f"{what}: record {rec['id'][:19]}… has a malformed 'signature'")
         check_record_shape(rec, what)
+    if render_note(records).encode() != raw:
+        raise RecordError(f"{what} is not in canonical form (its bytes differ from the records they parse to)",
+                          "evidence is written only by git mv-promote; do not edit notes by hand")
     return records
 
 

@@ -7,6 +7,7 @@ server's refs, with the refs accepted so far in the push laid over them (`overla
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +17,7 @@ from gitmv.errors import NotFoundError, RecordError
 from gitmv.policy import Policy
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.repo import NOTES_REF, Repo, TagInfo
-from gitmv.signing import SignatureCheck, verify_signature
+from gitmv.signing import SignatureCheck, verify_detached, verify_signature
 
 TAG_ROOT = "refs/tags/mv/"
 VERSION_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/v([1-9][0-9]{0,8})$")
@@ -81,6 +82,7 @@ class Registry:
         self._sigs: dict[str, SignatureCheck] = {}
         self._notes: dict[str, list[dict]] = {}
         self._notes_checked = False
+        self._rec_sigs: dict[str, SignatureCheck] = {}
 
     # ------------------------------------------------------------ refs
 
@@ -91,6 +93,13 @@ class Registry:
         merged = dict(self._model_refs[model])
         merged.update({k: v for k, v in self.overlay.items() if k.startswith(f"{TAG_ROOT}{model}/")})
         return merged
+
+    def before_stage_overlay(self) -> "Registry":
+        """The same view with the stage tags laid over it removed (versions kept): the stages as
+        they are live on the server before the push."""
+        overlay = {ref: oid for ref, oid in self.overlay.items() if not STAGE_REF_RE.match(ref)}
+        return Registry(self.repo, self.policy, self.allowed_signers, self.notes_commit, overlay=overlay,
+                        hidden=self.hidden, protected_ref=self.protected_ref, cache=self.cache)
 
     def add_overlay(self, ref: str, oid: str) -> None:
         self.overlay[ref] = oid
@@ -190,30 +199,28 @@ class Registry:
             return self.version(model, name)
         return self.experiment(model, name)
 
-    def _parsed(self, oid: str, ref: str, parse) -> tuple[TagInfo, dict]:
-        """(tag, record dict) from the record cache, or by reading and parsing the tag object."""
+    def _parsed(self, oid: str, ref: str, cls) -> tuple[TagInfo, object]:
+        """(tag, record) from the record cache, or by reading the tag object and parsing its
+        message, which must be canonical. The cache only ever holds records that passed that."""
+        what = f"tag {ref}"
         hit = self.cache.get(oid) if self.cache is not None else None
         if hit is not None and isinstance(hit.get("record"), dict):
             tag = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
                           raw=b"", tagger_time=hit["tagger_time"])
-            return tag, hit["record"]
+            return tag, cls.from_dict(hit["record"], what)
         tag = self.repo.tag(oid, ref)
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
-        message, _ = records.split_signature(tag.message.encode())
-        data = records.parse_tag_message(message.decode("utf-8", "replace"), f"tag {ref}")
-        parse(data)  # validate before caching
+        record = records.parse_canonical_message(records.tag_message_bytes(tag.raw), cls, what)
         if self.cache is not None:
-            self.cache.put(oid, {"record": data, "target": tag.target, "target_type": tag.target_type,
+            self.cache.put(oid, {"record": record.to_dict(), "target": tag.target, "target_type": tag.target_type,
                                  "tagger_time": tag.tagger_time})
-        return tag, data
+        return tag, record
 
     def version_by_tag(self, oid: str, ref: str) -> Version:
         if oid in self._versions:
             return self._versions[oid]
-        what = f"tag {ref}"
-        tag, data = self._parsed(oid, ref, lambda d: VersionRecord.from_dict(d, what))
-        record = VersionRecord.from_dict(data, what)
+        tag, record = self._parsed(oid, ref, VersionRecord)
         m = VERSION_REF_RE.match(ref)
         if m and (record.kind, record.model, record.version) != ("version", m.group(1), f"v{m.group(2)}"):
             raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
@@ -227,45 +234,21 @@ class Registry:
         return found
 
     def version_summaries(self, model: str) -> list[dict]:
-        """One row per version for listings, from one `for-each-ref` over the model's tags and the
-        records' top-level strings (no TOML parse); a row that does not read cleanly falls back
-        to the full, validated parse."""
-        proc = self.repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%01",
-                             f"{TAG_ROOT}{model}/")
-        rows = {}
-        for item in proc.stdout.decode("utf-8", "replace").split("\x01"):
-            fields = item.lstrip("\n").split("\x00")
-            if len(fields) != 4 or fields[0] in self.hidden:
-                continue
-            ref, oid, commit, contents = fields
-            m = VERSION_REF_RE.match(ref)
-            if not m:
-                continue
-            name = f"v{m.group(2)}"
-            message = records.split_signature(contents.encode())[0].decode("utf-8", "replace")
-            quick = records.quick_strings(message)
-            if (quick and quick.get("kind") == "version" and quick.get("model") == model and quick.get("version") == name
-                    and quick.get("commit") == commit and "created_at" in quick and "created_by" in quick):
-                rows[int(m.group(2))] = {"version": name, "tag": oid, "commit": commit,
-                                         "created_at": quick["created_at"], "created_by": quick["created_by"],
-                                         "parent": quick.get("parent"), "message": quick.get("message", "")}
-            else:
-                v = self.version(model, name)
-                rows[int(m.group(2))] = {"version": name, "tag": oid, "commit": v.record.commit,
-                                         "created_at": v.record.created_at, "created_by": v.record.created_by,
-                                         "parent": v.record.parent, "message": v.record.message}
-        return [rows[n] for n in sorted(rows)]
+        """One row per version for listings, from validated (canonical) records: a listing never
+        shows what the parser would reject."""
+        rows = []
+        for name in self.versions(model):
+            v = self.version(model, name)
+            rows.append({"version": name, "tag": v.tag.id, "commit": v.record.commit,
+                         "created_at": v.record.created_at, "created_by": v.record.created_by,
+                         "parent": v.record.parent, "message": v.record.message})
+        return rows
 
-    def is_deprecated(self, tag_id: str) -> bool:
-        raw = self.repo.read_note(tag_id, self.notes_commit) if self.notes_commit else None
-        if raw is None or b'"deprecation"' not in raw:
-            return False
-        return any(records.record_is_intact(r) for r in self.records_of(tag_id, "deprecation"))
+    def is_deprecated(self, version: Version) -> bool:
+        return self.deprecation(version) is not None
 
     def stage_entry(self, ref: str, oid: str) -> StageEntry:
-        what = f"tag {ref}"
-        tag, data = self._parsed(oid, ref, lambda d: PromotionRecord.from_dict(d, what))
-        record = PromotionRecord.from_dict(data, what)
+        tag, record = self._parsed(oid, ref, PromotionRecord)
         m = STAGE_REF_RE.match(ref)
         if m and (record.model, record.stage, record.seq) != (m.group(1), m.group(2), int(m.group(3))):
             raise RecordError(f"{ref} carries the record of {record.model} {record.stage} #{record.seq}")
@@ -306,13 +289,41 @@ class Registry:
     def records_of(self, target: str, kind: str) -> list[dict]:
         return [r for r in self.note_records(target) if r.get("kind") == kind]
 
+    def record_signature(self, rec: dict) -> SignatureCheck:
+        """Who signed an evidence record; ok only when the signature verifies against the allowed
+        signers and its principal is the record's `by` (a typed name is never identity)."""
+        key = f"{rec.get('id')}:{hashlib.sha256(str(rec.get('signature')).encode()).hexdigest()}"
+        if key not in self._rec_sigs:
+            sig = rec.get("signature")
+            if not isinstance(sig, str) or not sig:
+                check = SignatureCheck(False, "unsigned")
+            else:
+                check = verify_detached(records.record_payload(rec), sig.encode(), self.allowed_signers)
+                if check.ok and check.principal != rec.get("by"):
+                    check = SignatureCheck(False, f"signed by {check.principal}, but the record claims by = {rec.get('by')!r}",
+                                           check.principal, check.fingerprint, check.method)
+            self._rec_sigs[key] = check
+        return self._rec_sigs[key]
+
+    def counts_as_evidence(self, rec: dict, model: str) -> bool:
+        """Intact, and signed by an allowed signer unless the model is in the research tier."""
+        if not records.record_is_intact(rec):
+            return False
+        mp = self.policy.models.get(model) if self.policy else None
+        if mp is not None and not mp.signed:
+            return True
+        return self.record_signature(rec).ok
+
     def evals(self, version: Version, suite: str | None) -> list[dict]:
         """Intact eval records on `suite` bound to exactly this version's artifact digests, oldest first."""
         out = []
         for rec in self.records_of(version.tag.id, "eval"):
             if suite is not None and rec.get("suite") != suite:
                 continue
-            if rec.get("artifacts") != version.digests or not records.record_is_intact(rec):
+            if rec.get("artifacts") != version.digests or not self.counts_as_evidence(rec, version.record.model):
+                continue
+            mp = self.policy.models.get(version.record.model) if self.policy else None
+            if mp is not None and mp.eval_signers and self.record_signature(rec).principal not in mp.eval_signers:
                 continue
             out.append(rec)
         return out
@@ -322,9 +333,7 @@ class Registry:
         return found[-1] if found else None
 
     def deprecation(self, version: Version) -> dict | None:
-        if version.tag.id not in self._notes:
-            raw = self.repo.read_note(version.tag.id, self.notes_commit) if self.notes_commit else None
-            if raw is None or b'"deprecation"' not in raw:
-                return None  # cheap: most notes hold only evals, and parsing them is the cost
-        found = [r for r in self.records_of(version.tag.id, "deprecation") if records.record_is_intact(r)]
+        """The newest deprecation that counts as evidence (no byte-level prefilter: the parser decides)."""
+        found = [r for r in self.records_of(version.tag.id, "deprecation")
+                 if self.counts_as_evidence(r, version.record.model)]
         return found[-1] if found else None

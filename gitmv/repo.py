@@ -156,6 +156,13 @@ class Repo:
         except (ValueError, pygit2.GitError):
             return False
 
+    def object_type(self, oid: str) -> str | None:
+        """"commit", "tag", "tree", "blob", or None for a missing object."""
+        try:
+            return _TYPE_NAMES.get(self._r.odb.read(oid)[0])
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+
     def read_raw(self, oid: str) -> bytes:
         return self._r.odb.read(oid)[1]
 
@@ -269,11 +276,13 @@ class Repo:
         proc = self.git("update-ref", "-d", name, old, check=False)
         return proc.returncode == 0
 
-    def create_tag(self, name: str, target: str, message: str, sign: bool) -> str:
-        """Create annotated tag `refs/tags/<name>` with git (signing needs it); git refuses an existing name."""
+    def create_tag(self, name: str, target: str, message: str, sign: bool, date: str | None = None) -> str:
+        """Create annotated tag `refs/tags/<name>` with git (signing needs it); git refuses an existing name.
+        `date` fixes the tagger time, so a record's `at` and its tag's time are one fact."""
         flags = ["-s"] if sign else ["-a"]
+        env = {**os.environ, "GIT_COMMITTER_DATE": date} if date else None
         proc = self.git("-c", "advice.nestedTag=false", "tag", *flags, "--cleanup=verbatim", "-F", "-",
-                        name, target, input=message.encode(), check=False)
+                        name, target, input=message.encode(), check=False, env=env)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             _raise_if_locked(proc.stderr)

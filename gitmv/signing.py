@@ -121,7 +121,7 @@ def verify_detached(payload: bytes, signature: bytes, allowed_signers: bytes | N
             fpr = FPR_RE.search(probe.stdout.decode() + probe.stderr.decode())
             if probe.returncode != 0:
                 return SignatureCheck(False, "bad signature (the content does not match it)", method="ssh")
-            return SignatureCheck(False, "signed by a key not in allowed signers (or outside its validity)",
+            return SignatureCheck(False, "signed by a key not in allowed signers",
                                   fingerprint=fpr.group(1) if fpr else None, method="ssh")
         principal = principals[0]
         check = _run(["ssh-keygen", "-Y", "verify", "-f", str(allowed_path), "-I", principal, "-n", namespace,

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from gitmv import notes, records
+from gitmv import evidence, notes, records
 from gitmv.errors import ConflictError, MvError, RefusedError
 from gitmv.records import VersionRecord
 from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE
@@ -151,15 +151,27 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
     return f"{TAG_PREFIX}{model}/v{number}"
 
 
+def _allowed_signers(repo: Repo) -> bytes | None:
+    """The allowed signers of the policy at HEAD (who may re-sign carried evidence)."""
+    from gitmv.policy import POLICY_PATH, parse_policy
+
+    head = repo.head_commit()
+    raw = repo.blob_at(head, POLICY_PATH)
+    return repo.blob_at(head, parse_policy(raw).allowed_signers) if raw is not None else None
+
+
 def _carry(repo: Repo, mine: str, new_id: str, record: VersionRecord, number: str) -> None:
     """Copy the evidence on our unpublished tag to the version that replaces it (same ids on re-run)."""
     carried = []
+    allowed_signers = _allowed_signers(repo)
     for rec in notes.read_records(repo, repo.ref(NOTES_REF), mine):
-        body = {k: v for k, v in rec.items() if k not in ("id", "kind", "at", "by")}
+        body = {k: v for k, v in rec.items() if k not in ("id", "kind", "at", "by", "signature")}
         if "version" in body:
             body["version"] = f"v{number}"
         body["carried_from"] = rec["id"]
-        carried.append(records.make_note_record(rec["kind"], body, at=rec["at"], by=rec["by"]))
+        # re-signed by whoever carries it: the original signature covered the old version's record
+        carried.append(evidence.new_record(repo, rec["kind"], body, at=rec["at"], allowed_signers=allowed_signers,
+                                           signed="signature" in rec))
     if carried:
         notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {record.model} {record.version} to v{number}")
 

@@ -150,8 +150,8 @@ def test_a_version_record_of_an_unknown_schema(tmp_path, keys):
 def test_a_binary_version_record(tmp_path, keys):
     r = registered(tmp_path, keys)
     resign_tag(r, "mv/churn/v1", b"subject\n\n" + bytes(range(1, 256)) * 4)
-    check_matrix(r.path, {"show": ((1,), "not valid TOML"), "verify": ((1,), "not valid TOML"),
-                          "register": ((0,), None), "eval": ((1,), "not valid TOML")})
+    check_matrix(r.path, {"show": ((1,), "not UTF-8 text"), "verify": ((1,), "not UTF-8 text"),
+                          "register": ((0,), None), "eval": ((1,), "not UTF-8 text")})
 
 
 def test_non_utf8_bytes_in_a_version_record(tmp_path, keys):

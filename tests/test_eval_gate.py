@@ -65,7 +65,9 @@ def test_eval_record_names_suite_command_exit_status_and_duration(model_repo):
     assert rec["command"] == COMMAND
     assert rec["exit_status"] == 0
     assert isinstance(rec["duration_s"], float) and rec["duration_s"] >= 0
-    assert rec["by"] == "Alice <alice@example.com>" and rec["at"] == "2026-11-01T09:00:00Z"
+    # by is the principal of the signing key, not the typed user name; the record is signed
+    assert rec["by"] == "alice@example.com" and rec["at"] == "2026-11-01T09:00:00Z"
+    assert rec["signature"].startswith("-----BEGIN SSH SIGNATURE-----")
 
 
 def test_eval_record_is_stored_intact_in_the_note(model_repo):
@@ -449,7 +451,8 @@ def test_check_refuses_an_unsigned_version_in_the_production_tier(model_repo):
     r.git("tag", "-a", "--cleanup=verbatim", "-F", str(r.path.parent / "msg"), "mv/churn/v1", "HEAD")
     r.mv("eval", "churn", "v1")
     result = r.mv("check", "churn", "v1", "--stage", "staging", "--json", code=1)
-    assert failed(result) == ["signature"]
+    # mallory's eval of it is signed by the same key, so it is no evidence either
+    assert failed(result) == ["signature", "eval"]
     assert criterion(result, "signature")["detail"].startswith("unsigned")
 
 
@@ -458,7 +461,8 @@ def test_check_refuses_a_version_signed_by_a_key_not_allowed(model_repo, keys):
     r.git("config", "user.signingkey", str(keys.private("mallory")))
     r.version(0.85, 0.80)
     result = r.mv("check", "churn", "v1", "--stage", "staging", "--json", code=1)
-    assert failed(result) == ["signature"]
+    # mallory's eval of it is signed by the same key, so it is no evidence either
+    assert failed(result) == ["signature", "eval"]
     assert "not in allowed signers" in criterion(result, "signature")["detail"]
 
 

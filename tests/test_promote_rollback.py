@@ -90,7 +90,7 @@ def test_promotion_record_fields(in_production):
     assert rec["version_tag"] == tag_id(r, "v3")
     assert rec["previous"] == "v2"
     assert rec["reason"] == "beats v2"
-    assert rec["by"] == "Alice <alice@example.com>"
+    assert rec["by"] == "alice@example.com"  # the principal of the signing key, not the typed name
     assert rec["at"] == "2026-11-03T10:00:00Z"
     assert rec["policy_digest"] == "sha256:" + hashlib.sha256(policy).hexdigest()
     assert rec["eval_record"] == eval_id(r, "v3")
@@ -330,7 +330,7 @@ def test_log_is_newest_first_with_who_when_why_and_evidence(model_repo, monkeypa
     assert [(e["event"], e["at"]) for e in events] == [
         ("promote", "2026-11-01T12:00:00Z"), ("eval", "2026-11-01T11:00:00Z"), ("register", "2026-11-01T10:00:00Z")]
     promote, evaluation, register = events
-    assert promote["by"] == "Alice <alice@example.com>" and promote["why"] == "go live"
+    assert promote["by"] == "alice@example.com" and promote["why"] == "go live"
     assert promote["evidence"] == ev and promote["stage"] == "production"
     assert evaluation["evidence"] == ev and "suite holdout" in evaluation["why"]
     assert register["evidence"] == tag_id(r, "v1") and register["why"] == "auc 0.85"

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import tomllib
+
 import pytest
 
 from gitmv import records
@@ -162,11 +164,38 @@ schema=1
   slices."region=us" = {{ auc = 9.3e-1 }}
   slices."region=eu".auc = 0.880
 '''
-    parsed = records.parse_note(reformatted.encode())
+    parsed = tomllib.loads(reformatted)["record"]
     assert len(parsed) == 1
     assert records.record_is_intact(parsed[0])
     assert records.record_id(parsed[0]) == rec["id"]
     assert records.render_note(parsed) == records.render_note([rec])
+    # ...but a note is accepted only in its canonical bytes: one parser, one reading
+    with pytest.raises(RecordError, match="not in canonical form"):
+        records.parse_note(reformatted.encode())
+    assert records.parse_note(records.render_note(parsed).encode()) == [rec]
+
+
+def test_a_note_hiding_a_deprecation_in_literal_strings_is_refused():
+    dep = records.make_note_record("deprecation", {"model": "churn", "version": "v2", "reason": "leak"},
+                                   at="2026-11-02T10:00:00Z", by="alice@example.com")
+    canonical = records.render_note([dep])
+    literal = canonical.replace('"deprecation"', "'deprecation'")
+    assert tomllib.loads(literal) == tomllib.loads(canonical)
+    with pytest.raises(RecordError, match="not in canonical form"):
+        records.parse_note(literal.encode())
+
+
+def test_a_version_record_is_accepted_only_in_canonical_form():
+    from gitmv.records import VersionRecord
+    rec = VersionRecord(model="churn", version="v1", commit="c" * 40, created_at="2026-11-01T09:00:00Z",
+                        created_by="alice@example.com", artifacts={"model.bin": {"sha256": "ab" * 32, "size": 3}},
+                        tier="production", policy_digest="sha256:" + "0" * 64)
+    message = rec.to_message().encode()
+    assert records.parse_canonical_message(message, VersionRecord, "tag") == rec
+    for variant in (message.replace(b'tier = "production"', b"tier = 'production'"),
+                    message + b"\n", message.replace(b"\n\n", b"\n\n# note\n", 1)):
+        with pytest.raises(RecordError, match="not in canonical form"):
+            records.parse_canonical_message(variant, VersionRecord, "tag")
 
 
 def test_note_record_with_an_unknown_kind_cannot_be_made():

@@ -13,6 +13,7 @@ import tomllib
 import pytest
 
 from conftest import ModelRepo, accepted, push
+from gitmv import records
 from gitmv.records import split_signature
 from test_concurrency import daemon_server  # noqa: F401  (fixture)
 
@@ -74,11 +75,20 @@ def note_record_edited(r):
 
 
 def note_record_forged(r):
-    """A record added by hand with a made-up id."""
+    """A record added by hand with a made-up id (appended as text: not the canonical note)."""
     tag, note = note_of(r, "v1")
     fake = "sha256:" + "0" * 64
     forged = note + f'\n[[record]]\nid = "{fake}"\nkind = "approval"\nat = "2026-11-01T09:00:00Z"\nby = "Mallory"\n'
     write_note(r, tag, forged)
+    return ["is not in canonical form"]
+
+
+def note_record_forged_canonically(r):
+    """A record with a made-up id, written with the canonical renderer."""
+    tag, note = note_of(r, "v1")
+    fake = "sha256:" + "0" * 64
+    recs = tomllib.loads(note)["record"] + [{"id": fake, "kind": "approval", "at": "2026-11-01T09:00:00Z", "by": "Mallory"}]
+    write_note(r, tag, records.render_note(recs))
     return [f"refs/tags/mv/churn/v1: note record {fake} (approval) does not match its id: tampered"]
 
 
@@ -144,7 +154,7 @@ def artifact_replaced_in_work_tree(r):
     return ["refs/tags/mv/churn/v2: artifact model.bin in the work tree has sha256"]
 
 
-CASES = [note_record_edited, note_record_forged, note_record_deleted, version_tag_recreated_unsigned,
+CASES = [note_record_edited, note_record_forged, note_record_forged_canonically, note_record_deleted, version_tag_recreated_unsigned,
          version_tag_recreated_by_mallory, version_tag_repointed, version_tag_repointed_and_rewritten_by_mallory,
          stage_tag_recreated_unsigned, stage_tag_recreated_by_mallory, stage_tag_retargeted,
          artifact_replaced_in_work_tree]

@@ -1,0 +1,45 @@
+"""Writing evidence records (eval, approval, deprecation, reproduction, …): one home for
+building a note record, so every writer signs it the same way.
+
+A record is evidence only when it carries `signature`, made with the writer's git signing key over
+`records.record_payload`, and `by` is the principal that key has in the allowed signers. The
+principal is found by signing a probe and asking the allowed signers who signed it, so `by` is
+what a reader will recompute, never the typed user name.
+"""
+
+from __future__ import annotations
+
+from gitmv import records, signing
+from gitmv.errors import SigningError
+from gitmv.repo import Repo
+
+FIX_SIGNING = ("set up signing with a key listed in the policy's allowed_signers: "
+               "git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
+
+
+def _sign(repo: Repo, payload: bytes) -> bytes:
+    return signing.sign_payload(payload, fmt=repo.config("gpg.format"), signing_key=repo.config("user.signingkey"),
+                                ssh_program=repo.config("gpg.ssh.program"), gpg_program=repo.config("gpg.program"))
+
+
+def signer_principal(repo: Repo, allowed_signers: bytes | None) -> str | None:
+    """The principal the user's signing key has in `allowed_signers`, or None."""
+    probe = records.RECORD_SIG_DOMAIN + b"probe"
+    check = signing.verify_detached(probe, _sign(repo, probe), allowed_signers)
+    return check.principal if check.ok else None
+
+
+def new_record(repo: Repo, kind: str, body: dict, *, at: str, allowed_signers: bytes | None,
+               signed: bool, warnings: list | None = None) -> dict:
+    """A note record with its id, signed by the user's key. `signed` (every tier but research)
+    makes a missing signing setup an error; an unsigned record would not count as evidence."""
+    if not repo.config("user.signingkey"):
+        if signed:
+            raise SigningError(f"cannot sign the {kind} record: no signing key configured", FIX_SIGNING)
+        return records.make_note_record(kind, body, at=at, by=repo.identity())
+    principal = signer_principal(repo, allowed_signers)
+    if principal is None and warnings is not None:
+        warnings.append(f"your signing key is not in the allowed signers: this {kind} record will not count as "
+                        "evidence — " + FIX_SIGNING)
+    rec = records.make_note_record(kind, body, at=at, by=principal or repo.identity())
+    return {**rec, "signature": _sign(repo, records.record_payload(rec)).decode()}
