@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 
 import yaml
 
-from gitmv import dvcpins, notes, records
+from gitmv import dvcpins, evidence, notes, records
 from gitmv.api import Context, now, open_context
 from gitmv.artifacts import dvc_cache_candidates
 from gitmv.errors import ConflictError, MvError, PolicyError, RefusedError
@@ -627,6 +627,9 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
                              "parent": pv.record.parent, "artifacts": pv.record.artifacts, "artifacts_from": pv.source,
                              "ref": version_ref(pv.model, pv.version), "tag": pv.tag_id})
 
+    importer = repo.identity()
+    if sign and not dry_run and plan.stages:
+        importer = evidence.signer_principal(repo, ctx.registry.allowed_signers) or importer
     for ps in plan.stages:
         ref = stage_ref(ps.model, ps.stage, ps.seq)
         row = {"gto": ps.gto.name, "model": ps.model, "stage": ps.stage, "seq": ps.seq, "version": ps.version.version,
@@ -635,10 +638,11 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
             record = PromotionRecord(
                 kind=ps.kind, model=ps.model, version=ps.version.version, version_tag=ps.version.tag_id,
                 stage=ps.stage, seq=ps.seq, at=ps.gto.at if ps.gto.epoch else now(),
-                by=ps.gto.tagger or repo.identity(), policy_digest=ctx.policy.digest, previous=ps.previous,
+                by=importer, policy_digest=ctx.policy.digest, previous=ps.previous,
                 gate=dict(NOT_GATED), reason=f"{REASON_PREFIX}{ps.gto.name}", signer=signer)
+            # the tag takes GTO's time, so `at` stays a checkable fact; `by` is whoever signs the import
             row["tag"] = repo.create_tag(f"mv/{ps.model}/{ps.stage}/{ps.seq}", ps.version.tag_id,
-                                         record.to_message(), sign)
+                                         record.to_message(), sign, date=record.at)
         stages_out.append(row)
 
     for pv, t, reason in plan.deprecations:
@@ -649,8 +653,9 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
         deprecations_out.append({"gto": t.name, "model": pv.model, "version": pv.version, "reason": reason})
         if dry_run:
             continue
-        rec = records.make_note_record("deprecation", {"model": pv.model, "version": pv.version, "reason": reason},
-                                       at=t.at if t.epoch else now(), by=t.tagger or repo.identity())
+        rec = evidence.new_record(repo, "deprecation", {"model": pv.model, "version": pv.version, "reason": reason},
+                                  at=t.at if t.epoch else now(), allowed_signers=ctx.registry.allowed_signers,
+                                  signed=sign, warnings=ctx.warnings)
         notes.append(repo, pv.tag_id, [rec], f"mv-promote: deprecate {pv.model} {pv.version} (imported from GTO)")
 
     return {"versions": versions_out, "stages": stages_out, "deprecations": deprecations_out,

@@ -171,12 +171,13 @@ def test_gto_repo_imports_with_the_same_versions_and_stage_history(gto_repo):
         assert record["signer"]  # signed with the test key
 
     history = api.history("churn")["stages"]
+    # GTO's times are kept (the stage tags carry them); `by` is the principal who signed the import
     assert [(r["version"], r["kind"], r["reason"], r["at"], r["by"]) for r in history["staging"]] == [
-        ("v1", "promote", "imported from GTO churn#staging#1", iso(T0 + 20), "Bob <bob@example.com>"),
-        ("v2", "promote", "imported from GTO churn#staging#2", iso(T0 + 40), "Bob <bob@example.com>"),
-        ("v3", "promote", "imported from GTO churn#staging#4", iso(T0 + 70), "Bob <bob@example.com>"),
+        ("v1", "promote", "imported from GTO churn#staging#1", iso(T0 + 20), "alice@example.com"),
+        ("v2", "promote", "imported from GTO churn#staging#2", iso(T0 + 40), "alice@example.com"),
+        ("v3", "promote", "imported from GTO churn#staging#4", iso(T0 + 70), "alice@example.com"),
         # GTO's unassignment of v1.0.0 makes staging fall back to v0.10.0: a rollback here
-        ("v2", "rollback", "imported from GTO churn#staging!#7", iso(T0 + 110), "Bob <bob@example.com>")]
+        ("v2", "rollback", "imported from GTO churn#staging!#7", iso(T0 + 110), "alice@example.com")]
     assert [(r["seq"], r["version"], r["kind"], r["previous"]) for r in history["prod"]] == [
         (1, "v2", "promote", None), (2, "v3", "promote", "v2"), (3, "v2", "rollback", "v3")]
     assert [(s["gto"], s["ref"]) for s in result["stages"]] == [
