@@ -13,7 +13,7 @@ from conftest import POLICY, ModelRepo, accepted, push, refused, set_clock
 RESEARCH = POLICY.replace('tier = "production"', 'tier = "research"')
 REGULATED = POLICY.replace('tier = "production"', 'tier = "regulated"\nmodel_card = "MODEL_CARD.md"').replace(
     "[models.churn.eval]", '[models.churn.train]\ncommand = "python3 train.py"\n\n[models.churn.eval]').replace(
-    "approvals = 0", 'approvals = 0\neval_signers = ["alice@example.com"]')
+    "approvals = 0", 'approvals = 0\neval_signers = ["carol@example.com"]')
 TRAIN = "open('model.bin', 'w').write(open('recipe.txt').read())\n"
 
 
@@ -149,6 +149,7 @@ def test_research_tier_cannot_enter_a_protected_stage_locally_or_on_the_server(s
 @pytest.fixture
 def regulated(tmp_path, keys):
     repo = ModelRepo(tmp_path / "reg", keys, REGULATED)
+    allow_eval_signer(repo, keys)
     (repo.path / "MODEL_CARD.md").write_text("# Churn model\nIntended use: retention offers.\n")
     (repo.path / "train.py").write_text(TRAIN)
     (repo.path / "recipe.txt").write_text("0.85 0.80 5.0\n")
@@ -157,8 +158,20 @@ def regulated(tmp_path, keys):
     repo.commit("train")
     v1 = repo.mv("register", "churn", "--json").json
     assert v1["record"]["model_card"]["path"] == "MODEL_CARD.md"
-    repo.mv("eval", "churn", "v1")
+    evaluate_as_carol(repo, keys, "v1")
     return repo
+
+
+def allow_eval_signer(repo: ModelRepo, keys) -> None:
+    """The regulated tier separates duties: carol (CI) signs evals, alice registers."""
+    with (repo.path / ".mv-promote" / "allowed_signers").open("a") as fh:
+        fh.write(keys.allowed_line("carol"))
+
+
+def evaluate_as_carol(repo: ModelRepo, keys, version: str) -> None:
+    repo.git("config", "user.signingkey", str(keys.private("carol")))
+    repo.mv("eval", "churn", version)
+    repo.git("config", "--unset", "user.signingkey")
 
 
 def test_regulated_without_a_reproduction_is_refused(regulated):
@@ -172,12 +185,12 @@ def test_regulated_with_a_matching_reproduction_passes_an_unprotected_stage(regu
     regulated.mv("promote", "churn", "v1", "--stage", "staging")
 
 
-def test_regulated_with_a_mismatching_reproduction_is_refused(regulated):
+def test_regulated_with_a_mismatching_reproduction_is_refused(regulated, keys):
     (regulated.path / "recipe.txt").write_text("0.99 0.99 5.0\n")  # committed recipe no longer makes the model
     regulated.write_model(0.86, 0.81)
     regulated.commit("a model that the committed recipe does not make")
     regulated.mv("register", "churn")
-    regulated.mv("eval", "churn", "v2")
+    evaluate_as_carol(regulated, keys, "v2")
     assert regulated.mv("reproduce", "churn", "v2", "--json", code=1).json["match"] is False
     out = regulated.mv("check", "churn", "v2", "--stage", "staging", "--json", code=1).json
     assert [c["name"] for c in out["criteria"] if not c["passed"]] == ["reproduction"]
@@ -200,8 +213,19 @@ def test_regulated_needs_two_distinct_approvers_for_production(regulated, tmp_pa
     assert done["record"]["approval"]["approvers"] == ["Bob <bob@example.com>", "Carol <carol@example.com>"]
 
 
+def test_regulated_counts_only_an_eval_signer_other_than_the_registrant(regulated):
+    regulated.mv("eval", "churn", "v1")  # alice registered v1, and she cannot be its eval signer
+    regulated.mv("reproduce", "churn", "v1")
+    out = regulated.mv("check", "churn", "v1", "--stage", "production", "--json", code=1).json
+    # her eval does not count (eval_signers names carol); carol's does, and is a different principal
+    assert out["eval_record"] is not None
+    sod = next(c for c in out["criteria"] if c["name"] == "separation of duties")
+    assert sod["passed"] and "registrant: alice@example.com" in sod["detail"] and "eval signer: carol@example.com" in sod["detail"]
+
+
 def test_regulated_refused_by_the_server_without_two_approvers(server, tmp_path, keys):
     repo = ModelRepo(tmp_path / "reg", keys, REGULATED)
+    allow_eval_signer(repo, keys)
     (repo.path / "MODEL_CARD.md").write_text("# card\n")
     (repo.path / "train.py").write_text(TRAIN)
     (repo.path / "recipe.txt").write_text("0.85 0.80 5.0\n")
@@ -210,7 +234,7 @@ def test_regulated_refused_by_the_server_without_two_approvers(server, tmp_path,
     repo.git("remote", "add", "origin", server.url)
     accepted(push(repo, "main"))
     repo.mv("register", "churn")
-    repo.mv("eval", "churn", "v1")
+    evaluate_as_carol(repo, keys, "v1")
     repo.mv("reproduce", "churn", "v1")
     from test_hooks_server import forge_stage_tag
 

@@ -110,7 +110,26 @@ def promotion_verdict(reg: Registry, model: str, version_name: str, stage: str, 
             criterion, evidence = approval_check(reg, version, stage, needed)
             crit.append(criterion)
             verdict.approval = evidence
+    if mp.tier == "regulated" and policy.is_protected(stage):
+        crit.append(separation_of_duties(reg, version, verdict))
     return verdict
+
+
+def separation_of_duties(reg: Registry, version: Version, verdict: Verdict) -> Criterion:
+    """Regulated tier: the registrant, the eval signer and every approver are different principals."""
+    roles: list[tuple[str, str | None]] = [("registrant", reg.signature(version.tag).principal)]
+    if verdict.eval_record is not None:
+        roles.append(("eval signer", reg.record_signature(verdict.eval_record).principal))
+    roles += [("approver", who) for who in (verdict.approval or {}).get("approvers", [])]
+    seen: dict[str, str] = {}
+    for role, who in roles:
+        if who is None:
+            continue
+        if who in seen:
+            return Criterion("separation of duties", False,
+                             f"{who} is both {seen[who]} and {role}; the regulated tier needs different principals")
+        seen[who] = role
+    return Criterion("separation of duties", True, ", ".join(f"{r}: {w}" for r, w in roles if w))
 
 
 def _gate_criteria(reg: Registry, mp, version: Version, stage: str, verdict: Verdict) -> None:
