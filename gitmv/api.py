@@ -416,7 +416,11 @@ def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, poli
         if not sig.ok and (mp is None or mp.signed):
             failures.append(f"{ref}: signature: {sig.reason}")
         rec = entry.record
-        if rec.eval_record is not None and rec.eval_record not in {r["id"] for r in reg.evals(target, None)}:
+        try:
+            valid_evals = {r["id"] for r in reg.evals(target, None)}
+        except MvError:
+            valid_evals = set()  # the unreadable note is reported with its version
+        if rec.eval_record is not None and rec.eval_record not in valid_evals:
             failures.append(f"{ref}: eval_record: {rec.eval_record} is not a valid, signed eval bound to "
                             f"{model} {rec.version}'s artifact digests")
         facts = stage_record.StageFacts(

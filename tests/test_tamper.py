@@ -80,7 +80,7 @@ def note_record_forged(r):
     fake = "sha256:" + "0" * 64
     forged = note + f'\n[[record]]\nid = "{fake}"\nkind = "approval"\nat = "2026-11-01T09:00:00Z"\nby = "Mallory"\n'
     write_note(r, tag, forged)
-    return ["is not in canonical form"]
+    return [f"refs/tags/mv/churn/v1: note: note on {tag[:12]} is not in canonical form"]
 
 
 def note_record_forged_canonically(r):
