@@ -179,7 +179,15 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
         shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
         raise RefusedError(f"uncommitted changes in files that define the version: {shown}",
                            "commit or stash them, so the version's code commit is what you trained")
-    digests = _hash_artifacts(repo, tuple(artifacts) or mp.artifacts, on_progress)
+    paths = tuple(artifacts) or tuple(mp.artifacts)
+    if not paths:
+        raise PolicyError(f"{model} has no artifacts to register", f"list its files in models.{model}.artifacts in {POLICY_PATH}")
+    if not is_experiment and sorted(set(paths)) != sorted(mp.artifacts):
+        # the server takes a version only with exactly the policy's artifacts (R1 version-artifacts)
+        raise RefusedError(f"a version of {model} is defined by the policy's artifacts ({', '.join(mp.artifacts) or 'none'}), "
+                           f"not {', '.join(paths)}",
+                           f"drop --artifact, or change models.{model}.artifacts in {POLICY_PATH} and commit it")
+    digests = _hash_artifacts(repo, paths, on_progress)
     if not is_experiment:
         _refuse_known_digest(reg, model, digests)
     latest = reg.latest(model)
