@@ -88,13 +88,13 @@ def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label
     return out
 
 
-def _compare(gate, name: str, label: str, value, base, lacks: str) -> Criterion:
+def _compare(gate, name: str, label: str, value, base, lacks: str | None = None) -> Criterion:
     direction = gate.metrics[name]
     tolerance = gate.max_regression.get(name, 0.0)
     if not _number(value):
         return Criterion(label, False, f"{name} missing from the candidate's eval report")
     if not _number(base):
-        return Criterion(label, False, lacks)
+        return Criterion(label, False, lacks or f"the baseline's eval lacks {name}")
     delta = value - base
     if direction == "max":
         ok = value >= base - tolerance
