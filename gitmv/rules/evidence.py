@@ -37,7 +37,7 @@ def positions(history: Sequence[tuple[int, Iterable[str]]]) -> dict[str, int]:
     out: dict[str, int] = {}
     for position, introduced in history:
         for rid in introduced:
-            if position > out.get(rid, position - 1):
+            if rid not in out or position > out[rid]:
                 out[rid] = position
     return out
 
