@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from gitmv import artifacts as artifacts_mod
-from gitmv import dvcpins, evidence, notes, records
+from gitmv import dvcpins, notes, record_signing, records
 from gitmv.rules import promotion as rules
 from gitmv.errors import (ArtifactError, ConflictError, EvalError, MvError, NotFoundError, PolicyError,
                           RefusedError, UsageError)
@@ -179,7 +179,15 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
         shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
         raise RefusedError(f"uncommitted changes in files that define the version: {shown}",
                            "commit or stash them, so the version's code commit is what you trained")
-    digests = _hash_artifacts(repo, tuple(artifacts) or mp.artifacts, on_progress)
+    paths = tuple(artifacts) or tuple(mp.artifacts)
+    if not paths:
+        raise PolicyError(f"{model} has no artifacts to register", f"list its files in models.{model}.artifacts in {POLICY_PATH}")
+    if not is_experiment and sorted(set(paths)) != sorted(mp.artifacts):
+        # the server takes a version only with exactly the policy's artifacts (R1 version-artifacts)
+        raise RefusedError(f"a version of {model} is defined by the policy's artifacts ({', '.join(mp.artifacts) or 'none'}), "
+                           f"not {', '.join(paths)}",
+                           f"drop --artifact, or change models.{model}.artifacts in {POLICY_PATH} and commit it")
+    digests = _hash_artifacts(repo, paths, on_progress)
     if not is_experiment:
         _refuse_known_digest(reg, model, digests)
     latest = reg.latest(model)
@@ -520,7 +528,7 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
         "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
         "data": _eval_data_pin(repo, ctx.head, mp), "provenance": provenance,
     }
-    rec = evidence.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
+    rec = record_signing.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=mp.signed, warnings=ctx.warnings)
     notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
     return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
@@ -645,7 +653,7 @@ def _principal_or_identity(ctx: Context, mp) -> str:
     """`by` of a record the user signs: the principal their key has (what readers recompute from
     the signature); the typed identity only where nothing is signed."""
     if mp.signed and ctx.repo.config("user.signingkey"):
-        return evidence.signer_principal(ctx.repo, ctx.registry.allowed_signers) or ctx.repo.identity()
+        return record_signing.signer_principal(ctx.repo, ctx.registry.allowed_signers) or ctx.repo.identity()
     return ctx.repo.identity()
 
 
@@ -665,7 +673,7 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
         forced=forced,
     )
     if verdict.approval and kind == "promote":
-        approval = evidence.new_record(
+        approval = record_signing.new_record(
             repo, "approval", {**verdict.approval, "model": verdict.model, "version": verdict.version, "stage": verdict.stage},
             at=record.at, allowed_signers=reg.allowed_signers, signed=mp.signed, warnings=ctx.warnings)
         notes.append(repo, version.tag.id, [approval], f"mv-promote: approval of {verdict.model} {verdict.version}")
@@ -929,7 +937,7 @@ def deprecate(model: str, version: str, *, reason: str, sunset: str | None = Non
     v = ctx.registry.version(model, version)
     if sunset:
         sunset = records.parse_time(sunset).isoformat().replace("+00:00", "Z")
-    rec = evidence.new_record(ctx.repo, "deprecation",
+    rec = record_signing.new_record(ctx.repo, "deprecation",
                               {"model": model, "version": version, "reason": reason, "sunset": sunset},
                               at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=ctx.policy.model(model).signed, warnings=ctx.warnings)
@@ -1061,7 +1069,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     body = {"model": model, "version": version, "match": result["match"], "artifacts": v.digests,
             "produced": {k: d for k, d in result["produced"].items() if d}, "command": result["command"],
             "exit_status": result["exit_status"], "duration_s": result["duration_s"], "commit": v.record.commit}
-    rec = evidence.new_record(ctx.repo, "reproduction", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
+    rec = record_signing.new_record(ctx.repo, "reproduction", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=mp.signed, warnings=ctx.warnings)
     notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}")
     return {"model": model, "version": version, "match": result["match"], "record": rec,

@@ -26,7 +26,7 @@ from gitmv.rules import stage_record
 from gitmv.rules.gate import Criterion
 from gitmv.errors import MvError
 from gitmv.policy import POLICY_PATH, parse_policy
-from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE, Registry
+from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE, Registry, version_ref
 from gitmv.repo import NOTES_REF, ZERO, Repo
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
@@ -119,7 +119,10 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
 
     def order(update):
         m = STAGE_REF_RE.match(update[2])
-        return (1, m.group(1), m.group(2), int(m.group(3))) if m else (0, update[2], "", 0)
+        if m:
+            return (1, m.group(1), m.group(2), int(m.group(3)))
+        v = VERSION_REF_RE.match(update[2])  # by number: v10 after v9, each judged after the one before
+        return (0, v.group(1), "", int(v.group(2))) if v else (0, update[2], "", 0)
 
     for old, new, ref in sorted(tags, key=order):
         try:
@@ -229,7 +232,21 @@ def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
         sig = reg.signature(tag)
         if not sig.ok:
             raise Refusal(ref, "R1 signed-version", f"{sig.reason} ({mp.tier} tier)", FIX_SIGN)
-    del version
+    # the next number only: a far-ahead v999999999 would leave the model no number to grow into
+    # (versions pushed together are judged in number order, each against the state the earlier left)
+    taken = [records.version_number(v) for v in reg.versions(mp.name) if version_ref(mp.name, v) != ref]
+    expected = max(taken, default=0) + 1
+    if records.version_number(version.name) != expected:
+        raise Refusal(ref, "R1 version-seq", f"{version.name} but the server's next {mp.name} version is v{expected}",
+                      f"run 'git mv-promote sync' (it renumbers unpublished versions), or register again "
+                      f"to get v{expected}")
+    paths, wanted = sorted(version.record.artifacts), sorted(mp.artifacts)
+    if not paths or paths != wanted:
+        raise Refusal(ref, "R1 version-artifacts",
+                      f"the record's artifacts ({', '.join(paths) or 'none'}) are not exactly the policy's "
+                      f"({', '.join(wanted) or 'none'}) for {mp.name} on {reg.policy.protected_branch}",
+                      f"register with the policy's artifacts (git mv-promote register {mp.name}), "
+                      f"or change models.{mp.name}.artifacts on {reg.policy.protected_branch} first")
 
 
 def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: int) -> None:

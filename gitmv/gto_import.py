@@ -44,7 +44,7 @@ from datetime import datetime, timezone
 
 import yaml
 
-from gitmv import dvcpins, evidence, notes, records
+from gitmv import dvcpins, notes, record_signing, records
 from gitmv.api import Context, now, open_context
 from gitmv.artifacts import dvc_cache_candidates
 from gitmv.errors import ConflictError, MvError, PolicyError, RefusedError
@@ -629,7 +629,7 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
 
     importer = repo.identity()
     if sign and not dry_run and plan.stages:
-        importer = evidence.signer_principal(repo, ctx.registry.allowed_signers) or importer
+        importer = record_signing.signer_principal(repo, ctx.registry.allowed_signers) or importer
     for ps in plan.stages:
         ref = stage_ref(ps.model, ps.stage, ps.seq)
         row = {"gto": ps.gto.name, "model": ps.model, "stage": ps.stage, "seq": ps.seq, "version": ps.version.version,
@@ -653,7 +653,7 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
         deprecations_out.append({"gto": t.name, "model": pv.model, "version": pv.version, "reason": reason})
         if dry_run:
             continue
-        rec = evidence.new_record(repo, "deprecation", {"model": pv.model, "version": pv.version, "reason": reason},
+        rec = record_signing.new_record(repo, "deprecation", {"model": pv.model, "version": pv.version, "reason": reason},
                                   at=t.at if t.epoch else now(), allowed_signers=ctx.registry.allowed_signers,
                                   signed=sign, warnings=ctx.warnings)
         notes.append(repo, pv.tag_id, [rec], f"mv-promote: deprecate {pv.model} {pv.version} (imported from GTO)")

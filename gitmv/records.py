@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -336,28 +337,43 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict]:
     return records
 
 
+def is_finite_number(value) -> bool:
+    """A real, finite number: TOML allows `inf` and `nan`, and neither can be compared by a gate."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def _number_table(value) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items())
+    return isinstance(value, dict) and all(isinstance(k, str) and is_finite_number(v) for k, v in value.items())
 
 
 _SHAPES = {
-    "eval": {"suite": lambda v: isinstance(v, str), "metrics": _number_table,
+    # an eval without metrics, or with a non-finite one, is no evidence: it would pass as "nothing
+    # to compare" or compare as inf/nan, so it is malformed wherever it is read
+    "eval": {"suite": lambda v: isinstance(v, str), "metrics": lambda v: _number_table(v) and bool(v),
              "slices": lambda v: isinstance(v, dict) and all(_number_table(t) for t in v.values()),
              "artifacts": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())},
     "approval": {"approvers": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)},
     "deprecation": {"reason": lambda v: isinstance(v, str)},
     "reproduction": {"match": lambda v: isinstance(v, bool)},
 }
+_REQUIRED = {"eval": ("metrics",)}
+_SHAPE_HINTS = {("eval", "metrics"): " (a non-empty table of finite numbers: no inf, no nan)",
+                ("eval", "slices"): " (tables of finite numbers: no inf, no nan)"}
 
 
 def check_record_shape(rec: dict, what: str = "note") -> None:
     """Each kind's fields have the types readers rely on (an intact id proves nothing about shape:
     anyone can hash a record)."""
-    for key, ok in _SHAPES.get(rec.get("kind"), {}).items():
+    kind = rec.get("kind")
+    for key in _REQUIRED.get(kind, ()):
+        if key not in rec:
+            raise RecordError(f"{what}: {kind} record {str(rec.get('id'))[:19]}… has no '{key}'")
+    for key, ok in _SHAPES.get(kind, {}).items():
         if key in rec and not ok(rec[key]):
-            raise RecordError(f"{what}: {rec.get('kind')} record {str(rec.get('id'))[:19]}… has a malformed '{key}'")
-
+            raise RecordError(f"{what}: {kind} record {str(rec.get('id'))[:19]}… has a malformed "
+                              f"'{key}'{_SHAPE_HINTS.get((kind, key), '')}")
 
 
 def merge_records(left: Iterable[dict], right: Iterable[dict]) -> list[dict]:

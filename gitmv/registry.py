@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from gitmv import notes, records
-from gitmv.errors import NotFoundError, RecordError
+from gitmv.errors import MvError, NotFoundError, RecordError
 from gitmv.policy import Policy
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
+from gitmv.rules import evidence
 from gitmv.repo import NOTES_REF, Repo, TagInfo
 from gitmv.signing import SignatureCheck, verify_detached, verify_signature
 
@@ -83,6 +84,7 @@ class Registry:
         self._notes: dict[str, list[dict]] = {}
         self._notes_checked = False
         self._rec_sigs: dict[str, SignatureCheck] = {}
+        self._histories: dict[str, list[tuple[int, set[str]]]] = {}
 
     # ------------------------------------------------------------ refs
 
@@ -315,12 +317,15 @@ class Registry:
         return self.record_signature(rec).ok
 
     def evals(self, version: Version, suite: str | None) -> list[dict]:
-        """Intact eval records on `suite` bound to exactly this version's artifact digests, oldest first."""
+        """Valid eval records on `suite` bound to exactly this version's artifact digests, in note order
+        (an eval that is tampered, has no metrics or a non-finite one is no evidence)."""
         out = []
         for rec in self.records_of(version.tag.id, "eval"):
             if suite is not None and rec.get("suite") != suite:
                 continue
-            if rec.get("artifacts") != version.digests or not self.counts_as_evidence(rec, version.record.model):
+            if rec.get("artifacts") != version.digests or not evidence.valid_eval(rec):
+                continue
+            if not self.counts_as_evidence(rec, version.record.model):
                 continue
             mp = self.policy.models.get(version.record.model) if self.policy else None
             if mp is not None and mp.eval_signers and self.record_signature(rec).principal not in mp.eval_signers:
@@ -329,8 +334,37 @@ class Registry:
         return out
 
     def latest_eval(self, version: Version, suite: str | None) -> dict | None:
+        """The eval introduced last in the notes history (first-parent order), never the one with
+        the latest writer-chosen `at`. The history is read only when there is a choice to make."""
         found = self.evals(version, suite)
-        return found[-1] if found else None
+        if len(found) <= 1:
+            return found[0] if found else None
+        return evidence.newest_eval(self._note_history(version.tag.id), found, suite, version.digests)
+
+    def _note_history(self, target: str) -> list[tuple[int, set[str]]]:
+        """(position, record ids introduced) for each notes commit on the first-parent chain that
+        changed the note on `target`, newest with the highest position. Cost follows the commits
+        touching that one note: a path-limited rev-list over its possible fan-out paths."""
+        if target in self._histories:
+            return self._histories[target]
+        out: list[tuple[int, set[str]]] = []
+        if self.notes_commit is not None:
+            # the note may sit flat or under 2/38 (or deeper) fan-out, and move between them
+            paths = ["/".join([target[2 * i:2 * i + 2] for i in range(depth)] + [target[2 * depth:]]) for depth in range(4)]
+            proc = self.repo.git("rev-list", "--first-parent", "--parents", self.notes_commit, "--", *paths)
+            rows = [line.split() for line in proc.stdout.decode().splitlines() if line.strip()]
+            for index, row in enumerate(rows):
+                now = self._ids_at(row[0], target)
+                before = self._ids_at(row[1], target) if len(row) > 1 else set()
+                out.append((len(rows) - index, now - before))
+        self._histories[target] = out
+        return out
+
+    def _ids_at(self, notes_commit: str, target: str) -> set[str]:
+        try:
+            return {r["id"] for r in notes.read_records(self.repo, notes_commit, target)}
+        except MvError:
+            return set()  # an old malformed note introduced nothing that counts
 
     def deprecation(self, version: Version) -> dict | None:
         """The newest deprecation that counts as evidence (no byte-level prefilter: the parser decides)."""

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from gitmv import evidence, notes, records
+from gitmv import notes, record_signing, records
 from gitmv.errors import ConflictError, MvError, RefusedError
 from gitmv.records import VersionRecord
 from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE
@@ -170,7 +170,7 @@ def _carry(repo: Repo, mine: str, new_id: str, record: VersionRecord, number: st
             body["version"] = f"v{number}"
         body["carried_from"] = rec["id"]
         # re-signed by whoever carries it: the original signature covered the old version's record
-        carried.append(evidence.new_record(repo, rec["kind"], body, at=rec["at"], allowed_signers=allowed_signers,
+        carried.append(record_signing.new_record(repo, rec["kind"], body, at=rec["at"], allowed_signers=allowed_signers,
                                            signed="signature" in rec))
     if carried:
         notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {record.model} {record.version} to v{number}")

@@ -82,8 +82,10 @@ note_bodies = st.dictionaries(text.filter(lambda k: k not in ("id", "kind", "at"
 
 @st.composite
 def note_records(draw) -> dict:
-    return records.make_note_record(draw(st.sampled_from(records.NOTE_KINDS)), draw(note_bodies), at=draw(times),
-                                    by=draw(text))
+    kind, body = draw(st.sampled_from(records.NOTE_KINDS)), draw(note_bodies)
+    if kind == "eval":  # an eval is evidence only with at least one finite metric
+        body["metrics"] = draw(st.dictionaries(text, st.one_of(int64, finite), min_size=1, max_size=3))
+    return records.make_note_record(kind, body, at=draw(times), by=draw(text))
 
 
 # ================================================================ round trips

@@ -386,3 +386,39 @@ def test_version_names_have_numbers(name, number):
 def test_non_version_names_are_refused(name):
     with pytest.raises(RecordError):
         records.version_number(name)
+
+
+# ---------------------------------------------------------------- eval evidence must be finite and non-empty
+
+def _eval_note(metrics_toml: str, slices_toml: str = "") -> bytes:
+    """A note whose eval's id is correctly re-hashed: only the content is wrong."""
+    import tomllib
+
+    text = f'schema = 1\n[[record]]\nkind = "eval"\nsuite = "holdout"\nat = "2026-11-02T10:00:00Z"\n{metrics_toml}\n{slices_toml}'
+    rec = tomllib.loads(text)["record"][0]
+    return text.replace('kind = "eval"', f'kind = "eval"\nid = "{records.record_id(rec)}"').encode()
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+inf"])
+def test_a_note_holding_an_eval_with_a_non_finite_metric_is_a_record_error(value):
+    with pytest.raises(RecordError, match="malformed 'metrics'"):
+        records.parse_note(_eval_note(f"[record.metrics]\nauc = {value}"))
+
+
+def test_a_note_holding_an_eval_with_a_non_finite_slice_metric_is_a_record_error():
+    with pytest.raises(RecordError, match="malformed 'slices'"):
+        records.parse_note(_eval_note("[record.metrics]\nauc = 0.9", '[record.slices."region=eu"]\nauc = nan'))
+
+
+def test_a_note_holding_an_eval_with_an_empty_metrics_table_is_a_record_error():
+    with pytest.raises(RecordError, match="malformed 'metrics'"):
+        records.parse_note(_eval_note("[record.metrics]"))
+
+
+def test_a_note_holding_an_eval_without_metrics_is_a_record_error():
+    with pytest.raises(RecordError, match="has no 'metrics'"):
+        records.parse_note(_eval_note(""))
+
+
+def test_a_note_holding_an_eval_with_finite_metrics_parses():
+    assert records.parse_note(_eval_note("[record.metrics]\nauc = 0.9\nn = 12"))[0]["metrics"] == {"auc": 0.9, "n": 12}

@@ -5,12 +5,18 @@ so they can never disagree.
 
 Beat-or-match applies to every metric the policy declares, overall and on every protected slice,
 with `max_regression[metric]` as the tolerance (0 when not given: a metric that is declared is
-never silently exempt).
+never silently exempt). A comparison needs both sides: a baseline whose eval lacks a declared
+metric or a protected slice fails that criterion (the fix is to re-evaluate the baseline), because
+"nothing to compare" passing would let an empty baseline eval wave any candidate through. Within
+a protected slice, a declared metric that neither side reports is skipped (slices often carry a
+subset of the metrics); one that only one side reports fails.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from gitmv.records import is_finite_number
 
 
 @dataclass(frozen=True)
@@ -28,11 +34,20 @@ def _fmt(x) -> str:
 
 
 def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_finite_number(value)
 
 
-def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label: str | None) -> list[Criterion]:
-    """Metric criteria. `candidate`/`baseline` are eval records ({"metrics", "slices"}) or None."""
+def _lacks(what: str, baseline_label: str | None, model: str | None) -> str:
+    """Why a comparison with the baseline fails when its eval lacks `what`, and the fix."""
+    version = (baseline_label or "VBASE").split(" ")[0]
+    return (f"the eval of baseline {baseline_label} lacks {what}; re-evaluate the baseline: "
+            f"git mv-promote eval {model or 'MODEL'} {version}")
+
+
+def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label: str | None,
+             model: str | None = None) -> list[Criterion]:
+    """Metric criteria. `candidate`/`baseline` are eval records ({"metrics", "slices"}) or None;
+    `model` only names the fix."""
     out: list[Criterion] = []
     if candidate is None:
         return out
@@ -52,7 +67,8 @@ def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label
     base_metrics = baseline.get("metrics") or {}
     base_slices = baseline.get("slices") or {}
     for name in sorted(gate.metrics):
-        out.append(_compare(gate, name, f"{name} vs {baseline_label}", metrics.get(name), base_metrics.get(name)))
+        out.append(_compare(gate, name, f"{name} vs {baseline_label}", metrics.get(name), base_metrics.get(name),
+                            _lacks(name, baseline_label, model)))
     for slice_name in gate.protected_slices:
         cand_slice = slices.get(slice_name)
         base_slice = base_slices.get(slice_name)
@@ -60,23 +76,25 @@ def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label
             out.append(Criterion(f"slice {slice_name}", False, f"slice {slice_name} missing from the eval report"))
             continue
         if not isinstance(base_slice, dict):
-            out.append(Criterion(f"slice {slice_name}", True, f"{baseline_label} has no {slice_name} slice to compare"))
+            out.append(Criterion(f"slice {slice_name}", False,
+                                 _lacks(f"the protected slice {slice_name}", baseline_label, model)))
             continue
         for name in sorted(gate.metrics):
             if name not in cand_slice and name not in base_slice:
                 continue
             out.append(_compare(gate, name, f"slice {slice_name} {name} vs {baseline_label}",
-                                cand_slice.get(name), base_slice.get(name)))
+                                cand_slice.get(name), base_slice.get(name),
+                                _lacks(f"{name} on slice {slice_name}", baseline_label, model)))
     return out
 
 
-def _compare(gate, name: str, label: str, value, base) -> Criterion:
+def _compare(gate, name: str, label: str, value, base, lacks: str | None = None) -> Criterion:
     direction = gate.metrics[name]
     tolerance = gate.max_regression.get(name, 0.0)
     if not _number(value):
         return Criterion(label, False, f"{name} missing from the candidate's eval report")
     if not _number(base):
-        return Criterion(label, True, f"baseline has no {name}; nothing to compare")
+        return Criterion(label, False, lacks or f"the baseline's eval lacks {name}")
     delta = value - base
     if direction == "max":
         ok = value >= base - tolerance

@@ -152,7 +152,7 @@ def _gate_criteria(reg: Registry, mp, version: Version, stage: str, verdict: Ver
         if base_eval is None and baseline.name != version.name:
             crit.append(Criterion("baseline eval", False,
                                   f"current {base_stage} version {baseline.name} has no eval on suite {mp.eval_suite} to compare with"))
-    crit.extend(gate.evaluate(mp.gate, ev, base_eval, label))
+    crit.extend(gate.evaluate(mp.gate, ev, base_eval, label, mp.name))
 
 
 def _regulated(reg: Registry, mp, version: Version) -> list[Criterion]:
