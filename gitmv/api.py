@@ -947,8 +947,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
     tip = tracking if local is None or (tracking and repo.is_ancestor(local, tracking)) else local
     file = approvals_mod.request_path(model, stage)
     raw = repo.blob_at(tip, file)
-    req = approvals_mod._parse_request(raw)
-    if not approvals_mod._names_version(req, v):
+    if not approvals_mod.names_version(raw, v):
         raise RefusedError(f"branch {branch} has no {file} naming {model} {version}",
                            f"request it again: git mv-promote request {model} {version} --stage {stage}")
     protected = approvals_mod.protected_tip(reg)
@@ -963,7 +962,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
     if not requester.ok:
         raise RefusedError(f"the request commit {request_commit[:12]} is not signed by an allowed signer "
                            f"({requester.reason}), so no approval of it can count",
-                           f"ask the requester to request again with signing set up")
+                           "ask the requester to request again with signing set up")
     digest = sha256_bytes(raw)
     message = approvals_mod.approve_message(model, version, stage, digest, reason)
     commit = repo.commit_files(tip, {}, message, sign=True)

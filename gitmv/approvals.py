@@ -209,6 +209,11 @@ def signer(reg: Registry, commit: str, tip: str | None = None):
     return _verify(reg.repo, commit, allowed, reg.repo.commit_info(commit)["time"])
 
 
+def names_version(raw: bytes | None, version: Version) -> bool:
+    """Whether raw request-file bytes parse and name this version and its tag object."""
+    return _names_version(_parse_request(raw), version)
+
+
 def request_commit_on(repo, branch_tip: str, base: str, path: str) -> str | None:
     return _request_commit(repo, branch_tip, base, path)
 
