@@ -6,7 +6,7 @@ repository with the real pre-receive hook installed by `git mv-promote hooks ins
 the work repository is its client (remote `origin` = the bare repo's local path). On the client a
 new version of m3 is registered (signed with the benchmark's ssh key), evaluated and pushed (through
 the hook), then promoted to `staging` (unprotected: record, seq and signature checks) and, after a
-reviewed merge of `git mv-promote request` into main with an `Approved-by:` trailer, to
+reviewed merge of `git mv-promote request` into main signed by a reviewer's key, to
 `production` (protected: the full gate, baseline eval, approvals). Each stage tag is then timed as
 
 * **push**     `git push --no-verify origin refs/tags/mv/m3/<stage>/<seq>`: the whole push, hook included;
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -69,10 +70,17 @@ def prepare(versions: int, env: dict, out: Path = OUT, log=print) -> dict:
     tags = {}
     _, proc = run(MV + ["promote", MODEL, version, "--stage", "staging", "-m", "bench", "--json"], client, env)
     tags["staging"] = out_json(proc)
+    # a reviewer whose signed merge is the approval (identity is a signature, never a trailer)
+    bob = base / "bob_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bob@example.com", "-f", str(bob)], check=True)
+    pub = " ".join(Path(f"{bob}.pub").read_text().split()[:2])
+    with open(client / ".mv-promote" / "allowed_signers", "a") as fh:
+        fh.write(f'bob@example.com namespaces="git" {pub}\n')
+    git(["commit", "-q", "-am", "Allow bob, the reviewer"], client, env)
     _, proc = run(MV + ["request", MODEL, version, "--stage", "production", "-m", "bench", "--json"], client, env)
     branch = out_json(proc)["branch"]
-    git(["merge", "-q", "--no-ff", "-m", f"Merge pull request #1 from bench/{branch}\n\nApproved-by: Bob <bob@example.com>",
-         branch], client, env)
+    git(["-c", f"user.signingkey={bob}", "merge", "-q", "-S", "--no-ff", "-m",
+         f"Merge pull request #1 from bench/{branch}", branch], client, env)
     git(["push", "-q", "--no-verify", "origin", "main"], client, env)
     _, proc = run(MV + ["promote", MODEL, version, "--stage", "production", "-m", "bench", "--json"], client, env)
     tags["production"] = out_json(proc)

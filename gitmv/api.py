@@ -977,8 +977,9 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     if existing is not None:
         raise RefusedError(f"branch {branch} already exists",
                            f"push it and open the pull request, or delete it (git branch -D {branch}) and request again")
+    # Signed: the requester is whoever signed this commit, never the file's `requester` text.
     commit = repo.commit_files(base, request_mod.files_for(model, stage, req, page),
-                               request_mod.commit_message(model, version, stage, reason))
+                               request_mod.commit_message(model, version, stage, reason), sign=mp.signed)
     if not repo.update_ref(branch_ref, commit, None, f"mv-promote: request {model} {version} -> {stage}"):
         raise ConflictError(f"branch {branch} appeared while writing it", "run the command again")
     pushed = None
@@ -999,6 +1000,69 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
             "warnings": ctx.warnings}
 
 
+def approve(model: str, version: str, stage: str, *, reason: str = "", push: bool = False, remote: str = "origin",
+            path: str | os.PathLike = ".") -> dict:
+    """Approve a promotion request: a signed empty commit on its branch naming the request file's
+    sha256 (an edit of the file afterwards voids it). Refuses one's own request and any signature
+    the protected branch's allowed signers do not know; touches neither index nor work tree."""
+    from gitmv import approvals as approvals_mod
+    from gitmv import request as request_mod
+
+    _check_model_name(model)
+    ctx = open_context(path)
+    reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
+    policy.stage_index(stage)
+    v = reg.version(model, version)
+    branch = request_mod.branch_name(model, version, stage)
+    branch_ref = f"refs/heads/{branch}"
+    local, tracking = repo.ref(branch_ref), repo.ref(f"refs/remotes/{remote}/{branch}")
+    if local is None and tracking is None:
+        raise NotFoundError(f"no request branch {branch} here or in {remote}",
+                            f"git fetch {remote}, or ask for it: git mv-promote request {model} {version} --stage {stage}")
+    # Build on the newest tip we know: the remote's when it already contains ours (another approval).
+    tip = tracking if local is None or (tracking and repo.is_ancestor(local, tracking)) else local
+    file = approvals_mod.request_path(model, stage)
+    raw = repo.blob_at(tip, file)
+    if not approvals_mod.names_version(raw, v):
+        raise RefusedError(f"branch {branch} has no {file} naming {model} {version}",
+                           f"request it again: git mv-promote request {model} {version} --stage {stage}")
+    protected = approvals_mod.protected_tip(reg)
+    if protected is None:
+        raise NotFoundError(f"protected branch {policy.protected_branch} not found",
+                            f"git fetch {remote} {policy.protected_branch}")
+    request_commit = approvals_mod.request_commit_on(repo, tip, protected, file)
+    if request_commit is None:
+        raise RefusedError(f"{branch} has no commit writing {file} that is not already on {policy.protected_branch}",
+                           f"fetch both again (git fetch {remote}); a merged request needs no approve commit")
+    requester = approvals_mod.signer(reg, request_commit, protected)
+    if not requester.ok:
+        raise RefusedError(f"the request commit {request_commit[:12]} is not signed by an allowed signer "
+                           f"({requester.reason}), so no approval of it can count",
+                           "ask the requester to request again with signing set up")
+    digest = sha256_bytes(raw)
+    message = approvals_mod.approve_message(model, version, stage, digest, reason)
+    commit = repo.commit_files(tip, {}, message, sign=True)
+    mine = approvals_mod.signer(reg, commit, protected)
+    if not mine.ok:
+        raise RefusedError(f"your approval would not count: its signature: {mine.reason}",
+                           f"sign with a key listed in {policy.allowed_signers} on {policy.protected_branch} "
+                           "(git config user.signingkey)")
+    if requester.principal == mine.principal:
+        raise RefusedError(f"{mine.principal} signed the request {request_commit[:12]}; the requester never approves "
+                           "their own request", "ask another allowed signer to run 'git mv-promote approve'")
+    if not repo.update_ref(branch_ref, commit, local, f"mv-promote: approve {model} {version} -> {stage}"):
+        raise ConflictError(f"branch {branch} moved while approving", "run the command again")
+    pushed = False
+    if push:
+        from gitmv import sync as sync_mod
+
+        sync_mod.push_branch(repo, remote, branch)
+        pushed = True
+    return {"model": model, "version": version, "stage": stage, "branch": branch, "commit": commit,
+            "request_commit": request_commit, "request_sha256": digest, "approver": mine.principal,
+            "requester": requester.principal, "pushed": pushed, "remote": remote, "warnings": ctx.warnings}
+
+
 def approvals_status(model: str, version: str, stage: str | None = None, path: str | os.PathLike = ".") -> dict:
     """What approval evidence is recorded for a version, and what each protected stage still needs."""
     from gitmv import approvals as approvals_mod
@@ -1017,6 +1081,8 @@ def approvals_status(model: str, version: str, stage: str | None = None, path: s
         have = found["approvers"] if found else []
         out.append({"stage": s, "required": needed, "approvers": have, "merge_commit": (found or {}).get("merge_commit"),
                     "pr": (found or {}).get("pr"), "missing": max(needed - len(have), 0),
+                    "requester": (found or {}).get("requester"), "approvals": (found or {}).get("approvals", []),
+                    "not_counted": (found or {}).get("not_counted", []), "trailers": (found or {}).get("trailers", []),
                     "why": why if found is None else ""})
     return {"model": model, "version": version, "recorded": recorded, "stages": out, "warnings": ctx.warnings}
 

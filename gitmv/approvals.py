@@ -3,9 +3,14 @@
 Evidence is a merge commit M on the protected branch's first-parent history whose first parent
 did not name this version in `promotions/<model>/<stage>.toml` and M does. The branch's current
 file must still be the requested one (byte for byte the file the request commit wrote), so a
-later request supersedes an earlier approval and an edit after review voids it. Approvers are the
-`Approved-by:` / `Reviewed-by:` trailers of M and whoever merged M (its committer, or its author
-for a host's web merge), distinct by e-mail; the requester never counts.
+later request supersedes an earlier approval and an edit after review voids it.
+
+Identity is a signature (checked against the allowed signers on the protected branch): the
+requester is the principal who signed the request commit; approvers are the signers of approve
+commits on the request branch naming the merged request's sha256, the signer of M, and the author
+of a host's web merge signed by a key in `host_signers`. `gitmv.rules.approvals` decides from
+these facts; trailers and e-mails are kept for display only. This module is the only caller of
+`verify_commit` for approvals.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import hashlib
 import re
 import tomllib
 
+from gitmv.rules import approvals as rules
 from gitmv.rules.gate import Criterion
 from gitmv.registry import Registry, Version
+from gitmv.signing import verify_commit
 
 TRAILER_RE = re.compile(r"^(Approved-by|Reviewed-by):\s*(.+?)\s*$", re.M | re.I)
 EMAIL_RE = re.compile(r"<([^>]+)>")
@@ -42,17 +49,6 @@ def protected_tip(reg: Registry) -> str | None:
         return reg.repo.ref(reg.protected_ref)
     branch = reg.policy.protected_branch
     return reg.repo.ref(f"refs/heads/{branch}") or reg.repo.ref(f"refs/remotes/origin/{branch}")
-
-
-# Committer identities of hosts' web merges: the person who clicked merge is then the author.
-HOST_COMMITTERS = ("noreply@github.com",)
-
-
-def merger(merge: dict) -> str:
-    """Who merged: the committer, except for a host's web merge, where it is the author."""
-    if _email(merge["committer"]) in HOST_COMMITTERS:
-        return merge["author"]
-    return merge["committer"]
 
 
 def _parse_request(raw: bytes | None) -> dict | None:
@@ -92,37 +88,107 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None) ->
             if len(parents) < 2:
                 return None, (f"{path} naming {version.name} was committed directly to {branch} in {info['id'][:12]}, "
                               "not merged from a reviewed request")
-            return _evidence(reg, version, stage, info, here, current_raw, path)
+            return _evidence(reg, version, stage, info, here, current_raw, path, tip)
     return None, f"no merge into {branch} introduced {path} for {version.name}"
 
 
+APPROVE_TRAILER = "Mv-Promote-Approve"
+APPROVE_RE = re.compile(rf"^{APPROVE_TRAILER}:\s*(\S+)\s+sha256:([0-9a-f]{{64}})\s*$", re.M)
+
+
+def approve_message(model: str, version: str, stage: str, request_sha256: str, reason: str = "") -> str:
+    """The message of an approve commit: its trailer names the request by digest, so an edit of
+    the request file after the approval voids it."""
+    body = f"\n\n{reason}" if reason else ""
+    return (f"Approve promotion of {model} {version} to {stage}{body}\n\n"
+            f"{APPROVE_TRAILER}: {model}/{version}-{stage} sha256:{request_sha256}\n")
+
+
+def _signers_at(reg: Registry, tip: str) -> tuple[bytes | None, bytes | None]:
+    """(allowed signers, host signers) as the protected branch holds them: identities are judged
+    by the branch, never by the request."""
+    policy = reg.policy
+    allowed = reg.repo.blob_at(tip, policy.allowed_signers)
+    hosts = reg.repo.blob_at(tip, policy.host_signers) if policy.host_signers else None
+    return allowed, hosts
+
+
+def principals(allowed: bytes | None) -> list[str]:
+    """The literal principals an allowed-signers file names (patterns with wildcards name nobody)."""
+    out = []
+    for line in (allowed or b"").decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        for name in line.split()[0].split(","):
+            if name and not any(ch in name for ch in "*?!"):
+                out.append(name)
+    return out
+
+
+def _verify(repo, oid: str, signers: bytes | None, time: int):
+    return verify_commit(repo.read_raw(oid), signers, at=time)
+
+
+def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None) -> rules.Fact:
+    """What the merge commit vouches for: its signer, or for a host's web merge, its author."""
+    check = _verify(repo, merge["id"], allowed, merge["time"])
+    if check.ok:
+        return rules.Fact(rules.MERGE, merge["id"], check.principal)
+    if hosts is not None:
+        host = _verify(repo, merge["id"], hosts, merge["time"])
+        if host.ok:
+            author = _email(merge["author"])
+            who = rules.host_merge_author(author, principals(allowed))
+            return rules.Fact(rules.HOST_MERGE, merge["id"], who,
+                              unverified="" if who else f"host {host.principal} merged for {author}, "
+                                                        "who is not a principal in allowed signers")
+    return rules.Fact(rules.MERGE, merge["id"], None, unverified=f"merge commit: {check.reason}")
+
+
+def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name: str) -> list[rules.Fact]:
+    """Approve commits for request `name` (<model>/<version>-<stage>) on the merged branch."""
+    facts = []
+    for c in repo.commits_between(base, branch_tip, limit=500):
+        info = repo.commit_info(c["id"])
+        named = [sha for who, sha in APPROVE_RE.findall(info["message"]) if who == name]
+        if not named:
+            continue
+        check = _verify(repo, info["id"], allowed, info["time"])
+        facts.append(rules.Fact(rules.APPROVE, info["id"], check.principal if check.ok else None, named[-1],
+                                unverified="" if check.ok else f"approve commit: {check.reason}"))
+    return facts
+
+
 def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_raw: bytes, current_raw: bytes,
-              path: str) -> tuple[dict | None, str]:
+              path: str, tip: str) -> tuple[dict | None, str]:
     repo = reg.repo
     if merged_raw != current_raw:
         return None, f"{path} was changed on the protected branch after the merge {merge['id'][:12]}"
-    request_commit = _request_commit(repo, merge["parents"][1], merge["parents"][0], path)
+    base, branch_tip = merge["parents"][0], merge["parents"][1]
+    request_commit = _request_commit(repo, branch_tip, base, path)
     if request_commit is None:
         return None, f"merge {merge['id'][:12]} does not contain a request commit for {path}"
     requested = repo.blob_at(request_commit, path)
     if requested != merged_raw:
         return None, f"{path} was edited after the request {request_commit[:12]} (the merged file is not the one requested)"
-    req = _parse_request(requested) or {}
-    requester = _email(str(req.get("requester", "")))
-    approvers = []
-    for _, who in TRAILER_RE.findall(merge["message"]):
-        approvers.append(who)
-    approvers.append(merger(merge))
-    distinct: dict[str, str] = {}
-    for who in approvers:
-        mail = _email(who)
-        if mail and mail != requester and mail not in distinct:
-            distinct[mail] = who
+    allowed, hosts = _signers_at(reg, tip)
+    info = repo.commit_info(request_commit)
+    signed = _verify(repo, request_commit, allowed, info["time"])
+    if not signed.ok:
+        return None, (f"request commit {request_commit[:12]} is not signed by an allowed signer ({signed.reason}), "
+                      "so it has no requester: request again with signing set up")
+    digest = hashlib.sha256(requested).hexdigest()
+    name = f"{version.record.model}/{version.name}-{stage}"
+    facts = approve_facts(repo, base, branch_tip, allowed, name) + [merge_fact(repo, merge, allowed, hosts)]
+    decision = rules.decide(signed.principal, digest, facts)
     pr = PR_RE.search(merge["message"].splitlines()[0] if merge["message"] else "")
     return {
-        "merge_commit": merge["id"], "request_commit": request_commit, "approvers": sorted(distinct.values()),
-        "requester": req.get("requester"), "pr": int(pr.group(1)) if pr else None, "request_file": path,
-        "request_sha256": hashlib.sha256(requested).hexdigest(),
+        "merge_commit": merge["id"], "request_commit": request_commit, "approvers": list(decision.approvers),
+        "requester": signed.principal, "pr": int(pr.group(1)) if pr else None, "request_file": path,
+        "request_sha256": digest, "approvals": [dict(a) for a in decision.approvals],
+        "not_counted": [dict(n) for n in decision.not_counted],
+        "trailers": [who for _, who in TRAILER_RE.findall(merge["message"])],
     }, ""
 
 
@@ -136,14 +202,34 @@ def _request_commit(repo, branch_tip: str, base: str, path: str) -> str | None:
     return None
 
 
+def signer(reg: Registry, commit: str, tip: str | None = None):
+    """The SignatureCheck of a commit against the protected branch's allowed signers (HEAD's when
+    the branch is not here), for `approve`'s own checks before it writes anything."""
+    allowed = _signers_at(reg, tip)[0] if tip else reg.allowed_signers
+    return _verify(reg.repo, commit, allowed, reg.repo.commit_info(commit)["time"])
+
+
+def names_version(raw: bytes | None, version: Version) -> bool:
+    """Whether raw request-file bytes parse and name this version and its tag object."""
+    return _names_version(_parse_request(raw), version)
+
+
+def request_commit_on(repo, branch_tip: str, base: str, path: str) -> str | None:
+    return _request_commit(repo, branch_tip, base, path)
+
+
 def check(reg: Registry, version: Version, stage: str, needed: int) -> tuple[Criterion, dict | None]:
     evidence, why = find(reg, version, stage)
     if evidence is None:
         return Criterion("approvals", False, f"needs {needed} approval(s): {why}"), None
     have = len(evidence["approvers"])
+    skipped = evidence.pop("not_counted")
     if have < needed:
+        why_not = "; ".join(f"{n['kind']} {n['commit'][:12]} not counted: {n['reason']}" for n in skipped)
         return Criterion("approvals", False,
-                         f"needs {needed} distinct approver(s) other than the requester; merge {evidence['merge_commit'][:12]} "
-                         f"has {have} ({', '.join(evidence['approvers']) or 'none'})"), None
+                         f"needs {needed} distinct approver(s) other than the requester ({evidence['requester']}); "
+                         f"merge {evidence['merge_commit'][:12]} has {have} ({', '.join(evidence['approvers']) or 'none'})"
+                         + (f" [{why_not}]" if why_not else "")
+                         + ": approve with a signed 'git mv-promote approve' or a signed merge (git merge -S)"), None
     return Criterion("approvals", True, f"{have} approver(s) in merge {evidence['merge_commit'][:12]}: "
                                         f"{', '.join(evidence['approvers'])}"), evidence

@@ -423,6 +423,33 @@ def request(model, version, stage, reason, push, remote, as_json):
 @cli.command(context_settings=CONTEXT)
 @click.argument("model")
 @click.argument("version")
+@click.option("--stage", required=True, help="Stage the request asks for.")
+@click.option("-m", "--message", "reason", default="", help="Why (goes into the approve commit).")
+@click.option("--push", is_flag=True, help="Push the request branch (never forced).")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@json_option
+def approve(model, version, stage, reason, push, remote, as_json):
+    """Approve a promotion request with a signed commit on its branch mv-promote/<model>/<version>-<stage>.
+
+    The empty commit names the request file's sha256 (an edit of the request afterwards voids the
+    approval); its signer counts as an approver once the branch is merged. The requester cannot
+    approve their own request. Index and work tree are not touched.
+    """
+    result = _api().approve(model, version, stage, reason=reason, push=push, remote=remote)
+    _warn(result)
+    if as_json:
+        return output.emit_json(result)
+    output.line(f"approved {model} {version} -> {stage} as {result['approver']} on branch {result['branch']} "
+                f"({result['commit'][:12]}, request sha256:{result['request_sha256'][:12]})")
+    if result["pushed"]:
+        output.line(f"pushed {result['branch']} to {remote}")
+    else:
+        output.line(f"push it: git push {remote} {result['branch']}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.argument("version")
 @click.option("--stage", help="Only this stage (default: every protected stage).")
 @json_option
 def approvals(model, version, stage, as_json):
@@ -436,6 +463,10 @@ def approvals(model, version, stage, as_json):
         output.line(f"{s['stage']}: {len(s['approvers'])}/{s['required']} approver(s), {state}")
         if s["merge_commit"]:
             output.line(f"  merge {s['merge_commit'][:12]}" + (f" (PR #{s['pr']})" if s["pr"] else "") + ": " + ", ".join(s["approvers"]))
+        for n in s.get("not_counted", []):
+            output.line(f"  not counted: {n['kind']} {n['commit'][:12]}: {n['reason']}")
+        if s.get("trailers"):
+            output.line(f"  trailers (display only, never counted): {', '.join(s['trailers'])}")
         if s["why"]:
             output.line(f"  {s['why']}")
     for rec in result["recorded"]:

@@ -320,7 +320,8 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
                 "signature": "R1 signed-version", "tier": "R1 tier"}.get(first.name, "R1 gate")
         detail = "; ".join(f"{c.name}: {c.detail}" for c in failures)
         fix = {"R1 eval": f"run 'git mv-promote eval {model} {record.version}' and push refs/notes/mv-promote",
-               "R1 approvals": f"get 'git mv-promote request {model} {record.version} --stage {stage}' merged into "
+               "R1 approvals": f"get 'git mv-promote request {model} {record.version} --stage {stage}' approved by "
+                               "another allowed signer ('git mv-promote approve' or a signed merge) and merged into "
                                f"{policy.protected_branch}, then promote again"}.get(
             rule, f"see 'git mv-promote check {model} {record.version} --stage {stage}' against the server's state")
         raise Refusal(ref, rule, detail, fix)

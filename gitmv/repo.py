@@ -388,14 +388,28 @@ class Repo:
         oid = self._r.create_commit(None, sig, sig, message, tree_id, [pygit2.Oid(hex=p) for p in parents])
         return str(oid)
 
-    def commit_files(self, base: str, files: dict[str, bytes], message: str) -> str:
-        """A commit on top of `base` whose tree is base's with `files` written (paths with '/').
-        Touches neither the index nor the work tree; moves no ref."""
+    def commit_files(self, base: str, files: dict[str, bytes], message: str, sign: bool = False) -> str:
+        """A commit on top of `base` whose tree is base's with `files` written (paths with '/'), or
+        base's tree unchanged when `files` is empty. Touches neither the index nor the work tree;
+        moves no ref. `sign` signs it with the user's git signing setup (`git commit-tree -S`),
+        since identity in approvals is the commit's signature."""
         base_tree = self._r[base].peel(pygit2.Commit).tree
-        tree_id = _tree_with_files(self._r, base_tree, files)
+        tree_id = _tree_with_files(self._r, base_tree, files) if files else base_tree.id
+        if sign:
+            return self._signed_commit(str(tree_id), base, message)
         author = self._signature()
         oid = self._r.create_commit(None, author, author, message, tree_id, [pygit2.Oid(hex=base)])
         return str(oid)
+
+    def _signed_commit(self, tree: str, parent: str, message: str) -> str:
+        proc = self.git("commit-tree", "-S", tree, "-p", parent, "-F", "-", input=message.encode(), check=False)
+        if proc.returncode != 0:
+            from gitmv.errors import SigningError
+
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise SigningError(f"could not sign the commit: {err[-1] if err else f'exit {proc.returncode}'}",
+                               "set up signing: git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
+        return proc.stdout.decode().strip()
 
     def cas_notes_update(self, compute, ref: str = NOTES_REF, message: str = "git-mv-promote notes") -> str | None:
         """Read-modify-write of a notes ref with compare-and-swap and retry.

@@ -1,6 +1,7 @@
 """The promotion request: `promotions/<model>/<stage>.toml` (what is asked, machine-readable) and
 `promotions/<model>/<stage>.md` (the reviewer's page), committed on branch
-`mv-promote/<model>/<version>-<stage>` so that the pull request's diff *is* the proposal.
+`mv-promote/<model>/<version>-<stage>` so that the pull request's diff *is* the proposal. The
+request commit is signed: its signer is the requester; the file's `requester` is display text.
 """
 
 from __future__ import annotations
@@ -121,9 +122,13 @@ def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict
               f"- protected slices: {', '.join(gp.protected_slices) or NA}",
               f"- policy digest: `{policy.digest}`", "",
               "## How to approve", "",
-              f"Review, then merge this branch into `{policy.protected_branch}` with a merge commit (not squash or rebase). "
-              "The merger and any `Approved-by:` / `Reviewed-by:` trailers in the merge commit count as approvers; "
-              f"the requester never does. Then: `git mv-promote promote {m} {v} --stage {stage}`.", ""]
+              f"Review, then approve with a signature: `git mv-promote approve {m} {v} --stage {stage} --push` "
+              "(a signed commit naming this request's sha256; an edit of the request voids it), or merge with a signed "
+              f"merge commit (`git merge -S --no-ff`). Merge into `{policy.protected_branch}` with a merge commit "
+              "(not squash or rebase). Approvers are principals in the allowed signers: signers of approve commits, "
+              "the signer of the merge, or the author of a host's signed web merge; the requester (who signed the "
+              "request commit) never counts, and `Approved-by:` / `Reviewed-by:` trailers are display only. "
+              f"Then: `git mv-promote promote {m} {v} --stage {stage}`.", ""]
     return "\n".join(lines)
 
 

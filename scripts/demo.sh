@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The git mv-promote demo: a real scikit-learn model in a throwaway repository, the whole loop.
-#   register -> eval -> check (a pass, and a slice regression refused) -> request -> review merge
+#   register -> eval -> check (a pass, and a slice regression refused) -> signed request -> signed
+#   review (approve commit, signed merge)
 #   -> promote -> a push refused by the server hook -> rollback.
 # It touches nothing outside a temporary directory: its own git config, ssh keys, server and clones.
 # Usage: bash scripts/demo.sh [--keep]    (needs: pip install -e '.[examples]')
@@ -48,6 +49,8 @@ s = s.replace('protected_slices = []', 'protected_slices = ["region=eu"]')
 s = s.replace('approvals = 0 ', 'approvals = 1 ')
 p.write_text(s)
 EOF
+# Grace reviews: her signing key is an allowed signer too (identity is a signature, never a name).
+printf 'grace@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$demo/grace.pub")" >> .mv-promote/allowed_signers
 git add -A && git commit -qm "Churn model, its data and the mv-promote policy"
 git push -q origin main
 sed -n '/\[models.churn.gate\]/,$p' .mv-promote.toml
@@ -65,15 +68,18 @@ run git mv-promote eval churn v1
 run git mv-promote promote churn v1 --stage staging
 run git -c gpg.ssh.allowedSignersFile=.mv-promote/allowed_signers verify-tag mv/churn/v1
 
-step "v1 into production: request -> Grace reviews and merges -> promote"
+step "v1 into production: request (signed) -> Grace approves (signed) -> Ada merges -> promote"
 run git mv-promote request churn v1 --stage production --push -m "first production model"
 git clone -q "$demo/server.git" "$demo/grace-clone" 2>/dev/null
 (
   cd "$demo/grace-clone"
-  git -c user.name=Grace -c user.email=grace@example.com merge -q --no-ff origin/mv-promote/churn/v1-production \
-    -m "Merge pull request #1 from mv-promote/churn/v1-production" -m "Approved-by: Grace <grace@example.com>"
-  git push -q origin main
+  git config user.name Grace && git config user.email grace@example.com
+  git config user.signingkey "$demo/grace"
+  run git mv-promote approve churn v1 --stage production -m "metrics and slices look right" --push
 )
+git fetch -q origin
+git merge -q -S --no-ff origin/mv-promote/churn/v1-production -m "Merge pull request #1 from mv-promote/churn/v1-production"
+git push -q origin main
 git pull -q --no-rebase origin main
 run git mv-promote promote churn v1 --stage production -m "approved in PR #1"
 run git mv-promote sync
@@ -84,7 +90,7 @@ run git mv-promote register churn -m "drop eu rows from training"
 run git mv-promote eval churn v2
 run git mv-promote check churn v2 --stage production || echo "(exit $?: refused, as it should be)"
 
-step "v3: better everywhere -> request, review, promote"
+step "v3: better everywhere -> request, Grace merges with a signed merge commit, promote"
 train v3
 run git mv-promote register churn -m "stronger L1 regularisation"
 run git mv-promote eval churn v3
@@ -93,8 +99,9 @@ run git mv-promote request churn v3 --stage production --push -m "better on ever
 (
   cd "$demo/grace-clone"
   git fetch -q origin
-  git -c user.name=Grace -c user.email=grace@example.com merge -q --no-ff origin/mv-promote/churn/v3-production \
-    -m "Merge pull request #2 from mv-promote/churn/v3-production" -m "Approved-by: Grace <grace@example.com>"
+  git checkout -q main && git pull -q --no-rebase origin main
+  run git merge -q -S --no-ff origin/mv-promote/churn/v3-production \
+    -m "Merge pull request #2 from mv-promote/churn/v3-production"
   git push -q origin main
 )
 git pull -q --no-rebase origin main

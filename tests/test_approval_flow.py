@@ -1,91 +1,210 @@
 """Approval by pull-request review, end to end: a bare server with the hook installed, a
-requester clone (alice) and a reviewer clone (bob). The reviewed merge into main is the approval;
-the server accepts the production tag only with that evidence."""
+requester clone (alice) and a reviewer clone (bob), each signing with their own real ssh key.
+
+Identity is a signature: the requester is whoever signed the request commit; approvers are the
+signers of approve commits naming the merged request's sha256, the signer of the merge, and the
+author of a host's web merge signed by a key in host_signers. Trailers and names never count.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, git, push, refused
+from conftest import POLICY, ModelRepo, accepted, git, push, refused, run_mv
 
-APPROVAL_POLICY = POLICY.replace("approvals = 0", "approvals = 1")
+APPROVAL_POLICY = POLICY.replace("approvals = 0", "approvals = 1").replace(
+    'allowed_signers = ".mv-promote/allowed_signers"\n',
+    'allowed_signers = ".mv-promote/allowed_signers"\nhost_signers = ".mv-promote/host_signers"\n')
 
 
 @pytest.fixture
 def team(server, tmp_path, keys):
-    """alice publishes v1 in production (approved by bob's merge) and registers a better v2."""
+    """alice publishes v1 in production (approved by bob's signed merge) and registers a better v2.
+    bob and carol may sign; mallory's key is the host "github"'s web-merge key."""
     alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
+    signers = alice.path / ".mv-promote"
+    (signers / "allowed_signers").write_text("".join(keys.allowed_line(n) for n in ("alice", "bob", "carol")))
+    (signers / "host_signers").write_text(f'github namespaces="git" {keys.public("mallory")}\n')
+    alice.commit("Allow bob and carol; trust github's web merges")
     alice.git("remote", "add", "origin", server.url)
     accepted(push(alice, "main"))
-    bob = Reviewer(tmp_path / "bob", server.url)
+    bob = Reviewer(tmp_path / "bob", server.url, keys, "bob")
     v1 = alice.version(0.85, 0.80)
     alice.mv("promote", "churn", v1, "--stage", "staging")
-    _request_merge_promote(alice, bob, v1)
+    alice.mv("request", "churn", v1, "--stage", "production", "--push")
+    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
+    _promote_and_push(alice, v1, 1)
     v2 = alice.version(0.90, 0.85)
     alice.mv("sync")
     return alice, bob, v2
 
 
 class Reviewer:
-    def __init__(self, path, url):
+    def __init__(self, path, url, keys, name):
         self.path = path
+        self.keys = keys
         subprocess.run(["git", "clone", "-q", url, str(path)], check=True, capture_output=True)
-        self.git("config", "user.name", "Bob")
-        self.git("config", "user.email", "bob@example.com")
+        self.git("config", "user.name", name.title())
+        self.git("config", "user.email", f"{name}@example.com")
+        self.git("config", "user.signingkey", str(keys.private(name)))
 
-    def git(self, *args, check=True):
-        return git(*args, cwd=self.path, check=check)
+    def git(self, *args, check=True, env=None):
+        return git(*args, cwd=self.path, check=check, env=env)
 
-    def merge(self, branch: str, trailers: str = "Approved-by: Bob <bob@example.com>", edit=None) -> None:
+    def mv(self, *args, code=0):
+        return run_mv(*args, cwd=self.path, code=code)
+
+    def merge(self, branch: str, *, sign: bool, trailers: str = "", edit=None, key: str | None = None,
+              env: dict | None = None) -> None:
         self.git("fetch", "-q", "origin")
         self.git("checkout", "-q", "main")
         self.git("reset", "-q", "--hard", "origin/main")
-        self.git("merge", "--no-ff", "-q", "-m", f"Merge pull request #7 from {branch}\n\n{trailers}", f"origin/{branch}")
+        how = ["-S"] if sign else ["--no-gpg-sign"]
+        config = ["-c", f"user.signingkey={key}"] if key else []
+        self.git(*config, "merge", *how, "--no-ff", "-q", "-m", f"Merge pull request #7 from {branch}\n\n{trailers}",
+                 f"origin/{branch}", env=env)
         if edit:
             edit(self)
         self.git("push", "-q", "origin", "main")
 
 
-def _request_merge_promote(alice: ModelRepo, bob: Reviewer, version: str) -> None:
-    alice.mv("request", "churn", version, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{version}-production")
-    alice.git("pull", "-q", "--no-rebase", "origin", "main")
-    alice.mv("promote", "churn", version, "--stage", "production")
-    accepted(push(alice, "refs/tags/mv/churn/production/1", "refs/notes/mv-promote"))
-
-
-def _forge_production(alice: ModelRepo, version: str, seq: int = 2) -> str:
-    from test_hooks_server import forge_stage_tag
-
-    return forge_stage_tag(alice, version, "production", seq)
-
-
-def test_reviewed_merge_approves_and_the_server_accepts(team, server):
-    alice, bob, v2 = team
-    alice.mv("request", "churn", v2, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v2}-production")
+def _promote_and_push(alice: ModelRepo, version: str, seq: int) -> dict:
     alice.git("pull", "-q", "--no-rebase", "origin", "main")
     alice.mv("sync")
-    result = alice.mv("promote", "churn", v2, "--stage", "production", "--json").json
-    approval = result["record"]["approval"]
-    assert approval["approvers"] == ["Bob <bob@example.com>"]
+    result = alice.mv("promote", "churn", version, "--stage", "production", "--json").json
+    accepted(push(alice, f"refs/tags/mv/churn/production/{seq}", "refs/notes/mv-promote"))
+    return result["record"]["approval"]
+
+
+def _refused_everywhere(alice: ModelRepo, server, version: str, why: str = "") -> None:
+    """The local promote refuses, and a hand-made stage tag is refused by the server hook."""
+    from test_hooks_server import forge_stage_tag
+
+    alice.git("pull", "-q", "--no-rebase", "origin", "main")
+    out = alice.mv("promote", "churn", version, "--stage", "production", code=1)
+    assert "approvals" in out.err and why in out.err, out.err
+    forge_stage_tag(alice, version, "production", 2)
+    before = server.refs()
+    refused(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 approvals")
+    assert server.refs() == before
+
+
+def _self_merge(alice: ModelRepo, branch: str, trailers: str = "") -> None:
+    alice.git("fetch", "-q", "origin")
+    alice.git("checkout", "-q", "main")
+    alice.git("merge", "-S", "--no-ff", "-q", "-m", f"Merge {branch}\n\n{trailers}", f"origin/{branch}")
+    accepted(push(alice, "main"))
+
+
+def _edit_request(repo, branch: str, old: str, new: str) -> None:
+    """A signed commit on the request branch that edits the request file, pushed."""
+    repo.git("fetch", "-q", "origin")
+    repo.git("checkout", "-q", "-B", branch, f"origin/{branch}")
+    path = repo.path / "promotions" / "churn" / "production.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    repo.git("commit", "-S", "-q", "-am", "edit the request")
+    repo.git("push", "-q", "origin", branch)
+    repo.git("checkout", "-q", "main")
+
+
+# ---------------------------------------------------------------- what counts
+
+def test_a_signed_merge_by_another_principal_approves_and_the_server_accepts(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    bob.merge(f"mv-promote/churn/{v2}-production", sign=True)
+    approval = _promote_and_push(alice, v2, 2)
+    assert approval["approvers"] == ["bob@example.com"]
+    assert approval["requester"] == "alice@example.com"
+    assert [a["kind"] for a in approval["approvals"]] == ["merge"]
     assert approval["pr"] == 7
-    accepted(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"))
     status = alice.mv("approvals", "churn", v2, "--json").json
     assert [r["kind"] for r in status["recorded"]] == ["approval"]
+
+
+def test_an_approve_commit_by_bob_and_a_merge_by_the_requester_is_accepted_with_bob(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    bob.git("fetch", "-q", "origin")
+    done = bob.mv("approve", "churn", v2, "--stage", "production", "-m", "metrics look right", "--push", "--json").json
+    assert done["approver"] == "bob@example.com" and done["requester"] == "alice@example.com" and done["pushed"]
+    _self_merge(alice, f"mv-promote/churn/{v2}-production")
+    approval = _promote_and_push(alice, v2, 2)
+    assert approval["approvers"] == ["bob@example.com"]
+    assert approval["approvals"] == [{"principal": "bob@example.com", "commit": done["commit"], "kind": "approve"}]
+
+
+def test_a_host_web_merge_signed_by_a_listed_host_key_counts_its_author(team, server, keys):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    web = {**os.environ, "GIT_AUTHOR_NAME": "Bob", "GIT_AUTHOR_EMAIL": "bob@example.com",
+           "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+    bob.merge(f"mv-promote/churn/{v2}-production", sign=True, key=str(keys.private("mallory")), env=web)
+    approval = _promote_and_push(alice, v2, 2)
+    assert approval["approvers"] == ["bob@example.com"]
+    assert [a["kind"] for a in approval["approvals"]] == ["host-merge"]
+
+
+# ---------------------------------------------------------------- what does not count
+
+def test_a_self_merge_with_an_approved_by_trailer_is_not_an_approval(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    _self_merge(alice, f"mv-promote/churn/{v2}-production", "Approved-by: Bob <bob@example.com>")
+    status = alice.mv("approvals", "churn", v2, "--json", code=None).json["stages"][0]
+    assert status["approvers"] == [] and status["trailers"] == ["Bob <bob@example.com>"]
+    _refused_everywhere(alice, server, v2, "has 0")
+
+
+def test_a_requester_renaming_themselves_in_the_request_file_is_still_the_requester(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    branch = f"mv-promote/churn/{v2}-production"
+    _edit_request(alice, branch, 'requester = "Alice <alice@example.com>"', 'requester = "Bob <bob@example.com>"')
+    out = alice.mv("approve", "churn", v2, "--stage", "production", "--push", code=1)
+    assert "never approves their own request" in out.err
+    _self_merge(alice, branch)
+    _refused_everywhere(alice, server, v2, "requester (alice@example.com)")
+
+
+def test_an_approval_of_the_request_before_it_was_edited_is_void(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    branch = f"mv-promote/churn/{v2}-production"
+    bob.git("fetch", "-q", "origin")
+    bob.mv("approve", "churn", v2, "--stage", "production", "--push")
+    _edit_request(alice, branch, 'reason = ""', 'reason = "edited after review"')
+    _self_merge(alice, branch)
+    _refused_everywhere(alice, server, v2, "edited after this approval")
+
+
+def test_an_unsigned_merge_is_not_counted(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    bob.merge(f"mv-promote/churn/{v2}-production", sign=False, trailers="Approved-by: Bob <bob@example.com>")
+    _refused_everywhere(alice, server, v2, "merge commit: unsigned")
+
+
+def test_a_web_merge_signed_by_an_unlisted_host_key_is_not_counted(team, server, tmp_path):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    other = tmp_path / "otherhost"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    web = {**os.environ, "GIT_AUTHOR_NAME": "Bob", "GIT_AUTHOR_EMAIL": "bob@example.com",
+           "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+    bob.merge(f"mv-promote/churn/{v2}-production", sign=True, key=str(other), env=web)
+    _refused_everywhere(alice, server, v2, "not in allowed signers")
 
 
 def test_without_the_merge_promote_and_server_refuse(team, server):
     alice, bob, v2 = team
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
-    out = alice.mv("promote", "churn", v2, "--stage", "production", code=1)
-    assert "approvals" in out.err
-    _forge_production(alice, v2)
-    before = server.refs()
-    refused(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 approvals")
-    assert server.refs() == before
+    _refused_everywhere(alice, server, v2)
 
 
 def test_a_merged_request_for_another_version_does_not_approve(team, server):
@@ -93,25 +212,8 @@ def test_a_merged_request_for_another_version_does_not_approve(team, server):
     v3 = alice.version(0.91, 0.86)
     alice.mv("sync")
     alice.mv("request", "churn", v3, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v3}-production")
-    alice.git("pull", "-q", "--no-rebase", "origin", "main")
-    out = alice.mv("promote", "churn", v2, "--stage", "production", code=1)
-    assert f"names {v3}" in out.err
-    _forge_production(alice, v2)
-    refused(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 approvals")
-
-
-def test_the_requester_alone_is_not_an_approver(team, server):
-    alice, bob, v2 = team
-    alice.mv("request", "churn", v2, "--stage", "production", "--push")
-    branch = f"mv-promote/churn/{v2}-production"
-    alice.git("checkout", "-q", "main")
-    alice.git("merge", "--no-ff", "-q", "-m", f"Merge {branch}\n\nApproved-by: Alice <alice@example.com>", branch)
-    accepted(push(alice, "main"))
-    out = alice.mv("promote", "churn", v2, "--stage", "production", code=1)
-    assert "has 0" in out.err
-    _forge_production(alice, v2)
-    refused(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 approvals")
+    bob.merge(f"mv-promote/churn/{v3}-production", sign=True)
+    _refused_everywhere(alice, server, v2, f"names {v3}")
 
 
 def test_a_request_file_edited_after_the_merge_does_not_approve(team, server):
@@ -123,13 +225,11 @@ def test_a_request_file_edited_after_the_merge_does_not_approve(team, server):
         path.write_text(path.read_text().replace('reason = ""', 'reason = "edited"') + "# edited\n")
         reviewer.git("commit", "-q", "-am", "tweak the request")
 
-    bob.merge(f"mv-promote/churn/{v2}-production", edit=edit)
-    alice.git("pull", "-q", "--no-rebase", "origin", "main")
-    out = alice.mv("promote", "churn", v2, "--stage", "production", code=1)
-    assert "changed on the protected branch after the merge" in out.err
-    _forge_production(alice, v2)
-    refused(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 approvals")
+    bob.merge(f"mv-promote/churn/{v2}-production", sign=True, edit=edit)
+    _refused_everywhere(alice, server, v2, "changed on the protected branch after the merge")
 
+
+# ---------------------------------------------------------------- the commands
 
 def test_request_refuses_a_version_that_fails_the_gate(team):
     alice, bob, v2 = team
@@ -139,10 +239,57 @@ def test_request_refuses_a_version_that_fails_the_gate(team):
     assert alice.ref(f"refs/heads/mv-promote/churn/{bad}-production") is None
 
 
-def test_a_web_merge_on_github_counts_the_person_who_merged_not_github():
-    from gitmv.approvals import merger
+def test_request_signs_its_commit(team, keys):
+    alice, bob, v2 = team
+    commit = alice.mv("request", "churn", v2, "--stage", "production", "--json").json["commit"]
+    assert "gpgsig " in alice.git("cat-file", "commit", commit)
 
-    web = {"committer": "GitHub <noreply@github.com>", "author": "Bob <bob@example.com>"}
-    cli = {"committer": "Bob <bob@example.com>", "author": "Alice <alice@example.com>"}
-    assert merger(web) == "Bob <bob@example.com>"
-    assert merger(cli) == "Bob <bob@example.com>"
+
+def test_request_without_signing_set_up_fails_and_leaves_no_branch(team, hermetic):
+    alice, bob, v2 = team
+    config = hermetic / ".gitconfig"
+    config.write_text("".join(line for line in config.read_text().splitlines(True) if "signingkey" not in line))
+    out = alice.mv("request", "churn", v2, "--stage", "production", code=1)
+    assert "could not sign the commit" in out.err and "user.signingkey" in out.err
+    assert "Traceback" not in out.err
+    assert alice.ref(f"refs/heads/mv-promote/churn/{v2}-production") is None
+
+
+def test_approve_refuses_the_requesters_own_request(team):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production")
+    branch = f"refs/heads/mv-promote/churn/{v2}-production"
+    before = alice.ref(branch)
+    out = alice.mv("approve", "churn", v2, "--stage", "production", code=1)
+    assert "alice@example.com signed the request" in out.err
+    assert alice.ref(branch) == before
+
+
+def test_approve_without_signing_set_up_fails_and_moves_nothing(team, hermetic):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    bob.git("fetch", "-q", "origin")
+    bob.git("config", "--unset", "user.signingkey")
+    config = hermetic / ".gitconfig"
+    config.write_text("".join(line for line in config.read_text().splitlines(True) if "signingkey" not in line))
+    out = bob.mv("approve", "churn", v2, "--stage", "production", code=1)
+    assert "could not sign the commit" in out.err
+    assert bob.git("rev-parse", "-q", "--verify", f"refs/heads/mv-promote/churn/{v2}-production", check=False) == ""
+
+
+def test_approve_prints_the_push_hint_and_leaves_the_work_tree_alone(team):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    bob.git("fetch", "-q", "origin")
+    head = bob.git("rev-parse", "HEAD")
+    out = bob.mv("approve", "churn", v2, "--stage", "production")
+    assert f"push it: git push origin mv-promote/churn/{v2}-production" in out.out
+    assert bob.git("rev-parse", "HEAD") == head and bob.git("status", "--porcelain") == ""
+    bob.git("push", "-q", "origin", f"mv-promote/churn/{v2}-production")
+
+
+def test_approve_of_a_branch_that_does_not_exist_says_how_to_get_it(team):
+    alice, bob, v2 = team
+    bob.git("fetch", "-q", "--tags", "origin")
+    out = bob.mv("approve", "churn", v2, "--stage", "production", code=1)
+    assert "no request branch" in out.err and "git fetch origin" in out.err

@@ -196,21 +196,26 @@ def test_regulated_with_a_mismatching_reproduction_is_refused(regulated, keys):
     assert [c["name"] for c in out["criteria"] if not c["passed"]] == ["reproduction"]
 
 
-def test_regulated_needs_two_distinct_approvers_for_production(regulated, tmp_path):
+def test_regulated_needs_two_distinct_approvers_for_production(regulated, keys):
+    signers = regulated.path / ".mv-promote" / "allowed_signers"
+    signers.write_text(signers.read_text() + keys.allowed_line("bob") + keys.allowed_line("carol"))
+    regulated.commit("allow bob and carol")
     regulated.mv("reproduce", "churn", "v1")
     regulated.mv("promote", "churn", "v1", "--stage", "staging")
     regulated.mv("request", "churn", "v1", "--stage", "production")
     branch = "mv-promote/churn/v1-production"
     regulated.git("checkout", "-q", "main")
-    regulated.git("-c", "user.name=Bob", "-c", "user.email=bob@example.com", "merge", "--no-ff", "-q", "-m",
-                  f"Merge {branch}\n\nApproved-by: Bob <bob@example.com>", branch)
+    bob = ["-c", f"user.signingkey={keys.private('bob')}", "-c", "user.email=bob@example.com"]
+    regulated.git(*bob, "merge", "-S", "--no-ff", "-q", "-m", f"Merge {branch}\n\nReviewed-by: Carol <carol@example.com>", branch)
     out = regulated.mv("promote", "churn", "v1", "--stage", "production", code=1)
     assert "needs 2 distinct approver(s)" in out.err and "has 1" in out.err
     regulated.git("reset", "-q", "--hard", "HEAD~1")
-    regulated.git("-c", "user.name=Bob", "-c", "user.email=bob@example.com", "merge", "--no-ff", "-q", "-m",
-                  f"Merge {branch}\n\nApproved-by: Bob <bob@example.com>\nReviewed-by: Carol <carol@example.com>", branch)
+    regulated.git("config", "user.signingkey", str(keys.private("carol")))
+    regulated.mv("approve", "churn", "v1", "--stage", "production")
+    regulated.git("config", "--unset", "user.signingkey")
+    regulated.git(*bob, "merge", "-S", "--no-ff", "-q", "-m", f"Merge {branch}", branch)
     done = regulated.mv("promote", "churn", "v1", "--stage", "production", "--json").json
-    assert done["record"]["approval"]["approvers"] == ["Bob <bob@example.com>", "Carol <carol@example.com>"]
+    assert done["record"]["approval"]["approvers"] == ["bob@example.com", "carol@example.com"]
 
 
 def test_regulated_counts_only_an_eval_signer_other_than_the_registrant(regulated):

@@ -41,7 +41,8 @@ def test_the_tutorial_has_the_steps_the_brief_promises():
     assert any(b.lstrip().startswith("# setup") for b in blocks), "the setup block must be marked '# setup'"
     for needle in ("init --model churn --artifact model.bin --add-signer", "hooks install --server",
                    "register churn", "eval churn", "check churn v2 --stage production ||",
-                   "request churn v1 --stage production --push", "Approved-by:", "promote churn v1 --stage production",
+                   "request churn v1 --stage production --push", "approve churn v1 --stage production",
+                   "merge -q -S --no-ff", "promote churn v1 --stage production",
                    "mv-promote sync", "--no-verify", "rollback churn --stage production", "history churn --at",
                    "log churn", "mv-promote verify"):
         assert needle in text, needle
