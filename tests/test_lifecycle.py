@@ -198,24 +198,41 @@ def test_regulated_with_a_mismatching_reproduction_is_refused(regulated, keys):
 
 def test_regulated_needs_two_distinct_approvers_for_production(regulated, keys):
     signers = regulated.path / ".mv-promote" / "allowed_signers"
-    signers.write_text(signers.read_text() + keys.allowed_line("bob") + keys.allowed_line("carol"))
-    regulated.commit("allow bob and carol")
+    signers.write_text(signers.read_text() + keys.allowed_line("bob") + keys.allowed_line("mallory"))
+    regulated.commit("allow bob and mallory (reviewers)")
     regulated.mv("reproduce", "churn", "v1")
     regulated.mv("promote", "churn", "v1", "--stage", "staging")
     regulated.mv("request", "churn", "v1", "--stage", "production")
     branch = "mv-promote/churn/v1-production"
     regulated.git("checkout", "-q", "main")
     bob = ["-c", f"user.signingkey={keys.private('bob')}", "-c", "user.email=bob@example.com"]
-    regulated.git(*bob, "merge", "-S", "--no-ff", "-q", "-m", f"Merge {branch}\n\nReviewed-by: Carol <carol@example.com>", branch)
+    regulated.git(*bob, "merge", "-S", "--no-ff", "-q", "-m", f"Merge {branch}\n\nReviewed-by: Mallory <mallory@example.com>", branch)
     out = regulated.mv("promote", "churn", "v1", "--stage", "production", code=1)
     assert "needs 2 distinct approver(s)" in out.err and "has 1" in out.err
     regulated.git("reset", "-q", "--hard", "HEAD~1")
-    regulated.git("config", "user.signingkey", str(keys.private("carol")))
-    regulated.mv("approve", "churn", "v1", "--stage", "production")
-    regulated.git("config", "--unset", "user.signingkey")
+    approve_as(regulated, keys, "mallory")
     regulated.git(*bob, "merge", "-S", "--no-ff", "-q", "-m", f"Merge {branch}", branch)
     done = regulated.mv("promote", "churn", "v1", "--stage", "production", "--json").json
-    assert done["record"]["approval"]["approvers"] == ["bob@example.com", "carol@example.com"]
+    assert done["record"]["approval"]["approvers"] == ["bob@example.com", "mallory@example.com"]
+
+
+def approve_as(repo: ModelRepo, keys, who: str) -> None:
+    repo.git("config", "user.signingkey", str(keys.private(who)))
+    repo.mv("approve", "churn", "v1", "--stage", "production")
+    repo.git("config", "--unset", "user.signingkey")
+
+
+def test_regulated_refuses_the_eval_signer_as_an_approver(regulated, keys):
+    signers = regulated.path / ".mv-promote" / "allowed_signers"
+    signers.write_text(signers.read_text() + keys.allowed_line("bob"))
+    regulated.commit("allow bob")
+    regulated.mv("reproduce", "churn", "v1")
+    regulated.mv("request", "churn", "v1", "--stage", "production")
+    approve_as(regulated, keys, "carol")  # carol signed the eval
+    bob = ["-c", f"user.signingkey={keys.private('bob')}", "-c", "user.email=bob@example.com"]
+    regulated.git(*bob, "merge", "-S", "--no-ff", "-q", "-m", "Merge", "mv-promote/churn/v1-production")
+    out = regulated.mv("promote", "churn", "v1", "--stage", "production", code=1)
+    assert "carol@example.com is both eval signer and approver" in out.err
 
 
 def test_regulated_counts_only_an_eval_signer_other_than_the_registrant(regulated):

@@ -46,11 +46,17 @@ def _time(value: int) -> str:
     return datetime.fromtimestamp(value, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+# The claims of approval evidence; the rest (trailers, what did not count and why, the PR
+# number) is display text, which a client and the server may word differently.
+APPROVAL_CLAIMS = ("merge_commit", "request_commit", "request_file", "request_sha256", "requester", "approvers",
+                   "approvals")
+
+
 def comparable_approval(evidence: dict | None) -> dict | None:
-    """Approval evidence without what only the writer adds (the id of its approval note record)."""
+    """The claims of approval evidence, as a recomputation must reproduce them."""
     if evidence is None:
         return None
-    return {k: v for k, v in evidence.items() if k != "record"}
+    return {k: evidence.get(k) for k in APPROVAL_CLAIMS}
 
 
 def mismatches(record: PromotionRecord, facts: StageFacts) -> list[str]:
