@@ -16,11 +16,9 @@ from gitmv.errors import NotFoundError, RecordError
 from gitmv.policy import Policy
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.repo import NOTES_REF, Repo, TagInfo
+from gitmv.rules.refs import STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE  # noqa: F401  (the one grammar; re-exported)
+from gitmv.rules.refs import parse_ref_listing
 from gitmv.signing import SignatureCheck, verify_signature
-
-TAG_ROOT = "refs/tags/mv/"
-VERSION_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/v([1-9][0-9]{0,8})$")
-STAGE_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})/([1-9][0-9]{0,8})$")
 
 
 EXP_ROOT = "refs/mv-exp/"
@@ -84,10 +82,15 @@ class Registry:
 
     # ------------------------------------------------------------ refs
 
+    def _registry_refs(self, prefix: str) -> list[tuple[str, str]]:
+        """Refs under `prefix` in the grammar only: anything else there (a name the hook would
+        refuse, made before it was installed or on a host without it) is never read as a version."""
+        return [(k, v) for k, v in self.repo.refs_under(prefix)
+                if k not in self.hidden and (VERSION_REF_RE.match(k) or STAGE_REF_RE.match(k))]
+
     def refs_of(self, model: str) -> dict[str, str]:
         if model not in self._model_refs:
-            refs = {k: v for k, v in self.repo.refs_under(f"{TAG_ROOT}{model}/") if k not in self.hidden}
-            self._model_refs[model] = refs
+            self._model_refs[model] = dict(self._registry_refs(f"{TAG_ROOT}{model}/"))
         merged = dict(self._model_refs[model])
         merged.update({k: v for k, v in self.overlay.items() if k.startswith(f"{TAG_ROOT}{model}/")})
         return merged
@@ -99,19 +102,12 @@ class Registry:
     @cached_property
     def model_names(self) -> list[str]:
         names = set(self.policy.models) if self.policy else set()
-        valid: dict[str, bool] = {}
-        for ref, oid in self.repo.refs_under(TAG_ROOT):
-            if ref in self.hidden:
-                continue
-            parts = ref.split("/")  # one split per ref: this loop sees every registry ref
-            if len(parts) not in (5, 6):
-                continue
-            model = parts[3]
-            if model not in valid:
-                valid[model] = bool(NAME_RE.match(model))
-            if valid[model]:
-                names.add(model)
-                self._model_refs.setdefault(model, {})[ref] = oid
+        listed: dict[str, dict[str, str]] = {}
+        for ref, oid in self._registry_refs(TAG_ROOT):
+            listed.setdefault(ref.split("/", 4)[3], {})[ref] = oid
+        for model, refs in listed.items():
+            names.add(model)
+            self._model_refs.setdefault(model, refs)
         return sorted(names)
 
     def versions(self, model: str) -> list[str]:
@@ -147,7 +143,7 @@ class Registry:
         if model in self._model_refs:
             refs = {k: v for k, v in self._model_refs[model].items() if k.startswith(prefix)}
         else:
-            refs = {k: v for k, v in self.repo.refs_under(prefix) if k not in self.hidden}
+            refs = dict(self._registry_refs(prefix))
         refs.update({k: v for k, v in self.overlay.items() if k.startswith(prefix)})
         out = []
         for ref, oid in refs.items():
@@ -230,19 +226,15 @@ class Registry:
         """One row per version for listings, from one `for-each-ref` over the model's tags and the
         records' top-level strings (no TOML parse); a row that does not read cleanly falls back
         to the full, validated parse."""
-        proc = self.repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)%00%(contents)%01",
-                             f"{TAG_ROOT}{model}/")
         rows = {}
-        for item in proc.stdout.decode("utf-8", "replace").split("\x01"):
-            fields = item.lstrip("\n").split("\x00")
-            if len(fields) != 4 or fields[0] in self.hidden:
+        for ref, oid, commit, contents in self._summary_listing(model):
+            if ref in self.hidden:
                 continue
-            ref, oid, commit, contents = fields
             m = VERSION_REF_RE.match(ref)
             if not m:
                 continue
             name = f"v{m.group(2)}"
-            message = records.split_signature(contents.encode())[0].decode("utf-8", "replace")
+            message = records.split_signature(contents)[0].decode("utf-8", "replace")
             quick = records.quick_strings(message)
             if (quick and quick.get("kind") == "version" and quick.get("model") == model and quick.get("version") == name
                     and quick.get("commit") == commit and "created_at" in quick and "created_by" in quick):
@@ -255,6 +247,30 @@ class Registry:
                                          "created_at": v.record.created_at, "created_by": v.record.created_by,
                                          "parent": v.record.parent, "message": v.record.message}
         return [rows[n] for n in sorted(rows)]
+
+    def _summary_listing(self, model: str) -> list[tuple[str, str, str, bytes]]:
+        """(ref, tag id, peeled id, contents bytes) of the model's grammar refs, from one for-each-ref.
+
+        Framed exactly: names and ids are NUL-terminated (they cannot hold NUL) and the contents
+        are read by their size, so no tag message can forge or hide a row. Should git's output
+        ever not frame this way, the rows come from the refs alone (contents empty: full parse)."""
+        proc = self.repo.git("for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)%00"
+                             "%(contents:size)%00%(contents)", f"{TAG_ROOT}{model}/", check=False)
+        try:
+            if proc.returncode != 0:
+                raise ValueError("for-each-ref failed")
+            rows = parse_ref_listing(proc.stdout, 4, sized=True)
+        except ValueError:
+            rows = [(ref.encode(), oid.encode(), b"", b"") for ref, oid in self.repo.refs_under(f"{TAG_ROOT}{model}/")]
+        out = []
+        for ref, oid, commit, contents in rows:
+            try:
+                name = ref.decode("ascii")
+            except UnicodeDecodeError:
+                continue
+            if VERSION_REF_RE.match(name) or STAGE_REF_RE.match(name):
+                out.append((name, oid.decode("ascii"), commit.decode("ascii"), contents))
+        return out
 
     def is_deprecated(self, tag_id: str) -> bool:
         raw = self.repo.read_note(tag_id, self.notes_commit) if self.notes_commit else None
@@ -328,3 +344,4 @@ class Registry:
                 return None  # cheap: most notes hold only evals, and parsing them is the cost
         found = [r for r in self.records_of(version.tag.id, "deprecation") if records.record_is_intact(r)]
         return found[-1] if found else None
+

@@ -3,4 +3,5 @@ decides. Each module owns one family of rules:
 
 - `gate`       metric criteria (thresholds, beat-or-match overall and per protected slice)
 - `promotion`  may a version enter a stage (promotion and rollback verdicts over a registry view)
+- `refs`       the registry's ref namespace and name grammar, on bytes; hook input and listing framing
 """
