@@ -269,3 +269,8 @@ def test_sync_skips_odd_names_on_the_server(clone, server):
     assert f"refs/tags/mv/churn/{v1}" in report["pushed"]
     local = gitb("for-each-ref", "--format=%(refname)%00", "refs/tags/mv/", cwd=clone.path)
     assert local == f"refs/tags/mv/churn/{v1}\x00\n".encode(), "an odd name was fetched"
+
+
+def test_verify_and_history_do_not_crash_on_odd_names(odd_repo):
+    assert odd_repo.mv("verify", "--json").json["ok"] is True
+    odd_repo.mv("history", "churn", "--json")
