@@ -60,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not wanted:
         return 0
+    # The checker gets each name as lossless text (`to_text`: non-UTF-8 bytes become surrogates),
+    # so str code works on it, and the ref rules re-derive the exact bytes (`to_bytes`) to judge.
+    if kind == "pre-receive":
+        updates = [(old, new, refrules.to_text(ref)) for old, new, ref in updates]
+    else:
+        pushes = [(refrules.to_text(lr), lo, refrules.to_text(rr), ro) for lr, lo, rr, ro in pushes]
     try:
         timeout = int(os.environ.get("MV_PROMOTE_HOOK_TIMEOUT", DEFAULT_TIMEOUT))
     except ValueError:

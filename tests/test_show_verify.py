@@ -169,7 +169,7 @@ def test_verify_fails_naming_the_ref_when_a_version_tag_is_signed_by_a_key_not_a
     r = two_versions
     recreate_tag(r, "mv/churn/v2", sign_with=keys.private("mallory"))
     failures = r.mv("verify", "--json", code=1).json["failures"]
-    assert "refs/tags/mv/churn/v2: signature: signed by a key not in allowed signers" in failures
+    assert any(f.startswith("refs/tags/mv/churn/v2: signature: signed by a key not in allowed signers") for f in failures)
 
 
 def test_git_itself_agrees_the_mallory_tag_is_not_allowed(two_versions, keys):
