@@ -22,11 +22,13 @@ import time
 from gitmv import approvals, notes, records
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
+from gitmv.rules import refs as refrules
 from gitmv.rules import stage_record
 from gitmv.rules.gate import Criterion
 from gitmv.errors import MvError
 from gitmv.policy import POLICY_PATH, parse_policy
-from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE, Registry, version_ref
+from gitmv.registry import Registry, version_ref
+from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 from gitmv.repo import NOTES_REF, ZERO, Repo
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
@@ -73,14 +75,14 @@ def load_server_policy(repo: Repo):
 
 # ---------------------------------------------------------------- entry points
 
-def pre_receive(git_dir: str, updates: list[tuple[str, str, str]]) -> list[str]:
+def pre_receive(git_dir: str, updates: list[tuple[str, str, str | bytes]]) -> list[str]:
     repo = Repo.open_for_hook(git_dir)
     policy, signers, branch_ref = load_server_policy(repo)
     return check_updates(repo, policy, signers, updates, server_notes=repo.ref(NOTES_REF),
                          protected_ref=branch_ref, hidden=set())
 
 
-def pre_push(remote: str, pushes: list[tuple[str, str, str, str]]) -> list[str]:
+def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]]) -> list[str]:
     """The same rules, early, against what this clone knows of the remote."""
     repo = Repo.discover(".")
     # the remote's protected branch as last fetched (else our own copy of it)
@@ -93,8 +95,9 @@ def pre_push(remote: str, pushes: list[tuple[str, str, str, str]]) -> list[str]:
     hidden = set()
     for local_ref, local_sha, remote_ref, remote_sha in pushes:
         updates.append((remote_sha, local_sha, remote_ref))
-        if remote_sha == ZERO and remote_ref.startswith("refs/tags/mv/"):
-            hidden.add(remote_ref)
+        parsed = refrules.parse(remote_ref)
+        if remote_sha == ZERO and parsed is not None and parsed.kind != "notes":
+            hidden.add(parsed.name)
     remote_notes = repo.ref(f"refs/notes/remotes/{remote}/mv-promote")
     return check_updates(repo, policy, signers, updates, server_notes=remote_notes,
                          protected_ref=branch_ref, hidden=hidden)
@@ -102,11 +105,30 @@ def pre_push(remote: str, pushes: list[tuple[str, str, str, str]]) -> list[str]:
 
 # ---------------------------------------------------------------- the rules
 
-def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple[str, str, str]], *,
+def name_refusals(updates: list[tuple[str, str, str | bytes]]) -> list[str]:
+    """R3 valid-ref-name: any change to a ref in the registry namespace that is not in the grammar
+    (gitmv.rules.refs), whatever its old and new values, decided on the name's bytes."""
+    out = []
+    for _old, _new, ref in updates:
+        cause = refrules.name_refusal(ref)
+        if cause is not None:
+            out.append(Refusal(refrules.display(ref), refrules.RULE_NAME, cause,
+                               "use git mv-promote to create registry refs; remove or rename this one "
+                               "outside refs/tags/mv and refs/notes/mv-promote*").text)
+    return out
+
+
+def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple[str, str, str | bytes]], *,
                   server_notes: str | None, protected_ref: str, hidden: set[str]) -> list[str]:
-    refusals: list[str] = []
+    """Refusals for a push. Ref names may be bytes (hook input) or str; refs outside the registry
+    namespace are not judged here, and names in it are judged on their bytes before anything else."""
+    refusals: list[str] = name_refusals(updates)
     notes_commit = server_notes
-    reg_updates = [u for u in updates if u[2].startswith("refs/tags/mv/") or u[2] == NOTES_REF]
+    reg_updates = []
+    for old, new, ref in updates:
+        parsed = refrules.parse(ref)
+        if parsed is not None:
+            reg_updates.append((old, new, parsed.name))
     for old, new, ref in reg_updates:
         if ref == NOTES_REF:
             try:
@@ -204,9 +226,8 @@ def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
         raise Refusal(ref, "R3 immutable", f"moving a registry tag ({old[:12]} -> {new[:12]}) is not allowed",
                       "register a new version instead; published versions never change")
     vm, sm = VERSION_REF_RE.match(ref), STAGE_REF_RE.match(ref)
-    if not vm and not sm:
-        raise Refusal(ref, "R3 valid-ref-name", "not a registry ref name (refs/tags/mv/<model>/v<N> or "
-                      "refs/tags/mv/<model>/<stage>/<seq>, model and stage [a-z0-9][a-z0-9_-]*)",
+    if not vm and not sm:  # check_updates passes only names in the grammar; kept as a guard
+        raise Refusal(refrules.display(ref), refrules.RULE_NAME, f"not a registry ref name ({refrules.GRAMMAR})",
                       "use git mv-promote to create registry tags")
     tag = reg.repo.tag(new, ref)
     if tag is None:

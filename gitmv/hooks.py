@@ -1,8 +1,9 @@
 """Hook entry points: `python -m gitmv.hooks pre-receive` (server) and `pre-push` (client).
 
-Starts fast: stdin is read and, when no registry ref (`refs/tags/mv/…`, `refs/notes/mv-promote`)
-is pushed, the hook exits 0 before pygit2 or anything heavy is imported. Fails closed: a crash,
-a timeout or an unreadable policy refuses the push with a message.
+Starts fast: stdin is read as bytes and, when no ref in the registry namespace (`refs/tags/mv`,
+`refs/tags/mv/…`, `refs/notes/mv-promote*`; `gitmv.rules.refs.in_namespace`, the same test the
+checker uses) is pushed, the hook exits 0 before pygit2 or anything heavy is imported. Fails
+closed: unreadable input, a crash, a timeout or an unreadable policy refuses the push with a message.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import os
 import signal
 import sys
 
-REGISTRY_PREFIXES = ("refs/tags/mv/", "refs/notes/mv-promote")
+from gitmv.rules import refs as refrules
+
 DEFAULT_TIMEOUT = 120
 ZERO = "0" * 40
 
@@ -20,8 +22,8 @@ class HookTimeout(Exception):
     pass
 
 
-def _registry_ref(ref: str) -> bool:
-    return ref.startswith(REGISTRY_PREFIXES[0]) or ref == REGISTRY_PREFIXES[1]
+def _registry_ref(ref: bytes | str) -> bool:
+    return refrules.in_namespace(ref)
 
 
 def _say(text: str) -> None:
@@ -29,24 +31,9 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
-def parse_pre_receive(text: str) -> list[tuple[str, str, str]]:
-    """'<old> <new> <ref>' lines -> (old, new, ref)."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            out.append((parts[0], parts[1], parts[2]))
-    return out
-
-
-def parse_pre_push(text: str) -> list[tuple[str, str, str, str]]:
-    """'<local ref> <local sha> <remote ref> <remote sha>' lines."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            out.append((parts[0], parts[1], parts[2], parts[3]))
-    return out
+# Bytes in, never decoded before judged: see gitmv.rules.refs for why (U+2028, U+0085, non-UTF-8).
+parse_pre_receive = refrules.parse_pre_receive
+parse_pre_push = refrules.parse_pre_push
 
 
 def _on_alarm(signum, frame):
@@ -59,15 +46,26 @@ def main(argv: list[str] | None = None) -> int:
         _say("usage: python -m gitmv.hooks pre-receive | pre-push <remote> <url>")
         return 2
     kind = argv[0]
-    data = sys.stdin.read()
-    if kind == "pre-receive":
-        updates = parse_pre_receive(data)
-        wanted = [u for u in updates if _registry_ref(u[2])]
-    else:
-        pushes = parse_pre_push(data)
-        wanted = [p for p in pushes if _registry_ref(p[2])]
+    data = sys.stdin.buffer.read()
+    try:
+        if kind == "pre-receive":
+            updates = parse_pre_receive(data)
+            wanted = [u for u in updates if _registry_ref(u[2])]
+        else:
+            pushes = parse_pre_push(data)
+            wanted = [p for p in pushes if _registry_ref(p[2])]
+    except refrules.HookInputError as exc:
+        _say(f"mv-promote: refused: {exc} (fail closed) — push with a stock git client; "
+             "if this persists, report the input to the server admin")
+        return 1
     if not wanted:
         return 0
+    # The checker gets each name as lossless text (`to_text`: non-UTF-8 bytes become surrogates),
+    # so str code works on it, and the ref rules re-derive the exact bytes (`to_bytes`) to judge.
+    if kind == "pre-receive":
+        updates = [(old, new, refrules.to_text(ref)) for old, new, ref in updates]
+    else:
+        pushes = [(refrules.to_text(lr), lo, refrules.to_text(rr), ro) for lr, lo, rr, ro in pushes]
     try:
         timeout = int(os.environ.get("MV_PROMOTE_HOOK_TIMEOUT", DEFAULT_TIMEOUT))
     except ValueError:

@@ -18,11 +18,8 @@ from gitmv.policy import Policy
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.rules import evidence
 from gitmv.repo import NOTES_REF, Repo, TagInfo
+from gitmv.rules.refs import STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE  # noqa: F401  (the one grammar; re-exported)
 from gitmv.signing import SignatureCheck, verify_detached, verify_signature
-
-TAG_ROOT = "refs/tags/mv/"
-VERSION_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/v([1-9][0-9]{0,8})$")
-STAGE_REF_RE = re.compile(r"^refs/tags/mv/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})/([1-9][0-9]{0,8})$")
 
 
 EXP_ROOT = "refs/mv-exp/"
@@ -88,10 +85,15 @@ class Registry:
 
     # ------------------------------------------------------------ refs
 
+    def _registry_refs(self, prefix: str) -> list[tuple[str, str]]:
+        """Refs under `prefix` in the grammar only: anything else there (a name the hook would
+        refuse, made before it was installed or on a host without it) is never read as a version."""
+        return [(k, v) for k, v in self.repo.refs_under(prefix)
+                if k not in self.hidden and (VERSION_REF_RE.match(k) or STAGE_REF_RE.match(k))]
+
     def refs_of(self, model: str) -> dict[str, str]:
         if model not in self._model_refs:
-            refs = {k: v for k, v in self.repo.refs_under(f"{TAG_ROOT}{model}/") if k not in self.hidden}
-            self._model_refs[model] = refs
+            self._model_refs[model] = dict(self._registry_refs(f"{TAG_ROOT}{model}/"))
         merged = dict(self._model_refs[model])
         merged.update({k: v for k, v in self.overlay.items() if k.startswith(f"{TAG_ROOT}{model}/")})
         return merged
@@ -110,19 +112,12 @@ class Registry:
     @cached_property
     def model_names(self) -> list[str]:
         names = set(self.policy.models) if self.policy else set()
-        valid: dict[str, bool] = {}
-        for ref, oid in self.repo.refs_under(TAG_ROOT):
-            if ref in self.hidden:
-                continue
-            parts = ref.split("/")  # one split per ref: this loop sees every registry ref
-            if len(parts) not in (5, 6):
-                continue
-            model = parts[3]
-            if model not in valid:
-                valid[model] = bool(NAME_RE.match(model))
-            if valid[model]:
-                names.add(model)
-                self._model_refs.setdefault(model, {})[ref] = oid
+        listed: dict[str, dict[str, str]] = {}
+        for ref, oid in self._registry_refs(TAG_ROOT):
+            listed.setdefault(ref.split("/", 4)[3], {})[ref] = oid
+        for model, refs in listed.items():
+            names.add(model)
+            self._model_refs.setdefault(model, refs)
         return sorted(names)
 
     def versions(self, model: str) -> list[str]:
@@ -158,7 +153,7 @@ class Registry:
         if model in self._model_refs:
             refs = {k: v for k, v in self._model_refs[model].items() if k.startswith(prefix)}
         else:
-            refs = {k: v for k, v in self.repo.refs_under(prefix) if k not in self.hidden}
+            refs = dict(self._registry_refs(prefix))
         refs.update({k: v for k, v in self.overlay.items() if k.startswith(prefix)})
         out = []
         for ref, oid in refs.items():
@@ -371,3 +366,4 @@ class Registry:
         found = [r for r in self.records_of(version.tag.id, "deprecation")
                  if self.counts_as_evidence(r, version.record.model)]
         return found[-1] if found else None
+

@@ -255,14 +255,23 @@ class Repo:
         """(name, oid) of every ref under `prefix` (ending in '/'), sorted by name.
 
         `git for-each-ref` seeks into packed-refs by prefix, so the cost follows the refs asked
-        for, not every ref in the repository.
+        for, not every ref in the repository. The output is read as NUL-framed bytes (a name may
+        hold U+2028 or U+0085, which line splitting would cut); names that are not UTF-8 are
+        skipped: no name this tool reads or writes can be one, and skipping never misreads them.
         """
-        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", prefix)
         out = []
-        for text in proc.stdout.decode().splitlines():
-            oid, _, name = text.partition(" ")
-            out.append((name, oid))
+        for raw, oid in self.refs_under_raw(prefix):
+            name = _utf8(raw)
+            if name is not None:
+                out.append((name, oid))
         return out
+
+    def refs_under_raw(self, prefix: str) -> list[tuple[bytes, str]]:
+        """(name bytes, oid) of every ref under `prefix`, exactly as git names them."""
+        from gitmv.rules.refs import parse_ref_listing
+
+        proc = self.git("for-each-ref", "--format=%(refname)%00%(objectname)%00", prefix)
+        return [(name, oid.decode("ascii")) for name, oid in parse_ref_listing(proc.stdout, 2)]
 
     def update_ref(self, name: str, new: str, old: str | None, message: str = "git-mv-promote") -> bool:
         """Compare-and-swap: move `name` from `old` (None: must not exist) to `new`. False if lost.
@@ -436,6 +445,13 @@ _TYPE_NAMES = {ObjectType.COMMIT: "commit", ObjectType.TREE: "tree", ObjectType.
 
 
 LOCK_RE = re.compile(r"Unable to create '([^']+[.]lock)': File exists")
+
+
+def _utf8(name: bytes) -> str | None:
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _raise_if_locked(stderr: bytes) -> None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 from gitmv import notes, record_signing, records
 from gitmv.errors import ConflictError, MvError, RefusedError
 from gitmv.records import VersionRecord
-from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE
 from gitmv.repo import NOTES_REF, Repo
+from gitmv.rules import refs as refrules
+from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 
 RETRIES = 8
 TAG_PREFIX = "refs/tags/mv/"
@@ -30,18 +31,23 @@ def tracking_notes_ref(remote: str) -> str:
 
 
 def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
+    """The remote's registry refs in the grammar, read as bytes. A name outside it (which a server
+    without our hook may hold) is skipped: never fetched, never misread as another ref."""
     proc = repo.git("ls-remote", remote, "refs/tags/mv/*", NOTES_REF, check=False)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         raise MvError(f"cannot reach remote '{remote}': {err[-1] if err else proc.returncode}",
                       "check 'git remote -v' and your access to the remote")
+    try:
+        listed = refrules.parse_ls_remote(proc.stdout)
+    except ValueError as exc:
+        raise MvError(f"cannot read the ref list of remote '{remote}': {exc}",
+                      "check that 'git ls-remote' works against it") from None
     out = {}
-    for line in proc.stdout.decode().splitlines():
-        oid, _, ref = line.partition("\t")
-        if ref.endswith("^{}"):
-            continue
-        if ref.startswith(TAG_PREFIX) or ref == NOTES_REF:
-            out[ref] = oid
+    for ref, oid in listed:
+        parsed = refrules.parse(ref)
+        if parsed is not None:
+            out[parsed.name] = oid
     return out
 
 

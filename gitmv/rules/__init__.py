@@ -4,4 +4,5 @@ decides. Each module owns one family of rules:
 - `gate`       metric criteria (thresholds, beat-or-match overall and per protected slice)
 - `promotion`  may a version enter a stage (promotion and rollback verdicts over a registry view)
 - `evidence`   which eval counts: valid (finite, non-empty metrics) and newest by notes-history position
+- `refs`       the registry's ref namespace and name grammar, on bytes; hook input and listing framing
 """
