@@ -16,10 +16,10 @@ APPROVAL_POLICY = POLICY.replace("approvals = 0", "approvals = 1")
 @pytest.fixture
 def team(server, tmp_path, keys):
     """alice publishes v1 in production (approved by bob's merge) and registers a better v2."""
-    alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
+    alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY, signers=("alice", "bob", "carol"))
     alice.git("remote", "add", "origin", server.url)
     accepted(push(alice, "main"))
-    bob = Reviewer(tmp_path / "bob", server.url)
+    bob = Reviewer(tmp_path / "bob", server.url, keys)
     v1 = alice.version(0.85, 0.80)
     alice.mv("promote", "churn", v1, "--stage", "staging")
     _request_merge_promote(alice, bob, v1)
@@ -29,11 +29,16 @@ def team(server, tmp_path, keys):
 
 
 class Reviewer:
-    def __init__(self, path, url):
+    def __init__(self, path, url, keys):
         self.path = path
+        self.keys = keys
         subprocess.run(["git", "clone", "-q", url, str(path)], check=True, capture_output=True)
         self.git("config", "user.name", "Bob")
         self.git("config", "user.email", "bob@example.com")
+        # bob is an allowed signer and signs his merges: the server's protected-branch guard (R7)
+        # accepts a change to promotions/** only as a merge signed by a reviewer
+        self.git("config", "user.signingkey", str(keys.private("bob")))
+        self.git("config", "commit.gpgSign", "true")
 
     def git(self, *args, check=True):
         return git(*args, cwd=self.path, check=check)
@@ -107,7 +112,7 @@ def test_the_requester_alone_is_not_an_approver(team, server):
     branch = f"mv-promote/churn/{v2}-production"
     alice.git("checkout", "-q", "main")
     alice.git("merge", "--no-ff", "-q", "-m", f"Merge {branch}\n\nApproved-by: Alice <alice@example.com>", branch)
-    accepted(push(alice, "main"))
+    refused(push(alice, "main"), "R7 protected-branch-approvals")  # the server's main never gets it
     out = alice.mv("promote", "churn", v2, "--stage", "production", code=1)
     assert "has 0" in out.err
     _forge_production(alice, v2)
@@ -119,9 +124,15 @@ def test_a_request_file_edited_after_the_merge_does_not_approve(team, server):
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
 
     def edit(reviewer):
+        # the edit reaches main as a reviewed change too (bob writes it, carol signs the merge)
+        reviewer.git("checkout", "-q", "-b", "tweak")
         path = reviewer.path / "promotions" / "churn" / "production.toml"
         path.write_text(path.read_text().replace('reason = ""', 'reason = "edited"') + "# edited\n")
         reviewer.git("commit", "-q", "-am", "tweak the request")
+        reviewer.git("checkout", "-q", "main")
+        reviewer.git("-c", "user.name=Carol", "-c", "user.email=carol@example.com",
+                     "-c", f"user.signingkey={reviewer.keys.private('carol')}",
+                     "merge", "--no-ff", "-q", "-m", "Merge tweak", "tweak")
 
     bob.merge(f"mv-promote/churn/{v2}-production", edit=edit)
     alice.git("pull", "-q", "--no-rebase", "origin", "main")

@@ -1,0 +1,227 @@
+"""The protected branch is guarded (R7), through real pushes to real hosts (git daemon and http).
+
+A pusher with write access must not be able to weaken `.mv-promote.toml`, add a key to the
+allowed signers or write `promotions/**` on `main` in one push and use it in the next: such changes
+arrive only as merges carrying `policy_approvals` approvers (signed, never the change's author).
+Every refused push leaves the server's refs exactly as they were.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import POLICY, ModelRepo, accepted, push, refused
+
+SIGNERS = ".mv-promote/allowed_signers"
+
+
+@pytest.fixture
+def alice(server, tmp_path, keys):
+    """alice's clone; the policy (alice and bob allowed to sign) bootstrapped onto the empty server."""
+    repo = ModelRepo(tmp_path / "alice", keys, signers=("alice", "bob"))
+    repo.git("remote", "add", "origin", server.url)
+    accepted(push(repo, "main"))
+    return repo
+
+
+def weaken(repo: ModelRepo) -> None:
+    (repo.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.10"))
+
+
+def policy_branch(repo: ModelRepo, name: str = "lower-bar") -> str:
+    """alice's policy change on a side branch; back on main afterwards."""
+    repo.git("checkout", "-q", "-b", name)
+    weaken(repo)
+    repo.commit("lower the AUC bar")
+    repo.git("checkout", "-q", "main")
+    return name
+
+
+def approve(repo: ModelRepo, branch: str, by: str = "bob") -> None:
+    """`by` signs an empty approve commit on `branch` naming the tree of its tip."""
+    repo.git("checkout", "-q", branch)
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    repo.git(*repo.as_(by), "commit", "-q", "--allow-empty", "-S", "-m", "approve",
+             "-m", f"Mv-Promote-Approve: tree:{tree}")
+    repo.git("checkout", "-q", "main")
+
+
+# ---------------------------------------------------------------- direct changes are refused
+
+def test_a_direct_commit_weakening_the_thresholds_is_refused(alice, server):
+    weaken(alice)
+    alice.commit("lower the AUC bar")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch")
+    assert server.refs() == before
+
+
+def test_a_direct_commit_adding_mallorys_key_to_the_allowed_signers_is_refused(alice, server, keys):
+    with open(alice.path / SIGNERS, "a") as fh:
+        fh.write(keys.allowed_line("mallory"))
+    alice.commit("trust mallory")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch")
+    assert server.refs() == before
+
+
+def test_a_direct_commit_writing_a_promotion_file_is_refused(alice, server):
+    (alice.path / "promotions" / "churn").mkdir(parents=True)
+    (alice.path / "promotions" / "churn" / "production.toml").write_text('version = "v1"\n')
+    alice.commit("approve myself")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch")
+    assert server.refs() == before
+
+
+def test_a_direct_change_hidden_under_later_commits_is_refused(alice, server):
+    weaken(alice)
+    alice.commit("lower the AUC bar")
+    (alice.path / "README").write_text("nothing to see\n")
+    alice.commit("docs")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch")
+    assert server.refs() == before
+
+
+# ---------------------------------------------------------------- merges need approvers
+
+def test_a_policy_change_merged_unsigned_by_its_author_is_refused(alice, server):
+    alice.merge(policy_branch(alice), by="alice", signed=False)
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch-approvals")
+    assert server.refs() == before
+
+
+def test_a_policy_change_merged_and_signed_by_its_own_author_is_refused(alice, server):
+    alice.merge(policy_branch(alice), by="alice")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch-approvals")
+    assert server.refs() == before
+
+
+def test_a_merge_signed_by_a_key_not_in_allowed_signers_is_refused(alice, server):
+    alice.merge(policy_branch(alice), by="mallory")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch-approvals")
+    assert server.refs() == before
+
+
+def test_alices_policy_change_merged_with_bobs_signature_is_accepted(alice, server):
+    merge = alice.merge(policy_branch(alice), by="bob")
+    accepted(push(alice, "main"))
+    assert server.refs()["refs/heads/main"] == merge
+
+
+def test_bobs_approve_commit_naming_the_branch_tip_approves_the_change(alice, server):
+    branch = policy_branch(alice)
+    approve(alice, branch, by="bob")
+    merge = alice.merge(branch, by="alice", signed=False)
+    accepted(push(alice, "main"))
+    assert server.refs()["refs/heads/main"] == merge
+
+
+def test_an_edit_after_bobs_approve_commit_voids_the_approval(alice, server):
+    branch = policy_branch(alice)
+    approve(alice, branch, by="bob")
+    alice.git("checkout", "-q", branch)
+    (alice.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.01"))
+    alice.commit("lower it a bit more")
+    alice.git("checkout", "-q", "main")
+    alice.merge(branch, by="alice", signed=False)
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch-approvals")
+    assert server.refs() == before
+
+
+def test_a_reviewed_merge_with_an_extra_edit_of_its_own_is_refused(alice, server):
+    """An 'evil merge': bob signs a merge whose policy is not the reviewed branch's."""
+    branch = policy_branch(alice)
+    alice.git(*alice.as_("bob"), "merge", "--no-ff", "--no-commit", "-q", branch)
+    (alice.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.01"))
+    alice.git("add", "-A")
+    alice.git(*alice.as_("bob"), "commit", "-q", "-S", "-m", f"Merge {branch}")
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch-approvals")
+    assert server.refs() == before
+
+
+# ---------------------------------------------------------------- history is never rewritten
+
+def test_a_force_push_of_main_is_refused(alice, server):
+    (alice.path / "README").write_text("one\n")
+    alice.commit("docs")
+    accepted(push(alice, "main"))
+    alice.git("reset", "-q", "--hard", "HEAD~1")
+    (alice.path / "README").write_text("two\n")
+    alice.commit("other docs")
+    before = server.refs()
+    refused(push(alice, "main", force=True), "R7 protected-branch")
+    assert server.refs() == before
+
+
+def test_deleting_main_is_refused(alice, server):
+    before = server.refs()
+    refused(push(alice, ":main"), "R7 protected-branch")
+    assert server.refs() == before
+
+
+# ---------------------------------------------------------------- what stays open
+
+def test_the_first_policy_on_an_empty_server_is_accepted(server, tmp_path, keys):
+    repo = ModelRepo(tmp_path / "first", keys)
+    repo.git("remote", "add", "origin", server.url)
+    accepted(push(repo, "main"))
+    assert server.refs()["refs/heads/main"] == repo.ref("main")
+
+
+def test_a_policy_that_does_not_parse_is_refused_even_as_the_first_one(server, tmp_path, keys):
+    repo = ModelRepo(tmp_path / "broken", keys, policy=POLICY + "\nunknown_key = 1\n")
+    repo.git("remote", "add", "origin", server.url)
+    refused(push(repo, "main"), "R7 protected-branch-policy")
+    assert server.refs() == {}
+
+
+def test_ordinary_code_pushes_to_main_are_accepted(alice, server):
+    (alice.path / "train.py").write_text("print('training')\n")
+    alice.commit("add training code")
+    accepted(push(alice, "main"))
+    assert server.refs()["refs/heads/main"] == alice.ref("main")
+
+
+def test_pushes_to_other_branches_are_not_guarded(alice, server):
+    weaken(alice)
+    alice.commit("lower the AUC bar (a proposal)")
+    accepted(push(alice, "HEAD:refs/heads/proposal"))
+    assert server.refs()["refs/heads/proposal"] == alice.ref("HEAD")
+
+
+def test_the_branch_named_by_mvpromote_protected_branch_is_the_guarded_one(server, tmp_path, keys):
+    repo = ModelRepo(tmp_path / "rel", keys, policy=POLICY.replace('protected_branch = "main"',
+                                                                   'protected_branch = "release"'))
+    repo.git("remote", "add", "origin", server.url)
+    repo.git("config", "--file", str(server.path / "config"), "mvpromote.protectedBranch", "release")
+    accepted(push(repo, "main:release"))
+    weaken(repo)
+    repo.commit("lower the AUC bar")
+    accepted(push(repo, "main"))  # not the protected branch on this server
+    before = server.refs()
+    refused(push(repo, "main:release"), "R7 protected-branch")
+    assert server.refs() == before
+
+
+# ---------------------------------------------------------------- the two-step attack of the issue
+
+def test_weakening_the_policy_first_does_not_let_a_bad_model_in_next(alice, server):
+    # step 1: lower the bar on main in its own push — refused
+    weaken(alice)
+    alice.commit("lower the AUC bar")
+    refused(push(alice, "main"), "R7 protected-branch")
+    # step 2: a model below the real bar, promoted under the lowered (local) policy — refused,
+    # because the server still judges by the policy on its main
+    bad = alice.version(0.70, 0.85)
+    alice.mv("promote", "churn", bad, "--stage", "production")
+    before = server.refs()
+    refused(push(alice, f"refs/tags/mv/churn/{bad}", "refs/tags/mv/churn/production/1", "refs/notes/mv-promote"),
+            "threshold auc")
+    assert server.refs() == before
