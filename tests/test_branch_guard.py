@@ -24,8 +24,11 @@ def alice(server, tmp_path, keys):
     return repo
 
 
-def weaken(repo: ModelRepo) -> None:
-    (repo.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.10"))
+def weaken(repo: ModelRepo, floor: str = "0.10") -> None:
+    path = repo.path / ".mv-promote.toml"
+    text = path.read_text()
+    assert "auc = 0.80" in text or "auc = 0.10" in text
+    path.write_text(text.replace("auc = 0.80", f"auc = {floor}").replace("auc = 0.10", f"auc = {floor}"))
 
 
 def policy_branch(repo: ModelRepo, name: str = "lower-bar") -> str:
@@ -125,7 +128,7 @@ def test_an_edit_after_bobs_approve_commit_voids_the_approval(alice, server):
     branch = policy_branch(alice)
     approve(alice, branch, by="bob")
     alice.git("checkout", "-q", branch)
-    (alice.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.01"))
+    weaken(alice, "0.01")
     alice.commit("lower it a bit more")
     alice.git("checkout", "-q", "main")
     alice.merge(branch, by="alice", signed=False)
@@ -138,7 +141,7 @@ def test_a_reviewed_merge_with_an_extra_edit_of_its_own_is_refused(alice, server
     """An 'evil merge': bob signs a merge whose policy is not the reviewed branch's."""
     branch = policy_branch(alice)
     alice.git(*alice.as_("bob"), "merge", "--no-ff", "--no-commit", "-q", branch)
-    (alice.path / ".mv-promote.toml").write_text(POLICY.replace("auc = 0.80", "auc = 0.01"))
+    weaken(alice, "0.01")
     alice.git("add", "-A")
     alice.git(*alice.as_("bob"), "commit", "-q", "-S", "-m", f"Merge {branch}")
     before = server.refs()
@@ -224,4 +227,41 @@ def test_weakening_the_policy_first_does_not_let_a_bad_model_in_next(alice, serv
     before = server.refs()
     refused(push(alice, f"refs/tags/mv/churn/{bad}", "refs/tags/mv/churn/production/1", "refs/notes/mv-promote"),
             "threshold auc")
+    assert server.refs() == before
+
+
+# ---------------------------------------------------------------- a host's web merge
+
+@pytest.fixture
+def hosted(server, tmp_path, keys):
+    """A policy with host_signers: carol's key stands in for a forge's web-merge signing key."""
+    policy = POLICY.replace('allowed_signers = ".mv-promote/allowed_signers"',
+                            'allowed_signers = ".mv-promote/allowed_signers"\nhost_signers = ".mv-promote/host_signers"')
+    repo = ModelRepo(tmp_path / "hosted", keys, policy=policy, signers=("alice", "bob"))
+    (repo.path / ".mv-promote" / "host_signers").write_text(f'forge namespaces="git" {keys.public("carol")}\n')
+    repo.commit("trust the forge's merge key")
+    repo.git("remote", "add", "origin", server.url)
+    accepted(push(repo, "main"))
+    return repo
+
+
+def web_merge(repo: ModelRepo, branch: str, author: str) -> None:
+    """What a forge's merge button makes: signed by the forge's key, authored by who clicked."""
+    repo.git("-c", "user.name=Forge", "-c", "user.email=noreply@forge.example",
+             "-c", f"user.signingkey={repo.keys.private('carol')}", "merge", "--no-ff", "--no-commit", "-q", branch)
+    repo.git("-c", "user.name=Forge", "-c", "user.email=noreply@forge.example",
+             "-c", f"user.signingkey={repo.keys.private('carol')}", "commit", "-q", "-S",
+             f"--author={author.title()} <{author}@example.com>", "-m", f"Merge {branch}")
+
+
+def test_a_web_merge_signed_by_the_host_counts_its_author_bob(hosted, server):
+    web_merge(hosted, policy_branch(hosted), author="bob")
+    accepted(push(hosted, "main"))
+    assert server.refs()["refs/heads/main"] == hosted.ref("main")
+
+
+def test_a_web_merge_clicked_by_the_changes_author_is_refused(hosted, server):
+    web_merge(hosted, policy_branch(hosted), author="alice")
+    before = server.refs()
+    refused(push(hosted, "main"), "R7 protected-branch-approvals")
     assert server.refs() == before
