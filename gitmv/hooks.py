@@ -1,8 +1,8 @@
 """Hook entry points: `python -m gitmv.hooks pre-receive` (server) and `pre-push` (client).
 
 Starts fast: stdin is read and, when no registry ref (`refs/tags/mv/…`, `refs/notes/mv-promote`)
-and no protected branch is pushed, the hook exits 0 before pygit2 or anything heavy is imported. Fails closed: a crash,
-a timeout or an unreadable policy refuses the push with a message.
+and no protected branch is pushed, the hook exits 0 before pygit2 or anything heavy is imported.
+Fails closed: a crash, a timeout or an unreadable policy refuses the push with a message.
 """
 
 from __future__ import annotations

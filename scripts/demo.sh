@@ -48,6 +48,9 @@ s = s.replace('protected_slices = []', 'protected_slices = ["region=eu"]')
 s = s.replace('approvals = 0 ', 'approvals = 1 ')
 p.write_text(s)
 EOF
+# Grace reviews: her key is an allowed signer from the first push (the bootstrap), because the
+# server accepts changes to promotions/** on main only as merges signed by a reviewer
+echo "grace@example.com namespaces=\"git\" $(cut -d' ' -f1,2 "$demo/grace.pub")" >> .mv-promote/allowed_signers
 git add -A && git commit -qm "Churn model, its data and the mv-promote policy"
 git push -q origin main
 sed -n '/\[models.churn.gate\]/,$p' .mv-promote.toml
@@ -70,7 +73,7 @@ run git mv-promote request churn v1 --stage production --push -m "first producti
 git clone -q "$demo/server.git" "$demo/grace-clone" 2>/dev/null
 (
   cd "$demo/grace-clone"
-  git -c user.name=Grace -c user.email=grace@example.com merge -q --no-ff origin/mv-promote/churn/v1-production \
+  git -c user.name=Grace -c user.email=grace@example.com -c user.signingkey="$demo/grace" merge -q --no-ff -S origin/mv-promote/churn/v1-production \
     -m "Merge pull request #1 from mv-promote/churn/v1-production" -m "Approved-by: Grace <grace@example.com>"
   git push -q origin main
 )
@@ -93,7 +96,7 @@ run git mv-promote request churn v3 --stage production --push -m "better on ever
 (
   cd "$demo/grace-clone"
   git fetch -q origin
-  git -c user.name=Grace -c user.email=grace@example.com merge -q --no-ff origin/mv-promote/churn/v3-production \
+  git -c user.name=Grace -c user.email=grace@example.com -c user.signingkey="$demo/grace" merge -q --no-ff -S origin/mv-promote/churn/v3-production \
     -m "Merge pull request #2 from mv-promote/churn/v3-production" -m "Approved-by: Grace <grace@example.com>"
   git push -q origin main
 )
