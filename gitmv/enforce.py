@@ -268,41 +268,46 @@ GUARDED_PREFIXES = [branch_guard.PROMOTIONS]
 
 
 def protected_branch_state(repo: Repo):
-    """(protected branch refs, current policy or None, its allowed signers, its host signers).
+    """(protected branch refs, current policy or None, its allowed signers, its host signers, error).
 
     The refs are the branch the server starts from (`mvpromote.protectedBranch`, else HEAD) and the
     branch its policy names: `load_server_policy` reads both, so both are guarded. None for the
     policy means the server has none yet (bootstrap). `gitmv.hooks.protected_refs_fast` computes
-    the same set without pygit2; keep the two in step. Raises MvError for an unreadable policy."""
+    the same set without pygit2; keep the two in step. `error` (an MvError) when a policy cannot
+    be read; refs is then None if even the set of protected branches is unknown."""
     server_ref = _server_branch(repo)
-    refs = {server_ref}
     tip = repo.ref(server_ref)
     raw = repo.blob_at(tip, POLICY_PATH) if tip else None
     if raw is None:
-        return refs, None, None, None
-    policy = parse_policy(raw, f"{POLICY_PATH} on {server_ref}")
+        return {server_ref}, None, None, None, None
+    try:
+        policy = parse_policy(raw, f"{POLICY_PATH} on {server_ref}")
+    except MvError as exc:
+        return None, None, None, None, exc
     wanted = f"refs/heads/{policy.protected_branch}"
-    refs.add(wanted)
+    refs = {server_ref, wanted}
     if wanted != server_ref:
         wanted_tip = repo.ref(wanted)
         wanted_raw = repo.blob_at(wanted_tip, POLICY_PATH) if wanted_tip else None
         if wanted_raw is not None:
-            policy, tip = parse_policy(wanted_raw, f"{POLICY_PATH} on {wanted}"), wanted_tip
+            try:
+                policy, tip = parse_policy(wanted_raw, f"{POLICY_PATH} on {wanted}"), wanted_tip
+            except MvError as exc:
+                return refs, None, None, None, exc
     signers = repo.blob_at(tip, policy.allowed_signers)
     hosts = repo.blob_at(tip, policy.host_signers) if policy.host_signers else None
-    return refs, policy, signers, hosts
+    return refs, policy, signers, hosts, None
 
 
 def check_protected_branch(repo: Repo, updates: list[tuple[str, str, str]]) -> list[str]:
     heads = [u for u in updates if u[2].startswith("refs/heads/")]
     if not heads:
         return []
-    try:
-        refs, policy, signers, hosts = protected_branch_state(repo)
-    except MvError as exc:  # fail closed: without the policy we cannot tell which branch is guarded
-        return [Refusal(ref, branch_guard.RULE, f"the server's policy cannot be read: {exc.cause}",
+    refs, policy, signers, hosts, error = protected_branch_state(repo)
+    if error is not None:  # fail closed for the guarded branches (all branches when unknown)
+        return [Refusal(ref, branch_guard.RULE, f"the server's policy cannot be read: {error.cause}",
                         "ask the server's admin to repair the policy on the protected branch").text
-                for _, _, ref in heads]
+                for _, _, ref in heads if refs is None or ref in refs]
     out = []
     for old, new, ref in heads:
         if ref in refs:

@@ -265,3 +265,28 @@ def test_a_web_merge_clicked_by_the_changes_author_is_refused(hosted, server):
     before = server.refs()
     refused(push(hosted, "main"), "R7 protected-branch-approvals")
     assert server.refs() == before
+
+
+# ---------------------------------------------------------------- the fast path agrees with the check
+
+@pytest.mark.parametrize("setup", ["empty", "policy on main", "config names release", "policy names release",
+                                   "broken policy"])
+def test_the_hooks_fast_path_finds_the_same_protected_branches_as_the_check(tmp_path, keys, setup):
+    from gitmv import enforce, hooks
+    from gitmv.repo import Repo
+    from conftest import git
+
+    bare = tmp_path / "server.git"
+    git("init", "-q", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)  # no hook: set up freely
+    policy = POLICY.replace('protected_branch = "main"', 'protected_branch = "release"') \
+        if setup == "policy names release" else POLICY + ("\nnot_a_key = 1\n" if setup == "broken policy" else "")
+    repo = ModelRepo(tmp_path / "clone", keys, policy=policy)
+    if setup != "empty":
+        repo.git("push", "-q", str(bare), "main", "main:release")
+    if setup == "config names release":
+        git("--git-dir", str(bare), "config", "mvpromote.protectedBranch", "release", cwd=tmp_path)
+    fast = hooks.protected_refs_fast(str(bare))
+    refs = enforce.protected_branch_state(Repo.open_for_hook(str(bare)))[0]
+    assert fast == refs
+    if setup == "broken policy":
+        assert fast is None  # neither can tell: every branch update is examined
