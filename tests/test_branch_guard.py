@@ -149,6 +149,47 @@ def test_a_reviewed_merge_with_an_extra_edit_of_its_own_is_refused(alice, server
     assert server.refs() == before
 
 
+def request_branch(repo: ModelRepo, *, also_policy: bool = False) -> str:
+    """alice's promotion request (request file and reviewer page) on a side branch."""
+    repo.git("checkout", "-q", "-b", "mv-promote/churn/v1-production")
+    (repo.path / "promotions" / "churn").mkdir(parents=True)
+    (repo.path / "promotions" / "churn" / "production.toml").write_text('version = "v1"\n')
+    (repo.path / "promotions" / "churn" / "production.md").write_text("# churn v1 to production\n")
+    if also_policy:
+        weaken(repo)
+    repo.commit("Request churn v1 in production")
+    repo.git("checkout", "-q", "main")
+    return "mv-promote/churn/v1-production"
+
+
+def approve_request(repo: ModelRepo, branch: str, by: str = "bob") -> None:
+    """`by` signs an approve commit naming the request file's sha256 (the approvals module's form)."""
+    import hashlib
+
+    raw = repo.git("show", f"{branch}:promotions/churn/production.toml").encode() + b"\n"
+    repo.git("checkout", "-q", branch)
+    repo.git(*repo.as_(by), "commit", "-q", "--allow-empty", "-S", "-m", "Approve promotion of churn v1",
+             "-m", f"Mv-Promote-Approve: churn/v1-production sha256:{hashlib.sha256(raw).hexdigest()}")
+    repo.git("checkout", "-q", "main")
+
+
+def test_bobs_approve_commit_naming_the_request_files_digest_approves_the_request(alice, server):
+    branch = request_branch(alice)
+    approve_request(alice, branch)
+    merge = alice.merge(branch, by="alice", signed=False)
+    accepted(push(alice, "main"))
+    assert server.refs()["refs/heads/main"] == merge
+
+
+def test_a_request_files_digest_does_not_approve_a_policy_change_riding_along(alice, server):
+    branch = request_branch(alice, also_policy=True)
+    approve_request(alice, branch)
+    alice.merge(branch, by="alice", signed=False)
+    before = server.refs()
+    refused(push(alice, "main"), "R7 protected-branch-approvals")
+    assert server.refs() == before
+
+
 # ---------------------------------------------------------------- history is never rewritten
 
 def test_a_force_push_of_main_is_refused(alice, server):
