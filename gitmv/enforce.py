@@ -13,13 +13,18 @@ Rules (numbered as in docs/hooks.md):
      fast-forwards and never loses or alters a record.
   R4 objects are read from the quarantine; R5 fail closed (see gitmv.hooks); R6 cost follows
      the refs pushed.
+  R7 the protected branch only fast-forwards, and changes to the policy, the signers files and
+     promotions/** reach it only as merges with `policy_approvals` approvers (rules/branch_guard.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 
 from gitmv import approvals, notes, records
+from gitmv.rules import branch_guard
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
 from gitmv.rules import refs as refrules
@@ -30,6 +35,7 @@ from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import Registry, version_ref
 from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 from gitmv.repo import NOTES_REF, ZERO, Repo
+from gitmv.signing import verify_commit
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
@@ -77,9 +83,12 @@ def load_server_policy(repo: Repo):
 
 def pre_receive(git_dir: str, updates: list[tuple[str, str, str | bytes]]) -> list[str]:
     repo = Repo.open_for_hook(git_dir)
+    refusals = check_protected_branch(repo, updates)  # R7; needs no policy to exist (bootstrap)
+    if not any(refrules.in_namespace(u[2]) for u in updates):
+        return refusals
     policy, signers, branch_ref = load_server_policy(repo)
-    return check_updates(repo, policy, signers, updates, server_notes=repo.ref(NOTES_REF),
-                         protected_ref=branch_ref, hidden=set())
+    return refusals + check_updates(repo, policy, signers, updates, server_notes=repo.ref(NOTES_REF),
+                                    protected_ref=branch_ref, hidden=set())
 
 
 def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]]) -> list[str]:
@@ -347,3 +356,141 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
             rule, f"see 'git mv-promote check {model} {record.version} --stage {stage}' against the server's state")
         raise Refusal(ref, rule, detail, fix)
     return verdict
+
+
+# ---------------------------------------------------------------- R7 the protected branch
+
+SIDE_LIMIT = 5000  # commits on a merged side; a longer side is refused rather than half-examined
+GUARDED_PREFIXES = [branch_guard.PROMOTIONS]
+
+
+def protected_branch_state(repo: Repo):
+    """(protected branch refs, current policy or None, its allowed signers, its host signers, error).
+
+    The refs are the branch the server starts from (`mvpromote.protectedBranch`, else HEAD) and the
+    branch its policy names: `load_server_policy` reads both, so both are guarded. None for the
+    policy means the server has none yet (bootstrap). `gitmv.hooks.protected_refs_fast` computes
+    the same set without pygit2; keep the two in step. `error` (an MvError) when a policy cannot
+    be read; refs is then None if even the set of protected branches is unknown."""
+    server_ref = _server_branch(repo)
+    tip = repo.ref(server_ref)
+    raw = repo.blob_at(tip, POLICY_PATH) if tip else None
+    if raw is None:
+        return {server_ref}, None, None, None, None
+    try:
+        policy = parse_policy(raw, f"{POLICY_PATH} on {server_ref}")
+    except MvError as exc:
+        return None, None, None, None, exc
+    wanted = f"refs/heads/{policy.protected_branch}"
+    refs = {server_ref, wanted}
+    if wanted != server_ref:
+        wanted_tip = repo.ref(wanted)
+        wanted_raw = repo.blob_at(wanted_tip, POLICY_PATH) if wanted_tip else None
+        if wanted_raw is not None:
+            try:
+                policy, tip = parse_policy(wanted_raw, f"{POLICY_PATH} on {wanted}"), wanted_tip
+            except MvError as exc:
+                return refs, None, None, None, exc
+    signers = repo.blob_at(tip, policy.allowed_signers)
+    hosts = repo.blob_at(tip, policy.host_signers) if policy.host_signers else None
+    return refs, policy, signers, hosts, None
+
+
+def check_protected_branch(repo: Repo, updates: list[tuple[str, str, str]]) -> list[str]:
+    heads = [u for u in updates if u[2].startswith("refs/heads/")]
+    if not heads:
+        return []
+    refs, policy, signers, hosts, error = protected_branch_state(repo)
+    if error is not None:  # fail closed for the guarded branches (all branches when unknown)
+        return [Refusal(ref, branch_guard.RULE, f"the server's policy cannot be read: {error.cause}",
+                        "ask the server's admin to repair the policy on the protected branch").text
+                for _, _, ref in heads if refs is None or ref in refs]
+    out = []
+    for old, new, ref in heads:
+        if ref in refs:
+            facts = _branch_facts(repo, refs, policy, signers, hosts, old, new, ref)
+            out += [Refusal(f.ref, f.rule, f.cause, f.fix).text for f in branch_guard.judge(facts)]
+    return out
+
+
+def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: str, ref: str):
+    from gitmv.rules.branch_guard import BranchCommit, Change, UpdateFacts
+
+    if new == ZERO:
+        return UpdateFacts(ref, deleting=True)
+    new_policy, policy_error = None, None
+    raw = repo.blob_at(new, POLICY_PATH)
+    if raw is not None:
+        try:
+            new_policy = parse_policy(raw, POLICY_PATH)
+        except MvError as exc:
+            policy_error = exc.cause
+    if policy is None:
+        return UpdateFacts(ref, bootstrap=True, policy_error=policy_error)
+    if old != ZERO and not repo.is_ancestor(old, new):
+        return UpdateFacts(ref, fast_forward=False, policy_error=policy_error)
+    paths = sorted({POLICY_PATH, policy.allowed_signers, policy.host_signers,
+                    *((new_policy.allowed_signers, new_policy.host_signers) if new_policy else ())} - {None})
+    hide = [old] if old != ZERO else [t for t in (repo.ref(r) for r in sorted(refs) if r != ref) if t]
+    commits = []
+    for cid in repo.first_parent_new(new, hide):
+        info = repo.commit_info(cid)
+        parents = info["parents"]
+        changed = repo.changed_paths(parents[0] if parents else None, cid, paths, GUARDED_PREFIXES)
+        if not changed:
+            continue
+        changes = []
+        for path in changed:
+            blob = repo.blob_at(cid, path)
+            side = len(parents) == 2 and blob == repo.blob_at(parents[1], path)
+            changes.append(Change(path, hashlib.sha256(blob).hexdigest() if blob is not None else None, side))
+        if len(parents) != 2:
+            commits.append(BranchCommit(cid, len(parents), tuple(changes)))
+            continue
+        side_commits = repo.commits_between(parents[0], parents[1], limit=SIDE_LIMIT)
+        approves, authors = [], set()
+        for sc in side_commits:
+            sinfo = repo.commit_info(sc["id"])
+            sp = sinfo["parents"]
+            bindings = branch_guard.approve_bindings(sinfo["message"])
+            touched = repo.changed_paths(sp[0] if sp else None, sc["id"], paths, GUARDED_PREFIXES)
+            if not bindings and not touched:
+                continue
+            sig = verify_commit(repo.read_raw(sc["id"]), signers)
+            principal = sig.principal if sig.ok else None
+            if touched:  # names can only remove approvers, never add one
+                authors.update(x for x in (principal, _email(sinfo["author"])) if x)
+            if bindings:
+                approves.append(branch_guard.Approve(sc["id"], principal, bindings))
+        commits.append(BranchCommit(cid, 2, tuple(changes), _merge_principal(repo, cid, info, signers, hosts),
+                                    repo.tree_id(parents[1]), tuple(approves), frozenset(authors),
+                                    len(side_commits) < SIDE_LIMIT))
+    return UpdateFacts(ref, needed=policy.policy_approvals, commits=tuple(commits), policy_error=policy_error)
+
+
+def _email(identity: str) -> str:
+    m = re.search(r"<([^>]*)>", identity)
+    return (m.group(1) if m else identity).strip().lower()
+
+
+def _principals(allowed: bytes | None) -> set[str]:
+    out = set()
+    for line in (allowed or b"").decode("utf-8", "replace").splitlines():
+        parts = line.split()
+        if parts and not parts[0].startswith("#"):
+            out.update(p.strip().lower() for p in parts[0].split(","))
+    return out
+
+
+def _merge_principal(repo: Repo, cid: str, info: dict, signers: bytes | None, hosts: bytes | None) -> str | None:
+    """The merge's signer when an allowed signer; for a host's web merge (signed by a key in
+    host_signers) its author, when that author is a principal of the allowed signers."""
+    raw = repo.read_raw(cid)
+    sig = verify_commit(raw, signers)
+    if sig.ok:
+        return sig.principal
+    if hosts and verify_commit(raw, hosts).ok:
+        author = _email(info["author"])
+        if author in _principals(signers):
+            return author
+    return None

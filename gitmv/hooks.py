@@ -2,8 +2,9 @@
 
 Starts fast: stdin is read as bytes and, when no ref in the registry namespace (`refs/tags/mv`,
 `refs/tags/mv/…`, `refs/notes/mv-promote*`; `gitmv.rules.refs.in_namespace`, the same test the
-checker uses) is pushed, the hook exits 0 before pygit2 or anything heavy is imported. Fails
-closed: unreadable input, a crash, a timeout or an unreadable policy refuses the push with a message.
+checker uses) and no protected branch is pushed, the hook exits 0 before pygit2 or anything
+heavy is imported. Fails closed: unreadable input, a crash, a timeout or an unreadable policy
+refuses the push with a message.
 """
 
 from __future__ import annotations
@@ -24,6 +25,59 @@ class HookTimeout(Exception):
 
 def _registry_ref(ref: bytes | str) -> bool:
     return refrules.in_namespace(ref)
+
+
+# ---------------------------------------------------------------- is there anything for us (pre-receive)
+
+def _ref_text(ref) -> str:
+    return ref.decode("utf-8", "surrogateescape") if isinstance(ref, bytes) else ref
+
+
+def _git_out(git_dir: str, *args: str) -> tuple[int, bytes]:
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GIT_") or k in ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY",
+                                                "GIT_ALTERNATE_OBJECT_DIRECTORIES")}
+    proc = subprocess.run(["git", "--git-dir", git_dir, *args], capture_output=True, env=env)
+    return proc.returncode, proc.stdout
+
+
+def protected_refs_fast(git_dir: str) -> set[str] | None:
+    """The protected branch refs as `enforce.protected_branch_state` computes them (the branch
+    named by `mvpromote.protectedBranch`, else HEAD, plus the branch its policy names), without
+    pygit2; None when that cannot be told for sure (then every branch update is examined)."""
+    try:
+        code, out = _git_out(git_dir, "config", "--get", "mvpromote.protectedBranch")
+        if code == 0 and out.strip():
+            server_ref = "refs/heads/" + out.decode().strip()
+        elif code == 1:  # not set
+            code, out = _git_out(git_dir, "symbolic-ref", "-q", "HEAD")
+            server_ref = out.decode().strip() if code == 0 and out.strip() else "refs/heads/main"
+        else:
+            return None
+        code, raw = _git_out(git_dir, "cat-file", "blob", f"{server_ref}:.mv-promote.toml")
+        if code != 0:
+            code, out = _git_out(git_dir, "rev-parse", "-q", "--verify", f"{server_ref}:.mv-promote.toml")
+            return {server_ref} if code == 1 and not out.strip() else None  # no policy yet: bootstrap
+        from gitmv.policy import parse_policy  # the same validation as the real check (no pygit2)
+
+        return {server_ref, f"refs/heads/{parse_policy(raw).protected_branch}"}
+    except Exception:  # noqa: BLE001  (in doubt, examine)
+        return None
+
+
+def server_has_work(updates, git_dir: str) -> bool:
+    """Does this push touch the registry or a protected branch? When not, pre-receive exits 0
+    before anything heavy is imported. Errs towards examining: a wrong "no" would skip a check."""
+    refs = [_ref_text(u[2]) for u in updates]
+    if any(_registry_ref(r) for r in refs):
+        return True
+    heads = [r for r in refs if r.startswith("refs/heads/")]
+    if not heads:
+        return False
+    protected = protected_refs_fast(git_dir)
+    return protected is None or any(r in protected for r in heads)
 
 
 def _say(text: str) -> None:
@@ -50,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if kind == "pre-receive":
             updates = parse_pre_receive(data)
-            wanted = [u for u in updates if _registry_ref(u[2])]
+            wanted = updates if server_has_work(updates, os.environ.get("GIT_DIR") or ".") else []
         else:
             pushes = parse_pre_push(data)
             wanted = [p for p in pushes if _registry_ref(p[2])]

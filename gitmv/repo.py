@@ -231,6 +231,53 @@ class Repo:
         diff = self._r.diff(a, b)
         return sorted({d.delta.new_file.path for d in diff} | {d.delta.old_file.path for d in diff})
 
+    def first_parent_new(self, new: str, hide: list[str]) -> list[str]:
+        """`git rev-list --first-parent new ^hide…`: the commits a push adds to a branch's
+        first-parent history (newest first). Cost follows the commits added."""
+        walker = self._r.walk(new, pygit2.enums.SortMode.NONE)
+        walker.simplify_first_parent()
+        for oid in hide:
+            walker.hide(oid)
+        return [str(c.id) for c in walker]
+
+    def tree_id(self, commit: str) -> str:
+        return str(self._r[commit].peel(pygit2.Commit).tree_id)
+
+    def changed_paths(self, old: str | None, new: str, paths: list[str], prefixes: list[str]) -> list[str]:
+        """Which of `paths`, and which files under the directories `prefixes` ('dir/'), differ
+        between two commits (old None: the empty tree). Only those entries are compared, so the
+        cost does not grow with the size of the trees."""
+        a = self._r[old].peel(pygit2.Tree) if old else None
+        b = self._r[new].peel(pygit2.Tree)
+
+        def entry(tree, path):
+            if tree is None:
+                return None
+            try:
+                e = tree[path]
+            except (KeyError, ValueError):
+                return None
+            return (str(e.id), e.filemode)
+
+        out = {p for p in paths if entry(a, p) != entry(b, p)}
+        for prefix in prefixes:
+            d = prefix.rstrip("/")
+            ea, eb = entry(a, d), entry(b, d)
+            if ea == eb:
+                continue
+            ta = self._r[ea[0]] if ea and self._r[ea[0]].type == ObjectType.TREE else None
+            tb = self._r[eb[0]] if eb and self._r[eb[0]].type == ObjectType.TREE else None
+            if ta is None or tb is None:
+                if (ea and ta is None) or (eb and tb is None):
+                    out.add(d)  # a file where the directory belongs
+                for t in (ta, tb):
+                    if t is not None:
+                        out.update(f"{d}/{delta.new_file.path}" for delta in t.diff_to_tree(swap=True).deltas)
+                continue
+            for delta in ta.diff_to_tree(tb).deltas:
+                out.update(f"{d}/{p}" for p in (delta.old_file.path, delta.new_file.path))
+        return sorted(out)
+
     def resolve_commit(self, rev: str) -> str | None:
         try:
             return str(self._r.revparse_single(rev).peel(pygit2.Commit).id)

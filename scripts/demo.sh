@@ -49,8 +49,9 @@ s = s.replace('protected_slices = []', 'protected_slices = ["region=eu"]')
 s = s.replace('approvals = 0 ', 'approvals = 1 ')
 p.write_text(s)
 EOF
-# Grace reviews: her signing key is an allowed signer too (identity is a signature, never a name).
-printf 'grace@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$demo/grace.pub")" >> .mv-promote/allowed_signers
+# Grace reviews: her key is an allowed signer from the first push (the bootstrap), because the
+# server accepts changes to promotions/** on main only as merges signed by a reviewer
+echo "grace@example.com namespaces=\"git\" $(cut -d' ' -f1,2 "$demo/grace.pub")" >> .mv-promote/allowed_signers
 git add -A && git commit -qm "Churn model, its data and the mv-promote policy"
 git push -q origin main
 sed -n '/\[models.churn.gate\]/,$p' .mv-promote.toml

@@ -189,7 +189,7 @@ def mv_proc():
 class ModelRepo:
     """A repository with the test policy committed, alice allowed to sign, and an eval script."""
 
-    def __init__(self, path: Path, keys: Keys, policy: str = POLICY):
+    def __init__(self, path: Path, keys: Keys, policy: str = POLICY, signers: tuple[str, ...] = ("alice",)):
         self.path = path
         self.keys = keys
         path.mkdir(parents=True, exist_ok=True)
@@ -197,7 +197,7 @@ class ModelRepo:
         (path / "eval.py").write_text(EVAL_SCRIPT)
         (path / ".mv-promote.toml").write_text(policy)
         (path / ".mv-promote").mkdir(exist_ok=True)
-        (path / ".mv-promote" / "allowed_signers").write_text(keys.allowed_line("alice"))
+        (path / ".mv-promote" / "allowed_signers").write_text("".join(keys.allowed_line(k) for k in signers))
         self.commit("Add policy")
 
     def git(self, *args, check=True) -> str:
@@ -226,6 +226,34 @@ class ModelRepo:
     def ref(self, name: str) -> str | None:
         out = self.git("rev-parse", "-q", "--verify", name, check=False)
         return out or None
+
+    def as_(self, who: str) -> tuple[str, ...]:
+        """git options to commit, sign and merge as `who` (one of the test keys)."""
+        return ("-c", f"user.name={who.title()}", "-c", f"user.email={who}@example.com",
+                "-c", f"user.signingkey={self.keys.private(who)}")
+
+    def merge(self, branch: str, *, by: str = "bob", signed: bool = True, message: str | None = None) -> str:
+        """Merge `branch` into the current branch with a merge commit made (and signed) by `by`:
+        how a change to the policy, the signers or promotions/** reaches a protected branch."""
+        self.git(*self.as_(by), "merge", "--no-ff", "-q", *(["-S"] if signed else []),
+                 "-m", message or f"Merge {branch}", branch)
+        return self.git("rev-parse", "HEAD")
+
+    def reviewed_change(self, files: dict[str, str], message: str, *, reviewer: str = "bob") -> str:
+        """Commit `files` on a side branch and merge it into the current branch, the merge signed by
+        `reviewer` (an allowed signer): a reviewed change that the protected-branch guard accepts."""
+        here = self.git("symbolic-ref", "--short", "HEAD")
+        side = "review/change"  # deleted again below
+        self.git("checkout", "-q", "-b", side)
+        for name, text in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        self.commit(message)
+        self.git("checkout", "-q", here)
+        self.merge(side, by=reviewer)
+        self.git("branch", "-q", "-D", side)
+        return self.git("rev-parse", "HEAD")
 
 
 HOSTS = ["daemon", "http"]

@@ -221,9 +221,15 @@ def test_a_request_file_edited_after_the_merge_does_not_approve(team, server):
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
 
     def edit(reviewer):
+        # the edit reaches main as a reviewed change too (bob writes it, carol signs the merge)
+        reviewer.git("checkout", "-q", "-b", "tweak")
         path = reviewer.path / "promotions" / "churn" / "production.toml"
         path.write_text(path.read_text().replace('reason = ""', 'reason = "edited"') + "# edited\n")
         reviewer.git("commit", "-q", "-am", "tweak the request")
+        reviewer.git("checkout", "-q", "main")
+        reviewer.git("-c", "user.name=Carol", "-c", "user.email=carol@example.com",
+                     "-c", f"user.signingkey={reviewer.keys.private('carol')}",
+                     "merge", "--no-ff", "-q", "-m", "Merge tweak", "tweak")
 
     bob.merge(f"mv-promote/churn/{v2}-production", sign=True, edit=edit)
     _refused_everywhere(alice, server, v2, "changed on the protected branch after the merge")

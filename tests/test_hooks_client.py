@@ -67,18 +67,45 @@ def test_checked_in_shims_exec_the_hook_entry_point():
         assert os.access(os.path.join(ROOT, "hooks", name), os.X_OK)
 
 
-def test_hook_exits_before_importing_pygit2_when_no_registry_ref_is_pushed(tmp_path):
+def _poisoned_hook(tmp_path, stdin: str, git_dir=None) -> subprocess.CompletedProcess:
+    """Run the pre-receive entry point with a pygit2 that refuses to import."""
     poison = tmp_path / "poison"
-    poison.mkdir()
+    poison.mkdir(exist_ok=True)
     (poison / "pygit2.py").write_text("raise SystemExit('pygit2 was imported')\n")
     env = {**os.environ, "PYTHONPATH": f"{poison}{os.pathsep}{ROOT}"}
-    stdin = f"{'0' * 40} {'1' * 40} refs/heads/main\n"
-    proc = subprocess.run([sys.executable, "-m", "gitmv.hooks", "pre-receive"], input=stdin, capture_output=True,
-                          text=True, env=env)
+    if git_dir is not None:
+        env["GIT_DIR"] = str(git_dir)
+    return subprocess.run([sys.executable, "-m", "gitmv.hooks", "pre-receive"], input=stdin, capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+
+
+def test_hook_exits_before_importing_pygit2_when_neither_registry_nor_protected_branch_is_pushed(tmp_path):
+    bare = tmp_path / "server.git"
+    git("init", "-q", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
+    proc = _poisoned_hook(tmp_path, f"{'0' * 40} {'1' * 40} refs/heads/feature\n", bare)
     assert proc.returncode == 0, proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "gitmv.hooks", "pre-receive"], input=stdin.replace("heads/main", "tags/mv/churn/v1"),
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    proc = _poisoned_hook(tmp_path, f"{'0' * 40} {'1' * 40} refs/tags/v1.0\n")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_registry_ref_reaches_the_checker(tmp_path):
+    proc = _poisoned_hook(tmp_path, f"{'0' * 40} {'1' * 40} refs/tags/mv/churn/v1\n")
     assert proc.returncode == 1, "a registry ref must reach the (here broken) checker, and fail closed"
+    assert "mv-promote: refused" in proc.stderr
+
+
+def test_the_protected_branch_reaches_the_checker(tmp_path):
+    bare = tmp_path / "server.git"
+    git("init", "-q", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
+    proc = _poisoned_hook(tmp_path, f"{'0' * 40} {'1' * 40} refs/heads/main\n", bare)
+    assert proc.returncode == 1, "the protected branch must reach the (here broken) checker, and fail closed"
+    assert "mv-promote: refused" in proc.stderr
+
+
+def test_a_branch_push_to_an_unreadable_repository_reaches_the_checker(tmp_path):
+    """When the fast path cannot tell which branch is protected, it examines."""
+    proc = _poisoned_hook(tmp_path, f"{'0' * 40} {'1' * 40} refs/heads/feature\n", tmp_path / "missing.git")
+    assert proc.returncode == 1
     assert "mv-promote: refused" in proc.stderr
 
 
