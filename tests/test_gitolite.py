@@ -12,6 +12,8 @@ below, and this module's `server` fixture makes them push to a gitolite reposito
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,7 @@ from test_hooks_server import (  # noqa: F401  (collected here: pytest runs impo
     test_tags_and_notes_pushed_together_are_accepted,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 AUDIT_HOOK = "#!/bin/sh\n# a repository's own pre-receive hook that lets everything through and keeps a log\ncat >> audit.log\n"
 DENY_WIP_HOOK = """#!/bin/sh
 # a repository's own pre-receive hook: no wip branches here
@@ -66,12 +69,23 @@ repo plain/..*
 """
 
 
+
+def documented_conf() -> str:
+    """The gitolite block of docs/hooks.md, as wild repositories guarded/*, groups as our users."""
+    text = (ROOT / "docs" / "hooks.md").read_text()
+    block = re.search(r"<!-- tested: gitolite-conf -->\n```gitolite\n(.*?)```", text, re.S).group(1)
+    assert block.startswith("repo models\n")
+    groups = "@ml = alice mallory\n@release = alice\n@policy = alice\n@admins = admin\n"
+    return groups + block.replace("repo models\n", "repo guarded/..*\n    C = admin\n    R = admin\n", 1)
+
+
 @pytest.fixture(scope="session")
 def gl(tmp_path_factory, keys):
     users = {name: keys.public(name) for name in ("alice", "bob", "mallory")}
-    with gitolite(tmp_path_factory.mktemp("gitolite"), users=users, conf=CONF) as host:
+    with gitolite(tmp_path_factory.mktemp("gitolite"), users=users, conf=CONF + documented_conf()) as host:
         host.hook_code("audit", AUDIT_HOOK)
         host.hook_code("deny-wip", DENY_WIP_HOOK)
+        host.hook_code("mv-promote", hooks_install.shim("pre-receive"))  # docs/hooks.md, gitolite step 3
         yield host
 
 
@@ -264,3 +278,53 @@ def test_naming_mv_promote_in_gitolite_conf_keeps_the_check_across_compiles(gl, 
     assert "already installed through gitolite.conf" in out
     assert not (hooks / hooks_install.GITOLITE_HOOK).exists()  # not a second copy of the check
 
+
+
+# ---------------------------------------------------------------- the configuration docs/hooks.md gives
+
+@pytest.fixture
+def guarded(gl, tmp_path, monkeypatch, keys):
+    """alice (release, policy) published a registry on a repository configured as the docs say."""
+    server = _served(gl, "guarded", tmp_path, monkeypatch, keys, install=False)
+    repo = ModelRepo(tmp_path / "alice", keys)
+    publish(repo, server.url)
+    as_user(gl, keys, monkeypatch, "mallory")
+    return server, repo
+
+
+def test_documented_conf_refuses_a_push_to_main_from_outside_release(guarded):
+    server, repo = guarded
+    (repo.path / "README").write_text("straight to main\n")
+    repo.commit("skip review")
+    before = server.refs()
+    proc = push(repo, "main")
+    assert proc.returncode != 0 and "DENIED by refs/heads/main$" in proc.stderr, proc.stderr
+    assert server.refs() == before
+
+
+def test_documented_conf_refuses_a_policy_change_from_outside_policy(guarded):
+    server, repo = guarded
+    repo.git("checkout", "-q", "-b", "lower-the-bar")
+    (repo.path / ".mv-promote.toml").write_text((repo.path / ".mv-promote.toml").read_text().replace("0.80", "0.10"))
+    repo.commit("lower the bar")
+    before = server.refs()
+    proc = push(repo, "lower-the-bar")
+    assert proc.returncode != 0 and "DENIED by VREF/NAME_NC/.mv-promote" in proc.stderr, proc.stderr
+    assert server.refs() == before
+
+
+def test_documented_conf_lets_a_promotion_request_branch_through(guarded):
+    server, repo = guarded
+    repo.git("checkout", "-q", "-b", "request")
+    (repo.path / "promotions" / "churn").mkdir(parents=True)
+    (repo.path / "promotions" / "churn" / "production.toml").write_text("version = \"v1\"\n")
+    repo.commit("request churn v1 for production")
+    accepted(push(repo, "request"))
+    assert "refs/heads/request" in server.refs()
+
+
+def test_documented_conf_runs_the_registry_hook_named_in_gitolite_conf(guarded):
+    server, repo = guarded
+    before = server.refs()
+    refused(push(repo, ":refs/tags/mv/churn/production/1"), "R3 immutable")
+    assert server.refs() == before
