@@ -63,7 +63,7 @@ def _install(hooks_dir: Path, names: tuple, python: str | None) -> list[str]:
         path = hooks_dir / name
         text = shim(name, python)
         if path.exists() or path.is_symlink():  # a dangling link too: never write through it
-            current = path.read_text(errors="replace")
+            current = _text(path)
             if MARKER in current:
                 if current != text:
                     path.write_text(text)
@@ -88,7 +88,7 @@ def _uninstall(hooks_dir: Path, names: tuple) -> list[str]:
         if path.exists() and MARKER in path.read_text(errors="replace"):
             path.unlink()
             done.append(f"removed the {name} hook")
-            if chained.exists():
+            if chained.exists() or chained.is_symlink():
                 chained.rename(path)
                 done.append(f"restored your previous {name} hook")
     return done

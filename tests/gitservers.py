@@ -761,6 +761,10 @@ def gitolite(workdir: Path, *, env: Mapping[str, str] | None = None,
     makes a wild repository (auto-created on first access by the admin), which
     costs no admin push.
 
+    Not as root, sshd runs unprivileged and can log in only the calling user; OpenSSH then
+    refuses an account whose password is locked (``!``/``*`` in /etc/shadow, with
+    ``UsePAM no``) -- the start fails with sshd's log, naming that cause.
+
     Debian packages needed: gitolite3, openssh-server (see SERVER_PACKAGES.txt).
     """
     for exe in (SSHD, GITOLITE):
