@@ -3,6 +3,14 @@
 A shim is a few lines of sh that exec the hook entry point (`python -m gitmv.hooks`) with the
 interpreter that has gitmv installed. An existing hook is never overwritten: it is moved aside
 to `<hook>.mv-promote-chained`, run first by the shim, and restored by uninstall.
+
+gitolite manages `hooks/` itself, so a gitolite repository (recognised by gitolite's `update`
+hook) is handled differently: gitolite's hooks are never moved. When `pre-receive` is gitolite's
+repo-specific hook driver, which runs every `hooks/pre-receive.*` and finds them through its own
+name, our shim goes in as `pre-receive.mv-promote` beside the repository's other hooks (moving the
+driver aside would make it run none of them). gitolite deletes that file when it next compiles
+its config, so install also puts the shim where `option hook.pre-receive = mv-promote` finds it
+and says so.
 """
 
 from __future__ import annotations
@@ -54,8 +62,8 @@ def _install(hooks_dir: Path, names: tuple, python: str | None) -> list[str]:
     for name in names:
         path = hooks_dir / name
         text = shim(name, python)
-        if path.exists():
-            current = path.read_text(errors="replace")
+        if path.exists() or path.is_symlink():  # a dangling link too: never write through it
+            current = _text(path)
             if MARKER in current:
                 if current != text:
                     path.write_text(text)
@@ -80,7 +88,7 @@ def _uninstall(hooks_dir: Path, names: tuple) -> list[str]:
         if path.exists() and MARKER in path.read_text(errors="replace"):
             path.unlink()
             done.append(f"removed the {name} hook")
-            if chained.exists():
+            if chained.exists() or chained.is_symlink():
                 chained.rename(path)
                 done.append(f"restored your previous {name} hook")
     return done
@@ -104,9 +112,101 @@ def _server_repo(path: str) -> Repo:
 
 
 def install_server(path: str, python: str | None = None) -> list[str]:
-    repo = _server_repo(path)
-    return _install(repo.git_dir / "hooks", SERVER_HOOKS, python)
+    hooks = _server_repo(path).git_dir / "hooks"
+    if _is_gitolite(hooks):
+        return _install_gitolite(hooks, python)
+    return _install(hooks, SERVER_HOOKS, python)
 
 
 def uninstall_server(path: str) -> list[str]:
-    return _uninstall(_server_repo(path).git_dir / "hooks", SERVER_HOOKS)
+    hooks = _server_repo(path).git_dir / "hooks"
+    done = _uninstall_gitolite(hooks) if _is_gitolite(hooks) else []
+    return done + _uninstall(hooks, SERVER_HOOKS)
+
+
+# ---------------------------------------------------------------- gitolite
+
+GITOLITE_UPDATE_MARK = "use Gitolite::Hooks::Update;"  # gitolite's own update hook (Gitolite/Hooks/Update.pm)
+GITOLITE_DRIVER_MARK = "for h in $0.*; do"  # the repo-specific-hooks driver (triggers/repo-specific-hooks)
+GITOLITE_HOOK = "pre-receive.mv-promote"  # a name the driver runs (hooks/pre-receive.*)
+GITOLITE_CODE = "mv-promote"  # the name for `option hook.pre-receive` in gitolite.conf
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:  # absent, dangling link, a directory
+        return ""
+
+
+def _is_gitolite(hooks: Path) -> bool:
+    return GITOLITE_UPDATE_MARK in _text(hooks / "update")
+
+
+def _is_driver(path: Path) -> bool:
+    text = _text(path)
+    return GITOLITE_DRIVER_MARK in text and MARKER not in text
+
+
+def _write_hook(path: Path, text: str) -> bool:
+    """Write our shim to *path* unless it is already there; refuse to replace a file not ours."""
+    if path.exists() or path.is_symlink():
+        current = _text(path)
+        if MARKER not in current:
+            raise MvError(f"{path} exists and is not git mv-promote's hook", "rename or remove it, then install again")
+        if current == text:
+            return False
+        path.unlink()  # a link into LOCAL_CODE: replace the link, never the shared file behind it
+    path.write_text(text)
+    path.chmod(0o755)
+    return True
+
+
+def _install_gitolite(hooks: Path, python: str | None) -> list[str]:
+    done = []
+    pre = hooks / "pre-receive"
+    moved = hooks / ("pre-receive" + CHAINED_SUFFIX)
+    if MARKER in _text(pre) and not pre.is_symlink() and _is_driver(moved):
+        # An earlier install moved the driver aside; under that name it finds no hooks at all.
+        pre.unlink()
+        moved.rename(pre)
+        done.append("put gitolite's pre-receive driver back (moved aside, it ran none of this repository's hooks)")
+    if not _is_driver(pre):
+        done += _install(hooks, SERVER_HOOKS, python)
+        done.append("gitolite: if this repository gets 'option hook.pre-receive' in gitolite.conf, gitolite "
+                    f"replaces this hook; name '{GITOLITE_CODE}' in that option too (docs/hooks.md, gitolite)")
+        return done
+    text = shim("pre-receive", python)
+    named = sorted(p.name for p in hooks.glob("pre-receive.*")
+                   if p.name != GITOLITE_HOOK and MARKER in _text(p))
+    if named:
+        done.append(f"already installed through gitolite.conf ({', '.join(named)}); nothing to do")
+        return done
+    if _write_hook(hooks / GITOLITE_HOOK, text):
+        done.append(f"installed the pre-receive hook as {hooks / GITOLITE_HOOK}; gitolite's driver runs it "
+                    "after this repository's own pre-receive hooks")
+    code_dir = Path(os.path.realpath(pre)).parent / "repo-specific"
+    if code_dir.is_dir():
+        code = code_dir / GITOLITE_CODE
+        if _write_hook(code, text):
+            done.append(f"wrote {code} for gitolite.conf")
+        done.append(f"gitolite deletes {GITOLITE_HOOK} when it next compiles its config: add '{GITOLITE_CODE}' to "
+                    "this repository's 'option hook.pre-receive' in gitolite.conf to keep the check")
+    else:
+        done.append(f"gitolite deletes {GITOLITE_HOOK} when it next compiles its config: put this shim in "
+                    f"LOCAL_CODE/hooks/repo-specific/{GITOLITE_CODE} and add '{GITOLITE_CODE}' to this repository's "
+                    "'option hook.pre-receive' in gitolite.conf (docs/hooks.md, gitolite)")
+    return done
+
+
+def _uninstall_gitolite(hooks: Path) -> list[str]:
+    done = []
+    ours = hooks / GITOLITE_HOOK
+    if MARKER in _text(ours):
+        ours.unlink()
+        done.append(f"removed {GITOLITE_HOOK} (gitolite's own hooks stay as they are)")
+    for path in sorted(hooks.glob("pre-receive.*")):
+        if path.name != GITOLITE_HOOK and not path.name.endswith(CHAINED_SUFFIX) and MARKER in _text(path):
+            done.append(f"{path.name} comes from gitolite.conf: remove '{GITOLITE_CODE}' from this repository's "
+                        "'option hook.pre-receive' to stop the check there")
+    return done

@@ -74,12 +74,14 @@ from __future__ import annotations
 
 import contextlib
 import grp
+import hashlib
 import http.client
 import os
 import pwd
 import re
 import secrets
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -576,3 +578,272 @@ def http_backend(
                 _stop(nginx)
                 _stop(fcgi)
     raise ServerStartError("http_backend: no free ports after retries:\n" + "\n".join(errors))
+
+
+# --------------------------------------------------------------------------
+# gitolite behind its own sshd
+
+SSHD = "/usr/sbin/sshd"
+GITOLITE = "/usr/bin/gitolite"
+
+
+class Gitolite:
+    """A running gitolite instance: its HOME, its sshd port, and how a client reaches it.
+
+    gitolite runs as the calling user (root in CI) with its own HOME (``home``);
+    ``sshd`` reads gitolite's ``authorized_keys`` from that HOME and sets
+    ``HOME`` for the session (``SetEnv``), so the real ``~`` of the user is
+    never read or written.  ``LOCAL_CODE`` is ``home/local`` (managed on the
+    server) and ``repo-specific-hooks`` is enabled.
+    """
+
+    def __init__(self, *, home: Path, port: int, user: str, admin_key: Path, admin_clone: Path,
+                 env: Mapping[str, str]):
+        self.home = home
+        self.port = port
+        self.user = user
+        self.admin_key = admin_key
+        self.admin_clone = admin_clone
+        self.env = dict(env)
+        self.repo_base = home / "repositories"
+        # unix socket paths are short (108 bytes): not below pytest's deep tmp dirs
+        self.control_dir = tempfile.mkdtemp(prefix="glcm")
+        self.local_code = home / "local"
+
+    def ssh_command(self, key: Path) -> str:
+        """A ``GIT_SSH_COMMAND`` that logs in with *key* only, no host-key prompt, no user config.
+
+        A connection costs about half a second here (key exchange, sshd re-exec), so
+        connections are multiplexed: one master per key (its own ``ControlPath``, since the
+        master's key decides who gitolite sees), kept for the instance's lifetime and closed
+        when it stops.  Each git command is still its own ssh session running gitolite-shell.
+        """
+        tag = hashlib.sha256(str(Path(key).resolve()).encode()).hexdigest()[:12]
+        return (
+            f"ssh -F /dev/null -i {key} -p {self.port} -o IdentitiesOnly=yes -o BatchMode=yes"
+            " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+            f" -o ControlMaster=auto -o ControlPath={self.control_dir}/{tag} -o ControlPersist=yes"
+        )
+
+    def close_masters(self) -> None:
+        """Ask every multiplexing master to exit (they are the client's, not sshd's, processes)."""
+        for sock in sorted(Path(self.control_dir).glob("*")):
+            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "x"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=STOP_TIMEOUT)
+
+    def url(self, repo: str) -> str:
+        return f"ssh://{self.user}@{HOST}:{self.port}/{repo}"
+
+    def repo_path(self, repo: str) -> Path:
+        return self.repo_base / f"{repo}.git"
+
+    def hook_code(self, name: str, text: str) -> Path:
+        """Write an executable repo-specific hook ``LOCAL_CODE/hooks/repo-specific/<name>``."""
+        path = self.local_code / "hooks" / "repo-specific" / name
+        path.write_text(text)
+        path.chmod(0o755)
+        return path
+
+    def _admin_git(self, *args: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k not in _REPO_LOCATION_VARS}
+        env["GIT_SSH_COMMAND"] = self.ssh_command(self.admin_key)
+        return subprocess.run(
+            ["git", "-c", "user.name=gitolite admin", "-c", "user.email=admin@example.invalid",
+             "-C", str(self.admin_clone), *args],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        )
+
+    def admin_push(self, files: Mapping[str, str], message: str) -> str:
+        """Commit *files* (paths relative to the admin repo) and push ``gitolite-admin``.
+
+        Returns gitolite's output (the ``remote:`` lines); raises if the push fails.
+        """
+        for rel, text in files.items():
+            path = self.admin_clone / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        for args in (("add", "-A"), ("commit", "-q", "-m", message), ("push", "-q", "origin", "HEAD:master")):
+            proc = self._admin_git(*args)
+            if proc.returncode != 0:
+                raise RuntimeError(f"gitolite-admin: git {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+        return proc.stderr
+
+    def create(self, name: str) -> Path:
+        """Create the wild repository *name* (a ``C = admin`` pattern must match it) by reading it."""
+        env = {k: v for k, v in os.environ.items() if k not in _REPO_LOCATION_VARS}
+        env["GIT_SSH_COMMAND"] = self.ssh_command(self.admin_key)
+        proc = subprocess.run(["git", "ls-remote", self.url(name)], env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not self.repo_path(name).is_dir():
+            raise RuntimeError(f"gitolite did not create {name}:\n{proc.stderr}")
+        return self.repo_path(name)
+
+    def add_repo(self, name: str, rules: str, *, users: Mapping[str, str] = {}) -> Path:
+        """Declare ``repo <name>`` with *rules* (indented gitolite lines) and push the admin repo.
+
+        *users* maps user names to public key lines written to ``keydir/<user>.pub``.
+        Each repository gets its own ``conf/repos/<name with / as ~>.conf``, included after the start-up
+        *conf*, so its options override a wild pattern's.  Returns the bare repository.
+        """
+        files = {f"keydir/{user}.pub": key.strip() + "\n" for user, key in users.items()}
+        files[f"conf/repos/{name.replace('/', '~')}.conf"] = f"repo {name}\n{rules}"  # one level: the include glob
+        self.admin_push(files, f"add {name}")
+        return self.repo_path(name)
+
+
+def _gitolite_rc(default_rc: str) -> str:
+    """gitolite's default rc with LOCAL_CODE on the server and repo-specific hooks enabled."""
+    rc = default_rc.replace('# LOCAL_CODE                =>  "$ENV{HOME}/local",',
+                            'LOCAL_CODE                =>  "$ENV{HOME}/local",', 1)
+    rc = rc.replace("# 'repo-specific-hooks',", "'repo-specific-hooks',", 1)
+    # no git-daemon-export-ok / projects.list bookkeeping: each is one more program per compile
+    rc = rc.replace("\n            'daemon',", "\n            # 'daemon',", 1).replace(
+        "\n            'gitweb',", "\n            # 'gitweb',", 1)
+    if "'repo-specific-hooks'," not in rc.replace("# 'repo-specific-hooks',", "") or \
+            'LOCAL_CODE                =>  "$ENV{HOME}/local",' not in rc.replace("# LOCAL_CODE", ""):
+        raise ServerStartError("gitolite's default rc changed: cannot enable LOCAL_CODE/repo-specific-hooks")
+    return rc
+
+
+def _sshd_config(*, workdir: Path, port: int, home: Path, env: Mapping[str, str]) -> str:
+    if any(c.isspace() or c in '"\\' for v in env.values() for c in v):
+        raise ServerStartError(f"cannot pass {env!r} through sshd's SetEnv (whitespace or quotes)")
+    setenv = " ".join(f"{k}={v}" for k, v in sorted(env.items()))
+    root = "PermitRootLogin prohibit-password\n" if os.geteuid() == 0 else ""
+    return f"""\
+# generated by tests/gitservers.py
+ListenAddress {HOST}
+Port {port}
+HostKey {workdir / "ssh_host_ed25519_key"}
+PidFile none
+AuthorizedKeysFile {home / ".ssh" / "authorized_keys"}
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+{root}AllowTcpForwarding no
+X11Forwarding no
+PermitTTY no
+UseDNS no
+PrintMotd no
+MaxStartups 50
+SetEnv {setenv}
+LogLevel VERBOSE
+"""
+
+
+def _ssh_banner_ready(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0) as s:
+            return s.recv(8).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def gitolite(workdir: Path, *, env: Mapping[str, str] | None = None,
+             users: Mapping[str, str] = {}, conf: str = "") -> Iterator[Gitolite]:
+    """A gitolite 3 instance behind its own ``sshd -D`` on 127.0.0.1; yields a :class:`Gitolite`.
+
+    Everything lives in *workdir*: gitolite's HOME (``workdir/home``), the
+    admin key, a host key made for this run, the sshd config and log, and a
+    clone of ``gitolite-admin`` used to declare repositories.  gitolite runs as
+    the calling user, so server-side hooks can read whatever the tests can (the
+    venv, pytest's 0700 tmp dirs) -- the same arrangement as ``git_daemon``.
+    As root, sshd needs its privilege-separation directory ``/run/sshd``
+    (created if missing) and ``PermitRootLogin prohibit-password``.
+
+    The server side gets only ``PATH``, ``LC_ALL``, ``GIT_CONFIG_NOSYSTEM``
+    (from *env* when given) and ``HOME`` = gitolite's HOME.  *users* (name ->
+    public key line) are added to ``keydir`` and *conf* to ``conf/gitolite.conf``
+    at start, in one push of ``gitolite-admin``.  ``Gitolite.create(name)``
+    makes a wild repository (auto-created on first access by the admin), which
+    costs no admin push.
+
+    Not as root, sshd runs unprivileged and can log in only the calling user; OpenSSH then
+    refuses an account whose password is locked (``!``/``*`` in /etc/shadow, with
+    ``UsePAM no``) -- the start fails with sshd's log, naming that cause.
+
+    Debian packages needed: gitolite3, openssh-server (see SERVER_PACKAGES.txt).
+    """
+    for exe in (SSHD, GITOLITE):
+        if not os.access(exe, os.X_OK):
+            raise ServerStartError(f"{exe} not found (Debian packages: gitolite3 openssh-server)")
+    work = Path(workdir).resolve()
+    home = work / "home"
+    home.mkdir(parents=True)
+    src = os.environ if env is None else env
+    server_env = {
+        "PATH": src.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LC_ALL": src.get("LC_ALL", "C"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HOME": str(home),
+    }
+    (home / ".gitconfig").write_text("[user]\n\tname = gitolite\n\temail = gitolite@example.invalid\n"
+                                     "[init]\n\tdefaultBranch = main\n")
+
+    def run(argv: list[str], **kw) -> str:
+        proc = subprocess.run(argv, env=server_env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, **kw)
+        if proc.returncode != 0:
+            raise ServerStartError(f"{' '.join(argv)} failed:\n{proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    admin_key = work / "admin"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin", "-f", str(admin_key)])
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "host", "-f", str(work / "ssh_host_ed25519_key")])
+    # The first setup writes the default rc; edit it, then set up again so the edits apply.
+    run([GITOLITE, "setup", "-pk", str(admin_key) + ".pub"], cwd=home)
+    rc = home / ".gitolite.rc"
+    rc.write_text(_gitolite_rc(rc.read_text()))
+    (home / "local" / "hooks" / "repo-specific").mkdir(parents=True)
+    run([GITOLITE, "setup"], cwd=home)
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    errors: list[str] = []
+    for attempt in range(START_ATTEMPTS):
+        port = _free_port()
+        sshd_conf = work / "sshd_config"
+        sshd_conf.write_text(_sshd_config(workdir=work, port=port, home=home, env=server_env))
+        log_path = work / "sshd.log"
+        proc = None
+        with open(log_path, "wb") as log:
+            try:
+                # -D: stay in the foreground (our child), -e: log to stderr (our log file).
+                proc = _spawn([SSHD, "-D", "-e", "-f", str(sshd_conf)], env=server_env, log=log)
+                state = _poll_until(lambda: _ssh_banner_ready(port), [proc],
+                                    time.monotonic() + START_DEADLINE)
+                if state == "ready":
+                    g = Gitolite(home=home, port=port, user=user, admin_key=admin_key,
+                                 admin_clone=work / "gitolite-admin", env=server_env)
+                    try:
+                        clone_env = {k: v for k, v in os.environ.items() if k not in _REPO_LOCATION_VARS}
+                        clone_env["GIT_SSH_COMMAND"] = g.ssh_command(admin_key)
+                        cloned = subprocess.run(
+                            ["git", "clone", "-q", g.url("gitolite-admin"), str(g.admin_clone)],
+                            env=clone_env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+                        if cloned.returncode != 0:
+                            raise ServerStartError(f"cloning gitolite-admin failed:\n{cloned.stderr}\n"
+                                                   f"--- sshd.log:\n{_read(log_path)}")
+                        conf_file = g.admin_clone / "conf" / "gitolite.conf"
+                        g.admin_push(
+                            {"conf/gitolite.conf": conf_file.read_text() + conf + '\ninclude "repos/*.conf"\n',
+                             **{f"keydir/{u}.pub": k.strip() + "\n" for u, k in users.items()}},
+                            "include repos/*.conf")
+                        yield g
+                    finally:
+                        g.close_masters()
+                        shutil.rmtree(g.control_dir, ignore_errors=True)
+                    return
+                _stop(proc)
+                proc = None
+                out = _read(log_path)
+                if state == "exited" and any(s in out for s in _PORT_IN_USE):
+                    errors.append(f"attempt {attempt}, port {port}:\n{out}")
+                    continue
+                raise ServerStartError(f"sshd on port {port} not ready ({state}):\n{out}")
+            finally:
+                _stop(proc)
+    raise ServerStartError("gitolite: no free port for sshd after retries:\n" + "\n".join(errors))
