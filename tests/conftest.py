@@ -305,6 +305,19 @@ def accepted(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def published_repo(server: Server, tmp_path: Path, keys: Keys, stages=("staging", "production")) -> ModelRepo:
+    """alice's clone: policy on main, v1 (auc 0.85, eu 0.80) evaluated and promoted to `stages`,
+    all pushed to `server`."""
+    repo = ModelRepo(tmp_path / "alice", keys)
+    repo.git("remote", "add", "origin", server.url)
+    accepted(push(repo, "main"))
+    v1 = repo.version(0.85, 0.80)
+    for stage in stages:
+        repo.mv("promote", "churn", v1, "--stage", stage)
+    accepted(push(repo, "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote"))
+    return repo
+
+
 @pytest.fixture
 def model_repo(tmp_path, keys) -> ModelRepo:
     return ModelRepo(tmp_path / "repo", keys)

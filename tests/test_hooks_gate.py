@@ -14,7 +14,7 @@ import tomllib
 
 import pytest
 
-from conftest import ModelRepo, accepted, push, refused
+from conftest import ModelRepo, accepted, published_repo, push, refused
 from gitmv.records import VersionRecord, make_note_record, parse_note, render_note
 
 NOTES = "refs/notes/mv-promote"
@@ -22,14 +22,8 @@ NOTES = "refs/notes/mv-promote"
 
 @pytest.fixture
 def published(server, tmp_path, keys):
-    """alice's clone: policy on main, v1 (auc 0.85, eu 0.80) evaluated and in production, all pushed."""
-    repo = ModelRepo(tmp_path / "alice", keys)
-    repo.git("remote", "add", "origin", server.url)
-    accepted(push(repo, "main"))
-    v1 = repo.version(0.85, 0.80)
-    repo.mv("promote", "churn", v1, "--stage", "production")
-    accepted(push(repo, "refs/tags/mv/*:refs/tags/mv/*", NOTES))
-    return repo
+    """v1 (auc 0.85, eu 0.80) evaluated and in production on the server."""
+    return published_repo(server, tmp_path, keys, stages=("production",))
 
 
 def digests(repo: ModelRepo, version: str) -> dict:

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, push, refused
+from conftest import POLICY, ModelRepo, accepted, published_repo, push, refused
 from gitmv.records import PromotionRecord, make_note_record, render_note
 
 @pytest.fixture
 def published(server, tmp_path, keys):
-    """alice's clone: policy on main, v1 evaluated and promoted to staging and production, all pushed."""
-    repo = ModelRepo(tmp_path / "alice", keys)
-    repo.git("remote", "add", "origin", server.url)
-    accepted(push(repo, "main"))
-    v1 = repo.version(0.85, 0.80)
-    repo.mv("promote", "churn", v1, "--stage", "staging")
-    repo.mv("promote", "churn", v1, "--stage", "production")
-    accepted(push(repo, "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote"))
-    return repo
+    return published_repo(server, tmp_path, keys)
 
 
 def tag_message(repo: ModelRepo, ref: str) -> str:

@@ -9,21 +9,17 @@ import tomllib
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, push, refused
+from conftest import POLICY, ModelRepo, accepted, published_repo, push, refused
 from gitmv import records
 from test_hooks_server import forge_stage_tag
 
 
 @pytest.fixture
 def published(server, tmp_path, keys):
-    """alice's clone: v1 live in production on the server, v2 registered (not evaluated) and pushed."""
-    repo = ModelRepo(tmp_path / "alice", keys)
-    repo.git("remote", "add", "origin", server.url)
-    accepted(push(repo, "main"))
-    v1 = repo.version(0.85, 0.80)
-    repo.mv("promote", "churn", v1, "--stage", "production")
+    """v1 live in production on the server, v2 registered (not evaluated) and pushed."""
+    repo = published_repo(server, tmp_path, keys, stages=("production",))
     repo.version(0.90, 0.85, evaluate=False)
-    accepted(push(repo, "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote"))
+    accepted(push(repo, "refs/tags/mv/churn/v2"))
     return repo
 
 

@@ -12,20 +12,16 @@ import subprocess
 
 import pytest
 
-from conftest import ModelRepo, accepted, push, refused
+from conftest import ModelRepo, accepted, published_repo, push, refused
 from gitmv.records import PromotionRecord, split_signature
 
 
 @pytest.fixture
 def live(server, tmp_path, keys):
-    """alice's clone: v1 in production on the server, v2 (better) registered, evaluated and pushed."""
-    repo = ModelRepo(tmp_path / "alice", keys)
-    repo.git("remote", "add", "origin", server.url)
-    accepted(push(repo, "main"))
-    v1 = repo.version(0.85, 0.80)
-    repo.mv("promote", "churn", v1, "--stage", "production")
+    """v1 in production on the server, v2 (better) registered, evaluated and pushed."""
+    repo = published_repo(server, tmp_path, keys, stages=("production",))
     repo.version(0.90, 0.85)
-    accepted(push(repo, "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote"))
+    accepted(push(repo, "refs/tags/mv/churn/v2", "refs/notes/mv-promote"))
     return repo
 
 
@@ -113,6 +109,12 @@ def test_verify_reports_each_false_claim_of_a_local_stage_record(live):
     failures = live.mv("verify", "--json", code=1).json["failures"]
     assert any(f.startswith(f"{ref}: previous: the record says v7") for f in failures), failures
     assert any(f.startswith(f"{ref}: by: the record says 'bob@example.com'") for f in failures), failures
+
+
+def test_verify_reports_an_approval_naming_a_merge_off_the_protected_branch(live):
+    ref = promote_and_forge(live, approval={"merge_commit": "f" * 40, "approvers": ["bob@example.com"]})
+    failures = live.mv("verify", "--json", code=1).json["failures"]
+    assert f"{ref}: approval: merge ffffffffffff is not on the protected branch main" in failures, failures
 
 
 def test_history_and_log_show_the_tag_time_and_signer_not_the_record_claims(live):
