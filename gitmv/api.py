@@ -436,13 +436,13 @@ def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, poli
             previous_seq=previous.seq if previous else seq - 1,
             previous_time=previous.tag.tagger_time if previous else None, tagger_time=entry.tag.tagger_time,
             signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint, policy_digests=policy_digests,
-            approval=_recomputed_approval(ctx, target, stage, rec.approval, ref, failures))
+            approval=_recomputed_approval(ctx, target, stage, rec.approval, ref, failures, entry.tag.tagger_time))
         failures.extend(f"{ref}: {m}" for m in stage_record.mismatches(rec, facts))
         previous = entry
 
 
 def _recomputed_approval(ctx: Context, target: Version, stage: str, claimed: dict | None, ref: str,
-                         failures: list):
+                         failures: list, at: int):
     """The approval evidence recomputed at the merge a stage record names, which must be on the
     protected branch; UNKNOWN when the record claims none (nothing to recompute)."""
     from gitmv import approvals
@@ -456,7 +456,7 @@ def _recomputed_approval(ctx: Context, target: Version, stage: str, claimed: dic
         failures.append(f"{ref}: approval: merge {str(merge)[:12]} is not on the protected branch "
                         f"{ctx.policy.protected_branch}")
         return stage_record.UNKNOWN
-    found, _ = approvals.find(ctx.registry, target, stage, tip=merge)
+    found, _ = approvals.find(ctx.registry, target, stage, tip=merge, at=at)
     return found
 
 

@@ -64,8 +64,10 @@ def _names_version(req: dict | None, version: Version) -> bool:
     return bool(req) and req.get("version") == version.name and req.get("version_tag") == version.tag.id
 
 
-def find(reg: Registry, version: Version, stage: str, tip: str | None = None) -> tuple[dict | None, str]:
-    """(evidence, "") when a merged, unchanged request for this version exists; else (None, why not)."""
+def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
+         at: int | None = None) -> tuple[dict | None, str]:
+    """(evidence, "") when a merged, unchanged request for this version exists; else (None, why not).
+    Signatures are judged at `at` (None: now; verify passes the time of the stage tag that used it)."""
     repo = reg.repo
     tip = tip or protected_tip(reg)
     branch = reg.policy.protected_branch
@@ -88,7 +90,7 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None) ->
             if len(parents) < 2:
                 return None, (f"{path} naming {version.name} was committed directly to {branch} in {info['id'][:12]}, "
                               "not merged from a reviewed request")
-            return _evidence(reg, version, stage, info, here, current_raw, path, tip)
+            return _evidence(reg, version, stage, info, here, current_raw, path, tip, at)
     return None, f"no merge into {branch} introduced {path} for {version.name}"
 
 
@@ -126,17 +128,19 @@ def principals(allowed: bytes | None) -> list[str]:
     return out
 
 
-def _verify(repo, oid: str, signers: bytes | None, time: int):
-    return verify_commit(repo.read_raw(oid), signers, at=time)
+def _verify(repo, oid: str, signers: bytes | None, at: int | None):
+    """Checked at `at` (None: now), never at the commit's own date, which its signer chose: a key
+    past its valid-before must not approve by backdating a commit."""
+    return verify_commit(repo.read_raw(oid), signers, at=at)
 
 
-def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None) -> rules.Fact:
+def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None, at: int | None = None) -> rules.Fact:
     """What the merge commit vouches for: its signer, or for a host's web merge, its author."""
-    check = _verify(repo, merge["id"], allowed, merge["time"])
+    check = _verify(repo, merge["id"], allowed, at)
     if check.ok:
         return rules.Fact(rules.MERGE, merge["id"], check.principal)
     if hosts is not None:
-        host = _verify(repo, merge["id"], hosts, merge["time"])
+        host = _verify(repo, merge["id"], hosts, at)
         if host.ok:
             author = _email(merge["author"])
             who = rules.host_merge_author(author, principals(allowed))
@@ -146,7 +150,8 @@ def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None) ->
     return rules.Fact(rules.MERGE, merge["id"], None, unverified=f"merge commit: {check.reason}")
 
 
-def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name: str) -> list[rules.Fact]:
+def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name: str,
+                  at: int | None = None) -> list[rules.Fact]:
     """Approve commits for request `name` (<model>/<version>-<stage>) on the merged branch."""
     facts = []
     for c in repo.commits_between(base, branch_tip, limit=500):
@@ -154,14 +159,14 @@ def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name:
         named = [sha for who, sha in APPROVE_RE.findall(info["message"]) if who == name]
         if not named:
             continue
-        check = _verify(repo, info["id"], allowed, info["time"])
+        check = _verify(repo, info["id"], allowed, at)
         facts.append(rules.Fact(rules.APPROVE, info["id"], check.principal if check.ok else None, named[-1],
                                 unverified="" if check.ok else f"approve commit: {check.reason}"))
     return facts
 
 
 def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_raw: bytes, current_raw: bytes,
-              path: str, tip: str) -> tuple[dict | None, str]:
+              path: str, tip: str, at: int | None = None) -> tuple[dict | None, str]:
     repo = reg.repo
     if merged_raw != current_raw:
         return None, f"{path} was changed on the protected branch after the merge {merge['id'][:12]}"
@@ -173,14 +178,13 @@ def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_r
     if requested != merged_raw:
         return None, f"{path} was edited after the request {request_commit[:12]} (the merged file is not the one requested)"
     allowed, hosts = _signers_at(reg, tip)
-    info = repo.commit_info(request_commit)
-    signed = _verify(repo, request_commit, allowed, info["time"])
+    signed = _verify(repo, request_commit, allowed, at)
     if not signed.ok:
         return None, (f"request commit {request_commit[:12]} is not signed by an allowed signer ({signed.reason}), "
                       "so it has no requester: request again with signing set up")
     digest = hashlib.sha256(requested).hexdigest()
     name = f"{version.record.model}/{version.name}-{stage}"
-    facts = approve_facts(repo, base, branch_tip, allowed, name) + [merge_fact(repo, merge, allowed, hosts)]
+    facts = approve_facts(repo, base, branch_tip, allowed, name, at) + [merge_fact(repo, merge, allowed, hosts, at)]
     decision = rules.decide(signed.principal, digest, facts)
     pr = PR_RE.search(merge["message"].splitlines()[0] if merge["message"] else "")
     return {
@@ -206,7 +210,7 @@ def signer(reg: Registry, commit: str, tip: str | None = None):
     """The SignatureCheck of a commit against the protected branch's allowed signers (HEAD's when
     the branch is not here), for `approve`'s own checks before it writes anything."""
     allowed = _signers_at(reg, tip)[0] if tip else reg.allowed_signers
-    return _verify(reg.repo, commit, allowed, reg.repo.commit_info(commit)["time"])
+    return _verify(reg.repo, commit, allowed, None)
 
 
 def names_version(raw: bytes | None, version: Version) -> bool:

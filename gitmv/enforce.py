@@ -35,7 +35,7 @@ from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import Registry, version_ref
 from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 from gitmv.repo import NOTES_REF, ZERO, Repo
-from gitmv.signing import verify_commit
+from gitmv.signing import verify_commit, verify_detached
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
@@ -141,7 +141,7 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
     for old, new, ref in reg_updates:
         if ref == NOTES_REF:
             try:
-                _check_notes(repo, old, new, server_notes)
+                _check_notes(repo, old, new, server_notes, signers)
                 notes_commit = new
             except Refusal as r:
                 refusals.append(r.text)
@@ -166,7 +166,7 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
     return refusals
 
 
-def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None) -> None:
+def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signers: bytes | None) -> None:
     """The notes ref only fast-forwards to a commit, and every commit the push adds is checked on
     every parent edge: each changed note canonical and valid, no record removed or altered. A
     history that merely ends well could hide an edge that `verify` would report forever."""
@@ -190,7 +190,7 @@ def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None) -> No
         raise Refusal(ref, "R6 bounded", f"the push adds more than {NOTES_COMMITS_LIMIT} notes commits",
                       "push evidence in smaller steps ('git mv-promote sync' after each batch)")
     for commit in added:
-        _check_notes_commit(repo, commit)
+        _check_notes_commit(repo, commit, signers)
 
 
 NOTES_COMMITS_LIMIT = 10000
@@ -204,7 +204,22 @@ def _read_or_refuse(repo: Repo, commit: str, target: str) -> list[dict]:
                       f"{exc.cause}", "write evidence only with git mv-promote") from exc
 
 
-def _check_notes_commit(repo: Repo, commit: str) -> None:
+def _check_new_signatures(before: list[dict], after: list[dict], target: str, signers: bytes | None) -> None:
+    """A record that carries a signature must be signed by its `by` (an allowed signer): one that
+    does not verify would make every clone's verify fail forever. Unsigned records may be written
+    (they are not evidence outside the research tier)."""
+    known = {r["id"] for r in before}
+    for rec in after:
+        if rec["id"] in known or "signature" not in rec:
+            continue
+        check = verify_detached(records.record_payload(rec), str(rec["signature"]).encode(), signers)
+        if not check.ok or check.principal != rec.get("by"):
+            why = check.reason if not check.ok else f"signed by {check.principal}, but by = {rec.get('by')!r}"
+            raise Refusal(NOTES_REF, "R3 notes-valid", f"record {rec['id']} on {target[:12]}: signature: {why}",
+                          "write evidence with git mv-promote, signed with your own key listed in allowed_signers")
+
+
+def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None) -> None:
     parents = repo.commit_info(commit)["parents"]
     for parent in parents or [None]:
         for target in sorted(repo.changed_note_targets(parent, commit)):
@@ -214,12 +229,11 @@ def _check_notes_commit(repo: Repo, commit: str) -> None:
                     raise Refusal(NOTES_REF, "R3 notes-valid",
                                   f"record {rec.get('id')} on {target[:12]} does not match its id",
                                   "records are immutable; do not edit notes by hand")
-            if parent is None:
-                continue
             try:
-                before = notes.read_records(repo, parent, target)
+                before = notes.read_records(repo, parent, target) if parent else []
             except MvError:
                 before = []  # an invalid note was refused when its own commit was checked
+            _check_new_signatures(before, after, target, signers)
             for rid, what in notes_rules.edge_violations(before, after):
                 verb = "removed" if what == "removed" else "altered"
                 raise Refusal(NOTES_REF, "R3 notes-append-only",
@@ -277,6 +291,15 @@ def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
                       f"({', '.join(wanted) or 'none'}) for {mp.name} on {reg.policy.protected_branch}",
                       f"register with the policy's artifacts (git mv-promote register {mp.name}), "
                       f"or change models.{mp.name}.artifacts on {reg.policy.protected_branch} first")
+    # an artifact stored in Git at the tagged commit must have the digest the record claims: a
+    # record naming another version's digest would borrow that version's evals
+    for path, meta in sorted(version.record.artifacts.items()):
+        blob = reg.repo.blob_at(version.record.commit, path)
+        if blob is not None and hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+            raise Refusal(ref, "R1 version-artifacts",
+                          f"{path} at commit {version.record.commit[:12]} has sha256 {hashlib.sha256(blob).hexdigest()[:12]}…, "
+                          f"but the record claims {meta['sha256'][:12]}…",
+                          f"register with git mv-promote register {mp.name}")
 
 
 def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: int) -> None:

@@ -320,6 +320,8 @@ class Registry:
                 continue
             if rec.get("artifacts") != version.digests or not evidence.valid_eval(rec):
                 continue
+            if (rec.get("model"), rec.get("version")) != (version.record.model, version.name):
+                continue  # an eval of another version, copied here, is not evidence for this one
             if not self.counts_as_evidence(rec, version.record.model):
                 continue
             mp = self.policy.models.get(version.record.model) if self.policy else None

@@ -77,7 +77,17 @@ def test_a_backdated_approve_commit_by_a_revoked_key_is_not_an_approval(revoked_
     alice, v2 = revoked_team
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
     carol = Reviewer(tmp_path / "carol", server.url, alice.keys, "carol")
-    carol.mv("approve", "churn", v2, "--stage", "production", "--push")
+    # `approve` itself refuses (her key is past valid-before now), so carol writes the approve
+    # commit by hand, dated before the revocation, as an attacker holding her key would
+    refusal = carol.mv("approve", "churn", v2, "--stage", "production", code=1)
+    assert "would not count" in refusal.err
+    branch = f"mv-promote/churn/{v2}-production"
+    carol.git("fetch", "-q", "origin")
+    carol.git("checkout", "-q", "-B", branch, f"origin/{branch}")
+    digest = hashlib.sha256((carol.path / "promotions" / "churn" / "production.toml").read_bytes()).hexdigest()
+    carol.git("commit", "-S", "-q", "--allow-empty", "-m",
+              f"Approve\n\nMv-Promote-Approve: churn/{v2}-production sha256:{digest}")
+    carol.git("push", "-q", "origin", branch)
     alice.git("fetch", "-q", "origin")
     alice.git("checkout", "-q", "main")
     alice.git("merge", "--no-gpg-sign", "--no-ff", "-q", "-m", "Merge request", f"origin/mv-promote/churn/{v2}-production")
@@ -198,11 +208,10 @@ def test_a_merge_taking_an_old_commit_as_first_parent_cannot_restore_a_removed_s
 from test_stage_records import live  # noqa: E402,F401  (fixture)
 
 
-def test_a_rollback_to_a_version_whose_newest_eval_fails_the_threshold_is_refused(live, server, tmp_path):  # noqa: F811
-    """v1 (auc 0.85) was live, then v2. A re-evaluation of v1 (signed, newest in the notes) finds auc
-    0.50, below the 0.80 floor. The gate counts the newest eval, but a rollback only asks that v1
-    'still carries the eval it was promoted with', so v1 goes back to production on stale evidence.
-    (Design question: docs/hooks.md says rollbacks skip beat-or-match, not that they skip thresholds.)"""
+def test_a_version_found_bad_after_it_was_live_is_blocked_from_rollback_by_deprecating_it(live, server, tmp_path):  # noqa: F811
+    """By design a rollback is judged by the evidence the version was promoted with, not by later
+    evals (docs/design.md: an emergency path must not depend on re-running evaluations). A version
+    found bad later is withdrawn from the rollback path by deprecating it: the server then refuses."""
     repo = live
     repo.mv("promote", "churn", "v2", "--stage", "production")
     accepted(push(repo, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"))
@@ -210,13 +219,13 @@ def test_a_rollback_to_a_version_whose_newest_eval_fails_the_threshold_is_refuse
     bad.write_text('{"metrics": {"auc": 0.50, "latency_ms": 5.0}, '
                    '"slices": {"region=eu": {"auc": 0.50}, "region=us": {"auc": 0.50}}}')
     repo.mv("eval", "churn", "v1", "--from-file", str(bad))
+    repo.mv("deprecate", "churn", "v1", "-m", "auc 0.50 on the re-evaluation")
     accepted(push(repo, "refs/notes/mv-promote"))
-    assert repo.mv("check", "churn", "v1", "--stage", "production", "--json", code=1).json["passed"] is False
-    done = repo.mv("rollback", "churn", "--stage", "production", code=None)
-    if done.code != 0:
-        pytest.skip(f"the local rollback refuses already: {done.err.strip()[:200]}")
+    assert repo.mv("rollback", "churn", "--stage", "production", code=1).err
+    from test_hooks_server import forge_stage_tag
+    ref = forge_stage_tag(repo, "v1", "production", 3, kind="rollback")
     before = server.refs()
-    refused(push(repo, "refs/tags/mv/churn/production/3"), "R1")
+    refused(push(repo, ref), "R1 deprecated")
     assert server.refs() == before
 
 
@@ -249,8 +258,10 @@ def test_a_version_record_claiming_another_versions_artifact_digest_is_refused(s
     repo.git("tag", "-s", "--cleanup=verbatim", "-F", str(tmp_path / "msg"), f"mv/churn/{v2}", commit)
     bob_eval = [r for r in tomllib.loads(note_text(repo, v1))["record"] if r["kind"] == "eval"]
     put_note(repo, v2, records.render_note(bob_eval))
-    assert repo.mv("check", "churn", v2, "--stage", "production", "--json", code=None).json["passed"] is True
-    repo.mv("promote", "churn", v2, "--stage", "production")
+    # the copied eval names v1, so it is no evidence for v2 locally either; forge the stage tag
+    assert repo.mv("check", "churn", v2, "--stage", "production", "--json", code=None).json["passed"] is False
+    from test_hooks_server import forge_stage_tag
+    forge_stage_tag(repo, v2, "production", 2, eval_record=bob_eval[0]["id"])
     before = server.refs()
     proc = push(repo, f"refs/tags/mv/churn/{v2}", "refs/tags/mv/churn/production/2", "refs/notes/mv-promote")
     refused(proc, "R1")
