@@ -7,6 +7,7 @@ server's refs, with the refs accepted so far in the push laid over them (`overla
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -269,9 +270,24 @@ class Registry:
 
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs:
-            raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
-            self._sigs[tag.id] = verify_signature(raw, self.allowed_signers)
+            key = self._sig_cache_key("tag", tag.id)
+            hit = self.cache.get(key) if key else None
+            if hit is not None:
+                self._sigs[tag.id] = SignatureCheck(**hit)
+            else:
+                raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
+                self._sigs[tag.id] = verify_signature(raw, self.allowed_signers)
+                if key:
+                    self.cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
         return self._sigs[tag.id]
+
+    def _sig_cache_key(self, kind: str, ident: str) -> str | None:
+        """Where a signature verdict may be cached: keyed by the object and the exact allowed
+        signers, so a changed signers file re-checks everything. Not when a key has a validity
+        window (the verdict then depends on the clock), and never in verify or the hook."""
+        if self.cache is None or self.allowed_signers is None or b"valid-" in self.allowed_signers:
+            return None
+        return f"sig:{kind}:{ident}:{hashlib.sha256(self.allowed_signers).hexdigest()}"
 
     # ------------------------------------------------------------ evidence
 
@@ -289,16 +305,22 @@ class Registry:
     def record_signature(self, rec: dict) -> SignatureCheck:
         """Who signed an evidence record; ok only when the signature verifies against the allowed
         signers and its principal is the record's `by` (a typed name is never identity)."""
-        key = f"{rec.get('id')}:{hashlib.sha256(str(rec.get('signature')).encode()).hexdigest()}"
+        key = f"{rec.get('id')}:{hashlib.sha256(records.canonical_json(rec)).hexdigest()}"
         if key not in self._rec_sigs:
             sig = rec.get("signature")
-            if not isinstance(sig, str) or not sig:
+            cache_key = self._sig_cache_key("record", key) if isinstance(sig, str) and sig else None
+            hit = self.cache.get(cache_key) if cache_key else None
+            if hit is not None:
+                check = SignatureCheck(**hit)
+            elif not isinstance(sig, str) or not sig:
                 check = SignatureCheck(False, "unsigned")
             else:
                 check = verify_detached(records.record_payload(rec), sig.encode(), self.allowed_signers)
                 if check.ok and check.principal != rec.get("by"):
                     check = SignatureCheck(False, f"signed by {check.principal}, but the record claims by = {rec.get('by')!r}",
                                            check.principal, check.fingerprint, check.method)
+                if cache_key:
+                    self.cache.put(cache_key, dataclasses.asdict(check))
             self._rec_sigs[key] = check
         return self._rec_sigs[key]
 
