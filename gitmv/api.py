@@ -1043,7 +1043,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
     tip = tracking if local is None or (tracking and repo.is_ancestor(local, tracking)) else local
     file = approvals_mod.request_path(model, stage)
     raw = repo.blob_at(tip, file)
-    if not approvals_mod.names_version(raw, v):
+    if not approvals_mod.names_version(raw, v, stage):
         raise RefusedError(f"branch {branch} has no {file} naming {model} {version}",
                            f"request it again: git mv-promote request {model} {version} --stage {stage}")
     protected = approvals_mod.protected_tip(reg)

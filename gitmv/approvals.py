@@ -60,8 +60,11 @@ def _parse_request(raw: bytes | None) -> dict | None:
         return None
 
 
-def _names_version(req: dict | None, version: Version) -> bool:
-    return bool(req) and req.get("version") == version.name and req.get("version_tag") == version.tag.id
+def _names_version(req: dict | None, version: Version, stage: str | None = None) -> bool:
+    """The request names this version and its tag object, and the model (and stage, when given)
+    of the path it sits at: the same bytes copied to another stage's path ask for nothing there."""
+    return (bool(req) and req.get("version") == version.name and req.get("version_tag") == version.tag.id
+            and req.get("model") == version.record.model and (stage is None or req.get("stage") == stage))
 
 
 def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
@@ -78,15 +81,18 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
     current = _parse_request(current_raw)
     if current is None:
         return None, f"{branch} has no {path}: run 'git mv-promote request {version.record.model} {version.name} --stage {stage}' and get it merged"
-    if not _names_version(current, version):
-        return None, f"{branch}'s {path} names {current.get('version')} ({str(current.get('version_tag'))[:12]}), not {version.name}"
+    if not _names_version(current, version, stage):
+        return None, (f"{branch}'s {path} names {current.get('version')} ({str(current.get('version_tag'))[:12]}) "
+                      f"of {current.get('model')} for {current.get('stage')}, "
+                      f"not {version.name} of {version.record.model} for {stage}")
     for n, info in enumerate(repo.first_parent_walk(tip)):
         if n >= WALK_LIMIT:
             break
         parents = info["parents"]
         here = repo.blob_at(info["id"], path)
         before = repo.blob_at(parents[0], path) if parents else None
-        if _names_version(_parse_request(here), version) and not _names_version(_parse_request(before), version):
+        if (_names_version(_parse_request(here), version, stage)
+                and not _names_version(_parse_request(before), version, stage)):
             if len(parents) < 2:
                 return None, (f"{path} naming {version.name} was committed directly to {branch} in {info['id'][:12]}, "
                               "not merged from a reviewed request")
@@ -213,9 +219,10 @@ def signer(reg: Registry, commit: str, tip: str | None = None):
     return _verify(reg.repo, commit, allowed, None)
 
 
-def names_version(raw: bytes | None, version: Version) -> bool:
-    """Whether raw request-file bytes parse and name this version and its tag object."""
-    return _names_version(_parse_request(raw), version)
+def names_version(raw: bytes | None, version: Version, stage: str | None = None) -> bool:
+    """Whether raw request-file bytes parse and name this version, its tag object, its model and
+    (when given) this stage: the path `promotions/<model>/<stage>.toml` they were read from."""
+    return _names_version(_parse_request(raw), version, stage)
 
 
 def request_commit_on(repo, branch_tip: str, base: str, path: str) -> str | None:

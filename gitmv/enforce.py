@@ -456,17 +456,28 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
                     *((new_policy.allowed_signers, new_policy.host_signers) if new_policy else ())} - {None})
     hide = [old] if old != ZERO else [t for t in (repo.ref(r) for r in sorted(refs) if r != ref) if t]
     commits = []
-    for cid in repo.first_parent_new(new, hide):
+    chain = repo.first_parent_new(new, hide)
+    # Fix 1 of the review: the per-commit diffs below only cover old -> new when old is on new's
+    # first-parent chain; else a merge taking an old commit as first parent undoes changes unseen.
+    tip_changes, on_chain = (), True
+    if old != ZERO:
+        tip_changes = tuple(repo.changed_paths(old, new, paths, GUARDED_PREFIXES))
+        on_chain = old == new or any(repo.commit_info(c)["parents"][:1] == [old] for c in chain)
+    for cid in chain:
         info = repo.commit_info(cid)
         parents = info["parents"]
         changed = repo.changed_paths(parents[0] if parents else None, cid, paths, GUARDED_PREFIXES)
         if not changed:
             continue
         changes = []
+        bases = repo.merge_bases(parents[0], parents[1]) if len(parents) == 2 else []
         for path in changed:
             blob = repo.blob_at(cid, path)
             side = len(parents) == 2 and blob == repo.blob_at(parents[1], path)
-            changes.append(Change(path, hashlib.sha256(blob).hexdigest() if blob is not None else None, side))
+            first = repo.blob_at(parents[0], path) if parents else None
+            current = len(parents) != 2 or bool(bases) and all(repo.blob_at(b, path) == first for b in bases)
+            changes.append(Change(path, hashlib.sha256(blob).hexdigest() if blob is not None else None, side,
+                                  current))
         if len(parents) != 2:
             commits.append(BranchCommit(cid, len(parents), tuple(changes)))
             continue
@@ -488,7 +499,8 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
         commits.append(BranchCommit(cid, 2, tuple(changes), _merge_principal(repo, cid, info, signers, hosts),
                                     repo.tree_id(parents[1]), tuple(approves), frozenset(authors),
                                     len(side_commits) < SIDE_LIMIT))
-    return UpdateFacts(ref, needed=policy.policy_approvals, commits=tuple(commits), policy_error=policy_error)
+    return UpdateFacts(ref, needed=policy.policy_approvals, commits=tuple(commits), policy_error=policy_error,
+                       old_on_first_parent=on_chain, tip_changes=tip_changes)
 
 
 def _email(identity: str) -> str:

@@ -240,6 +240,14 @@ class Repo:
             walker.hide(oid)
         return [str(c.id) for c in walker]
 
+    def merge_bases(self, a: str, b: str) -> list[str]:
+        """`git merge-base --all a b`: every best common ancestor (a criss-cross history has
+        several, and a rule that needs "the" base must hold at each of them)."""
+        proc = self.git("merge-base", "--all", a, b, check=False)
+        if proc.returncode not in (0, 1):
+            raise MvError(f"git merge-base failed: {proc.stderr.decode(errors='replace').strip()[-200:]}")
+        return proc.stdout.decode().split()
+
     def tree_id(self, commit: str) -> str:
         return str(self._r[commit].peel(pygit2.Commit).tree_id)
 

@@ -93,13 +93,13 @@ def test_two_distinct_approvers_satisfy_policy_approvals_two():
 
 def test_a_request_file_digest_approves_the_request_and_its_page():
     changes = (Change("promotions/churn/production.toml", SHA), Change("promotions/churn/production.md", "e" * 64))
-    ok = Approve("p" * 40, "bob@example.com", (f"sha256:{SHA}",))
+    ok = Approve("p" * 40, "bob@example.com", (f"sha256:{SHA}@churn/v2-production",))
     assert judge(UpdateFacts(REF, commits=(merge(changes=changes, approves=(ok,)),))) == []
 
 
 def test_a_request_file_digest_does_not_approve_a_policy_change_in_the_same_merge():
     changes = (Change("promotions/churn/production.toml", SHA),) + POLICY_CHANGE
-    ok = Approve("p" * 40, "bob@example.com", (f"sha256:{SHA}",))
+    ok = Approve("p" * 40, "bob@example.com", (f"sha256:{SHA}@churn/v2-production",))
     assert rules(UpdateFacts(REF, commits=(merge(changes=changes, approves=(ok,)),))) == [RULE_APPROVALS]
 
 
@@ -124,3 +124,47 @@ def test_approve_bindings_reads_the_trailer_and_ignores_other_words():
     msg = f"approve\n\nMv-Promote-Approve: churn v2 production sha256:{SHA}\nmv-promote-approve: tree:{SIDE_TREE}\n"
     assert approve_bindings(msg) == (f"sha256:{SHA}", f"tree:{SIDE_TREE}")
     assert approve_bindings("Approved-by: Bob <bob@example.com>") == ()
+
+
+# ---------------------------------------------------------------- the adversarial review's findings
+
+def test_guarded_bytes_changed_with_the_old_tip_off_the_first_parent_chain_are_refused():
+    """A merge whose first parent is an old commit (git merge -s ours main) judges no commit that
+    changes guarded paths, yet the push reverts them: the old tip must be on the first-parent chain."""
+    facts = UpdateFacts(REF, old_on_first_parent=False, tip_changes=(".mv-promote.toml",),
+                        commits=(merge(changes=()),))
+    assert rules(facts) == [RULE]
+    assert ".mv-promote.toml" in judge(facts)[0].cause
+
+
+def test_a_push_off_the_first_parent_chain_that_changes_no_guarded_bytes_is_accepted():
+    """An ordinary `git pull && git push` of code (main as second parent) is not R7's business."""
+    assert judge(UpdateFacts(REF, old_on_first_parent=False, tip_changes=(), commits=(merge(changes=()),))) == []
+
+
+def test_a_request_digest_binds_only_the_path_its_trailer_names():
+    """bob's digest for churn's staging request does not approve the same bytes at production.toml."""
+    moved = (Change("promotions/churn/production.toml", SHA), Change("promotions/churn/production.md", "e" * 64))
+    staging = Approve("p" * 40, "bob@example.com", (f"sha256:{SHA}@churn/v2-staging",))
+    bare = Approve("q" * 40, "bob@example.com", (f"sha256:{SHA}",))
+    assert rules(UpdateFacts(REF, commits=(merge(changes=moved, approves=(staging,)),))) == [RULE_APPROVALS]
+    assert rules(UpdateFacts(REF, commits=(merge(changes=moved, approves=(bare,)),))) == [RULE_APPROVALS]
+
+
+def test_approve_bindings_pair_a_digest_with_the_request_name_on_its_line():
+    msg = f"approve\n\nMv-Promote-Approve: churn/v2-production sha256:{SHA}\nMv-Promote-Approve: sha256:{'c' * 64}\n"
+    assert approve_bindings(msg) == (f"sha256:{SHA}@churn/v2-production", f"sha256:{'c' * 64}")
+
+
+def test_an_approve_commit_does_not_count_when_the_path_moved_on_the_first_parent_since_the_merge_base():
+    """bob approved the side's tree against the base; main changed the path since: bob never saw the
+    change the merge makes against what it lands on."""
+    stale = (Change(".mv-promote.toml", "c" * 64, base_current=False),)
+    bob = Approve("p" * 40, "bob@example.com", (f"tree:{SIDE_TREE}",))
+    assert rules(UpdateFacts(REF, commits=(merge(changes=stale, approves=(bob,)),))) == [RULE_APPROVALS]
+
+
+def test_the_signer_of_a_merge_onto_a_moved_path_still_approves_it():
+    """The merge's signer signed the result itself, so a moved first parent does not void them."""
+    stale = (Change(".mv-promote.toml", "c" * 64, base_current=False),)
+    assert judge(UpdateFacts(REF, commits=(merge(changes=stale, merge_signer="bob@example.com"),))) == []
