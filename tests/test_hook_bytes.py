@@ -190,7 +190,9 @@ def test_a_malformed_input_line_makes_the_hook_refuse(tmp_path, kind, line):
 
 
 def test_non_utf8_hook_input_outside_the_namespace_passes_without_decoding(tmp_path):
-    proc = _hook("pre-receive", b"%s %s refs/heads/\xff\xfe\n" % (b"0" * 40, b"1" * 40), tmp_path)
+    bare = tmp_path / "server.git"  # its protected branch is main (HEAD): \xff\xfe is not guarded
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    proc = _hook("pre-receive", b"%s %s refs/heads/\xff\xfe\n" % (b"0" * 40, b"1" * 40), bare)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
 
 

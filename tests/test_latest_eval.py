@@ -3,15 +3,16 @@ through fan-out changes and notes merges."""
 
 from __future__ import annotations
 
-from gitmv import api, notes
-from gitmv.records import make_note_record
+from gitmv import api, notes, record_signing
 from gitmv.repo import NOTES_REF
 
 
 def _eval(reg, version, auc: float, at: str) -> dict:
-    return make_note_record("eval", {"model": "churn", "version": version.name, "suite": "holdout",
-                                     "artifacts": version.digests, "metrics": {"auc": auc, "latency_ms": 5.0},
-                                     "slices": {"region=eu": {"auc": auc}}}, at=at, by="Alice <alice@example.com>")
+    """A signed eval (alice's key) with a writer-chosen `at`."""
+    return record_signing.new_record(reg.repo, "eval", {
+        "model": "churn", "version": version.name, "suite": "holdout", "artifacts": version.digests,
+        "metrics": {"auc": auc, "latency_ms": 5.0}, "slices": {"region=eu": {"auc": auc}}},
+        at=at, allowed_signers=reg.allowed_signers, signed=True)
 
 
 def _registry(path):

@@ -396,7 +396,8 @@ def _eval_note(metrics_toml: str, slices_toml: str = "") -> bytes:
 
     text = f'schema = 1\n[[record]]\nkind = "eval"\nsuite = "holdout"\nat = "2026-11-02T10:00:00Z"\n{metrics_toml}\n{slices_toml}'
     rec = tomllib.loads(text)["record"][0]
-    return text.replace('kind = "eval"', f'kind = "eval"\nid = "{records.record_id(rec)}"').encode()
+    rec["id"] = records.record_id(rec)
+    return records.render_note([rec]).encode()  # canonical bytes: only the content is under test
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+inf"])
