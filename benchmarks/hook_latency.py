@@ -70,13 +70,10 @@ def prepare(versions: int, env: dict, out: Path = OUT, log=print) -> dict:
     tags = {}
     _, proc = run(MV + ["promote", MODEL, version, "--stage", "staging", "-m", "bench", "--json"], client, env)
     tags["staging"] = out_json(proc)
-    # a reviewer whose signed merge is the approval (identity is a signature, never a trailer)
-    bob = base / "bob_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bob@example.com", "-f", str(bob)], check=True)
-    pub = " ".join(Path(f"{bob}.pub").read_text().split()[:2])
-    with open(client / ".mv-promote" / "allowed_signers", "a") as fh:
-        fh.write(f'bob@example.com namespaces="git" {pub}\n')
-    git(["commit", "-q", "-am", "Allow bob, the reviewer"], client, env)
+    # a reviewer whose signed merge is the approval (identity is a signature, never a trailer); bob is
+    # an allowed signer from the registry's first commit, since a push that changes the allowed
+    # signers on main must itself be a merge signed by another allowed signer (R7)
+    bob = make_repo.reviewer_key(Path(env["HOME"]))
     _, proc = run(MV + ["request", MODEL, version, "--stage", "production", "-m", "bench", "--json"], client, env)
     branch = out_json(proc)["branch"]
     git(["-c", f"user.signingkey={bob}", "merge", "-q", "-S", "--no-ff", "-m",
@@ -125,7 +122,7 @@ def cpu():
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 walls, cpus = [], []
 for i in range(runs + 2):
-    sys.stdin = io.StringIO(line)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(line.encode()))  # the hook reads stdin.buffer (bytes)
     c0, t0 = cpu(), time.perf_counter()
     rc = hooks.main(["pre-receive"])
     if rc != 0:

@@ -14,10 +14,15 @@ Two flavours over the *same* commits (same bytes, same dates, hence the same com
 Everything is written with ``git fast-import`` (three short runs: commits, version tags, then stage
 tags + the notes commit, because a stage record must name its version tag's object id), never a
 ``git tag`` process per tag, and refs are packed at the end (the state of a repository after
-``git gc``). The bulk tags are UNSIGNED: signature checks are not on the read path of
-show/history, and the hooks only verify the tags being pushed. What the write benchmarks create
-(register, promote, the pushed stage tag) is signed for real, with an ssh key made here in a
-private HOME and listed in the committed ``.mv-promote/allowed_signers``.
+``git gc``). The bulk tags and eval records are SIGNED like the ones git mv-promote writes, so
+they satisfy the Trust rules (a gate counts only signed evals; reads check tag signatures): each
+signature is an SSHSIG made in-process with the benchmark's ed25519 key (``Signer``; the same bytes
+``ssh-keygen -Y sign -n git`` makes, ed25519 being deterministic), never a process per tag. Stage
+records claim only what is true: ``previous`` (the stage's version before), ``at`` (= tagger time),
+``by`` (= the signing key's principal), ``signer`` (its fingerprint) and the policy's digest. What
+the write benchmarks create (register, promote, the pushed stage tag) is signed by git mv-promote
+itself, with the ssh key made here in a private HOME and listed in the committed
+``.mv-promote/allowed_signers`` (beside ``bob``, the reviewer whose signed merges approve).
 
 History shape, per model (10 models m0..m9, versions spread round-robin, one commit per version
 that rewrites ``models/<m>/model.bin``): v1 and every ``STAGING_EVERY``-th version are promoted to
@@ -33,6 +38,7 @@ Usage:  python benchmarks/make_repo.py --versions 5000 [--gto] [--force]
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -49,9 +55,11 @@ OUT = HERE / "out"
 sys.path.insert(0, str(ROOT))
 
 from gitmv.policy import parse_policy  # noqa: E402
-from gitmv.records import PromotionRecord, VersionRecord, make_note_record, render_note  # noqa: E402
+from gitmv.records import (PromotionRecord, VersionRecord, make_note_record, record_payload,  # noqa: E402
+                           render_note)
+from gitmv.signing import signing_key_fingerprint, verify_signature  # noqa: E402
 
-FORMAT_VERSION = 4  # bump when the layout changes: cached repos are rebuilt
+FORMAT_VERSION = 5  # bump when the layout changes: cached repos are rebuilt
 MODELS = 10
 STAGES = ("staging", "production")
 STAGING_EVERY = 10
@@ -59,6 +67,8 @@ PRODUCTION_EVERY = 50
 BASE_EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 STEP = 60  # seconds between versions
 WHO = "Bench <bench@example.com>"
+PRINCIPAL = "bench@example.com"  # the benchmark key's principal in the allowed signers
+REVIEWER = "bob@example.com"  # a second allowed signer: signs the merges that approve (R7, approvals)
 EVAL_COMMAND = "python3 eval.py {artifact} {output}"
 
 EVAL_SCRIPT = '''import json, sys
@@ -137,8 +147,56 @@ def ensure_home(out: Path = OUT) -> Path:
     return home
 
 
-def public_key(home: Path) -> str:
-    return " ".join((home / ".ssh" / "bench.pub").read_text().split()[:2])
+def public_key(home: Path, name: str = "bench") -> str:
+    return " ".join((home / ".ssh" / f"{name}.pub").read_text().split()[:2])
+
+
+def reviewer_key(home: Path) -> Path:
+    """out/home/.ssh/bob: the reviewer's key (an allowed signer other than the benchmark's own)."""
+    key = home / ".ssh" / "bob"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", REVIEWER, "-f", str(key)], check=True)
+    return key
+
+
+def allowed_signers(home: Path) -> bytes:
+    reviewer_key(home)
+    return (f'{PRINCIPAL} namespaces="git" {public_key(home)}\n'
+            f'{REVIEWER} namespaces="git" {public_key(home, "bob")}\n').encode()
+
+
+class Signer:
+    """SSHSIG signatures (PROTOCOL.sshsig, namespace "git", sha512) with the benchmark's ed25519
+    key, in-process: what `ssh-keygen -Y sign` writes, at microseconds per signature."""
+
+    def __init__(self, home: Path):
+        from cryptography.hazmat.primitives import serialization
+
+        self.key = serialization.load_ssh_private_key((home / ".ssh" / "bench").read_bytes(), password=None)
+        self.pub_blob = base64.b64decode(public_key(home).split()[1])
+
+    @staticmethod
+    def _string(b: bytes) -> bytes:
+        return len(b).to_bytes(4, "big") + b
+
+    def sign(self, payload: bytes, namespace: bytes = b"git") -> bytes:
+        st = self._string
+        signed = b"SSHSIG" + st(namespace) + st(b"") + st(b"sha512") + st(hashlib.sha512(payload).digest())
+        sig = st(b"ssh-ed25519") + st(self.key.sign(signed))
+        blob = b"SSHSIG" + (1).to_bytes(4, "big") + st(self.pub_blob) + st(namespace) + st(b"") + st(b"sha512") + st(sig)
+        b64 = base64.b64encode(blob)
+        lines = [b64[k:k + 70] for k in range(0, len(b64), 70)]
+        return b"-----BEGIN SSH SIGNATURE-----\n" + b"\n".join(lines) + b"\n-----END SSH SIGNATURE-----\n"
+
+    def tag_message(self, target: str, type_: str, name: str, tagger: bytes, message: bytes) -> bytes:
+        """The message of a signed tag: git signs the object's headers and message, and appends the
+        signature to the message."""
+        payload = b"object %s\ntype %s\ntag %s\ntagger %s\n\n" % (target.encode(), type_.encode(), name.encode(),
+                                                                  tagger) + message
+        return message + self.sign(payload)
+
+    def record(self, rec: dict) -> dict:
+        return {**rec, "signature": self.sign(record_payload(rec)).decode()}
 
 
 def git(args: list[str], cwd: Path, env: dict, input: bytes | None = None) -> str:
@@ -233,8 +291,9 @@ def _plan(versions: int, models: list[str]):
         yield i, m, j, stages
 
 
-def write_mv_tags(repo: Path, env: dict, versions: int, models: list[str], commits: list[str], policy_digest: str) -> dict:
-    # pass 1: version tags
+def write_mv_tags(repo: Path, env: dict, versions: int, models: list[str], commits: list[str], policy_digest: str,
+                  signer: Signer, fingerprint: str | None) -> dict:
+    # pass 1: version tags (signed, like `git mv-promote register` makes them)
     marks = repo / ".git" / "bench-tag-marks"
     s = Stream(repo, env, export_marks=marks)
     info = {}
@@ -245,10 +304,11 @@ def write_mv_tags(repo: Path, env: dict, versions: int, models: list[str], commi
             model=m, version=f"v{j}", commit=commits[i + 1], created_at=iso(epoch), created_by=WHO,
             artifacts={f"models/{m}/model.bin": {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}},
             tier="production", policy_digest=policy_digest, message=f"build {j}", parent=f"v{j - 1}" if j > 1 else None,
-            run_id=f"run-{i}", seeds=[j])
+            run_id=f"run-{i}", seeds=[j], signer=fingerprint)
+        tagger = b"%s %d +0000" % (WHO.encode(), epoch)
         s.write(b"tag mv/%s/v%d\nmark :%d\nfrom %s\n" % (m.encode(), j, i + 1, commits[i + 1].encode()))
-        s.write(b"tagger %s %d +0000\n" % (WHO.encode(), epoch))
-        s.write(_data(rec.to_message().encode()))
+        s.write(b"tagger %s\n" % tagger)
+        s.write(_data(signer.tag_message(commits[i + 1], "commit", f"mv/{m}/v{j}", tagger, rec.to_message().encode())))
         info[i] = rec
     s.close()
     tag_ids = read_marks(marks)
@@ -269,23 +329,27 @@ def write_mv_tags(repo: Path, env: dict, versions: int, models: list[str], commi
             "artifacts": {p: meta["sha256"] for p, meta in rec.artifacts.items()},
             "metrics": {"auc": auc, "latency_ms": 5.0},
             "slices": {"region=eu": {"auc": auc}, "region=us": {"auc": auc}},
-            "command": EVAL_COMMAND, "exit_status": 0, "duration_s": 0.1}, at=iso(epoch), by=WHO)
+            "command": EVAL_COMMAND, "exit_status": 0, "duration_s": 0.1}, at=iso(epoch), by=PRINCIPAL)
+        ev = signer.record(ev)  # evidence only when signed by an allowed signer whose principal is `by`
         notes.append((tag_id, render_note([ev]).encode()))
         for k, stage in enumerate(stages):
             key = (m, stage)
             seq[key] = seq.get(key, 0) + 1
             at = BASE_EPOCH + i * STEP + 20 + k
-            approval = ({"merge_commit": commits[i + 1], "approvers": ["Bob <bob@example.com>"], "synthetic": True}
-                        if stage == "production" else None)
+            # no approval claim: the synthetic main line holds no reviewed merges, and a record claims only
+            # what `verify` recomputes (the hook benchmark's production tag carries a real one)
+            approval = None
             prec = PromotionRecord(
                 kind="promote", model=m, version=f"v{j}", version_tag=tag_id, stage=stage, seq=seq[key], at=iso(at),
-                by=WHO, policy_digest=policy_digest, previous=current.get(key), eval_record=ev["id"],
+                by=PRINCIPAL, signer=fingerprint, policy_digest=policy_digest, previous=current.get(key), eval_record=ev["id"],
                 gate={"passed": True, "baseline": current.get(key), "criteria": ["pass: synthetic history"]},
                 approval=approval, reason="synthetic history")
             current[key] = f"v{j}"
-            s.write(b"tag mv/%s/%s/%d\nfrom %s\n" % (m.encode(), stage.encode(), seq[key], tag_id.encode()))
-            s.write(b"tagger %s %d +0000\n" % (WHO.encode(), at))
-            s.write(_data(prec.to_message().encode()))
+            tagger = b"%s %d +0000" % (WHO.encode(), at)
+            name = f"mv/{m}/{stage}/{seq[key]}"
+            s.write(b"tag %s\nfrom %s\n" % (name.encode(), tag_id.encode()))
+            s.write(b"tagger %s\n" % tagger)
+            s.write(_data(signer.tag_message(tag_id, "tag", name, tagger, prec.to_message().encode())))
     s.write(b"commit refs/notes/mv-promote\n")
     s.write(b"committer %s %d +0000\n" % (WHO.encode(), BASE_EPOCH + versions * STEP))
     s.write(_data(b"mv-promote: synthetic eval records"))
@@ -349,13 +413,19 @@ def build(dest: Path, versions: int, flavour: str = "mv", models: int = MODELS, 
     git(["init", "-q", "-b", "main", str(dest)], dest, env)
     names = model_names(models)
     policy = policy_text(names).encode()
-    signers = f'bench@example.com namespaces="git" {public_key(home)}\n'.encode()
+    signers = allowed_signers(home)
     root_files = {".mv-promote.toml": policy, ".mv-promote/allowed_signers": signers, "eval.py": EVAL_SCRIPT.encode(),
                   **{k: v.encode() for k, v in gto_files(names).items()},
                   **{f"models/{m}/model.bin": artifact_bytes(0) for m in names}}
     commits = write_commits(dest, env, versions, names, root_files)
     if flavour == "mv":
-        extra = write_mv_tags(dest, env, versions, names, commits, parse_policy(policy).digest)
+        extra = write_mv_tags(dest, env, versions, names, commits, parse_policy(policy).digest, Signer(home),
+                              signing_key_fingerprint(str(home / ".ssh" / "bench"), "ssh"))
+        # the in-process signatures must be what git mv-promote accepts: check one (two ssh-keygen runs)
+        raw = git(["cat-file", "tag", f"refs/tags/mv/{names[0]}/v1"], dest, env).encode()
+        check = verify_signature(raw, signers)
+        if not (check.ok and check.principal == PRINCIPAL):
+            raise RuntimeError(f"make_repo.Signer made a signature git mv-promote refuses: {check.reason}")
     else:
         extra = write_gto_tags(dest, env, versions, names, commits)
     git(["pack-refs", "--all"], dest, env)
