@@ -107,9 +107,24 @@ def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]
         parsed = refrules.parse(remote_ref)
         if remote_sha == ZERO and parsed is not None and parsed.kind != "notes":
             hidden.add(parsed.name)
+    if hidden:
+        hidden |= _local_only_registry_refs(repo, remote)
     remote_notes = repo.ref(f"refs/notes/remotes/{remote}/mv-promote")
     return check_updates(repo, policy, signers, updates, server_notes=remote_notes,
                          protected_ref=branch_ref, hidden=hidden)
+
+
+def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
+    """Registry tags this clone has and the remote lacks: the remote's state must not include
+    them (an unpushed v5 would make pushing v4 look out of sequence). Unknown when the remote
+    cannot be listed: then only the refs being pushed are hidden, as before."""
+    from gitmv.sync import ls_remote
+
+    try:
+        theirs = ls_remote(repo, remote)
+    except MvError:
+        return set()
+    return {ref for ref, _ in repo.refs_under("refs/tags/mv/") if ref not in theirs}
 
 
 # ---------------------------------------------------------------- the rules

@@ -154,3 +154,11 @@ def test_init_installs_the_pre_push_hook(tmp_path):
 
     run_mv("init", "--model", "churn", cwd=tmp_path / "fresh")
     assert hooks_install.MARKER in (tmp_path / "fresh" / ".git" / "hooks" / "pre-push").read_text()
+
+
+def test_pre_push_judges_a_version_against_the_remote_not_against_unpushed_local_versions(clone_with_hook, server):
+    repo = clone_with_hook
+    v2 = repo.version(0.90, 0.85)
+    repo.version(0.91, 0.86)  # v3 stays local
+    accepted(_push(repo, f"refs/tags/mv/churn/{v2}", "refs/notes/mv-promote"))
+    assert f"refs/tags/mv/churn/{v2}" in server.refs() and "refs/tags/mv/churn/v3" not in server.refs()
