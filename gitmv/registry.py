@@ -296,8 +296,25 @@ class Registry:
             self.repo.check_notes_commit(NOTES_REF)  # a corrupted notes ref is a clear error, once
         self._notes_checked = True
         if target not in self._notes:
-            self._notes[target] = notes.read_records(self.repo, self.notes_commit, target)
+            self._notes[target] = self._read_note(target)
         return self._notes[target]
+
+    def _read_note(self, target: str) -> list[dict]:
+        """The note's records, validated (canonical, well-shaped). With a record cache, keyed by the
+        note's content hash: the same bytes always parse to the same records, and only bytes that
+        passed the checks are ever cached."""
+        if self.cache is None:
+            return notes.read_records(self.repo, self.notes_commit, target)
+        raw = self.repo.read_note(target, self.notes_commit) if self.notes_commit else None
+        if raw is None:
+            return []
+        key = "note:" + hashlib.sha256(raw).hexdigest()
+        hit = self.cache.get(key)
+        if hit is not None and isinstance(hit.get("records"), list):
+            return hit["records"]
+        found = records.parse_note(raw, f"note on {target[:12]}")
+        self.cache.put(key, {"records": found})
+        return found
 
     def records_of(self, target: str, kind: str) -> list[dict]:
         return [r for r in self.note_records(target) if r.get("kind") == kind]
