@@ -456,8 +456,10 @@ def approvals(model, version, stage, as_json):
     """List the approval evidence recorded for VERSION and what is still missing."""
     result = _api().approvals_status(model, version, stage)
     _warn(result)
+    code = EXIT_OK if all(s["missing"] == 0 for s in result["stages"]) else EXIT_FAULT  # the same with --json
     if as_json:
-        return output.emit_json(result)
+        output.emit_json(result)
+        return code
     for s in result["stages"]:
         state = "complete" if s["missing"] == 0 else f"missing {s['missing']}"
         output.line(f"{s['stage']}: {len(s['approvers'])}/{s['required']} approver(s), {state}")
@@ -471,7 +473,7 @@ def approvals(model, version, stage, as_json):
             output.line(f"  {s['why']}")
     for rec in result["recorded"]:
         output.line(f"recorded {rec['id'][:19]}… {rec.get('stage')}: {', '.join(rec.get('approvers', []))} at {rec.get('at')}")
-    return EXIT_OK if all(s["missing"] == 0 for s in result["stages"]) else EXIT_FAULT
+    return code
 
 
 @cli.command(context_settings=CONTEXT)

@@ -160,7 +160,7 @@ def test_a_self_merge_with_an_approved_by_trailer_is_not_an_approval(team, serve
     alice, bob, v2 = team
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
     _self_merge(alice, f"mv-promote/churn/{v2}-production", "Approved-by: Bob <bob@example.com>")
-    status = alice.mv("approvals", "churn", v2, "--json", code=None).json["stages"][0]
+    status = alice.mv("approvals", "churn", v2, "--json", code=1).json["stages"][0]
     assert status["approvers"] == [] and status["trailers"] == ["Bob <bob@example.com>"]
     _refused_everywhere(alice, server, v2, "has 0")
 
