@@ -308,7 +308,7 @@ def show(model: str | None = None, version: str | None = None, path: str | os.Pa
         current = {s: reg.current_version_name(model, s) for s in reg.stages_present(model)}
         rows = []
         for row in reg.version_summaries(model):
-            tag = row.pop("tag")
+            row.pop("tag")
             rows.append({**row, "stages": sorted(s for s, cur in current.items() if cur == row["version"]),
                          "deprecated": reg.is_deprecated(reg.version(model, row["version"]))})
         if not rows and model not in ctx.policy.models:

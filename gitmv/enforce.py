@@ -102,7 +102,7 @@ def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]
     policy, signers, _ = _policy_state(repo, branch_ref)
     updates = []
     hidden = set()
-    for local_ref, local_sha, remote_ref, remote_sha in pushes:
+    for _local_ref, local_sha, remote_ref, remote_sha in pushes:
         updates.append((remote_sha, local_sha, remote_ref))
         parsed = refrules.parse(remote_ref)
         if remote_sha == ZERO and parsed is not None and parsed.kind != "notes":
@@ -353,7 +353,7 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
         if record.eval_record not in {r["id"] for r in reg.evals(version, None)}:
             raise Refusal(ref, "R1 stage-record", f"eval_record: {record.eval_record} is not a valid eval of "
                           f"{model} {record.version} bound to its artifact digests",
-                          f"push refs/notes/mv-promote with the eval, or promote again ('git mv-promote promote')")
+                          "push refs/notes/mv-promote with the eval, or promote again ('git mv-promote promote')")
     previous = reg.current(model, stage)
     found = stage_record.mismatches(record, stage_record.StageFacts(
         target_version=record.version, previous_version=previous.record.version if previous else None,

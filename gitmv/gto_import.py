@@ -416,7 +416,7 @@ def _already_imported(ctx: Context, model: str) -> tuple[dict, dict, set, dict]:
     return by_gto, by_name, stage_tags, history
 
 
-def _plan(ctx: Context, tags: list[GtoTag], sign: bool) -> _Plan:
+def _plan(ctx: Context, tags: list[GtoTag], sign: bool) -> _Plan:  # noqa: C901  (the GTO replay in one place; split it with the Shape issue)
     repo, policy, reg = ctx.repo, ctx.policy, ctx.registry
     plan = _Plan()
     usable = []

@@ -73,7 +73,7 @@ def collect(path: str = ".") -> dict:
     stage_order = list(policy.stages) + extra
     models = [_model(ctx, row, stage_order, path) for row in overview["models"]]
     registry = []
-    for row, m in zip(overview["models"], models):
+    for row, m in zip(overview["models"], models, strict=True):
         registry.append({**row, "tier": m["tier"], "deprecated": sum(1 for v in m["versions"] if v["deprecated"])})
     repo = ctx.repo
     name = repo.workdir.name if repo.workdir is not None else repo.git_dir.name
@@ -308,7 +308,7 @@ def _lineage_layout(graph: dict, subject: str, colors: dict) -> dict:
     # The version chain is a straight spine (y = 0); each column's other nodes stack below and above
     # its spine node, alternately, or centre on the spine when the column has none (the evidence).
     centre: dict[str, float] = {}
-    for c, ns in columns.items():
+    for ns in columns.values():
         spine = next((n for n in ns if nodes[n]["kind"] in SPINE_KINDS), None)
         others = [n for n in ns if n != spine]
         if spine is None:

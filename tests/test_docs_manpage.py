@@ -62,7 +62,7 @@ def _sections(markdown: str) -> dict[str, str]:
     """'## git mv-promote <command path> [ARGS]' heading -> the text up to the next heading."""
     out = {}
     parts = re.split(r"^(#{1,2} .*)$", markdown, flags=re.M)
-    for heading, body in zip(parts[1::2], parts[2::2]):
+    for heading, body in zip(parts[1::2], parts[2::2], strict=False):
         m = re.match(rf"^## {PROG} ((?:[a-z][a-z-]* ?)+?)(?: +[^a-z].*)?$", heading)
         if m:
             out[m.group(1).strip()] = heading + "\n" + body

@@ -190,7 +190,7 @@ def test_verify_detects_an_older_version_whose_stored_copy_is_gone(model_repo):
     DETECTED.append("artifact_not_retrievable")
 
 
-def test_a_tampered_note_is_refused_by_the_server_too(registry, daemon_server):
+def test_a_tampered_note_is_refused_by_the_server_too(registry, daemon_server):  # noqa: F811
     """verify is the offline check; the server hook refuses to publish the same tampering."""
     server = daemon_server
     r = registry
