@@ -81,6 +81,39 @@ class Injector:
             lock.unlink()
 
 
+def wait_until_idle(path: Path, seconds: float = 60) -> None:
+    """A killed client leaves the server side of its push running (receive-pack, our hook, its ref
+    updates): judge the server's repository, and sweep its locks, only once no process works in it
+    (each waited for with a pidfd, no sleeping)."""
+    import select
+
+    target = str(path.resolve())
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        busy = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cwd = os.readlink(entry / "cwd")
+            except OSError:
+                continue
+            if cwd == target or cwd.startswith(target + "/"):
+                busy.append(int(entry.name))
+        if not busy:
+            return
+        for pid in busy:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue  # gone already
+            try:
+                select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            finally:
+                os.close(fd)
+    raise AssertionError(f"processes still work in {path} after {seconds} s")
+
+
 def assert_registry_consistent(path: Path) -> None:
     """No half-made registry ref, a valid notes ref, nothing broken for fsck."""
     import pygit2
@@ -232,6 +265,7 @@ def test_sync_killed_at_random_points(model_repo, daemon_server, capsys, record_
         rid = eval_from(r, version, 0.85 + n / 1000).json["record"]["id"]
         inj.run_and_kill(["sync"], r.path, typical)
         inj.sweep_locks(r.path / ".git")
+        wait_until_idle(daemon_server.path)
         inj.sweep_locks(daemon_server.path)
         assert_registry_consistent(r.path)
         assert_registry_consistent(daemon_server.path)
