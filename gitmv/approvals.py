@@ -39,7 +39,8 @@ def page_path(model: str, stage: str) -> str:
     return f"promotions/{model}/{stage}.md"
 
 
-def _email(identity: str) -> str:
+def email_of(identity: str) -> str:
+    """The lower-cased e-mail of 'Name <mail>' (display text: it may only ever exclude someone)."""
     m = EMAIL_RE.search(identity)
     return (m.group(1) if m else identity).strip().lower()
 
@@ -148,7 +149,7 @@ def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None, at
     if hosts is not None:
         host = _verify(repo, merge["id"], hosts, at)
         if host.ok:
-            author = _email(merge["author"])
+            author = email_of(merge["author"])
             who = rules.host_merge_author(author, principals(allowed))
             return rules.Fact(rules.HOST_MERGE, merge["id"], who,
                               unverified="" if who else f"host {host.principal} merged for {author}, "

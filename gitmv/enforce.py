@@ -20,7 +20,6 @@ Rules (numbered as in docs/hooks.md):
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 
 from gitmv import approvals, notes, records
@@ -35,7 +34,8 @@ from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import Registry, version_ref
 from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 from gitmv.repo import NOTES_REF, ZERO, Repo
-from gitmv.signing import verify_commit, verify_detached
+from gitmv.record_signing import verify_record
+from gitmv.signing import verify_commit
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
@@ -227,10 +227,9 @@ def _check_new_signatures(before: list[dict], after: list[dict], target: str, si
     for rec in after:
         if rec["id"] in known or "signature" not in rec:
             continue
-        check = verify_detached(records.record_payload(rec), str(rec["signature"]).encode(), signers)
-        if not check.ok or check.principal != rec.get("by"):
-            why = check.reason if not check.ok else f"signed by {check.principal}, but by = {rec.get('by')!r}"
-            raise Refusal(NOTES_REF, "R3 notes-valid", f"record {rec['id']} on {target[:12]}: signature: {why}",
+        check = verify_record(rec, signers)
+        if not check.ok:
+            raise Refusal(NOTES_REF, "R3 notes-valid", f"record {rec['id']} on {target[:12]}: signature: {check.reason}",
                           "write evidence with git mv-promote, signed with your own key listed in allowed_signers")
 
 
@@ -508,39 +507,11 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
             sig = verify_commit(repo.read_raw(sc["id"]), signers)
             principal = sig.principal if sig.ok else None
             if touched:  # names can only remove approvers, never add one
-                authors.update(x for x in (principal, _email(sinfo["author"])) if x)
+                authors.update(x for x in (principal, approvals.email_of(sinfo["author"])) if x)
             if bindings:
                 approves.append(branch_guard.Approve(sc["id"], principal, bindings))
-        commits.append(BranchCommit(cid, 2, tuple(changes), _merge_principal(repo, cid, info, signers, hosts),
+        commits.append(BranchCommit(cid, 2, tuple(changes), approvals.merge_fact(repo, info, signers, hosts).principal,
                                     repo.tree_id(parents[1]), tuple(approves), frozenset(authors),
                                     len(side_commits) < SIDE_LIMIT))
     return UpdateFacts(ref, needed=policy.policy_approvals, commits=tuple(commits), policy_error=policy_error,
                        old_on_first_parent=on_chain, tip_changes=tip_changes)
-
-
-def _email(identity: str) -> str:
-    m = re.search(r"<([^>]*)>", identity)
-    return (m.group(1) if m else identity).strip().lower()
-
-
-def _principals(allowed: bytes | None) -> set[str]:
-    out = set()
-    for line in (allowed or b"").decode("utf-8", "replace").splitlines():
-        parts = line.split()
-        if parts and not parts[0].startswith("#"):
-            out.update(p.strip().lower() for p in parts[0].split(","))
-    return out
-
-
-def _merge_principal(repo: Repo, cid: str, info: dict, signers: bytes | None, hosts: bytes | None) -> str | None:
-    """The merge's signer when an allowed signer; for a host's web merge (signed by a key in
-    host_signers) its author, when that author is a principal of the allowed signers."""
-    raw = repo.read_raw(cid)
-    sig = verify_commit(raw, signers)
-    if sig.ok:
-        return sig.principal
-    if hosts and verify_commit(raw, hosts).ok:
-        author = _email(info["author"])
-        if author in _principals(signers):
-            return author
-    return None

@@ -43,3 +43,17 @@ def new_record(repo: Repo, kind: str, body: dict, *, at: str, allowed_signers: b
                         "evidence — " + FIX_SIGNING)
     rec = records.make_note_record(kind, body, at=at, by=principal or repo.identity())
     return {**rec, "signature": _sign(repo, records.record_payload(rec)).decode()}
+
+
+def verify_record(rec: dict, allowed_signers: bytes | None) -> signing.SignatureCheck:
+    """Who signed an evidence record: ok only when its signature verifies against the allowed
+    signers and the principal is the record's `by` (a typed name is never identity). The one
+    definition the server hook and every reader use."""
+    sig = rec.get("signature")
+    if not isinstance(sig, str) or not sig:
+        return signing.SignatureCheck(False, "unsigned")
+    check = signing.verify_detached(records.record_payload(rec), sig.encode(), allowed_signers)
+    if check.ok and check.principal != rec.get("by"):
+        return signing.SignatureCheck(False, f"signed by {check.principal}, but the record claims by = {rec.get('by')!r}",
+                                      check.principal, check.fingerprint, check.method)
+    return check

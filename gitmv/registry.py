@@ -20,7 +20,8 @@ from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.rules import evidence
 from gitmv.repo import NOTES_REF, Repo, TagInfo
 from gitmv.rules.refs import STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE  # noqa: F401  (the one grammar; re-exported)
-from gitmv.signing import SignatureCheck, verify_detached, verify_signature
+from gitmv.record_signing import verify_record
+from gitmv.signing import SignatureCheck, verify_signature
 
 
 EXP_ROOT = "refs/mv-exp/"
@@ -329,13 +330,8 @@ class Registry:
             hit = self.cache.get(cache_key) if cache_key else None
             if hit is not None:
                 check = SignatureCheck(**hit)
-            elif not isinstance(sig, str) or not sig:
-                check = SignatureCheck(False, "unsigned")
             else:
-                check = verify_detached(records.record_payload(rec), sig.encode(), self.allowed_signers)
-                if check.ok and check.principal != rec.get("by"):
-                    check = SignatureCheck(False, f"signed by {check.principal}, but the record claims by = {rec.get('by')!r}",
-                                           check.principal, check.fingerprint, check.method)
+                check = verify_record(rec, self.allowed_signers)
                 if cache_key:
                     self.cache.put(cache_key, dataclasses.asdict(check))
             self._rec_sigs[key] = check
