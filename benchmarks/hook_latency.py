@@ -114,7 +114,7 @@ def _hook_alone(setup: dict, ref: str, tag: str, env: dict):
 
 IN_PROCESS = """
 import io, json, resource, statistics, sys, time
-from gitmv import hooks
+from gitmv.hooks import entry as hooks
 line, runs = sys.argv[1], int(sys.argv[2])
 def cpu():
     a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -13,16 +13,16 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from gitmv import notes, records
+from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
+from gitmv.git import notes
+from gitmv.git.record_signing import verify_record
+from gitmv.git.repo import NOTES_REF, Repo, TagInfo
+from gitmv.git.signing import SignatureCheck, verify_signature
 from gitmv.policy import Policy
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.rules import evidence
-from gitmv.repo import NOTES_REF, Repo, TagInfo
 from gitmv.rules.refs import STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE  # noqa: F401  (the one grammar; re-exported)
-from gitmv.record_signing import verify_record
-from gitmv.signing import SignatureCheck, verify_signature
-
 
 EXP_ROOT = "refs/mv-exp/"
 EXPERIMENT_REF_RE = re.compile(r"^refs/mv-exp/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})$")

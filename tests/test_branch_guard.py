@@ -313,8 +313,9 @@ def test_a_web_merge_clicked_by_the_changes_author_is_refused(hosted, server):
 @pytest.mark.parametrize("setup", ["empty", "policy on main", "config names release", "policy names release",
                                    "broken policy"])
 def test_the_hooks_fast_path_finds_the_same_protected_branches_as_the_check(tmp_path, keys, setup):
-    from gitmv import enforce, hooks
-    from gitmv.repo import Repo
+    from gitmv.hooks import enforce
+    from gitmv.hooks import entry as hooks
+    from gitmv.git.repo import Repo
     from conftest import git
 
     bare = tmp_path / "server.git"

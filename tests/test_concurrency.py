@@ -197,9 +197,11 @@ def server_evidence(bare: Path) -> tuple[dict, dict]:
     """(version ref -> (digest, [eval records]), every record on the server by id)."""
     import pygit2
 
-    from gitmv import notes, records
+    from gitmv import records
+
+    from gitmv.git import notes
     from gitmv.registry import VERSION_REF_RE
-    from gitmv.repo import NOTES_REF, Repo
+    from gitmv.git.repo import NOTES_REF, Repo
 
     repo = Repo(pygit2.Repository(str(bare)))
     head = repo.ref(NOTES_REF)

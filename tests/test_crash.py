@@ -118,9 +118,11 @@ def assert_registry_consistent(path: Path) -> None:
     """No half-made registry ref, a valid notes ref, nothing broken for fsck."""
     import pygit2
 
-    from gitmv import notes, records
+    from gitmv import records
+
+    from gitmv.git import notes
     from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE
-    from gitmv.repo import Repo
+    from gitmv.git.repo import Repo
 
     repo = Repo(pygit2.Repository(str(path)))
     out = git("for-each-ref", "--format=%(objecttype) %(objectname) %(refname)", "refs/tags/mv/", cwd=path)
@@ -312,7 +314,7 @@ class Crash(BaseException):
 
 def test_a_crash_while_renumbering_does_not_publish_the_version_twice(model_repo, daemon_server, tmp_path, keys,  # noqa: F811
                                                                       monkeypatch):
-    from gitmv import sync as sync_mod
+    from gitmv.ops import sync as sync_mod
 
     alice = model_repo
     alice.git("remote", "add", "origin", daemon_server.url)
@@ -348,7 +350,7 @@ def test_a_crash_while_renumbering_does_not_publish_the_version_twice(model_repo
 
 
 def test_a_stale_notes_lock_left_by_a_crash_is_named(model_repo, monkeypatch):
-    from gitmv import repo as repo_mod
+    from gitmv.git import repo as repo_mod
 
     r = model_repo
     r.version(0.85, 0.80, evaluate=False)

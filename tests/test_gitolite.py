@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ModelRepo, Server, accepted, push, refused, run_mv
 from gitservers import gitolite
-from gitmv import hooks_install
+from gitmv.hooks import install as hooks_install
 
 # The core of the bypass catalogue, against gitolite (the `server` fixture below); deleting a
 # production tag and an unsigned production tag are pushed through gitolite further down.

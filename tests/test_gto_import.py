@@ -22,7 +22,7 @@ import pytest
 from conftest import ModelRepo, git
 from gitmv import api
 from gitmv.errors import MvError, PolicyError
-from gitmv.gto_import import assignment_order, import_gto, map_name, parse_gto_tag_name, semver_key
+from gitmv.ops.gto_import import assignment_order, import_gto, map_name, parse_gto_tag_name, semver_key
 
 GTO_POLICY = '''schema = 1
 
@@ -327,7 +327,7 @@ def test_tag_grammar_matches_gto():
 
 
 def test_assignment_order_is_counter_order_with_old_tags_by_date():
-    from gitmv.gto_import import GtoTag
+    from gitmv.ops.gto_import import GtoTag
 
     def tag(name, epoch):
         p = parse_gto_tag_name(name)
@@ -418,7 +418,7 @@ artifacts = ["models/nlp"]
 def test_a_version_number_taken_meanwhile_shifts_the_import(gto_repo, monkeypatch):
     """Another writer registers v1 between planning and writing: the import moves on to the next
     free numbers and keeps its parents and stage entries consistent."""
-    from gitmv import gto_import
+    from gitmv.ops import gto_import
 
     plan = gto_import._plan
 

@@ -240,7 +240,7 @@ def test_version_summaries_list_one_row_per_version_despite_odd_names(odd_repo):
 
 
 def test_ref_listing_keeps_utf8_names_whole_and_skips_the_rest(odd_repo):
-    from gitmv.repo import Repo
+    from gitmv.git.repo import Repo
 
     names = [name for name, _ in Repo.discover(odd_repo.path).refs_under("refs/tags/mv/")]
     assert f"refs/tags/mv/churn/production{LS}refs/tags/mv/churn/production/1" in names

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import ModelRepo, accepted, git
-from gitmv import hooks_install
+from gitmv.hooks import install as hooks_install
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

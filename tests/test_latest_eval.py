@@ -3,8 +3,12 @@ through fan-out changes and notes merges."""
 
 from __future__ import annotations
 
-from gitmv import api, notes, record_signing
-from gitmv.repo import NOTES_REF
+from gitmv import api
+
+from gitmv.git import notes
+
+from gitmv.git import record_signing
+from gitmv.git.repo import NOTES_REF
 
 
 def _eval(reg, version, auc: float, at: str) -> dict:

@@ -392,8 +392,8 @@ def test_merging_notes_commits_converges_to_the_same_tree_in_either_order(entrie
 
     import pygit2
 
-    from gitmv import notes
-    from gitmv.repo import Repo
+    from gitmv.git import notes
+    from gitmv.git.repo import Repo
 
     def write(repo, parent, sides):
         per_target: dict[str, list] = {}

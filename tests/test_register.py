@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import POLICY, ModelRepo, git
-from gitmv.hooks_install import CHAINED_SUFFIX, MARKER
+from gitmv.hooks.install import CHAINED_SUFFIX, MARKER
 from gitmv.policy import parse_policy
 from gitmv.records import VersionRecord, split_signature
 

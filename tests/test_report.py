@@ -60,7 +60,7 @@ class _Collect(HTMLParser):
 
 
 def test_report_is_self_contained_and_lists_versions_and_stages(registry, tmp_path, monkeypatch):
-    from gitmv import report
+    from gitmv.ops import report
 
     monkeypatch.chdir(registry.path)
     out = tmp_path / "site"
@@ -103,7 +103,7 @@ def test_report_is_self_contained_and_lists_versions_and_stages(registry, tmp_pa
 
 
 def test_report_of_a_model_without_versions(model_repo, tmp_path):
-    from gitmv import report
+    from gitmv.ops import report
 
     result = report.build(str(tmp_path / "out"), path=str(model_repo.path))
     assert result["models"] == 1 and result["versions"] == 0        # the policy's model, nothing registered
@@ -123,7 +123,7 @@ def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium (Debian package 'chromium') is not installed")
 def test_report_renders_in_headless_chromium(registry, tmp_path):
-    from gitmv import report
+    from gitmv.ops import report
 
     index = Path(report.build(str(tmp_path / "site"), path=str(registry.path))["path"])
     url = index.as_uri()

@@ -190,7 +190,7 @@ def test_a_lost_race_between_fetch_and_push_is_retried_and_loses_nothing(model_r
                                                                         monkeypatch):
     """Alice publishes new evidence after bob's sync has fetched and merged but before it
     pushes: bob's push is refused as non-fast-forward, and sync fetches, merges and pushes again."""
-    from gitmv import sync as sync_mod
+    from gitmv.ops import sync as sync_mod
 
     alice = model_repo
     publish_first(alice, server)
@@ -300,7 +300,7 @@ def test_a_version_published_between_fetch_and_push_is_renumbered_on_retry(model
                                                                            monkeypatch):
     """The tag race: alice publishes v3 after bob's sync listed the remote; bob's atomic push is
     refused ('already exists'), and the retry renumbers bob's v3."""
-    from gitmv import sync as sync_mod
+    from gitmv.ops import sync as sync_mod
 
     alice = model_repo
     bob = _two_clones_with_published_v1_v2(alice, server, tmp_path, keys)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gitmv.rules import gate
 from gitmv.errors import MvError
-from gitmv.rules.gate import Criterion
 from gitmv.registry import Registry, Version
+from gitmv.rules import gate
+from gitmv.rules.gate import Criterion
 
 
 @dataclass

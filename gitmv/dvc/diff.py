@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gitmv.artifacts import dvc_cache_candidates
-from gitmv.repo import Repo
+from gitmv.git.repo import Repo
+from gitmv.ops.artifacts import dvc_cache_candidates
 
 
 def _key(pin: dict) -> str:

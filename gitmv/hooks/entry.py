@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(max(timeout, 1))
     try:
-        from gitmv import enforce
+        from gitmv.hooks import enforce
 
         if kind == "pre-receive":
             git_dir = os.environ.get("GIT_DIR") or "."

@@ -541,7 +541,7 @@ def lineage(model, version, as_dot, as_json):
 def report(html_dir, as_json):
     """Write the registry as a static, self-contained HTML page: models, versions, stage timelines,
     lineage graphs and per-slice metric charts (no network needed to view it)."""
-    from gitmv import report as report_mod
+    from gitmv.ops import report as report_mod
 
     result = report_mod.build(html_dir)
     if as_json:
@@ -556,7 +556,7 @@ def report(html_dir, as_json):
 @json_option
 def import_cmd(gto, dry_run, no_sign, as_json):
     """Import GTO's versions and stage history as signed mv-promote tags; GTO's tags stay untouched."""
-    from gitmv import gto_import
+    from gitmv.ops import gto_import
 
     result = gto_import.import_gto(".", dry_run=dry_run, sign=not no_sign)
     if as_json:
@@ -584,8 +584,8 @@ def hooks():
 @json_option
 def hooks_install_cmd(server, as_json):
     """Install the hook shim; an existing hook is kept and run first."""
-    from gitmv import hooks_install
-    from gitmv.repo import Repo
+    from gitmv.git.repo import Repo
+    from gitmv.hooks import install as hooks_install
 
     done = hooks_install.install_server(server) if server else hooks_install.install_client(Repo.discover("."))
     if as_json:
@@ -598,8 +598,8 @@ def hooks_install_cmd(server, as_json):
 @json_option
 def hooks_uninstall_cmd(server, as_json):
     """Remove the hook shim and restore the hook it replaced."""
-    from gitmv import hooks_install
-    from gitmv.repo import Repo
+    from gitmv.git.repo import Repo
+    from gitmv.hooks import install as hooks_install
 
     done = hooks_install.uninstall_server(server) if server else hooks_install.uninstall_client(Repo.discover("."))
     if as_json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gitmv import records
 from gitmv.errors import RecordError
-from gitmv.repo import NOTES_REF, Repo
+from gitmv.git.repo import NOTES_REF, Repo
 
 
 def read_records(repo: Repo, notes_commit: str | None, target: str) -> list[dict]:

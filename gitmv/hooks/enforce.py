@@ -22,20 +22,21 @@ from __future__ import annotations
 import hashlib
 import time
 
-from gitmv import approvals, notes, records
-from gitmv.rules import branch_guard
+from gitmv import records
+from gitmv.errors import MvError
+from gitmv.git import notes
+from gitmv.git.record_signing import verify_record
+from gitmv.git.repo import NOTES_REF, ZERO, Repo
+from gitmv.git.signing import verify_commit
+from gitmv.ops import approvals
+from gitmv.policy import POLICY_PATH, parse_policy
+from gitmv.registry import Registry, version_ref
+from gitmv.rules import branch_guard, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
 from gitmv.rules import refs as refrules
-from gitmv.rules import stage_record
 from gitmv.rules.gate import Criterion
-from gitmv.errors import MvError
-from gitmv.policy import POLICY_PATH, parse_policy
-from gitmv.registry import Registry, version_ref
 from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
-from gitmv.repo import NOTES_REF, ZERO, Repo
-from gitmv.record_signing import verify_record
-from gitmv.signing import verify_commit
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
@@ -118,7 +119,7 @@ def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
     """Registry tags this clone has and the remote lacks: the remote's state must not include
     them (an unpushed v5 would make pushing v4 look out of sequence). Unknown when the remote
     cannot be listed: then only the refs being pushed are hidden, as before."""
-    from gitmv.sync import ls_remote
+    from gitmv.ops.sync import ls_remote
 
     try:
         theirs = ls_remote(repo, remote)

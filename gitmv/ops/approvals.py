@@ -19,10 +19,10 @@ import hashlib
 import re
 import tomllib
 
+from gitmv.git.signing import verify_commit
+from gitmv.registry import Registry, Version
 from gitmv.rules import approvals as rules
 from gitmv.rules.gate import Criterion
-from gitmv.registry import Registry, Version
-from gitmv.signing import verify_commit
 
 TRAILER_RE = re.compile(r"^(Approved-by|Reviewed-by):\s*(.+?)\s*$", re.M | re.I)
 EMAIL_RE = re.compile(r"<([^>]+)>")

@@ -13,10 +13,14 @@
 
 from __future__ import annotations
 
-from gitmv import notes, record_signing, records
-from gitmv.errors import ConflictError, MvError, RefusedError
+import os
+
+from gitmv import records
+from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
+from gitmv.git import notes, record_signing
+from gitmv.git.repo import NOTES_REF, Repo
+from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
-from gitmv.repo import NOTES_REF, Repo
 from gitmv.rules import refs as refrules
 from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 
@@ -159,7 +163,6 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
 
 def _allowed_signers(repo: Repo) -> bytes | None:
     """The allowed signers of the policy at HEAD (who may re-sign carried evidence)."""
-    from gitmv.policy import POLICY_PATH, parse_policy
 
     head = repo.head_commit()
     raw = repo.blob_at(head, POLICY_PATH)
@@ -217,3 +220,12 @@ def push_branch(repo: Repo, remote: str, branch: str) -> None:
         raise MvError(f"could not push branch {branch}: {text[-1] if text else proc.returncode}",
                       f"push it yourself: git push {remote} {branch}")
 
+
+
+def sync_at(remote: str = "origin", path: str | os.PathLike = ".") -> dict:
+    repo = Repo.discover(path)
+    remotes = repo.git("remote").stdout.decode().split()
+    if remote not in remotes:
+        raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
+                            f"git remote add {remote} URL")
+    return {**sync(repo, remote), "warnings": []}

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import yaml
 
-from gitmv import artifacts as artifacts_mod
-from gitmv import dvcdata, dvcpins, dvcremote
+from gitmv.dvc import diff as dvcdata
+from gitmv.dvc import pins as dvcpins
+from gitmv.dvc import remote as dvcremote
 from gitmv.errors import EvalError, MvError
+from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_file
+from gitmv.ops import artifacts as artifacts_mod
 from gitmv.registry import Version
-from gitmv.repo import Repo
 
 DEFAULT_TRAIN_COMMAND = "dvc repro --force"
 

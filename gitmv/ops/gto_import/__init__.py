@@ -44,16 +44,18 @@ from datetime import datetime, timezone
 
 import yaml
 
-from gitmv import dvcpins, notes, record_signing, records
-from gitmv.api import Context, now, open_context
-from gitmv.artifacts import dvc_cache_candidates
+from gitmv import records
+from gitmv.dvc import pins as dvcpins
 from gitmv.errors import ConflictError, MvError, PolicyError, RefusedError
+from gitmv.git import notes, record_signing
+from gitmv.git.repo import Repo
+from gitmv.git.signing import signing_key_fingerprint
 from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.ops.artifacts import dvc_cache_candidates
+from gitmv.ops.context import Context, now, open_context
 from gitmv.policy import POLICY_PATH
 from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
 from gitmv.registry import stage_ref, version_ref
-from gitmv.repo import Repo
-from gitmv.signing import signing_key_fingerprint
 
 RUN_ID_PREFIX = "gto:"
 REASON_PREFIX = "imported from GTO "

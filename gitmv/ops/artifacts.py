@@ -10,9 +10,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitmv import dvcpins
+from gitmv.dvc import pins as dvcpins
+from gitmv.errors import ArtifactError, MvError
+from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_bytes, sha256_file
-from gitmv.repo import Repo
+from gitmv.ops import artifacts as artifacts_mod
+from gitmv.ops.context import Context
+from gitmv.registry import Version
 
 
 @dataclass
@@ -88,3 +92,38 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
     else:
         result.tried.append(f"dvc cache has no object {pin['md5']}")
     return result
+
+
+def fetch_artifact(ctx: Context, v: Version, rel: str, tmp: str) -> str:
+    """A local file with exactly the registered bytes of artifact `rel`, or ArtifactError."""
+    got = artifacts_mod.retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
+                                 use_worktree=True, tmpdir=tmp)
+    if got.ok:
+        return got.file
+    remote_file = from_dvc_remote(ctx, v, rel, tmp, got.tried)
+    if remote_file:
+        return remote_file
+    raise ArtifactError(f"{v.record.model} {v.name}: {got.describe_failure()}",
+                        "restore the registered artifact (dvc pull / git checkout) and try again")
+
+
+def from_dvc_remote(ctx: Context, v: Version, rel: str, tmp: str, tried: list) -> str | None:
+    from gitmv.dvc import remote as dvcremote
+    from gitmv.ops import data as data_ops
+
+    if ctx.repo.workdir is None or not (ctx.repo.workdir / ".dvc").is_dir():
+        return None  # not a DVC repository: there is no remote to try
+    if not dvcremote.dvc_available():
+        tried.append(f"dvc remote: DVC is not installed ({dvcremote.EXTRA_HINT})")
+        return None
+    remotes = data_ops.Remotes(ctx.repo)
+    try:
+        found = data_ops.retrieve_from_remote(ctx.repo, v, rel, tmp, remotes)
+    except MvError as exc:
+        tried.append(f"dvc remote: {exc.cause}")
+        return None
+    finally:
+        remotes.close()
+    if found is None:
+        tried.append("dvc remote: no object with the recorded digest")
+    return found

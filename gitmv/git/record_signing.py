@@ -9,9 +9,10 @@ what a reader will recompute, never the typed user name.
 
 from __future__ import annotations
 
-from gitmv import records, signing
+from gitmv import records
 from gitmv.errors import SigningError
-from gitmv.repo import Repo
+from gitmv.git import signing
+from gitmv.git.repo import Repo
 
 FIX_SIGNING = ("set up signing with a key listed in the policy's allowed_signers: "
                "git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from gitmv.errors import MvError, UsageError
-from gitmv.repo import Repo
+from gitmv.git.repo import Repo
 
 MARKER = "# git-mv-promote hook shim"
 CHAINED_SUFFIX = ".mv-promote-chained"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from gitmv import records
 from gitmv.errors import ConflictError, UsageError
+from gitmv.git.repo import Repo
 from gitmv.records import NAME_RE, VERSION_RE, VersionRecord
 from gitmv.registry import Registry, experiment_ref
-from gitmv.repo import Repo
 
 
 def register_experiment(repo: Repo, model: str, name: str, fields: dict) -> dict:

@@ -1,0 +1,1 @@
+"""Git hook entry points and their installation."""

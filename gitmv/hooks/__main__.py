@@ -1,0 +1,5 @@
+import sys
+
+from gitmv.hooks.entry import main
+
+sys.exit(main())

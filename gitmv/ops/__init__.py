@@ -1,0 +1,1 @@
+"""The operations behind each command: plain data out, nothing printed."""

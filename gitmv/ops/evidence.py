@@ -1,0 +1,157 @@
+"""Evidence records: `eval`, `reproduce`, `deprecate`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from gitmv import records
+from gitmv.dvc import pins as dvcpins
+from gitmv.errors import EvalError, UsageError
+from gitmv.git import notes, record_signing
+from gitmv.git.repo import Repo
+from gitmv.ops.artifacts import fetch_artifact
+from gitmv.ops.context import check_model_name, now, open_context
+
+# A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
+# pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
+# nothing silently until the notes exist.
+MAX_METRICS_BYTES = 1 << 20
+
+
+def evaluate(model: str, version: str, *, suite: str | None = None, from_file: str | None = None,
+             path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    repo, reg = ctx.repo, ctx.registry
+    mp = ctx.policy.model(model)
+    v = reg.resolve(model, version)
+    suite = suite or mp.eval_suite
+    if not suite:
+        raise UsageError(f"no eval suite given and none in the policy for {model}", "pass --suite NAME")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mv-eval-") as tmp:
+        files = {rel: fetch_artifact(ctx, v, rel, tmp) for rel in sorted(v.record.artifacts)}
+        provenance = None
+        if from_file is not None:
+            command, status = None, 0
+            report = _read_metrics(Path(from_file), from_file)
+            from gitmv.ops import data as data_ops
+
+            provenance = data_ops.check_eval_provenance(repo, ctx.head, from_file, files, _eval_data_pin(repo, ctx.head, mp))
+        else:
+            if not mp.eval_command:
+                raise UsageError(f"no eval command for {model} in the policy", "add [models.%s.eval] command, or pass --from-file" % model)
+            output = Path(tmp, "metrics.json")
+            first = files[sorted(files)[0]]
+            command = substitute(mp.eval_command, artifact=shlex.quote(first), output=shlex.quote(str(output)),
+                                 model=shlex.quote(model), version=shlex.quote(version), suite=shlex.quote(suite))
+            proc = subprocess.run(command, shell=True, cwd=str(repo.workdir or "."), capture_output=True)
+            status = proc.returncode
+            if status != 0:
+                err = proc.stderr.decode(errors="replace").strip().splitlines()
+                raise EvalError(f"eval command exited {status}: {err[-1] if err else command}",
+                                "fix the eval command; nothing was recorded")
+            if not output.is_file():
+                raise EvalError("eval command wrote no metrics file to {output}", "make it write JSON to the {output} path")
+            report = _read_metrics(output, "the eval command's output")
+    body = {
+        "model": model, "version": version, "suite": suite,
+        "artifacts": v.digests, "metrics": report["metrics"], "slices": report.get("slices") or {},
+        "command": mp.eval_command if from_file is None else None,
+        "from_file": os.path.basename(from_file) if from_file else None,
+        "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
+        "data": _eval_data_pin(repo, ctx.head, mp), "provenance": provenance,
+    }
+    rec = record_signing.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
+                              signed=mp.signed, warnings=ctx.warnings)
+    notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
+    return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
+
+
+def substitute(command: str, **values: str) -> str:
+    """Replace {name} placeholders (validated by the policy); other braces are left alone."""
+    for name, value in values.items():
+        command = command.replace("{" + name + "}", value)
+    return command
+
+
+def _eval_data_pin(repo: Repo, head: str, mp) -> list | None:
+    if not mp.eval_data:
+        return None
+    return dvcpins.read_pins(lambda p: repo.blob_at(head, p), [mp.eval_data]) or None
+
+
+def _read_metrics(file: Path, what: str) -> dict:
+    try:
+        if file.stat().st_size > MAX_METRICS_BYTES:
+            raise EvalError(f"{what} is {file.stat().st_size} bytes, over the {MAX_METRICS_BYTES} byte limit",
+                            "report metrics overall and per slice, not per example")
+        data = json.loads(file.read_bytes())
+    except FileNotFoundError as exc:
+        raise EvalError(f"metrics file {file} not found") from exc
+    except RecursionError as exc:
+        raise EvalError(f"{what} is nested too deeply to be a metrics report") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{what} is not JSON: {exc}", "write {\"metrics\": {...}, \"slices\": {...}}") from exc
+    shape = "expected {\"metrics\": {name: number}, \"slices\": {slice: {name: number}}}"
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or not data["metrics"]:
+        raise EvalError(f"{what} has no metrics table", shape)
+    unknown = set(data) - {"metrics", "slices"}
+    if unknown:
+        raise EvalError(f"{what} has unexpected key(s) {', '.join(sorted(unknown))}", shape)
+
+    def numbers(table: dict, where: str) -> dict:
+        for key, value in table.items():
+            if not isinstance(key, str) or not isinstance(value, (int, float)) or isinstance(value, bool) \
+                    or value != value or value in (float("inf"), float("-inf")):
+                raise EvalError(f"{what}: {where}.{key} is not a finite number", shape)
+        return table
+
+    numbers(data["metrics"], "metrics")
+    slices = data.get("slices") or {}
+    if not isinstance(slices, dict):
+        raise EvalError(f"{what}: slices must be a table", shape)
+    for name, table in slices.items():
+        if not isinstance(table, dict):
+            raise EvalError(f"{what}: slices.{name} must be a table of metrics", shape)
+        numbers(table, f"slices.{name}")
+    return data
+
+
+def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
+    """Rebuild a version from its commit and pinned data in a temporary worktree; record the result."""
+    from gitmv.ops import data as data_ops
+
+    check_model_name(model)
+    ctx = open_context(path)
+    mp = ctx.policy.model(model)
+    v = ctx.registry.version(model, version)
+    result = data_ops.reproduce(ctx.repo, v, mp)
+    body = {"model": model, "version": version, "match": result["match"], "artifacts": v.digests,
+            "produced": {k: d for k, d in result["produced"].items() if d}, "command": result["command"],
+            "exit_status": result["exit_status"], "duration_s": result["duration_s"], "commit": v.record.commit}
+    rec = record_signing.new_record(ctx.repo, "reproduction", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
+                              signed=mp.signed, warnings=ctx.warnings)
+    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}")
+    return {"model": model, "version": version, "match": result["match"], "record": rec,
+            "recorded": v.digests, "produced": result["produced"], "warnings": ctx.warnings}
+
+
+def deprecate(model: str, version: str, *, reason: str, sunset: str | None = None, path: str | os.PathLike = ".") -> dict:
+    if not reason.strip():
+        raise UsageError("deprecate needs a reason", "pass -m 'why it is deprecated'")
+    ctx = open_context(path)
+    v = ctx.registry.version(model, version)
+    if sunset:
+        sunset = records.parse_time(sunset).isoformat().replace("+00:00", "Z")
+    rec = record_signing.new_record(ctx.repo, "deprecation",
+                              {"model": model, "version": version, "reason": reason, "sunset": sunset},
+                              at=now(), allowed_signers=ctx.registry.allowed_signers,
+                              signed=ctx.policy.model(model).signed, warnings=ctx.warnings)
+    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}")
+    return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}

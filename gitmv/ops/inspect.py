@@ -1,0 +1,215 @@
+"""Read-only views: `show`, `history`, `log`, `diff`."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from gitmv import records
+from gitmv.errors import MvError, NotFoundError
+from gitmv.git.repo import Repo
+from gitmv.ops.context import Context, check_model_name, open_context
+from gitmv.registry import Registry, stage_ref, version_ref
+
+
+def show(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    reg = ctx.registry
+    if model is None:
+        out = []
+        for name in reg.model_names:
+            versions = reg.versions(name)
+            stages = {}
+            for stage in reg.stages_present(name):
+                seqs = reg.stage_seqs(name, stage)
+                stages[stage] = reg.stage_entry(stage_ref(name, stage, seqs[-1][0]), seqs[-1][1]).record.version
+            out.append({"model": name, "latest": versions[-1] if versions else None, "versions": len(versions),
+                        "stages": stages, "in_policy": name in ctx.policy.models})
+        return {"models": out, "warnings": ctx.warnings}
+    check_model_name(model)
+    if version is None:
+        current = {s: reg.current_version_name(model, s) for s in reg.stages_present(model)}
+        rows = []
+        for row in reg.version_summaries(model):
+            row.pop("tag")
+            rows.append({**row, "stages": sorted(s for s, cur in current.items() if cur == row["version"]),
+                         "deprecated": reg.is_deprecated(reg.version(model, row["version"]))})
+        if not rows and model not in ctx.policy.models:
+            raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
+        return {"model": model, "versions": rows, "stages": current, "warnings": ctx.warnings}
+    v = reg.version(model, version)
+    sig = reg.signature(v.tag)
+    found = reg.note_records(v.tag.id)
+    stages = {s: reg.current_version_name(model, s) == version for s in reg.stages_present(model)}
+    return {"model": model, "version": version, "ref": version_ref(model, version), "tag": v.tag.id,
+            "record": v.record.to_dict(),
+            "signature": {"ok": sig.ok, "reason": sig.reason, "principal": sig.principal, "fingerprint": sig.fingerprint},
+            "evidence": found, "current_in": sorted(s for s, yes in stages.items() if yes),
+            "deprecated": reg.deprecation(v) is not None, "warnings": ctx.warnings}
+
+
+def history(model: str, *, stage: str | None = None, at: str | None = None, path: str | os.PathLike = ".") -> dict:
+    check_model_name(model)
+    ctx = open_context(path)
+    reg = ctx.registry
+    stages = [stage] if stage else (list(ctx.policy.stages) + [s for s in reg.stages_present(model) if s not in ctx.policy.stages])
+    if stage:
+        ctx.policy.stage_index(stage)
+    when = records.parse_time(at) if at else None
+    out = {}
+    for s in stages:
+        rows = []
+        for e in reg.stage_history(model, s):
+            r = e.record
+            rows.append({"seq": r.seq, "version": r.version, "kind": r.kind, **_checked_when_who(reg, e),
+                         "reason": r.reason, "previous": r.previous, "ref": e.ref})
+        if when is not None:
+            valid = [row for row in rows if records.parse_time(row["at"]) <= when]
+            out[s] = {"version": valid[-1]["version"] if valid else None, "since": valid[-1]["at"] if valid else None,
+                      "entry": valid[-1] if valid else None}
+        else:
+            out[s] = rows
+    return {"model": model, "at": at, "stages": out, "warnings": ctx.warnings}
+
+
+def _checked_when_who(reg: Registry, entry) -> dict:
+    """When and by whom a stage entry was made, from what can be checked: the tag's own time and
+    its signature's principal, never the record's claims (those are checked by verify and the hook)."""
+    sig = reg.signature(entry.tag)
+    at = datetime.fromtimestamp(entry.tag.tagger_time, timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"at": at, "by": sig.principal if sig.ok else f"unverified ({sig.reason}): {entry.record.by}"}
+
+
+def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    reg = ctx.registry
+    models = [model] if model else reg.model_names
+    events = []
+    for name in models:
+        check_model_name(name)
+        for vname in reg.versions(name):
+            try:
+                v = reg.version(name, vname)
+            except MvError as exc:
+                events.append({"at": "", "model": name, "version": vname, "event": "invalid", "why": exc.cause})
+                continue
+            r = v.record
+            sig = reg.signature(v.tag)
+            who = sig.principal if sig.ok else f"unverified ({sig.reason}): {r.created_by}"
+            events.append({"at": r.created_at, "model": name, "version": vname, "event": "register", "by": who,
+                           "why": r.message, "evidence": v.tag.id, "commit": r.commit})
+            try:
+                found = reg.note_records(v.tag.id)
+            except MvError:
+                found = []
+            for rec in found:
+                events.append({"at": rec.get("at", ""), "model": name, "version": vname, "event": rec.get("kind"),
+                               "by": rec.get("by"), "why": rec.get("reason") or _evidence_summary(rec),
+                               "evidence": rec.get("id")})
+        for stage in reg.stages_present(name):
+            for e in reg.stage_history(name, stage):
+                r = e.record
+                events.append({**_checked_when_who(reg, e), "model": name, "version": r.version, "event": r.kind,
+                               "stage": stage, "seq": r.seq, "why": r.reason, "evidence": r.eval_record,
+                               "approval": (r.approval or {}).get("merge_commit"), "ref": e.ref})
+    events.sort(key=lambda e: (e.get("at") or "", e.get("event") or ""), reverse=True)
+    return {"events": events, "warnings": ctx.warnings}
+
+
+def _evidence_summary(rec: dict) -> str:
+    if rec.get("kind") == "eval":
+        shown = ", ".join(f"{k}={v}" for k, v in sorted((rec.get("metrics") or {}).items()))
+        return f"suite {rec.get('suite')}: {shown}"
+    if rec.get("kind") == "approval":
+        return f"approved by {', '.join(rec.get('approvers') or [])} in {str(rec.get('merge_commit', ''))[:12]}"
+    if rec.get("kind") == "reproduction":
+        return "reproduced: match" if rec.get("match") else "reproduced: MISMATCH"
+    return ""
+
+
+def diff(model: str, va: str, vb: str, path: str | os.PathLike = ".") -> dict:
+    return diff_in(open_context(path), model, va, vb)
+
+
+def diff_in(ctx: Context, model: str, va: str, vb: str) -> dict:
+    reg, repo = ctx.registry, ctx.repo
+    mp = ctx.policy.model(model)
+    a, b = reg.version(model, va), reg.version(model, vb)
+    ra, rb = a.record, b.record
+    out = {"model": model, "a": va, "b": vb, "warnings": ctx.warnings}
+    out["code"] = {"a": ra.commit, "b": rb.commit, "commits": repo.commits_between(ra.commit, rb.commit),
+                   "files": repo.changed_files(ra.commit, rb.commit) if ra.commit != rb.commit else []}
+    out["artifacts"] = _dict_changes({k: v["sha256"] for k, v in ra.artifacts.items()},
+                                     {k: v["sha256"] for k, v in rb.artifacts.items()})
+    out["data"] = data_changes(repo, ra.data, rb.data)
+    out["params"] = _dict_changes(_flatten((ra.params or {}).get("values") or {}), _flatten((rb.params or {}).get("values") or {}))
+    la, lb = (ra.lockfile or {}).get("sha256"), (rb.lockfile or {}).get("sha256")
+    out["lockfile"] = {"changed": la != lb, "a": la, "b": lb}
+    out["metrics"] = metric_deltas(reg.latest_eval(a, mp.eval_suite), reg.latest_eval(b, mp.eval_suite))
+    return out
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _dict_changes(a: dict, b: dict) -> list[dict]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            status = "added" if key not in a else "removed" if key not in b else "changed"
+            out.append({"key": key, "status": status, "a": a.get(key), "b": b.get(key)})
+    return out
+
+
+def data_changes(repo: Repo, pins_a: list, pins_b: list) -> list[dict]:
+    """Pin changes; directory manifests come from the DVC cache, else the DVC remote when DVC is here."""
+    from gitmv.dvc import diff as dvcdata
+    from gitmv.dvc import remote as dvcremote
+    from gitmv.ops import data as data_ops
+
+    remote_ok = repo.workdir is not None and (repo.workdir / ".dvc").is_dir() and dvcremote.dvc_available()
+    remotes = data_ops.Remotes(repo) if remote_ok else None
+    names = {p.get("md5"): p.get("remote") for p in list(pins_a) + list(pins_b)}
+
+    def manifest(oid: str):
+        found = dvcdata.load_manifest(repo, oid)
+        if found is None and remotes is not None:
+            try:
+                found = remotes.get(names.get(oid)).manifest(oid)
+            except MvError:
+                found = None
+        return found
+
+    try:
+        return dvcdata.pin_changes(repo, pins_a, pins_b, manifest)
+    finally:
+        if remotes is not None:
+            remotes.close()
+
+
+def metric_deltas(ea: dict | None, eb: dict | None) -> dict:
+    if ea is None or eb is None:
+        return {"available": False, "a_eval": ea["id"] if ea else None, "b_eval": eb["id"] if eb else None,
+                "overall": [], "slices": {}}
+
+    def rows(ma: dict, mb: dict) -> list:
+        out = []
+        for k in sorted(set(ma) | set(mb)):
+            x, y = ma.get(k), mb.get(k)
+            out.append({"metric": k, "a": x, "b": y,
+                        "delta": round(y - x, 10) if isinstance(x, (int, float)) and isinstance(y, (int, float)) else None})
+        return out
+
+    slices = {}
+    for s in sorted(set(ea.get("slices") or {}) | set(eb.get("slices") or {})):
+        slices[s] = rows((ea.get("slices") or {}).get(s, {}), (eb.get("slices") or {}).get(s, {}))
+    return {"available": True, "a_eval": ea["id"], "b_eval": eb["id"], "suite": eb.get("suite"),
+            "overall": rows(ea.get("metrics") or {}, eb.get("metrics") or {}), "slices": slices}

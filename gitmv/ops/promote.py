@@ -1,0 +1,160 @@
+"""`check`, `promote` and `rollback`: the gate's verdict, then a signed stage tag."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
+from gitmv.git import notes, record_signing
+from gitmv.git.signing import signing_key_fingerprint
+from gitmv.ops import artifacts as artifacts_mod
+from gitmv.ops.artifacts import from_dvc_remote
+from gitmv.ops.context import Context, check_model_name, now, open_context
+from gitmv.records import PromotionRecord
+from gitmv.registry import Version
+from gitmv.rules import promotion as rules
+
+
+def _approval_check():
+    from gitmv.ops import approvals
+
+    return approvals.check
+
+
+def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
+    ctx = open_context(path)
+    verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
+    return {**verdict.to_dict(), "warnings": ctx.warnings}
+
+
+def promote(model: str, version: str, stage: str, *, reason: str = "", path: str | os.PathLike = ".") -> dict:
+    check_model_name(model)
+    for _ in range(10):
+        ctx = open_context(path)
+        mp = ctx.policy.model(model)
+        verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
+        if not verdict.passed:
+            failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
+            raise RefusedError(f"promotion of {model} {version} to {stage} refused by the gate: {failed}",
+                               f"see 'git mv-promote check {model} {version} --stage {stage}'")
+        try:
+            return _write_stage_tag(ctx, mp, verdict, reason, kind="promote")
+        except ConflictError:
+            continue  # someone took the seq: re-read the stage and decide again
+    raise ConflictError(f"{stage} of {model} kept changing", "run the command again")
+
+
+def _principal_or_identity(ctx: Context, mp) -> str:
+    """`by` of a record the user signs: the principal their key has (what readers recompute from
+    the signature); the typed identity only where nothing is signed."""
+    if mp.signed and ctx.repo.config("user.signingkey"):
+        return record_signing.signer_principal(ctx.repo, ctx.registry.allowed_signers) or ctx.repo.identity()
+    return ctx.repo.identity()
+
+
+def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind: str, forced: dict | None = None) -> dict:
+    reg, repo = ctx.registry, ctx.repo
+    version = reg.version(verdict.model, verdict.version)
+    seqs = reg.stage_seqs(verdict.model, verdict.stage)
+    seq = seqs[-1][0] + 1 if seqs else 1
+    current = reg.current(verdict.model, verdict.stage)
+    record = PromotionRecord(
+        kind=kind, model=verdict.model, version=verdict.version, version_tag=version.tag.id, stage=verdict.stage,
+        seq=seq, at=now(), by=_principal_or_identity(ctx, mp), policy_digest=ctx.policy.digest,
+        previous=current.record.version if current else None,
+        eval_record=verdict.eval_record["id"] if verdict.eval_record else None,
+        gate=verdict.gate_summary(), approval=verdict.approval, reason=reason,
+        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format")) if mp.signed else None,
+        forced=forced,
+    )
+    if verdict.approval and kind == "promote":
+        approval = record_signing.new_record(
+            repo, "approval", {**verdict.approval, "model": verdict.model, "version": verdict.version, "stage": verdict.stage},
+            at=record.at, allowed_signers=reg.allowed_signers, signed=mp.signed, warnings=ctx.warnings)
+        notes.append(repo, version.tag.id, [approval], f"mv-promote: approval of {verdict.model} {verdict.version}")
+        record = PromotionRecord(**{**record.__dict__, "approval": {**verdict.approval, "record": approval["id"]}})
+    name = f"mv/{verdict.model}/{verdict.stage}/{seq}"
+    tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed, date=record.at)
+    return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "seq": seq, "kind": kind,
+            "ref": f"refs/tags/{name}", "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
+            "warnings": ctx.warnings}
+
+
+def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",
+             force: bool = False, path: str | os.PathLike = ".") -> dict:
+    check_model_name(model)
+    ctx = open_context(path)
+    reg, repo = ctx.registry, ctx.repo
+    mp = ctx.policy.model(model)
+    ctx.policy.stage_index(stage)
+    history = reg.stage_history(model, stage)
+    if not history:
+        raise NotFoundError(f"{model} has never been in {stage}: nothing to roll back", f"see 'git mv-promote history {model}'")
+    current = history[-1].record.version
+    if to is None:
+        earlier = [e.record.version for e in history if e.record.version != current]
+        if not earlier:
+            raise NotFoundError(f"{stage} of {model} has had no version before {current}", "name one with --to")
+        to = earlier[-1]
+    if to == current:
+        raise RefusedError(f"{model} {to} is already the current {stage} version", "name an earlier one with --to")
+    verdict = rules.rollback_verdict(reg, model, stage, to, approval_check=_approval_check())
+    target = reg.version(model, to) if any(c.name == "registered" and c.passed for c in verdict.criteria) else None
+    retrievability = []
+    if target is not None:
+        with tempfile.TemporaryDirectory(prefix="mv-rollback-") as tmp:
+            for rel, meta in sorted(target.record.artifacts.items()):
+                got = artifacts_mod.retrieve(repo, target.record.commit, rel, meta["sha256"],
+                                             use_worktree=True, tmpdir=tmp)
+                if not got.ok and from_dvc_remote(ctx, target, rel, tmp, got.tried):
+                    got.source, got.file = "dvc remote", "remote"
+                retrievability.append({"path": rel, "ok": got.ok, "source": got.source, "tried": got.tried})
+    missing = [r for r in retrievability if not r["ok"]]
+    from gitmv.rules.gate import Criterion
+
+    for item in retrievability:
+        verdict.criteria.append(Criterion(f"retrievable {item['path']}", item["ok"] or force,
+                                          f"from {item['source']}" if item["ok"] else
+                                          ("FORCED: " if force else "") + "; ".join(item["tried"])))
+    missing_objects = _pins_retrievability(ctx, target, verdict, force) if target is not None else []
+    plan = {"model": model, "stage": stage, "from": current, "to": to, "verdict": verdict.to_dict(),
+            "retrievable": retrievability, "missing_objects": missing_objects, "dry_run": dry_run,
+            "warnings": ctx.warnings}
+    if dry_run:
+        return plan
+    if not verdict.passed:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
+        raise RefusedError(f"rollback of {model} {stage} to {to} refused: {failed}",
+                           f"rehearse with 'git mv-promote rollback {model} --stage {stage} --to {to} --dry-run'")
+    forced = ({"missing_artifacts": [m["path"] for m in missing], "missing_objects": [m["object"] for m in missing_objects]}
+              if (force and (missing or missing_objects)) else None)
+    result = _write_stage_tag(ctx, mp, verdict, reason, kind="rollback", forced=forced)
+    return {**plan, **result}
+
+
+def _pins_retrievability(ctx: Context, target: Version, verdict: rules.Verdict, force: bool) -> list[dict]:
+    """Every object of the target's DVC pins must be in its remote; adds one criterion."""
+    from gitmv.dvc import remote as dvcremote
+    from gitmv.ops import data as data_ops
+    from gitmv.rules.gate import Criterion
+
+    pins = data_ops.version_pins(ctx.repo, target)
+    if not pins:
+        return []
+    if not dvcremote.dvc_available() or ctx.repo.workdir is None or not (ctx.repo.workdir / ".dvc").is_dir():
+        verdict.criteria.append(Criterion("data retrievable", force, ("FORCED: " if force else "") +
+                                          f"{len(pins)} DVC pin(s) cannot be checked here: {dvcremote.EXTRA_HINT}"))
+        return []
+    remotes = data_ops.Remotes(ctx.repo)
+    try:
+        missing, checked = data_ops.missing_objects(ctx.repo, pins, remotes)
+    except MvError as exc:
+        verdict.criteria.append(Criterion("data retrievable", force, ("FORCED: " if force else "") + exc.cause))
+        return []
+    finally:
+        remotes.close()
+    verdict.criteria.append(Criterion("data retrievable", not missing or force,
+                                      f"{checked} object(s) in the DVC remote" if not missing else
+                                      ("FORCED: " if force else "") + data_ops.describe_missing(missing)))
+    return missing

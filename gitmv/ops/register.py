@@ -1,0 +1,153 @@
+"""`register`: a signed version tag recording what made the model."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable
+
+from gitmv import records
+from gitmv.dvc import pins as dvcpins
+from gitmv.errors import ArtifactError, ConflictError, MvError, PolicyError, RefusedError, UsageError
+from gitmv.git.repo import Repo
+from gitmv.git.signing import signing_key_fingerprint
+from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.ops.context import check_model_name, now, open_context
+from gitmv.policy import POLICY_PATH
+from gitmv.records import VersionRecord
+from gitmv.registry import Registry, version_ref
+
+
+def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, parent: str | None = None,
+             seeds: tuple = (), message: str = "", sign: bool = True, allow_dirty: bool = False,
+             experiment: str | None = None, from_experiment: str | None = None,
+             path: str | os.PathLike = ".", on_progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Register a signed version, or with `experiment` (a name, or "" for a generated id) an
+    experiment under refs/mv-exp/ (unsigned, not pushed, collected by gc)."""
+    check_model_name(model)
+    ctx = open_context(path)
+    repo, reg = ctx.repo, ctx.registry
+    mp = ctx.policy.model(model)
+    is_experiment = experiment is not None
+    if repo.workdir is None:
+        raise UsageError("register needs a work tree", "run it in a clone, not in a bare repository")
+    if is_experiment and from_experiment:
+        raise UsageError("--experiment and --from-experiment do not go together")
+    if not is_experiment:
+        if not sign and mp.signed:
+            raise RefusedError(f"unsigned registration refused: {model} is in the {mp.tier} tier",
+                               "drop --no-sign and set up signing, or set tier = \"research\" in the policy")
+        if allow_dirty and mp.tier != "research":
+            raise RefusedError(f"--allow-dirty refused: {model} is in the {mp.tier} tier",
+                               "commit your changes first; --allow-dirty is for the research tier only")
+    dirty = _dirty_tracked_files(repo)
+    if dirty and not (allow_dirty or is_experiment):
+        shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
+        raise RefusedError(f"uncommitted changes in files that define the version: {shown}",
+                           "commit or stash them, so the version's code commit is what you trained")
+    paths = tuple(artifacts) or tuple(mp.artifacts)
+    if not paths:
+        raise PolicyError(f"{model} has no artifacts to register", f"list its files in models.{model}.artifacts in {POLICY_PATH}")
+    if not is_experiment and sorted(set(paths)) != sorted(mp.artifacts):
+        # the server takes a version only with exactly the policy's artifacts (R1 version-artifacts)
+        raise RefusedError(f"a version of {model} is defined by the policy's artifacts ({', '.join(mp.artifacts) or 'none'}), "
+                           f"not {', '.join(paths)}",
+                           f"drop --artifact, or change models.{model}.artifacts in {POLICY_PATH} and commit it")
+    digests = _hash_artifacts(repo, paths, on_progress)
+    if not is_experiment:
+        _refuse_known_digest(reg, model, digests)
+    latest = reg.latest(model)
+    if parent is not None:
+        reg.version(model, parent)
+    elif not is_experiment:
+        parent = latest
+    head = ctx.head
+    read = lambda p: repo.blob_at(head, p)  # noqa: E731
+    pins = dvcpins.read_pins(read, mp.data) if (mp.data or read(dvcpins.DVC_LOCK) is not None) else []
+    origin = _experiment_lineage(reg, model, from_experiment) if from_experiment else None
+    base = dict(
+        model=model, commit=head, created_at=now(), created_by=repo.identity(), artifacts=digests,
+        tier=mp.tier, policy_digest=ctx.policy.digest, message=message, parent=parent, run_id=run_id,
+        seeds=list(seeds), data=pins, params=_params(read, mp.params), lockfile=_file_digest(read, mp.lockfile, "lockfile"),
+        model_card=_file_digest(read, mp.model_card, "model_card"), experiment=origin,
+        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format"))
+        if sign and not is_experiment else None,
+    )
+    if is_experiment:
+        from gitmv.ops import experiments as lifecycle
+
+        return {**lifecycle.register_experiment(repo, model, experiment, base), "warnings": ctx.warnings}
+    number = records.version_number(latest) + 1 if latest else 1
+    for _ in range(20):
+        record = VersionRecord(version=f"v{number}", **base)
+        try:
+            tag_id = repo.create_tag(f"mv/{model}/v{number}", head, record.to_message(), sign)
+            break
+        except ConflictError:
+            number += 1
+    else:
+        raise ConflictError(f"could not find a free version number for {model}", "run the command again")
+    return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
+            "record": record.to_dict(), "warnings": ctx.warnings}
+
+
+def _hash_artifacts(repo: Repo, paths: tuple, on_progress) -> dict:
+    digests = {}
+    for rel in paths:
+        file = repo.workdir / rel
+        if not file.is_file():
+            raise ArtifactError(f"artifact {rel} not found in the work tree", "train the model first, or fix the path in the policy")
+        cb = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None
+        digest, size = sha256_file(file, cb)
+        digests[rel] = {"sha256": digest, "size": size}
+    return digests
+
+
+def _experiment_lineage(reg: Registry, model: str, exp_id: str) -> dict:
+    """What a version keeps of the experiment it came from: enough for lineage once the ref is gone."""
+    exp = reg.experiment(model, exp_id)
+    evals = [{"id": r["id"], "suite": r.get("suite"), "metrics": r.get("metrics"), "at": r.get("at")}
+             for r in reg.records_of(exp.tag.id, "eval")]
+    return {"id": exp_id, "tag": exp.tag.id, "record": exp.record.to_dict(), "evals": evals}
+
+
+def _dirty_tracked_files(repo: Repo) -> list[str]:
+    out = repo.git("status", "--porcelain", "--untracked-files=no", "-z").stdout.decode()
+    return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+
+
+def _refuse_known_digest(reg: Registry, model: str, digests: dict) -> None:
+    wanted = {p: d["sha256"] for p, d in digests.items()}
+    for name in reversed(reg.versions(model)):
+        try:
+            if reg.version(model, name).digests == wanted:
+                raise RefusedError(f"these artifact digests are already registered as {model} {name}",
+                                   f"use {model} {name}, or retrain to make a new version")
+        except MvError as exc:
+            if isinstance(exc, RefusedError):
+                raise
+
+
+def _file_digest(read, path: str | None, key: str) -> dict | None:
+    if not path:
+        return None
+    data = read(path)
+    if data is None:
+        raise MvError(f"{key} {path} named in the policy is not committed", f"git add {path} and commit it")
+    return {"path": path, "sha256": sha256_bytes(data)}
+
+
+def _params(read, path: str | None) -> dict | None:
+    found = _file_digest(read, path, "params")
+    if found is None:
+        return None
+    data = read(path)
+    import yaml  # only when a params file is named: keeps start-up fast
+
+    try:
+        values = yaml.safe_load(data.decode("utf-8")) if path.endswith((".yaml", ".yml")) else json.loads(data)
+    except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
+        raise MvError(f"params file {path} does not parse: {str(exc).splitlines()[0]}") from exc
+    if isinstance(values, dict):
+        found["values"] = json.loads(json.dumps(values, default=str))
+    return found

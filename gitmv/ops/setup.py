@@ -1,0 +1,76 @@
+"""`init`: the policy template, the notes fetch refspec, the signer and the client hook."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gitmv.errors import MvError, PolicyError, UsageError
+from gitmv.git.repo import Repo
+from gitmv.ops.context import check_model_name
+from gitmv.policy import POLICY_PATH, parse_policy, template
+
+NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"
+
+
+def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = False, install_hook: bool = True,
+         path: str | os.PathLike = ".") -> dict:
+    repo = Repo.discover(path)
+    if repo.workdir is None:
+        raise UsageError("init needs a work tree", "run it in a clone, not in a bare repository")
+    if model:
+        check_model_name(model)
+    done = []
+    policy_file = repo.workdir / POLICY_PATH
+    if policy_file.exists():
+        done.append(f"kept the existing {POLICY_PATH}")
+    else:
+        policy_file.write_text(template(model, tuple(artifacts)))
+        done.append(f"wrote {POLICY_PATH}")
+    remotes = repo.git("remote").stdout.decode().split()
+    for remote in remotes:
+        spec = NOTES_FETCH_REFSPEC.format(remote=remote)
+        have = repo.git("config", "--get-all", f"remote.{remote}.fetch", check=False).stdout.decode().split()
+        if spec not in have:
+            repo.git("config", "--add", f"remote.{remote}.fetch", spec)
+            done.append(f"added notes fetch refspec to remote {remote}")
+    if add_signer:
+        done.append(_add_signer(repo, policy_file))
+    if install_hook:
+        from gitmv.hooks import install as hooks_install
+
+        done.extend(hooks_install.install_client(repo))
+    return {"done": done, "next": [f"git add {POLICY_PATH} .mv-promote && git commit -m 'Add mv-promote policy'"]}
+
+
+def _add_signer(repo: Repo, policy_file: Path) -> str:
+    fmt = repo.config("gpg.format")
+    key = repo.config("user.signingkey")
+    email = repo.config("user.email")
+    if fmt != "ssh" or not key:
+        raise MvError("--add-signer needs ssh signing (gpg.format=ssh and user.signingkey)",
+                      "git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
+    if key.startswith("key::"):
+        public = key[5:]
+    else:
+        key_path = Path(os.path.expanduser(key))
+        pub_path = key_path if key_path.suffix == ".pub" else key_path.with_name(key_path.name + ".pub")
+        if not pub_path.is_file():
+            raise MvError(f"no public key next to {key_path}", "set user.signingkey to the .pub file")
+        public = pub_path.read_text().strip()
+    public = " ".join(public.split()[:2])
+    try:
+        policy = parse_policy(policy_file.read_bytes())
+        signers_rel = policy.allowed_signers
+    except PolicyError:
+        signers_rel = ".mv-promote/allowed_signers"
+    signers = repo.workdir / signers_rel
+    signers.parent.mkdir(parents=True, exist_ok=True)
+    existing = signers.read_text() if signers.exists() else ""
+    if public in existing:
+        return f"{signers_rel} already allows your key"
+    from gitmv.git.signing import allowed_signers_line
+
+    with open(signers, "a") as fh:
+        fh.write(allowed_signers_line(email or "*", public))
+    return f"added your signing key to {signers_rel}"

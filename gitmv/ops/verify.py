@@ -1,0 +1,216 @@
+"""`verify`: every signature, record, artifact and stage claim re-checked from the objects; `verify --data`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from gitmv import records
+from gitmv.errors import MvError
+from gitmv.git import notes
+from gitmv.git.repo import NOTES_REF, Repo
+from gitmv.hashing import sha256_file
+from gitmv.ops import artifacts as artifacts_mod
+from gitmv.ops.artifacts import from_dvc_remote
+from gitmv.ops.context import Context, check_model_name, open_context
+from gitmv.policy import POLICY_PATH
+from gitmv.registry import Registry, Version, stage_ref, version_ref
+
+
+def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """Signatures, records, artifact digests, note integrity and notes history. Never raises for
+    a failed check: every failure is collected and named."""
+    ctx = open_context(path, cached=False)
+    reg, repo = ctx.registry, ctx.repo
+    failures: list[str] = []
+    checked: list[str] = []
+    models = [model] if model else reg.model_names
+    if model:
+        check_model_name(model)
+    digests = None
+    with tempfile.TemporaryDirectory(prefix="mv-verify-") as tmp:
+        for name in models:
+            versions = [version] if version else reg.versions(name)
+            mp = ctx.policy.models.get(name)
+            for vname in versions:
+                checked.append(f"{name} {vname}")
+                _verify_version(ctx, name, vname, mp, tmp, failures)
+            if version is None:
+                for stage in reg.stages_present(name):
+                    if digests is None:
+                        digests = _policy_digests(ctx)
+                    _verify_stage(ctx, name, stage, mp, failures, digests)
+    try:
+        repo.check_notes_commit(NOTES_REF)
+        failures.extend(_verify_notes_history(repo, reg.notes_commit))
+    except MvError as exc:
+        failures.append(f"notes: {exc.cause}")
+    return {"ok": not failures, "checked": checked, "failures": failures, "warnings": ctx.warnings}
+
+
+def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list) -> None:
+    reg, repo = ctx.registry, ctx.repo
+    ref = version_ref(model, vname)
+    try:
+        v = reg.version(model, vname)
+    except MvError as exc:
+        failures.append(f"{ref}: {exc.cause}")
+        return
+    sig = reg.signature(v.tag)
+    if not sig.ok and (mp is None or mp.signed):
+        failures.append(f"{ref}: signature: {sig.reason}")
+    use_worktree = repo.workdir is not None and ctx.head == v.record.commit
+    for rel, meta in sorted(v.record.artifacts.items()):
+        if use_worktree:
+            file = repo.workdir / rel
+            if not file.is_file():
+                failures.append(f"{ref}: artifact {rel} is missing from the work tree")
+                continue
+            digest, _ = sha256_file(file)
+            if digest != meta["sha256"]:
+                failures.append(f"{ref}: artifact {rel} in the work tree has sha256 {digest}, the record says {meta['sha256']}")
+            continue
+        got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=False, tmpdir=tmp)
+        if not got.ok and not from_dvc_remote(ctx, v, rel, tmp, got.tried):
+            failures.append(f"{ref}: {got.describe_failure()}")
+    for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
+        if not records.record_is_intact(rec):
+            failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) does not match its id: tampered")
+        elif "signature" in rec and not reg.record_signature(rec).ok:
+            failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}): signature: "
+                            f"{reg.record_signature(rec).reason}")
+        elif "signature" not in rec and (mp is None or mp.signed):
+            ctx.warnings.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) is unsigned: not evidence")
+
+
+def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:
+    try:
+        reg.note_records(v.tag.id)
+        return True
+    except MvError as exc:
+        failures.append(f"{ref}: note: {exc.cause}")
+        return False
+
+
+def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, policy_digests: frozenset) -> None:
+    """Every entry of a stage, in order: the tag, its signature, and each claim of its record
+    recomputed against the entries before it (the same rule the server hook applies)."""
+    from gitmv.rules import stage_record
+
+    reg = ctx.registry
+    previous = None
+    for seq, oid in reg.stage_seqs(model, stage):
+        ref = stage_ref(model, stage, seq)
+        try:
+            entry = reg.stage_entry(ref, oid)
+            target = reg.version(model, entry.record.version)
+        except MvError as exc:
+            failures.append(f"{ref}: {exc.cause}")
+            previous = None
+            continue
+        if target.tag.id != entry.record.version_tag:
+            failures.append(f"{ref}: points at {entry.record.version_tag[:12]}, not at {model} {entry.record.version}")
+        sig = reg.signature(entry.tag)
+        if not sig.ok and (mp is None or mp.signed):
+            failures.append(f"{ref}: signature: {sig.reason}")
+        rec = entry.record
+        try:
+            valid_evals = {r["id"] for r in reg.evals(target, None)}
+        except MvError:
+            valid_evals = set()  # the unreadable note is reported with its version
+        if rec.eval_record is not None and rec.eval_record not in valid_evals:
+            failures.append(f"{ref}: eval_record: {rec.eval_record} is not a valid, signed eval bound to "
+                            f"{model} {rec.version}'s artifact digests")
+        facts = stage_record.StageFacts(
+            target_version=rec.version, previous_version=previous.record.version if previous else None,
+            previous_seq=previous.seq if previous else seq - 1,
+            previous_time=previous.tag.tagger_time if previous else None, tagger_time=entry.tag.tagger_time,
+            signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint, policy_digests=policy_digests,
+            approval=_recomputed_approval(ctx, target, stage, rec.approval, ref, failures, entry.tag.tagger_time))
+        failures.extend(f"{ref}: {m}" for m in stage_record.mismatches(rec, facts))
+        previous = entry
+
+
+def _recomputed_approval(ctx: Context, target: Version, stage: str, claimed: dict | None, ref: str,
+                         failures: list, at: int):
+    """The approval evidence recomputed at the merge a stage record names, which must be on the
+    protected branch; UNKNOWN when the record claims none (nothing to recompute)."""
+    from gitmv.ops import approvals
+    from gitmv.rules import stage_record
+
+    merge = (claimed or {}).get("merge_commit")
+    if not merge:
+        return stage_record.UNKNOWN
+    tip = approvals.protected_tip(ctx.registry)
+    if tip is None or not ctx.repo.exists(merge) or not ctx.repo.is_ancestor(merge, tip):
+        failures.append(f"{ref}: approval: merge {str(merge)[:12]} is not on the protected branch "
+                        f"{ctx.policy.protected_branch}")
+        return stage_record.UNKNOWN
+    found, _ = approvals.find(ctx.registry, target, stage, tip=merge, at=at)
+    return found
+
+
+def _policy_digests(ctx: Context) -> frozenset:
+    """Digests of every policy the protected branch has held: a stage record's policy_digest must
+    name one of them (the policy the decision was made under)."""
+    import hashlib
+
+    repo = ctx.repo
+    branch = ctx.policy.protected_branch
+    tip = repo.ref(f"refs/heads/{branch}") or repo.ref(f"refs/remotes/origin/{branch}") or ctx.head
+    found = set()
+    for n, info in enumerate(repo.first_parent_walk(tip)):
+        raw = repo.blob_at(info["id"], POLICY_PATH)
+        if raw is not None:
+            found.add("sha256:" + hashlib.sha256(raw).hexdigest())
+        if n >= 100000:
+            break
+    return frozenset(found)
+
+
+def _verify_notes_history(repo: Repo, head: str | None) -> list[str]:
+    """Append-only, step by step: along every parent -> child edge of the notes history, each
+    record of a changed note must survive unchanged. Cost follows the changes, not history × notes."""
+    missing, changed = set(), set()
+    for commit in repo.notes_history(head):
+        for parent in repo.commit_info(commit)["parents"]:
+            for target in repo.changed_note_targets(parent, commit):
+                after = {r["id"]: records.canonical_json(r) for r in _safe_records(repo, commit, target)}
+                for rec in _safe_records(repo, parent, target):
+                    have = after.get(rec["id"])
+                    if have is None:
+                        missing.add((target, rec["id"]))
+                    elif have != records.canonical_json(rec) and records.record_is_intact(rec):
+                        changed.add((target, rec["id"]))
+    return ([f"notes: record {rid} on {target[:12]} disappeared from {NOTES_REF}" for target, rid in sorted(missing)] +
+            [f"notes: record {rid} on {target[:12]} was changed in {NOTES_REF}" for target, rid in sorted(changed)])
+
+
+def _safe_records(repo: Repo, commit: str, target: str) -> list[dict]:
+    try:
+        return notes.read_records(repo, commit, target)
+    except MvError:
+        return []
+
+
+def verify_data(model: str, version: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """Every object of every pin and DVC-tracked artifact is in the configured DVC remote."""
+    from gitmv.ops import data as data_ops
+
+    check_model_name(model)
+    ctx = open_context(path)
+    reg = ctx.registry
+    ctx.policy.model(model)
+    names = [version] if version else reg.versions(model)
+    remotes = data_ops.Remotes(ctx.repo)
+    failures, checked = [], 0
+    try:
+        for name in names:
+            v = reg.version(model, name)
+            missing, n = data_ops.missing_objects(ctx.repo, data_ops.version_pins(ctx.repo, v), remotes)
+            checked += n
+            failures += [f"{model} {name}: {data_ops.describe_missing([m])}" for m in missing]
+    finally:
+        remotes.close()
+    return {"ok": not failures, "versions": names, "objects_checked": checked, "failures": failures,
+            "warnings": ctx.warnings}
