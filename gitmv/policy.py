@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from gitmv.errors import PolicyError
-from gitmv.records import NAME_RE
+from gitmv.names import NAME_RE
 
 POLICY_PATH = ".mv-promote.toml"
 TIERS = ("research", "production", "regulated")

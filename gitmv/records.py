@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 import tomli_w
 
+from gitmv import names
 from gitmv.errors import RecordError
 
 SCHEMA = 1
@@ -33,8 +34,6 @@ PROMOTION_KINDS = ("promote", "rollback")
 SIG_MARKERS = (b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN PGP SIGNATURE-----")
 MAX_NOTE_BYTES = 4 * 1024 * 1024
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-VERSION_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -62,10 +61,10 @@ def parse_time(text: str) -> datetime:
 
 
 def version_number(version: str) -> int:
-    m = VERSION_RE.match(version)
-    if not m:
-        raise RecordError(f"not a version name: {version!r}", "versions are v1, v2, …")
-    return int(m.group(1))
+    try:
+        return names.version_number(version)
+    except ValueError:
+        raise RecordError(f"not a version name: {version!r}", "versions are v1, v2, …") from None
 
 
 def _clean(value: Any) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -17,27 +16,13 @@ from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
 from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
-from gitmv.git.repo import NOTES_REF, Repo, TagInfo
+from gitmv.git.repo import Repo, TagInfo
+from gitmv.names import EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
 from gitmv.git.signing import SignatureCheck, verify_signature
 from gitmv.policy import Policy
-from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
+from gitmv.records import PromotionRecord, VersionRecord
 from gitmv.rules import evidence
-from gitmv.rules.refs import STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE  # noqa: F401  (the one grammar; re-exported)
 
-EXP_ROOT = "refs/mv-exp/"
-EXPERIMENT_REF_RE = re.compile(r"^refs/mv-exp/([a-z0-9][a-z0-9_-]{0,63})/([a-z0-9][a-z0-9_-]{0,63})$")
-
-
-def experiment_ref(model: str, exp_id: str) -> str:
-    return f"{EXP_ROOT}{model}/{exp_id}"
-
-
-def version_ref(model: str, version: str) -> str:
-    return f"{TAG_ROOT}{model}/{version}"
-
-
-def stage_ref(model: str, stage: str, seq: int) -> str:
-    return f"{TAG_ROOT}{model}/{stage}/{seq}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +111,7 @@ class Registry:
         nums = []
         for ref in self.refs_of(model):
             name = ref.rsplit("/", 1)[1]
-            if name[:1] == "v" and ref.count("/") == 4 and records.VERSION_RE.match(name):
+            if name[:1] == "v" and ref.count("/") == 4 and VERSION_RE.match(name):
                 nums.append(int(name[1:]))
         return [f"v{n}" for n in sorted(nums)]
 
@@ -194,7 +179,7 @@ class Registry:
 
     def resolve(self, model: str, name: str) -> Version:
         """A version (v<N>) or, for any other name, an experiment of the model."""
-        if records.VERSION_RE.match(name):
+        if VERSION_RE.match(name):
             return self.version(model, name)
         return self.experiment(model, name)
 

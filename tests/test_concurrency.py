@@ -200,8 +200,9 @@ def server_evidence(bare: Path) -> tuple[dict, dict]:
     from gitmv import records
 
     from gitmv.git import notes
-    from gitmv.registry import VERSION_REF_RE
-    from gitmv.git.repo import NOTES_REF, Repo
+    from gitmv.names import VERSION_REF_RE
+    from gitmv.git.repo import Repo
+    from gitmv.names import NOTES_REF
 
     repo = Repo(pygit2.Repository(str(bare)))
     head = repo.ref(NOTES_REF)

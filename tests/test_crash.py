@@ -121,7 +121,7 @@ def assert_registry_consistent(path: Path) -> None:
     from gitmv import records
 
     from gitmv.git import notes
-    from gitmv.registry import STAGE_REF_RE, VERSION_REF_RE
+    from gitmv.names import STAGE_REF_RE, VERSION_REF_RE
     from gitmv.git.repo import Repo
 
     repo = Repo(pygit2.Repository(str(path)))

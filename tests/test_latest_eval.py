@@ -8,7 +8,7 @@ from gitmv import api
 from gitmv.git import notes
 
 from gitmv.git import record_signing
-from gitmv.git.repo import NOTES_REF
+from gitmv.names import NOTES_REF
 
 
 def _eval(reg, version, auc: float, at: str) -> dict:

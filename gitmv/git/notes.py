@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from gitmv import records
 from gitmv.errors import RecordError
-from gitmv.git.repo import NOTES_REF, Repo
+from gitmv.git.repo import Repo
+from gitmv.names import NOTES_REF
 
 
 def read_records(repo: Repo, notes_commit: str | None, target: str) -> list[dict]:

@@ -19,9 +19,9 @@ import pygit2
 from pygit2.enums import ObjectType, RepositoryOpenFlag
 
 from gitmv.errors import ConflictError, MvError, NotARepoError
+from gitmv.names import NOTES_REF
 
 ZERO = "0" * 40
-NOTES_REF = "refs/notes/mv-promote"
 CAS_RETRIES = 1000
 CAS_DEADLINE_S = 60.0
 # Variables that must survive into child git processes inside a server hook, so they keep seeing

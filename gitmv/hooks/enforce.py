@@ -26,17 +26,17 @@ from gitmv import records
 from gitmv.errors import MvError
 from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
-from gitmv.git.repo import NOTES_REF, ZERO, Repo
+from gitmv.git.repo import ZERO, Repo
+from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
 from gitmv.git.signing import verify_commit
 from gitmv.ops import approvals
 from gitmv.policy import POLICY_PATH, parse_policy
-from gitmv.registry import Registry, version_ref
+from gitmv.registry import Registry
 from gitmv.rules import branch_guard, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
 from gitmv.rules import refs as refrules
 from gitmv.rules.gate import Criterion
-from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
@@ -125,7 +125,7 @@ def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
         theirs = ls_remote(repo, remote)
     except MvError:
         return set()
-    return {ref for ref, _ in repo.refs_under("refs/tags/mv/") if ref not in theirs}
+    return {ref for ref, _ in repo.refs_under(TAG_ROOT) if ref not in theirs}
 
 
 # ---------------------------------------------------------------- the rules
@@ -335,7 +335,7 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
     if registered != tag.target:
         raise Refusal(ref, "R1 stage-target",
                       f"{model} {record.version} is not registered on the server as {tag.target[:12]}",
-                      f"push refs/tags/mv/{model}/{record.version} in the same push")
+                      f"push {version_ref(model, record.version)} in the same push")
     seqs = reg.stage_seqs(model, stage)
     expected = seqs[-1][0] + 1 if seqs else 1
     if seq != expected:
@@ -376,7 +376,7 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
         verdict = rules.promotion_verdict(reg, model, record.version, stage, approval_check=check)
     failures = verdict.failures()
     if not failures and record.kind == "promote" and any(
-            STAGE_REF_RE.match(r) and r.startswith(f"refs/tags/mv/{model}/") for r in reg.overlay):
+            STAGE_REF_RE.match(r) and r.startswith(model_tags_prefix(model)) for r in reg.overlay):
         # a stage tag earlier in this push (say, a rollback to a weak version) was never live:
         # the promotion must also pass against what is live on the server before the push
         live = rules.promotion_verdict(reg.before_stage_overlay(), model, record.version, stage, approval_check=check)

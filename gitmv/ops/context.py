@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from gitmv import records
-from gitmv.errors import PolicyError, UsageError
-from gitmv.git.repo import NOTES_REF, Repo, parse_git_date
+from gitmv.errors import PolicyError
+from gitmv.git.repo import Repo, parse_git_date
+from gitmv.names import NOTES_REF
 from gitmv.policy import POLICY_PATH, Policy, parse_policy
-from gitmv.records import NAME_RE
 from gitmv.registry import Registry
 
 
@@ -55,7 +55,3 @@ def open_context(path: str | os.PathLike = ".", cached: bool = True) -> Context:
     return Context(repo, policy, head, registry, warnings)
 
 
-def check_model_name(model: str) -> None:
-    if not NAME_RE.match(model):
-        raise UsageError(f"invalid model name '{model}'",
-                         "model names are [a-z0-9][a-z0-9_-]{0,63}: lower case, no dots or slashes")

@@ -16,9 +16,10 @@ from gitmv.errors import EvalError, UsageError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
 from gitmv.ops.artifacts import fetch_artifact
-from gitmv.ops.context import check_model_name, now, open_context
+from gitmv.ops.context import now, open_context
 
 # A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
+from gitmv.names import check_model_name
 # pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
 # nothing silently until the notes exist.
 MAX_METRICS_BYTES = 1 << 20

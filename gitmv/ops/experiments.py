@@ -6,8 +6,9 @@ from __future__ import annotations
 from gitmv import records
 from gitmv.errors import ConflictError, UsageError
 from gitmv.git.repo import Repo
-from gitmv.records import NAME_RE, VERSION_RE, VersionRecord
-from gitmv.registry import Registry, experiment_ref
+from gitmv.records import VersionRecord
+from gitmv.names import NAME_RE, VERSION_RE, experiment_ref
+from gitmv.registry import Registry
 
 
 def register_experiment(repo: Repo, model: str, name: str, fields: dict) -> dict:

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 from gitmv import records
 from gitmv.errors import MvError, NotFoundError
 from gitmv.git.repo import Repo
-from gitmv.ops.context import Context, check_model_name, open_context
-from gitmv.registry import Registry, stage_ref, version_ref
+from gitmv.ops.context import Context, open_context
+from gitmv.names import check_model_name, stage_ref, version_ref
+from gitmv.registry import Registry
 
 
 def show(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:

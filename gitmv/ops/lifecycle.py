@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from gitmv import records
-from gitmv.ops.context import check_model_name, now, open_context
+from gitmv.ops.context import now, open_context
+from gitmv.names import check_model_name
 
 
 def experiments(model: str, path: str | os.PathLike = ".") -> dict:

@@ -10,7 +10,8 @@ from gitmv.git import notes, record_signing
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, check_model_name, now, open_context
+from gitmv.ops.context import Context, now, open_context
+from gitmv.names import check_model_name, stage_ref, stage_tag_name
 from gitmv.records import PromotionRecord
 from gitmv.registry import Version
 from gitmv.rules import promotion as rules
@@ -74,10 +75,10 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
             at=record.at, allowed_signers=reg.allowed_signers, signed=mp.signed, warnings=ctx.warnings)
         notes.append(repo, version.tag.id, [approval], f"mv-promote: approval of {verdict.model} {verdict.version}")
         record = PromotionRecord(**{**record.__dict__, "approval": {**verdict.approval, "record": approval["id"]}})
-    name = f"mv/{verdict.model}/{verdict.stage}/{seq}"
+    name = stage_tag_name(verdict.model, verdict.stage, seq)
     tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed, date=record.at)
     return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "seq": seq, "kind": kind,
-            "ref": f"refs/tags/{name}", "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
+            "ref": stage_ref(verdict.model, verdict.stage, seq), "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
             "warnings": ctx.warnings}
 
 

@@ -12,10 +12,11 @@ from gitmv.errors import ArtifactError, ConflictError, MvError, PolicyError, Ref
 from gitmv.git.repo import Repo
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.hashing import sha256_bytes, sha256_file
-from gitmv.ops.context import check_model_name, now, open_context
+from gitmv.ops.context import now, open_context
+from gitmv.names import check_model_name, version_ref, version_tag_name
 from gitmv.policy import POLICY_PATH
 from gitmv.records import VersionRecord
-from gitmv.registry import Registry, version_ref
+from gitmv.registry import Registry
 
 
 def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, parent: str | None = None,
@@ -81,7 +82,7 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
     for _ in range(20):
         record = VersionRecord(version=f"v{number}", **base)
         try:
-            tag_id = repo.create_tag(f"mv/{model}/v{number}", head, record.to_message(), sign)
+            tag_id = repo.create_tag(version_tag_name(model, f"v{number}"), head, record.to_message(), sign)
             break
         except ConflictError:
             number += 1

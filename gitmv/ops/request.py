@@ -6,7 +6,8 @@ import os
 
 from gitmv.errors import ConflictError, NotFoundError, RefusedError
 from gitmv.hashing import sha256_bytes
-from gitmv.ops.context import check_model_name, now, open_context
+from gitmv.ops.context import now, open_context
+from gitmv.names import check_model_name
 from gitmv.ops.inspect import diff_in
 from gitmv.rules import promotion as rules
 

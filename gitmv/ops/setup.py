@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gitmv.errors import MvError, PolicyError, UsageError
 from gitmv.git.repo import Repo
-from gitmv.ops.context import check_model_name
+from gitmv.names import check_model_name
 from gitmv.policy import POLICY_PATH, parse_policy, template
 
 NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"

@@ -18,14 +18,13 @@ import os
 from gitmv import records
 from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
 from gitmv.git import notes, record_signing
-from gitmv.git.repo import NOTES_REF, Repo
+from gitmv.git.repo import Repo
+from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref, version_tag_name
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
 from gitmv.rules import refs as refrules
-from gitmv.rules.refs import STAGE_REF_RE, VERSION_REF_RE
 
 RETRIES = 8
-TAG_PREFIX = "refs/tags/mv/"
 RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists", "atomic push failed",
                 "atomic transaction failed", "cannot lock ref", "but expected")
 
@@ -37,7 +36,7 @@ def tracking_notes_ref(remote: str) -> str:
 def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
     """The remote's registry refs in the grammar, read as bytes. A name outside it (which a server
     without our hook may hold) is skipped: never fetched, never misread as another ref."""
-    proc = repo.git("ls-remote", remote, "refs/tags/mv/*", NOTES_REF, check=False)
+    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, check=False)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         raise MvError(f"cannot reach remote '{remote}': {err[-1] if err else proc.returncode}",
@@ -74,7 +73,7 @@ def sync(repo: Repo, remote: str = "origin") -> dict:
 
 
 def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict) -> None:
-    local = dict(repo.refs_under(TAG_PREFIX))
+    local = dict(repo.refs_under(TAG_ROOT))
     specs, clashes = [], []
     for ref, oid in sorted(theirs.items()):
         if ref == NOTES_REF:
@@ -137,7 +136,7 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
     message, signature = records.split_signature(tag.message.encode())
     record = VersionRecord.from_message(message.decode())
     model = record.model
-    prefix = f"{TAG_PREFIX}{model}/"
+    prefix = model_tags_prefix(model)
     candidates = [(r, o) for r, o in repo.refs_under(prefix) if VERSION_REF_RE.match(r) and o != mine]
     candidates += [(r, o) for r, o in repo.refs_under("refs/mv-sync/") if o != mine]
     for other_ref, other in candidates:
@@ -145,20 +144,20 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
             target_ref = ref if other_ref.startswith("refs/mv-sync/") else other_ref
             _carry(repo, mine, other, record, VERSION_REF_RE.match(target_ref).group(2))
             return target_ref
-    taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(f"{TAG_PREFIX}{model}/")]
+    taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(model_tags_prefix(model))]
              if (m := VERSION_REF_RE.match(r)) and m.group(1) == model}
     number = max(taken) + 1
     for _ in range(20):
         new_record = VersionRecord(**{**record.__dict__, "version": f"v{number}"})
         try:
-            new_id = repo.create_tag(f"mv/{model}/v{number}", record.commit, new_record.to_message(), sign=bool(signature))
+            new_id = repo.create_tag(version_tag_name(model, f"v{number}"), record.commit, new_record.to_message(), sign=bool(signature))
             break
         except ConflictError:
             number += 1
     else:
         raise ConflictError(f"no free version number for {model}", "run 'git mv-promote sync' again")
     _carry(repo, mine, new_id, record, str(number))
-    return f"{TAG_PREFIX}{model}/v{number}"
+    return version_ref(model, f"v{number}")
 
 
 def _allowed_signers(repo: Repo) -> bytes | None:
@@ -195,7 +194,7 @@ def _merge_notes(repo: Repo, remote: str, remote_notes: str | None) -> str | Non
 
 
 def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict) -> tuple[bool, str]:
-    local = dict(repo.refs_under(TAG_PREFIX))
+    local = dict(repo.refs_under(TAG_ROOT))
     specs = [f"{ref}:{ref}" for ref in sorted(local) if ref not in theirs
              and (VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref))]
     if merged is not None and merged != theirs.get(NOTES_REF):

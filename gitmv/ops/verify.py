@@ -8,13 +8,14 @@ import tempfile
 from gitmv import records
 from gitmv.errors import MvError
 from gitmv.git import notes
-from gitmv.git.repo import NOTES_REF, Repo
+from gitmv.git.repo import Repo
+from gitmv.names import NOTES_REF, check_model_name, stage_ref, version_ref
 from gitmv.hashing import sha256_file
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, check_model_name, open_context
+from gitmv.ops.context import Context, open_context
 from gitmv.policy import POLICY_PATH
-from gitmv.registry import Registry, Version, stage_ref, version_ref
+from gitmv.registry import Registry, Version
 
 
 def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:

@@ -18,18 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-TAG_ROOT = "refs/tags/mv/"
-NOTES_REF = "refs/notes/mv-promote"
-_TAG_DIR_B = b"refs/tags/mv"
+from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_DIR, TAG_ROOT, VERSION_REF_RE
+
+_TAG_DIR_B = TAG_DIR.encode()
 _TAG_ROOT_B = TAG_ROOT.encode()
 _NOTES_B = NOTES_REF.encode()
 
-_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
-_NUM = r"[1-9][0-9]{0,8}"
-# `\Z`, not `$`: `$` also matches before a trailing newline. A stage that looks like a version
-# (`v<digits>`) is outside the grammar: `mv/<model>/v1/<seq>` would block the version tag `v1`.
-VERSION_REF_RE = re.compile(rf"^refs/tags/mv/({_NAME})/v({_NUM})\Z")
-STAGE_REF_RE = re.compile(rf"^refs/tags/mv/({_NAME})/(?!v[0-9]+/)({_NAME})/({_NUM})\Z")
 _VERSION_B = re.compile(VERSION_REF_RE.pattern.encode("ascii"))
 _STAGE_B = re.compile(STAGE_REF_RE.pattern.encode("ascii"))
 _HEX_B = re.compile(rb"\A(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")

@@ -54,8 +54,8 @@ from gitmv.hashing import sha256_bytes, sha256_file
 from gitmv.ops.artifacts import dvc_cache_candidates
 from gitmv.ops.context import Context, now, open_context
 from gitmv.policy import POLICY_PATH
-from gitmv.records import NAME_RE, PromotionRecord, VersionRecord
-from gitmv.registry import stage_ref, version_ref
+from gitmv.records import PromotionRecord, VersionRecord
+from gitmv.names import NAME_RE, stage_ref, stage_tag_name, version_ref, version_tag_name
 
 RUN_ID_PREFIX = "gto:"
 REASON_PREFIX = "imported from GTO "
@@ -616,7 +616,7 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
             for _ in range(20):
                 record = dataclasses.replace(pv.record, version=f"v{number}", signer=signer)
                 try:
-                    pv.tag_id = repo.create_tag(f"mv/{pv.model}/v{number}", pv.gto.commit, record.to_message(), sign)
+                    pv.tag_id = repo.create_tag(version_tag_name(pv.model, f"v{number}"), pv.gto.commit, record.to_message(), sign)
                     break
                 except ConflictError:
                     number += 1
@@ -643,7 +643,7 @@ def import_gto(path: str = ".", *, dry_run: bool = False, sign: bool = True) -> 
                 by=importer, policy_digest=ctx.policy.digest, previous=ps.previous,
                 gate=dict(NOT_GATED), reason=f"{REASON_PREFIX}{ps.gto.name}", signer=signer)
             # the tag takes GTO's time, so `at` stays a checkable fact; `by` is whoever signs the import
-            row["tag"] = repo.create_tag(f"mv/{ps.model}/{ps.stage}/{ps.seq}", ps.version.tag_id,
+            row["tag"] = repo.create_tag(stage_tag_name(ps.model, ps.stage, ps.seq), ps.version.tag_id,
                                          record.to_message(), sign, date=record.at)
         stages_out.append(row)
 

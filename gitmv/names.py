@@ -1,0 +1,80 @@
+"""The one grammar of names and refs: models, stages, versions, and the refs that hold them.
+
+Every module that builds or reads a registry ref name takes it from here, so the client, the
+server hook and `verify` cannot disagree about what a name is. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gitmv.errors import UsageError
+
+NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
+NUM_PATTERN = r"[1-9][0-9]{0,8}"
+NAME_RULE = "[a-z0-9][a-z0-9_-]{0,63}: lower case, digits, '_' and '-', no dots or slashes"
+
+NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+VERSION_RE = re.compile(rf"^v({NUM_PATTERN})$")
+
+TAG_DIR = "refs/tags/mv"
+TAG_ROOT = TAG_DIR + "/"
+NOTES_REF = "refs/notes/mv-promote"
+EXP_ROOT = "refs/mv-exp/"
+
+# `\Z`, not `$`: `$` also matches before a trailing newline. A stage that looks like a version
+# (`v<digits>`) is outside the grammar: `mv/<model>/v1/<seq>` would block the version tag `v1`.
+VERSION_REF_RE = re.compile(rf"^refs/tags/mv/({NAME_PATTERN})/v({NUM_PATTERN})\Z")
+STAGE_REF_RE = re.compile(rf"^refs/tags/mv/({NAME_PATTERN})/(?!v[0-9]+/)({NAME_PATTERN})/({NUM_PATTERN})\Z")
+EXPERIMENT_REF_RE = re.compile(rf"^refs/mv-exp/({NAME_PATTERN})/({NAME_PATTERN})\Z")
+
+
+def version_tag_name(model: str, version: str) -> str:
+    """The tag name (under refs/tags/) of a version: `mv/<model>/v<N>`."""
+    return f"{TAG_ROOT[len('refs/tags/'):]}{model}/{version}"
+
+
+def stage_tag_name(model: str, stage: str, seq: int) -> str:
+    """The tag name (under refs/tags/) of a stage entry: `mv/<model>/<stage>/<seq>`."""
+    return f"{TAG_ROOT[len('refs/tags/'):]}{model}/{stage}/{seq}"
+
+
+def version_ref(model: str, version: str) -> str:
+    return "refs/tags/" + version_tag_name(model, version)
+
+
+def stage_ref(model: str, stage: str, seq: int) -> str:
+    return "refs/tags/" + stage_tag_name(model, stage, seq)
+
+
+def model_tags_prefix(model: str) -> str:
+    """Every tag of one model (its versions and stage entries) starts with this."""
+    return f"{TAG_ROOT}{model}/"
+
+
+def experiment_ref(model: str, exp_id: str) -> str:
+    return f"{EXP_ROOT}{model}/{exp_id}"
+
+
+def version_number(version: str) -> int:
+    """N of `vN`; ValueError for anything else (callers turn it into their own typed error)."""
+    m = VERSION_RE.match(version)
+    if not m:
+        raise ValueError(f"not a version name: {version!r}")
+    return int(m.group(1))
+
+
+def next_version(latest: str | None) -> str:
+    """The version after `latest` (v1 for a model with none): the one place numbers are allocated."""
+    return f"v{version_number(latest) + 1}" if latest else "v1"
+
+
+def is_name(name: str) -> bool:
+    return bool(NAME_RE.match(name))
+
+
+def check_model_name(model: str) -> str:
+    """The model name, or UsageError (exit 2) naming the grammar: the same message everywhere."""
+    if not NAME_RE.match(model):
+        raise UsageError(f"invalid model name '{model}'", f"model names are {NAME_RULE}")
+    return model
