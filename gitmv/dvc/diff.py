@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from gitmv.git.repo import Repo
-from gitmv.ops.artifacts import dvc_cache_candidates
+from gitmv.dvc.cache import dvc_cache_candidates
 
 
 def _key(pin: dict) -> str:

@@ -29,7 +29,7 @@ from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import ZERO, Repo
 from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
 from gitmv.git.signing import verify_commit
-from gitmv.ops import approvals
+from gitmv import approvals
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import Registry
 from gitmv.rules import branch_guard, stage_record
@@ -119,7 +119,7 @@ def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
     """Registry tags this clone has and the remote lacks: the remote's state must not include
     them (an unpushed v5 would make pushing v4 look out of sequence). Unknown when the remote
     cannot be listed: then only the refs being pushed are hidden, as before."""
-    from gitmv.ops.sync import ls_remote
+    from gitmv.git.remote import ls_remote
 
     try:
         theirs = ls_remote(repo, remote)

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from gitmv import output
 from gitmv.rules import refs as refrules
 
 DEFAULT_TIMEOUT = 120
@@ -81,8 +82,7 @@ def server_has_work(updates, git_dir: str) -> bool:
 
 
 def _say(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    output.error(text)
 
 
 # Bytes in, never decoded before judged: see gitmv.rules.refs for why (U+2028, U+0085, non-UTF-8).

@@ -10,11 +10,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitmv.dvc import pins as dvcpins
+from gitmv.dvc.cache import dvc_cache_candidates, dvc_pin_for
 from gitmv.errors import ArtifactError, MvError
 from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_bytes, sha256_file
-from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.context import Context
 from gitmv.registry import Version
 
@@ -35,21 +34,8 @@ class Retrieval:
         return f"{self.path} is not retrievable (tried: {'; '.join(self.tried)})"
 
 
-def dvc_cache_candidates(repo: Repo, md5: str) -> list[Path]:
-    root = repo.workdir or repo.git_dir
-    base = Path(root, ".dvc", "cache")
-    return [base / "files" / "md5" / md5[:2] / md5[2:], base / md5[:2] / md5[2:]]
 
 
-def _dvc_pin_for(repo: Repo, commit: str, path: str) -> dict | None:
-    """The DVC pin of an artifact tracked by DVC (`<path>.dvc` or an out in dvc.lock)."""
-    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
-    files = [f"{path}.dvc"] if read(f"{path}.dvc") is not None else []
-    try:
-        pins = dvcpins.read_pins(read, files)
-    except Exception:  # a broken pin file only means "not retrievable this way"
-        return None
-    return dvcpins.pins_by_path(pins).get(path)
 
 
 def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree: bool, tmpdir: str | None = None,
@@ -77,7 +63,7 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
         result.tried.append(f"git blob at {commit[:12]} has sha256 {digest[:12]}…")
     else:
         result.tried.append(f"no git blob at {commit[:12]}")
-    pin = _dvc_pin_for(repo, commit, path)
+    pin = dvc_pin_for(repo, commit, path)
     if pin is None or "md5" not in pin:
         result.tried.append("not tracked by DVC")
         return result
@@ -96,7 +82,7 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
 
 def fetch_artifact(ctx: Context, v: Version, rel: str, tmp: str) -> str:
     """A local file with exactly the registered bytes of artifact `rel`, or ArtifactError."""
-    got = artifacts_mod.retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
+    got = retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
                                  use_worktree=True, tmpdir=tmp)
     if got.ok:
         return got.file

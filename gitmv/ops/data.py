@@ -20,7 +20,7 @@ from gitmv.dvc import remote as dvcremote
 from gitmv.errors import EvalError, MvError
 from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_file
-from gitmv.ops import artifacts as artifacts_mod
+from gitmv.dvc.cache import dvc_pin_for
 from gitmv.registry import Version
 
 DEFAULT_TRAIN_COMMAND = "dvc repro --force"
@@ -37,7 +37,7 @@ def version_pins(repo: Repo, version: Version) -> list[dict]:
     pins = list(version.record.data)
     seen = {p.get("md5") for p in pins}
     for rel in version.record.artifacts:
-        pin = artifacts_mod._dvc_pin_for(repo, version.record.commit, rel)
+        pin = dvc_pin_for(repo, version.record.commit, rel)
         if pin and pin.get("md5") not in seen:
             pins.append(pin)
             seen.add(pin.get("md5"))
@@ -88,7 +88,7 @@ def describe_missing(items: list[dict]) -> str:
 
 def retrieve_from_remote(repo: Repo, version: Version, rel: str, tmpdir: str, remotes: Remotes):
     """Download an artifact tracked by DVC from its remote; None if it cannot be had with the recorded digest."""
-    pin = artifacts_mod._dvc_pin_for(repo, version.record.commit, rel)
+    pin = dvc_pin_for(repo, version.record.commit, rel)
     if not pin or not pin.get("md5") or pin["md5"].endswith(".dir"):
         return None
     remote = remotes.get(pin.get("remote"))

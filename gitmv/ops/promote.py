@@ -18,7 +18,7 @@ from gitmv.rules import promotion as rules
 
 
 def _approval_check():
-    from gitmv.ops import approvals
+    from gitmv import approvals
 
     return approvals.check
 

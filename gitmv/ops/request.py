@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from gitmv.errors import ConflictError, NotFoundError, RefusedError
+from gitmv.git.remote import push_branch
 from gitmv.hashing import sha256_bytes
 from gitmv.ops.context import now, open_context
 from gitmv.names import check_model_name
@@ -52,7 +53,7 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
         from gitmv.ops import sync as sync_mod
 
         pushed = sync_mod.sync(repo, remote)
-        sync_mod.push_branch(repo, remote, branch)
+        push_branch(repo, remote, branch)
     title = f"Promote {model} {version} to {stage}"
     body = f"$(git show {branch}:promotions/{model}/{stage}.md)"
     nxt = [] if push else [f"git push {remote} {branch} && git mv-promote sync {remote}"]
@@ -70,7 +71,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
     """Approve a promotion request: a signed empty commit on its branch naming the request file's
     sha256 (an edit of the file afterwards voids it). Refuses one's own request and any signature
     the protected branch's allowed signers do not know; touches neither index nor work tree."""
-    from gitmv.ops import approvals as approvals_mod
+    from gitmv import approvals as approvals_mod
     from gitmv.ops import request_page as request_mod
 
     check_model_name(model)
@@ -119,9 +120,8 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
         raise ConflictError(f"branch {branch} moved while approving", "run the command again")
     pushed = False
     if push:
-        from gitmv.ops import sync as sync_mod
 
-        sync_mod.push_branch(repo, remote, branch)
+        push_branch(repo, remote, branch)
         pushed = True
     return {"model": model, "version": version, "stage": stage, "branch": branch, "commit": commit,
             "request_commit": request_commit, "request_sha256": digest, "approver": mine.principal,
@@ -130,7 +130,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
 
 def approvals_status(model: str, version: str, stage: str | None = None, path: str | os.PathLike = ".") -> dict:
     """What approval evidence is recorded for a version, and what each protected stage still needs."""
-    from gitmv.ops import approvals as approvals_mod
+    from gitmv import approvals as approvals_mod
 
     ctx = open_context(path)
     reg, policy = ctx.registry, ctx.policy

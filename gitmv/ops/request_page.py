@@ -7,7 +7,7 @@ request commit is signed: its signer is the requester; the file's `requester` is
 from __future__ import annotations
 
 from gitmv import records
-from gitmv.ops.approvals import REQUEST_TRAILER, page_path, request_path
+from gitmv.approvals import REQUEST_TRAILER, page_path, request_path
 from gitmv.rules import gate
 from gitmv.rules.promotion import Verdict
 

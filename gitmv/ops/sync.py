@@ -22,36 +22,15 @@ from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref, version_tag_name
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
-from gitmv.rules import refs as refrules
+from gitmv.git.remote import ls_remote, tracking_notes_ref
 
 RETRIES = 8
 RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists", "atomic push failed",
                 "atomic transaction failed", "cannot lock ref", "but expected")
 
 
-def tracking_notes_ref(remote: str) -> str:
-    return f"refs/notes/remotes/{remote}/mv-promote"
 
 
-def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
-    """The remote's registry refs in the grammar, read as bytes. A name outside it (which a server
-    without our hook may hold) is skipped: never fetched, never misread as another ref."""
-    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, check=False)
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MvError(f"cannot reach remote '{remote}': {err[-1] if err else proc.returncode}",
-                      "check 'git remote -v' and your access to the remote")
-    try:
-        listed = refrules.parse_ls_remote(proc.stdout)
-    except ValueError as exc:
-        raise MvError(f"cannot read the ref list of remote '{remote}': {exc}",
-                      "check that 'git ls-remote' works against it") from None
-    out = {}
-    for ref, oid in listed:
-        parsed = refrules.parse(ref)
-        if parsed is not None:
-            out[parsed.name] = oid
-    return out
 
 
 def sync(repo: Repo, remote: str = "origin") -> dict:
@@ -212,12 +191,6 @@ def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dic
     return False, text
 
 
-def push_branch(repo: Repo, remote: str, branch: str) -> None:
-    proc = repo.git("push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False)
-    if proc.returncode != 0:
-        text = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MvError(f"could not push branch {branch}: {text[-1] if text else proc.returncode}",
-                      f"push it yourself: git push {remote} {branch}")
 
 
 

@@ -136,7 +136,7 @@ def _recomputed_approval(ctx: Context, target: Version, stage: str, claimed: dic
                          failures: list, at: int):
     """The approval evidence recomputed at the merge a stage record names, which must be on the
     protected branch; UNKNOWN when the record claims none (nothing to recompute)."""
-    from gitmv.ops import approvals
+    from gitmv import approvals
     from gitmv.rules import stage_record
 
     merge = (claimed or {}).get("merge_commit")

@@ -1,6 +1,6 @@
 """Who approved, from verified facts: (requester principal, request sha256, facts) -> approvers.
 
-No I/O here: `gitmv.ops.approvals` reads the repository and verifies every signature, and hands this
+No I/O here: `gitmv.approvals` reads the repository and verifies every signature, and hands this
 module one `Fact` per commit that could vouch for a request. Identity is only ever a principal
 from a verified signature; names, e-mails and trailers never reach this module.
 

@@ -51,7 +51,7 @@ from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.hashing import sha256_bytes, sha256_file
-from gitmv.ops.artifacts import dvc_cache_candidates
+from gitmv.dvc.cache import dvc_cache_candidates
 from gitmv.ops.context import Context, now, open_context
 from gitmv.policy import POLICY_PATH
 from gitmv.records import PromotionRecord, VersionRecord
