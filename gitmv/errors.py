@@ -66,3 +66,7 @@ class ArtifactError(MvError):
 
 class EvalError(MvError):
     """The eval command failed or wrote malformed metrics; nothing was recorded."""
+
+
+class IncompleteError(MvError):
+    """This clone cannot see state a decision needs (unfetched notes, a shallow clone)."""

@@ -21,6 +21,10 @@ TAG_DIR = "refs/tags/mv"
 TAG_ROOT = TAG_DIR + "/"
 NOTES_REF = "refs/notes/mv-promote"
 EXP_ROOT = "refs/mv-exp/"
+# A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
+# pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
+# nothing silently until the notes exist.
+NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"
 
 # `\Z`, not `$`: `$` also matches before a trailing newline. A stage that looks like a version
 # (`v<digits>`) is outside the grammar: `mv/<model>/v1/<seq>` would block the version tag `v1`.
@@ -50,6 +54,11 @@ def stage_ref(model: str, stage: str, seq: int) -> str:
 def model_tags_prefix(model: str) -> str:
     """Every tag of one model (its versions and stage entries) starts with this."""
     return f"{TAG_ROOT}{model}/"
+
+
+def tracking_notes_ref(remote: str) -> str:
+    """Where a remote's evidence notes are fetched to (by `sync`, and by NOTES_FETCH_REFSPEC)."""
+    return f"refs/notes/remotes/{remote}/mv-promote"
 
 
 def experiment_ref(model: str, exp_id: str) -> str:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from gitmv.errors import MvError
 from gitmv.git.repo import Repo
-from gitmv.names import NOTES_REF, TAG_ROOT
+from gitmv.names import NOTES_FETCH_REFSPEC, NOTES_REF, TAG_ROOT
 from gitmv.rules import refs as refrules
-
-
-def tracking_notes_ref(remote: str) -> str:
-    return f"refs/notes/remotes/{remote}/mv-promote"
 
 
 def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
@@ -39,3 +35,12 @@ def push_branch(repo: Repo, remote: str, branch: str) -> None:
         text = proc.stderr.decode(errors="replace").strip().splitlines()
         raise MvError(f"could not push branch {branch}: {text[-1] if text else proc.returncode}",
                       f"push it yourself: git push {remote} {branch}")
+
+
+def ensure_notes_refspec(repo: Repo, remote: str) -> bool:
+    """Make a plain `git fetch` bring the remote's evidence notes too; True when it was added."""
+    spec = NOTES_FETCH_REFSPEC.format(remote=remote)
+    if spec in repo.config_all(f"remote.{remote}.fetch"):
+        return False
+    repo.git("config", "--add", f"remote.{remote}.fetch", spec)
+    return True

@@ -53,7 +53,8 @@ class Repo:
     def __init__(self, repo: "pygit2.Repository", hook_mode: bool = False):
         self._r = repo
         self.hook_mode = hook_mode
-        self._config: dict[str, str] | None = None
+        self._config: dict[str, list[str]] | None = None
+        self._config_names: list[str] = []  # as git lists them: subsections keep their case
         self._notes_trees: dict = {}
 
     # ------------------------------------------------------------ opening
@@ -122,15 +123,27 @@ class Repo:
     def config(self, key: str) -> str | None:
         """A config value as git itself sees it (GIT_CONFIG_GLOBAL, includes, `-c`), so what we
         record about identity and signing agrees with what `git tag -s` uses."""
+        found = self.config_all(key)
+        return found[-1] if found else None
+
+    def config_all(self, key: str) -> list[str]:
+        """Every value of a multi-valued key (e.g. remote.<name>.fetch), in git's order."""
         if self._config is None:
             proc = self.git("config", "--list", "-z", check=False)
-            values: dict[str, str] = {}
+            values: dict[str, list[str]] = {}
             for item in proc.stdout.decode("utf-8", "replace").split("\0"):
                 name, _, value = item.partition("\n")
                 if name:
-                    values[name.lower()] = value
+                    values.setdefault(name.lower(), []).append(value)
+                    self._config_names.append(name)
             self._config = values
-        return self._config.get(key.lower())
+        return self._config.get(key.lower(), [])
+
+    def remotes(self) -> list[str]:
+        """Configured remote names (those with a url), from the cached config."""
+        self.config_all("core.bare")
+        return sorted({k[len("remote."):-len(".url")] for k in self._config_names
+                       if k.startswith("remote.") and k.endswith(".url")})
 
     def identity(self) -> str:
         name, email = self.config("user.name"), self.config("user.email")

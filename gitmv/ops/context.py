@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from gitmv import records
-from gitmv.errors import PolicyError
+from gitmv.errors import IncompleteError, PolicyError
 from gitmv.git.repo import Repo, parse_git_date
-from gitmv.names import NOTES_REF
+from gitmv.names import NOTES_REF, tracking_notes_ref
 from gitmv.policy import POLICY_PATH, Policy, parse_policy
 from gitmv.registry import Registry
+from gitmv.rules import visibility
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Context:
     head: str
     registry: Registry
     warnings: list = field(default_factory=list)
+    gaps: list = field(default_factory=list)  # rules.visibility.Gap: what this clone cannot see
 
 
 def now() -> str:
@@ -52,6 +54,29 @@ def open_context(path: str | os.PathLike = ".", cached: bool = True) -> Context:
 
     registry = Registry(repo, policy, signers, repo.ref(NOTES_REF),
                         cache=RecordCache(repo.git_dir) if cached else None)
-    return Context(repo, policy, head, registry, warnings)
+    found = visibility_gaps(repo, registry)
+    warnings.extend(f"{g.cause} (fix: {g.fix})" for g in found)
+    return Context(repo, policy, head, registry, warnings, found)
+
+
+def visibility_gaps(repo: Repo, registry: Registry) -> list[visibility.Gap]:
+    """The facts `rules.visibility` judges, read locally (never from the network)."""
+    notes = repo.ref(NOTES_REF)
+    remotes = []
+    for name in repo.remotes():
+        tracking = repo.ref(tracking_notes_ref(name))
+        fetches = any(spec.lstrip("+").startswith("refs/notes/mv-promote") for spec in repo.config_all(f"remote.{name}.fetch"))
+        merged = tracking is not None and notes is not None and (tracking == notes or repo.is_ancestor(tracking, notes))
+        remotes.append(visibility.RemoteNotes(name, fetches, tracking, merged))
+    has_versions = bool(remotes) and notes is None and bool(registry.model_names)
+    return visibility.gaps(shallow=repo.is_shallow, has_local_notes=notes is not None, has_versions=has_versions,
+                           remotes=remotes)
+
+
+def require_complete(ctx: Context, what: str) -> None:
+    """Refuse a decision this clone cannot make correctly; name the first gap and its fix."""
+    blocking = [g for g in ctx.gaps if g.blocking]
+    if blocking:
+        raise IncompleteError(f"cannot {what} here: {blocking[0].cause}", blocking[0].fix)
 
 

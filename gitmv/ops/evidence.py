@@ -18,10 +18,9 @@ from gitmv.git.repo import Repo
 from gitmv.ops.artifacts import fetch_artifact
 from gitmv.ops.context import now, open_context
 
-# A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
 from gitmv.names import check_model_name
-# pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
-# nothing silently until the notes exist.
+
+# A metrics report is overall and per-slice numbers, not per-example output.
 MAX_METRICS_BYTES = 1 << 20
 
 

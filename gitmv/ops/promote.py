@@ -10,7 +10,7 @@ from gitmv.git import notes, record_signing
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, now, open_context
+from gitmv.ops.context import Context, now, open_context, require_complete
 from gitmv.names import check_model_name, stage_ref, stage_tag_name
 from gitmv.records import PromotionRecord
 from gitmv.registry import Version
@@ -25,6 +25,7 @@ def _approval_check():
 
 def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
     ctx = open_context(path)
+    require_complete(ctx, f"check {model} {version} for {stage}")
     verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
     return {**verdict.to_dict(), "warnings": ctx.warnings}
 
@@ -33,6 +34,7 @@ def promote(model: str, version: str, stage: str, *, reason: str = "", path: str
     check_model_name(model)
     for _ in range(10):
         ctx = open_context(path)
+        require_complete(ctx, f"promote {model} {version} to {stage}")
         mp = ctx.policy.model(model)
         verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
         if not verdict.passed:
@@ -86,6 +88,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
              force: bool = False, path: str | os.PathLike = ".") -> dict:
     check_model_name(model)
     ctx = open_context(path)
+    require_complete(ctx, f"roll back {stage} of {model}")
     reg, repo = ctx.registry, ctx.repo
     mp = ctx.policy.model(model)
     ctx.policy.stage_index(stage)

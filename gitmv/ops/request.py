@@ -7,7 +7,7 @@ import os
 from gitmv.errors import ConflictError, NotFoundError, RefusedError
 from gitmv.git.remote import push_branch
 from gitmv.hashing import sha256_bytes
-from gitmv.ops.context import now, open_context
+from gitmv.ops.context import now, open_context, require_complete
 from gitmv.names import check_model_name
 from gitmv.ops.inspect import diff_in
 from gitmv.rules import promotion as rules
@@ -21,6 +21,7 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
 
     check_model_name(model)
     ctx = open_context(path)
+    require_complete(ctx, f"request {model} {version} for {stage}")
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     mp = policy.model(model)
     verdict = rules.promotion_verdict(reg, model, version, stage, count_approvals=False)
@@ -76,6 +77,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
 
     check_model_name(model)
     ctx = open_context(path)
+    require_complete(ctx, f"approve {model} {version} for {stage}")
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     policy.stage_index(stage)
     v = reg.version(model, version)
@@ -133,6 +135,7 @@ def approvals_status(model: str, version: str, stage: str | None = None, path: s
     from gitmv import approvals as approvals_mod
 
     ctx = open_context(path)
+    require_complete(ctx, f"read the approvals of {model} {version}")
     reg, policy = ctx.registry, ctx.policy
     mp = policy.model(model)
     v = reg.version(model, version)

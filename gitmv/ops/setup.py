@@ -7,10 +7,10 @@ from pathlib import Path
 
 from gitmv.errors import MvError, PolicyError, UsageError
 from gitmv.git.repo import Repo
+from gitmv.git.remote import ensure_notes_refspec
 from gitmv.names import check_model_name
 from gitmv.policy import POLICY_PATH, parse_policy, template
 
-NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"
 
 
 def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = False, install_hook: bool = True,
@@ -27,12 +27,8 @@ def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = Fal
     else:
         policy_file.write_text(template(model, tuple(artifacts)))
         done.append(f"wrote {POLICY_PATH}")
-    remotes = repo.git("remote").stdout.decode().split()
-    for remote in remotes:
-        spec = NOTES_FETCH_REFSPEC.format(remote=remote)
-        have = repo.git("config", "--get-all", f"remote.{remote}.fetch", check=False).stdout.decode().split()
-        if spec not in have:
-            repo.git("config", "--add", f"remote.{remote}.fetch", spec)
+    for remote in repo.remotes():
+        if ensure_notes_refspec(repo, remote):
             done.append(f"added notes fetch refspec to remote {remote}")
     if add_signer:
         done.append(_add_signer(repo, policy_file))

@@ -19,10 +19,10 @@ from gitmv import records
 from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
-from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref, version_tag_name
+from gitmv.names import NOTES_REF, tracking_notes_ref, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref, version_tag_name
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
-from gitmv.git.remote import ls_remote, tracking_notes_ref
+from gitmv.git.remote import ensure_notes_refspec, ls_remote
 
 RETRIES = 8
 RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists", "atomic push failed",
@@ -200,4 +200,5 @@ def sync_at(remote: str = "origin", path: str | os.PathLike = ".") -> dict:
     if remote not in remotes:
         raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
                             f"git remote add {remote} URL")
-    return {**sync(repo, remote), "warnings": []}
+    added = ensure_notes_refspec(repo, remote)
+    return {**sync(repo, remote), "refspec_added": added, "warnings": []}

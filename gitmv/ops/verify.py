@@ -23,7 +23,8 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
     a failed check: every failure is collected and named."""
     ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
-    failures: list[str] = []
+    # verify fails when it cannot see what it must check
+    failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps if g.blocking]
     checked: list[str] = []
     models = [model] if model else reg.model_names
     if model:

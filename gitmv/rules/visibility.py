@@ -1,0 +1,46 @@
+"""What this clone cannot see: missing state is named, never read as "nothing".
+
+A clone that never fetched the evidence notes answers "no eval"; one that fetched them but did
+not merge them misses records (a deprecation, an eval); a shallow clone cuts the protected
+branch's history short (approvals, the policies in force). Each gap is stated with its fix, and
+a gap that could change a decision blocks the decision. Pure: the facts are gathered by
+`gitmv.ops.context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RemoteNotes:
+    """One remote as this clone knows it, without asking the network."""
+
+    remote: str
+    fetches_notes: bool  # one of its fetch refspecs maps refs/notes/mv-promote*
+    tracking: str | None  # refs/notes/remotes/<remote>/mv-promote, when fetched
+    merged: bool  # the tracking notes are the local notes or in their history
+
+
+@dataclass(frozen=True)
+class Gap:
+    cause: str
+    fix: str
+    blocking: bool  # a gate decision or a verification made without it could be wrong
+
+
+def gaps(*, shallow: bool, has_local_notes: bool, has_versions: bool, remotes: Sequence[RemoteNotes]) -> list[Gap]:
+    found = []
+    if shallow:
+        found.append(Gap("this clone is shallow: approvals and the policies in force are read from history it lacks",
+                         "git fetch --unshallow", True))
+    for r in remotes:
+        if r.tracking is not None and not r.merged:
+            found.append(Gap(f"evidence notes fetched from '{r.remote}' are not merged into refs/notes/mv-promote",
+                             f"git mv-promote sync {r.remote}", True))
+        elif r.tracking is None and not r.fetches_notes and not has_local_notes and has_versions:
+            found.append(Gap(f"the evidence notes of '{r.remote}' were never fetched into this clone "
+                             "(git clone and git fetch do not fetch notes)",
+                             f"git mv-promote sync {r.remote}", True))
+    return found
