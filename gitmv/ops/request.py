@@ -77,7 +77,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
 
     check_model_name(model)
     ctx = open_context(path)
-    require_complete(ctx, f"approve {model} {version} for {stage}")
+    require_complete(ctx, f"approve {model} {version} for {stage}", needs=("history",))
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     policy.stage_index(stage)
     v = reg.version(model, version)
@@ -135,7 +135,7 @@ def approvals_status(model: str, version: str, stage: str | None = None, path: s
     from gitmv import approvals as approvals_mod
 
     ctx = open_context(path)
-    require_complete(ctx, f"read the approvals of {model} {version}")
+    require_complete(ctx, f"read the approvals of {model} {version}", needs=("history",))
     reg, policy = ctx.registry, ctx.policy
     mp = policy.model(model)
     v = reg.version(model, version)
