@@ -84,6 +84,30 @@ def is_name(name: str) -> bool:
 
 def check_model_name(model: str) -> str:
     """The model name, or UsageError (exit 2) naming the grammar: the same message everywhere."""
-    if not NAME_RE.match(model):
+    if not NAME_RE.fullmatch(model):  # fullmatch: `$` alone would let a trailing newline through
         raise UsageError(f"invalid model name '{model}'", f"model names are {NAME_RULE}")
     return model
+
+
+VERSION_RULE = "v1, v2, …: 'v' and a number from 1, no leading zeros"
+STAGE_RULE = f"{NAME_RULE}, and not v<digits> (that names a version)"
+
+
+def is_stage_name(name: str) -> bool:
+    """The policy's stage grammar: a name that does not look like a version (see STAGE_REF_RE)."""
+    return bool(NAME_RE.fullmatch(name)) and not re.fullmatch(r"v[0-9]+", name)
+
+
+def check_version_name(version: str) -> str:
+    """The version name `vN`, or UsageError (exit 2): the same message from every command."""
+    if not VERSION_RE.fullmatch(version):
+        raise UsageError(f"invalid version name '{version}'", f"versions are {VERSION_RULE}")
+    return version
+
+
+def check_stage_name(stage: str) -> str:
+    """The stage name, or UsageError (exit 2). Whether the policy has that stage is the
+    operation's question (exit 1): a well-formed name can still be unknown."""
+    if not is_stage_name(stage):
+        raise UsageError(f"invalid stage name '{stage}'", f"stage names are {STAGE_RULE}")
+    return stage

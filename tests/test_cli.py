@@ -93,6 +93,66 @@ def test_invalid_model_name_is_a_usage_error_exit_2(model_repo, mv_proc):
     assert "invalid model name" in result.err
 
 
+# Every command that takes a model, a version or a stage, with a well-formed value for the others.
+NAME_SLOTS = {
+    "model": [["register", "{}"], ["init", "--model", "{}", "--no-hook"], ["show", "{}"], ["show", "{}", "v1"],
+              ["history", "{}"], ["log", "{}"], ["diff", "{}", "v1", "v2"], ["lineage", "{}", "v1"], ["verify", "{}"],
+              ["reproduce", "{}", "v1"], ["eval", "{}", "v1"], ["deprecate", "{}", "v1", "-m", "x"],
+              ["check", "{}", "v1", "--stage", "production"], ["promote", "{}", "v1", "--stage", "production"],
+              ["rollback", "{}", "--stage", "production"], ["request", "{}", "v1", "--stage", "production"],
+              ["approve", "{}", "v1", "--stage", "production"], ["approvals", "{}", "v1"]],
+    "version": [["register", "churn", "--parent", "{}"], ["show", "churn", "{}"], ["diff", "churn", "{}", "v1"],
+                ["diff", "churn", "v1", "{}"], ["lineage", "churn", "{}"], ["verify", "churn", "{}"],
+                ["reproduce", "churn", "{}"], ["eval", "churn", "{}"], ["deprecate", "churn", "{}", "-m", "x"],
+                ["check", "churn", "{}", "--stage", "production"], ["promote", "churn", "{}", "--stage", "production"],
+                ["rollback", "churn", "--stage", "production", "--to", "{}"],
+                ["request", "churn", "{}", "--stage", "production"], ["approve", "churn", "{}", "--stage", "production"],
+                ["approvals", "churn", "{}"]],
+    "stage": [["history", "churn", "--stage", "{}"], ["check", "churn", "v1", "--stage", "{}"],
+              ["promote", "churn", "v1", "--stage", "{}"], ["rollback", "churn", "--stage", "{}"],
+              ["request", "churn", "v1", "--stage", "{}"], ["approve", "churn", "v1", "--stage", "{}"],
+              ["approvals", "churn", "v1", "--stage", "{}"]],
+}
+
+
+@pytest.mark.parametrize("kind, bad", [("model", "Churn"), ("model", "churn.v2"), ("version", "V1"), ("version", "v01"),
+                                       ("version", "v0"), ("stage", "Production"), ("stage", "v2")])
+def test_a_bad_name_is_the_same_usage_error_exit_2_from_every_command(model_repo, mv, kind, bad):
+    errors = {}
+    for template in NAME_SLOTS[kind]:
+        args = [a.format(bad) for a in template]
+        errors[" ".join(args)] = mv(*args, cwd=model_repo.path, code=2).err
+    assert len(set(errors.values())) == 1, errors
+    cause, fix = next(iter(errors.values())).splitlines()
+    assert cause == f"error: invalid {kind} name '{bad}'"
+    assert fix.startswith("  fix: versions are" if kind == "version" else f"  fix: {kind} names are")
+    assert model_repo.git("for-each-ref", "refs/tags/mv", "refs/notes", "refs/heads/mv-promote") == ""
+
+
+def test_a_bad_name_is_refused_before_the_repository_is_opened(tmp_path, mv):
+    result = mv("check", "churn", "v1", "--stage", "v2", cwd=tmp_path, code=2)  # tmp_path is no repository
+    assert result.err.startswith("error: invalid stage name 'v2'")
+
+
+def test_a_well_formed_but_unknown_stage_is_exit_1_not_usage(model_repo, mv):
+    model_repo.version(0.85, 0.80)
+    result = mv("check", "churn", "v1", "--stage", "canary", cwd=model_repo.path, code=1)
+    assert "unknown stage 'canary'" in result.err
+
+
+def test_eval_takes_an_experiment_id_where_a_version_goes(model_repo, mv):
+    model_repo.write_model(0.86, 0.81)
+    model_repo.commit("trial")
+    mv("register", "churn", "--experiment", "trial-1", cwd=model_repo.path)
+    assert mv("eval", "churn", "trial-1", "--json", cwd=model_repo.path).json["record"]["kind"] == "eval"
+
+
+def test_importing_the_cli_does_not_import_pygit2():
+    proc = run([sys.executable, "-c", "import sys, gitmv.cli; print('pygit2' in sys.modules)"], None)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False", "--help must not pay for pygit2: import the operations inside commands"
+
+
 def test_outside_a_repository_is_exit_1_with_a_cause(tmp_path, mv_proc):
     result = mv_proc("show", cwd=tmp_path, code=1)
     assert "not a Git repository" in result.err

@@ -39,6 +39,23 @@ def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = Fal
     return {"done": done, "next": [f"git add {POLICY_PATH} .mv-promote && git commit -m 'Add mv-promote policy'"]}
 
 
+def install_hooks(server: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """`hooks install`: the client pre-push hook of the repository at `path`, or with `server` the
+    pre-receive hook of that bare repository. `done` is empty when it was installed already."""
+    from gitmv.hooks import install as hooks_install
+
+    done = hooks_install.install_server(server) if server else hooks_install.install_client(Repo.discover(path))
+    return {"done": done}
+
+
+def uninstall_hooks(server: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """`hooks uninstall`: remove the shim and restore the hook it replaced (client, or `server`'s)."""
+    from gitmv.hooks import install as hooks_install
+
+    done = hooks_install.uninstall_server(server) if server else hooks_install.uninstall_client(Repo.discover(path))
+    return {"done": done}
+
+
 def _add_signer(repo: Repo, policy_file: Path) -> str:
     fmt = repo.config("gpg.format")
     key = repo.config("user.signingkey")

@@ -1,0 +1,28 @@
+"""The commands, one module per family: each holds its options, the call into `gitmv.api` (or
+`gitmv.ops`) and the rendering through `gitmv.output`; `gitmv.cli` collects their `COMMANDS`.
+
+The operations are imported inside each command (`api()`), never at import time: `--help`, the
+completion script and a usage error must not pay for pygit2.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import click
+
+from gitmv import output
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (stable, documented in docs/reference.md).")
+
+
+def api() -> ModuleType:
+    from gitmv import api as api_module
+
+    return api_module
+
+
+def warn(result: dict) -> None:
+    for w in result.get("warnings") or []:
+        output.error(f"warning: {w}")

@@ -1,0 +1,75 @@
+"""The gate and the stages: `check`, `promote`, `rollback`."""
+
+from __future__ import annotations
+
+import click
+
+from gitmv import output
+from gitmv.cli.commands import CONTEXT, api, json_option, warn
+from gitmv.cli.params import MODEL, STAGE, VERSION
+from gitmv.errors import EXIT_FAULT, EXIT_OK
+
+
+def _render_verdict(v: dict) -> None:
+    rows = [("pass" if c["passed"] else "FAIL", c["name"], c["detail"]) for c in v["criteria"]]
+    output.table(["", "criterion", "detail"], rows)
+    output.line("")
+    verb = "may enter" if v["passed"] else "may NOT enter"
+    output.line(f"{v['model']} {v['version']} {verb} {v['stage']}")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("model", type=MODEL)
+@click.argument("version", type=VERSION)
+@click.option("--stage", type=STAGE, required=True, help="Target stage.")
+@json_option
+def check(model, version, stage, as_json):
+    """Dry-run the gate for VERSION entering STAGE: one row per criterion. Exit 0 pass, 1 fail."""
+    result = api().check(model, version, stage)
+    warn(result)
+    if as_json:
+        output.emit_json(result)
+    else:
+        _render_verdict(result)
+    return EXIT_OK if result["passed"] else EXIT_FAULT
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("model", type=MODEL)
+@click.argument("version", type=VERSION)
+@click.option("--stage", type=STAGE, required=True, help="Target stage.")
+@click.option("-m", "--message", "reason", default="", help="Why.")
+@json_option
+def promote(model, version, stage, reason, as_json):
+    """Promote VERSION into STAGE with a signed stage tag, if the gate passes."""
+    result = api().promote(model, version, stage, reason=reason)
+    warn(result)
+    if as_json:
+        return output.emit_json(result)
+    output.line(f"promoted {model} {version} to {stage} ({result['ref']})")
+    output.line(f"push it: git push origin {result['ref']} refs/notes/mv-promote   (or: git mv-promote sync)")
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("model", type=MODEL)
+@click.option("--stage", type=STAGE, required=True, help="Stage to roll back.")
+@click.option("--to", "to", type=VERSION, metavar="VERSION", help="Target version (default: the one before the current).")
+@click.option("--dry-run", is_flag=True, help="Rehearse: check everything, write nothing.")
+@click.option("--force", is_flag=True, help="Roll back even if artifacts are not retrievable (recorded).")
+@click.option("-m", "--message", "reason", default="", help="Why.")
+@json_option
+def rollback(model, stage, to, dry_run, force, reason, as_json):
+    """Return STAGE to an earlier version with a new signed stage tag (kind = rollback)."""
+    result = api().rollback(model, stage, to=to, dry_run=dry_run, reason=reason, force=force)
+    warn(result)
+    if as_json:
+        output.emit_json(result)
+        return EXIT_OK if (not dry_run or result["verdict"]["passed"]) else EXIT_FAULT
+    if dry_run:
+        _render_verdict(result["verdict"])
+        output.line(f"dry run: {stage} would go from {result['from']} to {result['to']}; nothing written")
+        return EXIT_OK if result["verdict"]["passed"] else EXIT_FAULT
+    output.line(f"rolled back {model} {stage} from {result['from']} to {result['to']} ({result['ref']})")
+
+
+COMMANDS = (check, promote, rollback)
