@@ -13,9 +13,13 @@ from gitmv.errors import UsageError
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 NUM_PATTERN = r"[1-9][0-9]{0,8}"
 NAME_RULE = "[a-z0-9][a-z0-9_-]{0,63}: lower case, digits, '_' and '-', no dots or slashes"
+VERSION_RULE = "'v' and a number from 1: v1, v2, …"
 
 NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
 VERSION_RE = re.compile(rf"^v({NUM_PATTERN})$")
+# What is meant as a version even where it is not one (`2`, `V2`, `v02`): no experiment may have
+# such a name, so it is always reported as a malformed version, never as an unknown experiment.
+VERSION_SHAPED_RE = re.compile(r"^[vV]?[0-9]+$")
 
 TAG_DIR = "refs/tags/mv"
 TAG_ROOT = TAG_DIR + "/"
@@ -78,3 +82,21 @@ def check_model_name(model: str) -> str:
     if not NAME_RE.match(model):
         raise UsageError(f"invalid model name '{model}'", f"model names are {NAME_RULE}")
     return model
+
+
+def check_version_name(version: str) -> str:
+    """The version name, or UsageError (exit 2) naming the grammar: the same message everywhere."""
+    if not VERSION_RE.match(version):
+        raise UsageError(f"invalid version name '{version}'", f"versions are {VERSION_RULE}")
+    return version
+
+
+def is_experiment_name(name: str) -> bool:
+    return bool(NAME_RE.match(name)) and not VERSION_SHAPED_RE.match(name)
+
+
+def check_version_or_experiment(name: str) -> str:
+    """A version name or a name an experiment may have; else check_version_name's UsageError."""
+    if VERSION_RE.match(name) or is_experiment_name(name):
+        return name
+    raise UsageError(f"invalid version name '{name}'", f"versions are {VERSION_RULE}; experiments are {NAME_RULE}")

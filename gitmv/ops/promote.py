@@ -11,7 +11,7 @@ from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, now, open_context
-from gitmv.names import check_model_name, stage_ref, stage_tag_name
+from gitmv.names import check_model_name, check_version_name, stage_ref, stage_tag_name
 from gitmv.records import PromotionRecord
 from gitmv.registry import Version
 from gitmv.rules import promotion as rules
@@ -24,6 +24,8 @@ def _approval_check():
 
 
 def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
+    check_model_name(model)
+    check_version_name(version)
     ctx = open_context(path)
     verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
     return {**verdict.to_dict(), "warnings": ctx.warnings}
@@ -31,6 +33,7 @@ def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -
 
 def promote(model: str, version: str, stage: str, *, reason: str = "", path: str | os.PathLike = ".") -> dict:
     check_model_name(model)
+    check_version_name(version)
     for _ in range(10):
         ctx = open_context(path)
         mp = ctx.policy.model(model)
@@ -85,6 +88,8 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
 def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",
              force: bool = False, path: str | os.PathLike = ".") -> dict:
     check_model_name(model)
+    if to is not None:
+        check_version_name(to)
     ctx = open_context(path)
     reg, repo = ctx.registry, ctx.repo
     mp = ctx.policy.model(model)

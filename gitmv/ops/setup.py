@@ -10,6 +10,9 @@ from gitmv.git.repo import Repo
 from gitmv.names import check_model_name
 from gitmv.policy import POLICY_PATH, parse_policy, template
 
+# A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
+# pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
+# nothing silently until the notes exist.
 NOTES_FETCH_REFSPEC = "+refs/notes/mv-promote*:refs/notes/remotes/{remote}/mv-promote*"
 
 
