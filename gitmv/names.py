@@ -91,6 +91,15 @@ def check_version_name(version: str) -> str:
     return version
 
 
+def check_names(model: str, *versions: str | None) -> None:
+    """check_model_name, then check_version_name for each version given (None: not given): what
+    every operation that takes a model does first."""
+    check_model_name(model)
+    for version in versions:
+        if version is not None:
+            check_version_name(version)
+
+
 def is_experiment_name(name: str) -> bool:
     return bool(NAME_RE.match(name)) and not VERSION_SHAPED_RE.match(name)
 

@@ -14,7 +14,6 @@ from gitmv.dvc import pins as dvcpins
 from gitmv.errors import ArtifactError, MvError
 from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_bytes, sha256_file
-from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.context import Context
 from gitmv.registry import Version
 
@@ -33,6 +32,15 @@ class Retrieval:
 
     def describe_failure(self) -> str:
         return f"{self.path} is not retrievable (tried: {'; '.join(self.tried)})"
+
+    def offer(self, file: Path, source: str, mismatch: str) -> bool:
+        """Take `file` when its sha256 is the recorded one; else note `mismatch` ({digest}: its own)."""
+        digest, _ = sha256_file(file)
+        if digest != self.expected:
+            self.tried.append(mismatch.format(digest=digest[:12]))
+            return False
+        self.source, self.file = source, str(file)
+        return True
 
 
 def dvc_cache_candidates(repo: Repo, md5: str) -> list[Path]:
@@ -59,11 +67,8 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
     if use_worktree and repo.workdir is not None:
         local = repo.workdir / path
         if local.is_file():
-            digest, _ = sha256_file(local)
-            if digest == expected:
-                result.source, result.file = "work tree", str(local)
+            if result.offer(local, "work tree", f"work tree file has sha256 {{digest}}…, record says {expected[:12]}…"):
                 return result
-            result.tried.append(f"work tree file has sha256 {digest[:12]}…, record says {expected[:12]}…")
         else:
             result.tried.append("work tree: no such file")
     blob = repo.blob_at(commit, path)
@@ -83,11 +88,8 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
         return result
     for candidate in dvc_cache_candidates(repo, pin["md5"]):
         if candidate.is_file():
-            digest, _ = sha256_file(candidate)
-            if digest == expected:
-                result.source, result.file = "dvc cache", str(candidate)
+            if result.offer(candidate, "dvc cache", f"dvc cache object {pin['md5']} has sha256 {{digest}}…"):
                 return result
-            result.tried.append(f"dvc cache object {pin['md5']} has sha256 {digest[:12]}…")
             break
     else:
         result.tried.append(f"dvc cache has no object {pin['md5']}")
@@ -96,7 +98,7 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
 
 def fetch_artifact(ctx: Context, v: Version, rel: str, tmp: str) -> str:
     """A local file with exactly the registered bytes of artifact `rel`, or ArtifactError."""
-    got = artifacts_mod.retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
+    got = retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
                                  use_worktree=True, tmpdir=tmp)
     if got.ok:
         return got.file

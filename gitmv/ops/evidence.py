@@ -16,7 +16,7 @@ from gitmv.errors import EvalError, UsageError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
 from gitmv.ops.artifacts import fetch_artifact
-from gitmv.names import check_model_name, check_version_name, check_version_or_experiment
+from gitmv.names import check_model_name, check_names, check_version_or_experiment
 from gitmv.ops.context import now, open_context
 
 MAX_METRICS_BYTES = 1 << 20
@@ -126,8 +126,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     """Rebuild a version from its commit and pinned data in a temporary worktree; record the result."""
     from gitmv.ops import data as data_ops
 
-    check_model_name(model)
-    check_version_name(version)
+    check_names(model, version)
     ctx = open_context(path)
     mp = ctx.policy.model(model)
     v = ctx.registry.version(model, version)
@@ -143,8 +142,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
 
 
 def deprecate(model: str, version: str, *, reason: str, sunset: str | None = None, path: str | os.PathLike = ".") -> dict:
-    check_model_name(model)
-    check_version_name(version)
+    check_names(model, version)
     if not reason.strip():
         raise UsageError("deprecate needs a reason", "pass -m 'why it is deprecated'")
     ctx = open_context(path)

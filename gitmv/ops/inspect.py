@@ -9,7 +9,7 @@ from gitmv import records
 from gitmv.errors import MvError, NotFoundError
 from gitmv.git.repo import Repo
 from gitmv.ops.context import Context, open_context
-from gitmv.names import check_model_name, check_version_name, stage_ref, version_ref
+from gitmv.names import check_model_name, check_names, check_version_name, stage_ref, version_ref
 from gitmv.registry import Registry
 
 
@@ -130,9 +130,7 @@ def _evidence_summary(rec: dict) -> str:
 
 
 def diff(model: str, va: str, vb: str, path: str | os.PathLike = ".") -> dict:
-    check_model_name(model)
-    check_version_name(va)
-    check_version_name(vb)
+    check_names(model, va, vb)
     return diff_in(open_context(path), model, va, vb)
 
 

@@ -7,7 +7,7 @@ import os
 from gitmv.errors import ConflictError, NotFoundError, RefusedError
 from gitmv.hashing import sha256_bytes
 from gitmv.ops.context import now, open_context
-from gitmv.names import check_model_name, check_version_name
+from gitmv.names import check_names
 from gitmv.ops.inspect import diff_in
 from gitmv.rules import promotion as rules
 
@@ -18,8 +18,7 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     reviewer's page. Every gate criterion but approvals must already pass."""
     from gitmv.ops import request_page as request_mod
 
-    check_model_name(model)
-    check_version_name(version)
+    check_names(model, version)
     ctx = open_context(path)
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     mp = policy.model(model)
@@ -74,8 +73,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
     from gitmv.ops import approvals as approvals_mod
     from gitmv.ops import request_page as request_mod
 
-    check_model_name(model)
-    check_version_name(version)
+    check_names(model, version)
     ctx = open_context(path)
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     policy.stage_index(stage)
@@ -134,8 +132,7 @@ def approvals_status(model: str, version: str, stage: str | None = None, path: s
     """What approval evidence is recorded for a version, and what each protected stage still needs."""
     from gitmv.ops import approvals as approvals_mod
 
-    check_model_name(model)
-    check_version_name(version)
+    check_names(model, version)
     ctx = open_context(path)
     reg, policy = ctx.registry, ctx.policy
     mp = policy.model(model)

@@ -9,7 +9,7 @@ from gitmv import records
 from gitmv.errors import MvError
 from gitmv.git import notes
 from gitmv.git.repo import Repo
-from gitmv.names import NOTES_REF, check_model_name, check_version_name, stage_ref, version_ref
+from gitmv.names import NOTES_REF, check_names, stage_ref, version_ref
 from gitmv.hashing import sha256_file
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
@@ -23,9 +23,7 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
     """Signatures, records, artifact digests, note integrity and notes history. Never raises for
     a failed check: every failure is collected and named."""
     if model:
-        check_model_name(model)
-    if version:
-        check_version_name(version)
+        check_names(model, version or None)
     ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
     failures: list[str] = []
@@ -198,9 +196,7 @@ def verify_data(model: str, version: str | None = None, path: str | os.PathLike 
     """Every object of every pin and DVC-tracked artifact is in the configured DVC remote."""
     from gitmv.ops import data as data_ops
 
-    check_model_name(model)
-    if version:
-        check_version_name(version)
+    check_names(model, version or None)
     ctx = open_context(path)
     reg = ctx.registry
     ctx.policy.model(model)
