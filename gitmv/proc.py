@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from gitmv.errors import MvError
+from gitmv.errors import CommandError, MvError
+
+__all__ = ["QUARANTINE_VARS", "CommandError", "Completed", "git_free_env", "run"]
 
 # Variables that must survive into child git processes inside a server hook, so they keep seeing
 # quarantined objects; every other GIT_* variable is dropped.
@@ -29,14 +31,6 @@ def git_free_env(keep_quarantine: bool = False) -> dict[str, str]:
     if keep_quarantine:
         env.update({k: os.environ[k] for k in QUARANTINE_VARS if k in os.environ})
     return env
-
-
-class CommandError(MvError):
-    """A program exited non-zero (or could not be started); `result` is what it said, when it ran."""
-
-    def __init__(self, cause: str, fix: str | None = None, result: Completed | None = None):
-        super().__init__(cause, fix)
-        self.result = result
 
 
 @dataclass(frozen=True)
