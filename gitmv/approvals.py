@@ -53,10 +53,8 @@ def protected_tip(reg: Registry) -> str | None:
 
 
 def _parse_request(raw: bytes | None) -> dict | None:
-    if raw is None:
-        return None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8")) if raw is not None else None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
 

@@ -6,6 +6,11 @@ there is one, the fix. Anything else that escapes is a bug (exit 3).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gitmv.proc import Completed
+
 EXIT_OK = 0
 EXIT_FAULT = 1
 EXIT_USAGE = 2
@@ -70,3 +75,12 @@ class EvalError(MvError):
 
 class IncompleteError(MvError):
     """This clone cannot see state a decision needs (unfetched notes, a shallow clone)."""
+
+
+class CommandError(MvError):
+    """A program we run (git, dvc, ssh-keygen, gpg) failed or could not be started; `result`
+    keeps its command, exit status and both streams when it ran (`gitmv.proc`)."""
+
+    def __init__(self, cause: str, fix: str | None = None, result: Completed | None = None):
+        super().__init__(cause, fix)
+        self.result = result

@@ -13,9 +13,13 @@ from gitmv.errors import UsageError
 NAME_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 NUM_PATTERN = r"[1-9][0-9]{0,8}"
 NAME_RULE = "[a-z0-9][a-z0-9_-]{0,63}: lower case, digits, '_' and '-', no dots or slashes"
+VERSION_RULE = "'v' and a number from 1: v1, v2, …"
 
 NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
 VERSION_RE = re.compile(rf"^v({NUM_PATTERN})$")
+# What is meant as a version even where it is not one (`2`, `V2`, `v02`): no experiment may have
+# such a name, so it is always reported as a malformed version, never as an unknown experiment.
+VERSION_SHAPED_RE = re.compile(r"^[vV]?[0-9]+$")
 
 TAG_DIR = "refs/tags/mv"
 TAG_ROOT = TAG_DIR + "/"
@@ -89,7 +93,6 @@ def check_model_name(model: str) -> str:
     return model
 
 
-VERSION_RULE = "v1, v2, …: 'v' and a number from 1, no leading zeros"
 STAGE_RULE = f"{NAME_RULE}, and not v<digits> (that names a version)"
 
 
@@ -111,3 +114,23 @@ def check_stage_name(stage: str) -> str:
     if not is_stage_name(stage):
         raise UsageError(f"invalid stage name '{stage}'", f"stage names are {STAGE_RULE}")
     return stage
+
+
+def check_names(model: str, *versions: str | None) -> None:
+    """check_model_name, then check_version_name for each version given (None: not given): what
+    every operation that takes a model does first."""
+    check_model_name(model)
+    for version in versions:
+        if version is not None:
+            check_version_name(version)
+
+
+def is_experiment_name(name: str) -> bool:
+    return bool(NAME_RE.fullmatch(name)) and not VERSION_SHAPED_RE.fullmatch(name)
+
+
+def check_version_or_experiment(name: str) -> str:
+    """A version name or a name an experiment may have; else check_version_name's UsageError."""
+    if VERSION_RE.fullmatch(name) or is_experiment_name(name):
+        return name
+    raise UsageError(f"invalid version name '{name}'", f"versions are {VERSION_RULE}; experiments are {NAME_RULE}")

@@ -17,7 +17,7 @@ from gitmv.errors import MvError, NotFoundError, RecordError
 from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import Repo, TagInfo
-from gitmv.names import EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
+from gitmv.names import EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
 from gitmv.git.signing import SignatureCheck, verify_signature
 from gitmv.policy import Policy
 from gitmv.records import PromotionRecord, VersionRecord
@@ -158,7 +158,7 @@ class Registry:
 
     def version(self, model: str, version: str) -> Version:
         if not NAME_RE.match(model):
-            raise NotFoundError(f"'{model}' is not a valid model name", "use [a-z0-9][a-z0-9_-]{0,63}")
+            raise NotFoundError(f"'{model}' is not a valid model name", f"model names are {NAME_RULE}")
         records.version_number(version)
         oid = self.version_tag_id(model, version)
         if oid is None:

@@ -251,7 +251,9 @@ def test_a_shallow_clone_with_shallow_notes(tmp_path, keys):
     assert git("rev-list", "--count", "refs/notes/mv-promote", cwd=path) == "1", "the notes history is cut"
     (path / "model.bin").write_text("0.95 0.90 5\n")
     git("commit", "-qam", "shallow work", cwd=path)
-    check_matrix(path, {"show": ((0,), None), "verify": ((0,), None), "register": ((0,), None), "eval": ((0,), None)})
+    # verify cannot see the history it must check: it fails and names the fix (issue "Newcomer")
+    check_matrix(path, {"show": ((0,), None), "verify": ((1,), "git fetch --unshallow"), "register": ((0,), None),
+                        "eval": ((0,), None)})
 
 
 def test_a_bare_repository(tmp_path, keys):
@@ -286,6 +288,41 @@ def test_a_bad_committed_policy(tmp_path, keys, policy, why):
 def test_bad_arguments(tmp_path, keys, args):
     r = registered(tmp_path, keys)
     assert_clean(run_proc(r.path, *args), (1, 2))
+
+
+# Every command that takes a model or a version checks it by the one grammar (gitmv.names), before
+# anything else: the same one-line message and exit 2 wherever the name is typed.
+WITH_MODEL = [["show", "{m}"], ["show", "{m}", "--experiments"], ["history", "{m}"], ["log", "{m}"],
+              ["diff", "{m}", "v1", "v1"], ["check", "{m}", "v1", "--stage", "production"],
+              ["promote", "{m}", "v1", "--stage", "production"], ["rollback", "{m}", "--stage", "production"],
+              ["eval", "{m}", "v1"], ["reproduce", "{m}", "v1"], ["deprecate", "{m}", "v1", "-m", "why"],
+              ["request", "{m}", "v1", "--stage", "production"], ["approve", "{m}", "v1", "--stage", "production"],
+              ["approvals", "{m}", "v1"], ["lineage", "{m}", "v1"], ["verify", "{m}"], ["verify", "--data", "{m}"],
+              ["register", "{m}"]]
+WITH_VERSION = [["show", "churn", "{v}"], ["diff", "churn", "{v}", "v1"], ["diff", "churn", "v1", "{v}"],
+                ["check", "churn", "{v}", "--stage", "production"], ["promote", "churn", "{v}", "--stage", "production"],
+                ["rollback", "churn", "--stage", "production", "--to", "{v}"], ["eval", "churn", "{v}"],
+                ["reproduce", "churn", "{v}"], ["deprecate", "churn", "{v}", "-m", "why"],
+                ["request", "churn", "{v}", "--stage", "production"], ["approve", "churn", "{v}", "--stage", "production"],
+                ["approvals", "churn", "{v}"], ["lineage", "churn", "{v}"], ["verify", "churn", "{v}"],
+                ["verify", "--data", "churn", "{v}"], ["register", "churn", "--parent", "{v}"]]
+
+
+@pytest.mark.parametrize("args", WITH_MODEL, ids=lambda a: "-".join(x for x in a if x != "{m}"))
+def test_an_invalid_model_name_is_exit_2_with_one_message_in_every_command(tmp_path, keys, args):
+    r = registered(tmp_path, keys)
+    result = run(r.path, *[a.format(m="Churn") for a in args])
+    assert_clean(result, (2,))
+    assert result.err.startswith("error: invalid model name 'Churn'"), result.err
+
+
+@pytest.mark.parametrize("args", WITH_VERSION, ids=lambda a: "-".join(x for x in a if x != "{v}"))
+def test_a_malformed_version_is_exit_2_with_one_message_in_every_command(tmp_path, keys, args):
+    r = registered(tmp_path, keys)
+    for bad in ("2", "V2"):
+        result = run(r.path, *[a.format(v=bad) for a in args])
+        assert_clean(result, (2,))
+        assert result.err.startswith(f"error: invalid version name '{bad}'"), result.err
 
 
 @pytest.mark.parametrize("name,data,why", [

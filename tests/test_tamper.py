@@ -190,6 +190,19 @@ def test_verify_detects_an_older_version_whose_stored_copy_is_gone(model_repo):
     DETECTED.append("artifact_not_retrievable")
 
 
+def test_verify_reports_a_change_to_a_record_that_was_already_tampered(registry):
+    """A record may not change once it is in the notes history, even one whose id never matched:
+    the server refuses that edge (gitmv/rules/notes.py), so verify reports it too."""
+    r = registry
+    tag, note = note_of(r, "v1")
+    kept = tomllib.loads(note)["record"]
+    forged = {"id": "sha256:" + "0" * 64, "kind": "approval", "at": "2026-11-01T09:00:00Z", "by": "Mallory"}
+    write_note(r, tag, records.render_note(kept + [forged]))
+    write_note(r, tag, records.render_note(kept + [{**forged, "by": "Mallory's friend"}]))
+    failures = r.mv("verify", "--json", code=1).json["failures"]
+    assert f"notes: record {forged['id']} on {tag[:12]} was changed in {NOTES}" in failures
+
+
 def test_a_tampered_note_is_refused_by_the_server_too(registry, daemon_server):  # noqa: F811
     """verify is the offline check; the server hook refuses to publish the same tampering."""
     server = daemon_server

@@ -9,6 +9,8 @@ what a reader will recompute, never the typed user name.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from gitmv import records
 from gitmv.errors import SigningError
 from gitmv.git import signing
@@ -30,19 +32,39 @@ def signer_principal(repo: Repo, allowed_signers: bytes | None) -> str | None:
     return check.principal if check.ok else None
 
 
+class Signer:
+    """The user's signing setup for one command. Finding the principal signs a probe, so it is
+    done at most once however many records and tags the command signs."""
+
+    def __init__(self, repo: Repo, allowed_signers: bytes | None):
+        self.repo = repo
+        self.allowed_signers = allowed_signers
+        self.key = repo.config("user.signingkey")
+
+    @cached_property
+    def principal(self) -> str | None:
+        return signer_principal(self.repo, self.allowed_signers) if self.key else None
+
+    def by(self) -> str:
+        """`by` of what the user signs: the principal (what readers recompute from the signature),
+        else the typed identity."""
+        return self.principal or self.repo.identity()
+
+
 def new_record(repo: Repo, kind: str, body: dict, *, at: str, allowed_signers: bytes | None,
-               signed: bool, warnings: list | None = None) -> dict:
+               signed: bool, warnings: list | None = None, signer: Signer | None = None) -> dict:
     """A note record with its id, signed by the user's key. `signed` (every tier but research)
-    makes a missing signing setup an error; an unsigned record would not count as evidence."""
-    if not repo.config("user.signingkey"):
+    makes a missing signing setup an error; an unsigned record would not count as evidence.
+    Pass the command's `signer` when it signs more than one thing."""
+    signer = signer or Signer(repo, allowed_signers)
+    if not signer.key:
         if signed:
             raise SigningError(f"cannot sign the {kind} record: no signing key configured", FIX_SIGNING)
         return records.make_note_record(kind, body, at=at, by=repo.identity())
-    principal = signer_principal(repo, allowed_signers)
-    if principal is None and warnings is not None:
+    if signer.principal is None and warnings is not None:
         warnings.append(f"your signing key is not in the allowed signers: this {kind} record will not count as "
                         "evidence — " + FIX_SIGNING)
-    rec = records.make_note_record(kind, body, at=at, by=principal or repo.identity())
+    rec = records.make_note_record(kind, body, at=at, by=signer.by())
     return {**rec, "signature": _sign(repo, records.record_payload(rec)).decode()}
 
 

@@ -11,11 +11,8 @@ from gitmv.rules import refs as refrules
 def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
     """The remote's registry refs in the grammar, read as bytes. A name outside it (which a server
     without our hook may hold) is skipped: never fetched, never misread as another ref."""
-    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, check=False)
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MvError(f"cannot reach remote '{remote}': {err[-1] if err else proc.returncode}",
-                      "check 'git remote -v' and your access to the remote")
+    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, check=False).check(
+        f"cannot reach remote '{remote}'", "check 'git remote -v' and your access to the remote")
     try:
         listed = refrules.parse_ls_remote(proc.stdout)
     except ValueError as exc:
@@ -30,11 +27,8 @@ def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
 
 
 def push_branch(repo: Repo, remote: str, branch: str) -> None:
-    proc = repo.git("push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False)
-    if proc.returncode != 0:
-        text = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MvError(f"could not push branch {branch}: {text[-1] if text else proc.returncode}",
-                      f"push it yourself: git push {remote} {branch}")
+    repo.git("push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False).check(
+        f"could not push branch {branch}", f"push it yourself: git push {remote} {branch}")
 
 
 def ensure_notes_refspec(repo: Repo, remote: str) -> bool:

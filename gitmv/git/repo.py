@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,22 +17,14 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import ObjectType, RepositoryOpenFlag
 
-from gitmv.errors import ConflictError, MvError, NotARepoError
+from gitmv import proc as procs
+from gitmv.errors import ConflictError, MvError, NotARepoError, SigningError
 from gitmv.names import NOTES_REF
 
 ZERO = "0" * 40
 CAS_RETRIES = 1000
 CAS_DEADLINE_S = 60.0
-# Variables that must survive into child git processes inside a server hook, so they keep seeing
-# quarantined objects; every other GIT_* variable is dropped.
-QUARANTINE_VARS = ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
-
-
-def clean_env(keep_quarantine: bool = False) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    if keep_quarantine:
-        env.update({k: os.environ[k] for k in QUARANTINE_VARS if k in os.environ})
-    return env
+FIX_SIGNING = "set up signing: git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub"
 
 
 @dataclass(frozen=True)
@@ -108,17 +99,15 @@ class Repo:
     # ------------------------------------------------------------ git subprocess
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None
-            ) -> subprocess.CompletedProcess:
+            ) -> procs.Completed:
+        """Run git on this repository. In a server hook no GIT_* variable but the quarantine's
+        reaches it (unless the caller passes `env`)."""
         cmd = ["git", "--git-dir", str(self.git_dir)]
         if self.workdir is not None:
             cmd += ["--work-tree", str(self.workdir)]
-        run_env = env if env is not None else (clean_env(True) if self.hook_mode else None)
-        proc = subprocess.run(cmd + list(args), input=input, capture_output=True, env=run_env,
-                              cwd=str(self.workdir or self.git_dir))
-        if check and proc.returncode != 0:
-            msg = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise MvError(f"git {args[0]} failed: {msg[-1] if msg else proc.returncode}")
-        return proc
+        run_env = env if env is not None else (procs.git_free_env(keep_quarantine=True) if self.hook_mode else None)
+        proc = procs.run(cmd + list(args), input=input, env=run_env, cwd=str(self.workdir or self.git_dir))
+        return proc.check(f"git {args[0]} failed") if check else proc
 
     def config(self, key: str) -> str | None:
         """A config value as git itself sees it (GIT_CONFIG_GLOBAL, includes, `-c`), so what we
@@ -257,9 +246,9 @@ class Repo:
         """`git merge-base --all a b`: every best common ancestor (a criss-cross history has
         several, and a rule that needs "the" base must hold at each of them)."""
         proc = self.git("merge-base", "--all", a, b, check=False)
-        if proc.returncode not in (0, 1):
-            raise MvError(f"git merge-base failed: {proc.stderr.decode(errors='replace').strip()[-200:]}")
-        return proc.stdout.decode().split()
+        if proc.returncode == 1:  # no common ancestor
+            return []
+        return proc.check("git merge-base failed").stdout.decode().split()
 
     def tree_id(self, commit: str) -> str:
         return str(self._r[commit].peel(pygit2.Commit).tree_id)
@@ -360,18 +349,13 @@ class Repo:
         env = {**os.environ, "GIT_COMMITTER_DATE": date} if date else None
         proc = self.git("-c", "advice.nestedTag=false", "tag", *flags, "--cleanup=verbatim", "-F", "-",
                         name, target, input=message.encode(), check=False, env=env)
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip()
+        if not proc.ok:
             _raise_if_locked(proc.stderr)
-            if "already exists" in err:
+            if b"already exists" in proc.stderr:
                 raise ConflictError(f"tag {name} already exists", "another writer took it; run the command again")
-            from gitmv.errors import SigningError
-
-            last = err.splitlines()[-1] if err else f"exit {proc.returncode}"
             if sign:
-                raise SigningError(f"could not sign tag {name}: {last}",
-                                   "set up signing: git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
-            raise MvError(f"could not create tag {name}: {last}")
+                proc.fail(f"could not sign tag {name}", FIX_SIGNING, SigningError)
+            proc.fail(f"could not create tag {name}")
         oid = self.ref(f"refs/tags/{name}")
         assert oid is not None
         return oid
@@ -480,13 +464,7 @@ class Repo:
 
     def _signed_commit(self, tree: str, parent: str, message: str) -> str:
         proc = self.git("commit-tree", "-S", tree, "-p", parent, "-F", "-", input=message.encode(), check=False)
-        if proc.returncode != 0:
-            from gitmv.errors import SigningError
-
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise SigningError(f"could not sign the commit: {err[-1] if err else f'exit {proc.returncode}'}",
-                               "set up signing: git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub")
-        return proc.stdout.decode().strip()
+        return proc.check("could not sign the commit", FIX_SIGNING, SigningError).stdout.decode().strip()
 
     def cas_notes_update(self, compute, ref: str = NOTES_REF, message: str = "git-mv-promote notes") -> str | None:
         """Read-modify-write of a notes ref with compare-and-swap and retry.

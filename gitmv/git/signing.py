@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitmv import proc as procs
 from gitmv.records import SIG_MARKERS
 
 FPR_RE = re.compile(r"(SHA256:[A-Za-z0-9+/=]+)")
@@ -45,12 +45,9 @@ def split_signed_object(raw: bytes) -> tuple[bytes, bytes]:
     return raw[:cut], raw[cut:]
 
 
-def _env() -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-
-
-def _run(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(args, input=stdin, capture_output=True, env=_env(), timeout=60)
+def _run(args: list[str], stdin: bytes | None = None) -> procs.Completed:
+    """ssh-keygen and gpg see no GIT_* variable: they need none, and a hook must leak none."""
+    return procs.run(args, input=stdin, env=procs.git_free_env(), timeout=60)
 
 
 def _split_allowed(allowed: bytes) -> tuple[bytes, dict[str, str]]:
@@ -196,7 +193,6 @@ def sign_payload(payload: bytes, *, fmt: str | None, signing_key: str | None, na
     else:
         proc = _run([gpg_program or "gpg", "--batch", "--status-fd=2", "--detach-sign", "--armor",
                      "-u", signing_key], payload)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise SigningError(f"could not sign the record: {err[-1] if err else f'exit {proc.returncode}'}", fix)
+    if not proc.ok or not proc.stdout.strip():
+        proc.fail("could not sign the record", fix, SigningError)
     return proc.stdout

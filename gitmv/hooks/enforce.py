@@ -249,10 +249,9 @@ def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None) -> None:
             except MvError:
                 before = []  # an invalid note was refused when its own commit was checked
             _check_new_signatures(before, after, target, signers)
-            for rid, what in notes_rules.edge_violations(before, after):
-                verb = "removed" if what == "removed" else "altered"
+            for rid, what in notes_rules.edge_violations(before, after):  # what: "removed" | "altered"
                 raise Refusal(NOTES_REF, "R3 notes-append-only",
-                              f"record {rid} on {target[:12]} would be {verb} (notes commit {commit[:12]})",
+                              f"record {rid} on {target[:12]} would be {what} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
 
 

@@ -35,13 +35,10 @@ def _ref_text(ref) -> str:
 
 
 def _git_out(git_dir: str, *args: str) -> tuple[int, bytes]:
-    import subprocess
+    from gitmv import proc  # no pygit2: this runs before the fast path decides
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GIT_") or k in ("GIT_QUARANTINE_PATH", "GIT_OBJECT_DIRECTORY",
-                                                "GIT_ALTERNATE_OBJECT_DIRECTORIES")}
-    proc = subprocess.run(["git", "--git-dir", git_dir, *args], capture_output=True, env=env)
-    return proc.returncode, proc.stdout
+    done = proc.run(["git", "--git-dir", git_dir, *args], env=proc.git_free_env(keep_quarantine=True))
+    return done.returncode, done.stdout
 
 
 def protected_refs_fast(git_dir: str) -> set[str] | None:

@@ -33,6 +33,15 @@ class Retrieval:
     def describe_failure(self) -> str:
         return f"{self.path} is not retrievable (tried: {'; '.join(self.tried)})"
 
+    def offer(self, file: Path, source: str, mismatch: str) -> bool:
+        """Take `file` when its sha256 is the recorded one; else note `mismatch` ({digest}: its own)."""
+        digest, _ = sha256_file(file)
+        if digest != self.expected:
+            self.tried.append(mismatch.format(digest=digest[:12]))
+            return False
+        self.source, self.file = source, str(file)
+        return True
+
 
 
 
@@ -45,11 +54,8 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
     if use_worktree and repo.workdir is not None:
         local = repo.workdir / path
         if local.is_file():
-            digest, _ = sha256_file(local)
-            if digest == expected:
-                result.source, result.file = "work tree", str(local)
+            if result.offer(local, "work tree", f"work tree file has sha256 {{digest}}…, record says {expected[:12]}…"):
                 return result
-            result.tried.append(f"work tree file has sha256 {digest[:12]}…, record says {expected[:12]}…")
         else:
             result.tried.append("work tree: no such file")
     blob = repo.blob_at(commit, path)
@@ -69,11 +75,8 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
         return result
     for candidate in dvc_cache_candidates(repo, pin["md5"]):
         if candidate.is_file():
-            digest, _ = sha256_file(candidate)
-            if digest == expected:
-                result.source, result.file = "dvc cache", str(candidate)
+            if result.offer(candidate, "dvc cache", f"dvc cache object {pin['md5']} has sha256 {{digest}}…"):
                 return result
-            result.tried.append(f"dvc cache object {pin['md5']} has sha256 {digest[:12]}…")
             break
     else:
         result.tried.append(f"dvc cache has no object {pin['md5']}")

@@ -7,13 +7,13 @@ import hashlib
 import os
 import shlex
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
+from gitmv import proc as procs
 from gitmv.dvc import diff as dvcdata
 from gitmv.dvc import pins as dvcpins
 from gitmv.dvc import remote as dvcremote
@@ -174,10 +174,9 @@ def reproduce(repo: Repo, version: Version, model_policy) -> dict:
             targets = [p for p in model_policy.data if (tree / p).is_file()]
             if targets:
                 _run(["dvc", "pull", "--quiet", *targets], tree, env, "fetching the pinned data")
-        proc = subprocess.run(command, shell=True, cwd=str(tree), env=env, capture_output=True)
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise MvError(f"the training command '{command}' failed (exit {proc.returncode}): {err[-1] if err else ''}",
+        proc = procs.run(command, shell=True, cwd=str(tree), env=env)
+        if not proc.ok:
+            raise MvError(f"the training command '{command}' failed (exit {proc.returncode}): {proc.last_line()}",
                           "fix it (policy [models.NAME.train] command) and reproduce again; nothing was recorded")
         produced, match = {}, True
         for rel, meta in sorted(version.record.artifacts.items()):
@@ -195,9 +194,9 @@ def reproduce(repo: Repo, version: Version, model_policy) -> dict:
 
 def _share_dvc_cache(repo: Repo, tree: Path, env: dict) -> None:
     main_cache = repo.workdir / ".dvc" / "cache"
-    proc = subprocess.run(["dvc", "cache", "dir"], cwd=str(repo.workdir), env=env, capture_output=True, text=True)
-    if proc.returncode == 0 and proc.stdout.strip():
-        main_cache = Path(proc.stdout.strip())
+    proc = procs.run(["dvc", "cache", "dir"], cwd=str(repo.workdir), env=env)
+    if proc.ok and proc.stdout.strip():
+        main_cache = Path(proc.stdout.decode().strip())
     _run(["dvc", "config", "--local", "cache.dir", str(main_cache)], tree, env, "sharing the DVC cache")
     _run(["dvc", "config", "--local", "core.analytics", "false"], tree, env, "configuring DVC")
 
@@ -205,8 +204,5 @@ def _share_dvc_cache(repo: Repo, tree: Path, env: dict) -> None:
 def _run(args: list[str], cwd: Path, env: dict, what: str) -> None:
     if shutil.which(args[0]) is None:
         raise MvError(f"{what} needs the '{args[0]}' command", dvcremote.EXTRA_HINT)
-    proc = subprocess.run(args, cwd=str(cwd), env=env, capture_output=True)
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MvError(f"{what} failed: {' '.join(shlex.quote(a) for a in args)}: {err[-1] if err else proc.returncode}",
-                      "check the DVC remote (dvc remote list) and your credentials")
+    procs.run(args, cwd=str(cwd), env=env).check(f"{what} failed: {shlex.join(args)}",
+                                                 "check the DVC remote (dvc remote list) and your credentials")

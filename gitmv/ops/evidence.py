@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from gitmv import proc as procs
 from gitmv import records
 from gitmv.dvc import pins as dvcpins
 from gitmv.errors import EvalError, UsageError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
 from gitmv.ops.artifacts import fetch_artifact
+from gitmv.names import check_model_name, check_names, check_version_or_experiment
 from gitmv.ops.context import now, open_context
 
-from gitmv.names import check_model_name
 
 # A metrics report is overall and per-slice numbers, not per-example output.
 MAX_METRICS_BYTES = 1 << 20
@@ -26,6 +26,8 @@ MAX_METRICS_BYTES = 1 << 20
 
 def evaluate(model: str, version: str, *, suite: str | None = None, from_file: str | None = None,
              path: str | os.PathLike = ".") -> dict:
+    check_model_name(model)
+    check_version_or_experiment(version)
     ctx = open_context(path)
     repo, reg = ctx.repo, ctx.registry
     mp = ctx.policy.model(model)
@@ -50,11 +52,10 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
             first = files[sorted(files)[0]]
             command = substitute(mp.eval_command, artifact=shlex.quote(first), output=shlex.quote(str(output)),
                                  model=shlex.quote(model), version=shlex.quote(version), suite=shlex.quote(suite))
-            proc = subprocess.run(command, shell=True, cwd=str(repo.workdir or "."), capture_output=True)
+            proc = procs.run(command, shell=True, cwd=str(repo.workdir or "."), env=None)
             status = proc.returncode
             if status != 0:
-                err = proc.stderr.decode(errors="replace").strip().splitlines()
-                raise EvalError(f"eval command exited {status}: {err[-1] if err else command}",
+                raise EvalError(f"eval command exited {status}: {proc.last_line() or command}",
                                 "fix the eval command; nothing was recorded")
             if not output.is_file():
                 raise EvalError("eval command wrote no metrics file to {output}", "make it write JSON to the {output} path")
@@ -127,7 +128,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     """Rebuild a version from its commit and pinned data in a temporary worktree; record the result."""
     from gitmv.ops import data as data_ops
 
-    check_model_name(model)
+    check_names(model, version)
     ctx = open_context(path)
     mp = ctx.policy.model(model)
     v = ctx.registry.version(model, version)
@@ -143,6 +144,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
 
 
 def deprecate(model: str, version: str, *, reason: str, sunset: str | None = None, path: str | os.PathLike = ".") -> dict:
+    check_names(model, version)
     if not reason.strip():
         raise UsageError("deprecate needs a reason", "pass -m 'why it is deprecated'")
     ctx = open_context(path)

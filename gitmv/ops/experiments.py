@@ -7,14 +7,15 @@ from gitmv import records
 from gitmv.errors import ConflictError, UsageError
 from gitmv.git.repo import Repo
 from gitmv.records import VersionRecord
-from gitmv.names import NAME_RE, VERSION_RE, experiment_ref
+from gitmv.names import NAME_RULE, VERSION_RE, experiment_ref, is_experiment_name
 from gitmv.registry import Registry
 
 
 def register_experiment(repo: Repo, model: str, name: str, fields: dict) -> dict:
     exp_id = name or "e" + records.record_id({**fields, "kind": "experiment"})[7:19]
-    if not NAME_RE.match(exp_id) or VERSION_RE.match(exp_id):
-        raise UsageError(f"invalid experiment name '{exp_id}'", "use [a-z0-9][a-z0-9_-]*, not v<digits>")
+    if not is_experiment_name(exp_id):
+        raise UsageError(f"invalid experiment name '{exp_id}'",
+                         f"experiment names are {NAME_RULE}, and not a version or a number (v1, 2)")
     record = VersionRecord(version=exp_id, kind="experiment", **{**fields, "parent": fields.get("parent")})
     tag_id = repo.create_tag_object(f"mv-exp/{model}/{exp_id}", fields["commit"], record.to_message())
     ref = experiment_ref(model, exp_id)

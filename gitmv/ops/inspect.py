@@ -9,7 +9,7 @@ from gitmv import records
 from gitmv.errors import MvError, NotFoundError
 from gitmv.git.repo import Repo
 from gitmv.ops.context import Context, open_context
-from gitmv.names import check_model_name, stage_ref, version_ref
+from gitmv.names import check_model_name, check_names, check_version_name, stage_ref, version_ref
 from gitmv.registry import Registry
 
 
@@ -38,6 +38,7 @@ def show(model: str | None = None, version: str | None = None, path: str | os.Pa
         if not rows and model not in ctx.policy.models:
             raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
         return {"model": model, "versions": rows, "stages": current, "warnings": ctx.warnings}
+    check_version_name(version)
     v = reg.version(model, version)
     sig = reg.signature(v.tag)
     found = reg.note_records(v.tag.id)
@@ -129,6 +130,7 @@ def _evidence_summary(rec: dict) -> str:
 
 
 def diff(model: str, va: str, vb: str, path: str | os.PathLike = ".") -> dict:
+    check_names(model, va, vb)
     return diff_in(open_context(path), model, va, vb)
 
 

@@ -6,7 +6,7 @@ import os
 
 from gitmv import records
 from gitmv.ops.context import now, open_context
-from gitmv.names import check_model_name
+from gitmv.names import check_model_name, check_names
 
 
 def experiments(model: str, path: str | os.PathLike = ".") -> dict:
@@ -32,7 +32,7 @@ def gc(older_than: str | None = None, dry_run: bool = False, path: str | os.Path
 def lineage(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     from gitmv.ops import experiments as lifecycle
 
-    check_model_name(model)
+    check_names(model, version)
     ctx = open_context(path)
     graph = lifecycle.lineage(ctx.registry, model, version)
     return {**graph, "dot": lifecycle.to_dot(graph), "warnings": ctx.warnings}

@@ -11,7 +11,7 @@ from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, now, open_context, require_complete
-from gitmv.names import check_model_name, stage_ref, stage_tag_name
+from gitmv.names import check_names, stage_ref, stage_tag_name
 from gitmv.records import PromotionRecord
 from gitmv.registry import Version
 from gitmv.rules import promotion as rules
@@ -24,6 +24,7 @@ def _approval_check():
 
 
 def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
+    check_names(model, version)
     ctx = open_context(path)
     require_complete(ctx, f"check {model} {version} for {stage}")
     verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
@@ -31,7 +32,7 @@ def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -
 
 
 def promote(model: str, version: str, stage: str, *, reason: str = "", path: str | os.PathLike = ".") -> dict:
-    check_model_name(model)
+    check_names(model, version)
     for _ in range(10):
         ctx = open_context(path)
         require_complete(ctx, f"promote {model} {version} to {stage}")
@@ -48,23 +49,16 @@ def promote(model: str, version: str, stage: str, *, reason: str = "", path: str
     raise ConflictError(f"{stage} of {model} kept changing", "run the command again")
 
 
-def _principal_or_identity(ctx: Context, mp) -> str:
-    """`by` of a record the user signs: the principal their key has (what readers recompute from
-    the signature); the typed identity only where nothing is signed."""
-    if mp.signed and ctx.repo.config("user.signingkey"):
-        return record_signing.signer_principal(ctx.repo, ctx.registry.allowed_signers) or ctx.repo.identity()
-    return ctx.repo.identity()
-
-
 def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind: str, forced: dict | None = None) -> dict:
     reg, repo = ctx.registry, ctx.repo
     version = reg.version(verdict.model, verdict.version)
     seqs = reg.stage_seqs(verdict.model, verdict.stage)
     seq = seqs[-1][0] + 1 if seqs else 1
     current = reg.current(verdict.model, verdict.stage)
+    signer = record_signing.Signer(repo, reg.allowed_signers)  # one probe for the tag's `by` and the approval's
     record = PromotionRecord(
         kind=kind, model=verdict.model, version=verdict.version, version_tag=version.tag.id, stage=verdict.stage,
-        seq=seq, at=now(), by=_principal_or_identity(ctx, mp), policy_digest=ctx.policy.digest,
+        seq=seq, at=now(), by=signer.by() if mp.signed and signer.key else repo.identity(), policy_digest=ctx.policy.digest,
         previous=current.record.version if current else None,
         eval_record=verdict.eval_record["id"] if verdict.eval_record else None,
         gate=verdict.gate_summary(), approval=verdict.approval, reason=reason,
@@ -74,7 +68,7 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
     if verdict.approval and kind == "promote":
         approval = record_signing.new_record(
             repo, "approval", {**verdict.approval, "model": verdict.model, "version": verdict.version, "stage": verdict.stage},
-            at=record.at, allowed_signers=reg.allowed_signers, signed=mp.signed, warnings=ctx.warnings)
+            at=record.at, allowed_signers=reg.allowed_signers, signed=mp.signed, warnings=ctx.warnings, signer=signer)
         notes.append(repo, version.tag.id, [approval], f"mv-promote: approval of {verdict.model} {verdict.version}")
         record = PromotionRecord(**{**record.__dict__, "approval": {**verdict.approval, "record": approval["id"]}})
     name = stage_tag_name(verdict.model, verdict.stage, seq)
@@ -86,7 +80,7 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
 
 def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",
              force: bool = False, path: str | os.PathLike = ".") -> dict:
-    check_model_name(model)
+    check_names(model, to)
     ctx = open_context(path)
     require_complete(ctx, f"roll back {stage} of {model}")
     reg, repo = ctx.registry, ctx.repo

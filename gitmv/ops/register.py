@@ -13,7 +13,7 @@ from gitmv.git.repo import Repo
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.hashing import sha256_bytes, sha256_file
 from gitmv.ops.context import now, open_context
-from gitmv.names import check_model_name, version_ref, version_tag_name
+from gitmv.names import check_names, version_ref, version_tag_name
 from gitmv.policy import POLICY_PATH
 from gitmv.records import VersionRecord
 from gitmv.registry import Registry
@@ -25,7 +25,7 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
              path: str | os.PathLike = ".", on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Register a signed version, or with `experiment` (a name, or "" for a generated id) an
     experiment under refs/mv-exp/ (unsigned, not pushed, collected by gc)."""
-    check_model_name(model)
+    check_names(model, parent)
     ctx = open_context(path)
     repo, reg = ctx.repo, ctx.registry
     mp = ctx.policy.model(model)

@@ -8,7 +8,7 @@ from gitmv.errors import ConflictError, NotFoundError, RefusedError
 from gitmv.git.remote import push_branch
 from gitmv.hashing import sha256_bytes
 from gitmv.ops.context import now, open_context, require_complete
-from gitmv.names import check_model_name
+from gitmv.names import check_names
 from gitmv.ops.inspect import diff_in
 from gitmv.rules import promotion as rules
 
@@ -19,7 +19,7 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     reviewer's page. Every gate criterion but approvals must already pass."""
     from gitmv.ops import request_page as request_mod
 
-    check_model_name(model)
+    check_names(model, version)
     ctx = open_context(path)
     require_complete(ctx, f"request {model} {version} for {stage}")
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
@@ -75,7 +75,7 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
     from gitmv import approvals as approvals_mod
     from gitmv.ops import request_page as request_mod
 
-    check_model_name(model)
+    check_names(model, version)
     ctx = open_context(path)
     require_complete(ctx, f"approve {model} {version} for {stage}", needs=("history",))
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
@@ -134,6 +134,7 @@ def approvals_status(model: str, version: str, stage: str | None = None, path: s
     """What approval evidence is recorded for a version, and what each protected stage still needs."""
     from gitmv import approvals as approvals_mod
 
+    check_names(model, version)
     ctx = open_context(path)
     require_complete(ctx, f"read the approvals of {model} {version}", needs=("history",))
     reg, policy = ctx.registry, ctx.policy

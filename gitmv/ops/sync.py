@@ -151,6 +151,7 @@ def _carry(repo: Repo, mine: str, new_id: str, record: VersionRecord, number: st
     """Copy the evidence on our unpublished tag to the version that replaces it (same ids on re-run)."""
     carried = []
     allowed_signers = _allowed_signers(repo)
+    signer = record_signing.Signer(repo, allowed_signers)
     for rec in notes.read_records(repo, repo.ref(NOTES_REF), mine):
         body = {k: v for k, v in rec.items() if k not in ("id", "kind", "at", "by", "signature")}
         if "version" in body:
@@ -158,7 +159,7 @@ def _carry(repo: Repo, mine: str, new_id: str, record: VersionRecord, number: st
         body["carried_from"] = rec["id"]
         # re-signed by whoever carries it: the original signature covered the old version's record
         carried.append(record_signing.new_record(repo, rec["kind"], body, at=rec["at"], allowed_signers=allowed_signers,
-                                           signed="signature" in rec))
+                                                 signed="signature" in rec, signer=signer))
     if carried:
         notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {record.model} {record.version} to v{number}")
 

@@ -9,26 +9,27 @@ from gitmv import records
 from gitmv.errors import MvError
 from gitmv.git import notes
 from gitmv.git.repo import Repo
-from gitmv.names import NOTES_REF, check_model_name, stage_ref, version_ref
+from gitmv.names import NOTES_REF, check_names, stage_ref, version_ref
 from gitmv.hashing import sha256_file
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, open_context
 from gitmv.policy import POLICY_PATH
 from gitmv.registry import Registry, Version
+from gitmv.rules import notes as notes_rules
 
 
 def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
     """Signatures, records, artifact digests, note integrity and notes history. Never raises for
     a failed check: every failure is collected and named."""
+    if model:
+        check_names(model, version or None)
     ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
     # verify fails when it cannot see what it must check
     failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps if g.blocking]
     checked: list[str] = []
     models = [model] if model else reg.model_names
-    if model:
-        check_model_name(model)
     digests = None
     with tempfile.TemporaryDirectory(prefix="mv-verify-") as tmp:
         for name in models:
@@ -171,21 +172,18 @@ def _policy_digests(ctx: Context) -> frozenset:
 
 
 def _verify_notes_history(repo: Repo, head: str | None) -> list[str]:
-    """Append-only, step by step: along every parent -> child edge of the notes history, each
-    record of a changed note must survive unchanged. Cost follows the changes, not history × notes."""
-    missing, changed = set(), set()
+    """Append-only, step by step, by the server hook's rule (`rules/notes.py`): along every
+    parent -> child edge of the notes history, each record of a changed note must survive
+    unchanged. Cost follows the changes, not history × notes."""
+    found: dict[str, set[tuple[str, str]]] = {notes_rules.REMOVED: set(), notes_rules.ALTERED: set()}
     for commit in repo.notes_history(head):
         for parent in repo.commit_info(commit)["parents"]:
             for target in repo.changed_note_targets(parent, commit):
-                after = {r["id"]: records.canonical_json(r) for r in _safe_records(repo, commit, target)}
-                for rec in _safe_records(repo, parent, target):
-                    have = after.get(rec["id"])
-                    if have is None:
-                        missing.add((target, rec["id"]))
-                    elif have != records.canonical_json(rec) and records.record_is_intact(rec):
-                        changed.add((target, rec["id"]))
-    return ([f"notes: record {rid} on {target[:12]} disappeared from {NOTES_REF}" for target, rid in sorted(missing)] +
-            [f"notes: record {rid} on {target[:12]} was changed in {NOTES_REF}" for target, rid in sorted(changed)])
+                before, after = _safe_records(repo, parent, target), _safe_records(repo, commit, target)
+                for rid, what in notes_rules.edge_violations(before, after):
+                    found[what].add((target, rid))
+    return ([f"notes: record {rid} on {t[:12]} disappeared from {NOTES_REF}" for t, rid in sorted(found[notes_rules.REMOVED])] +
+            [f"notes: record {rid} on {t[:12]} was changed in {NOTES_REF}" for t, rid in sorted(found[notes_rules.ALTERED])])
 
 
 def _safe_records(repo: Repo, commit: str, target: str) -> list[dict]:
@@ -199,7 +197,7 @@ def verify_data(model: str, version: str | None = None, path: str | os.PathLike 
     """Every object of every pin and DVC-tracked artifact is in the configured DVC remote."""
     from gitmv.ops import data as data_ops
 
-    check_model_name(model)
+    check_names(model, version or None)
     ctx = open_context(path)
     reg = ctx.registry
     ctx.policy.model(model)
