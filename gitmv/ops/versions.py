@@ -71,9 +71,9 @@ def _file_digest(read, path: str | None, key: str) -> dict | None:
 
 
 def _params(read, path: str | None) -> dict | None:
-    found = _file_digest(read, path, "params")
-    if found is None:
+    if not path:
         return None
+    found = _file_digest(read, path, "params")
     data = read(path)
     import yaml  # only when a params file is named: keeps start-up fast
 
@@ -81,6 +81,6 @@ def _params(read, path: str | None) -> dict | None:
         values = yaml.safe_load(data.decode("utf-8")) if path.endswith((".yaml", ".yml")) else json.loads(data)
     except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
         raise MvError(f"params file {path} does not parse: {str(exc).splitlines()[0]}") from exc
-    if isinstance(values, dict):
+    if isinstance(values, dict) and found is not None:
         found["values"] = json.loads(json.dumps(values, default=str))
     return found

@@ -65,7 +65,7 @@ def _model(m: ModelData, protected: list) -> dict:
     shown = _chart_versions(versions, evals, holders)
     colors = _colors(versions, shown, history)
     lineage = None
-    if m.lineage is not None:
+    if m.lineage is not None and m.subject is not None:
         lineage = {"version": m.subject, "why": m.subject_why, **_lineage_layout(m.lineage, m.subject, colors)}
     charts = _metric_charts(mp, shown, evals, colors) if mp else []
     evaluated = sum(1 for v in evals.values() if v)
@@ -202,8 +202,8 @@ def _lineage_layout(graph: dict, subject: str, colors: dict) -> dict:
         else:                               # a is made from b: parent version, commit, data, experiment
             src, dst = b, a
         flow.append((src, dst, e.get("label", "")))
-    preds = {n: [] for n in nodes}
-    succs = {n: [] for n in nodes}
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    succs: dict[str, list[str]] = {n: [] for n in nodes}
     for s, d, _ in flow:
         preds[d].append(s)
         succs[s].append(d)
