@@ -21,7 +21,7 @@ import pytest
 
 from conftest import ModelRepo, git
 from gitmv import api
-from gitmv.errors import MvError, PolicyError
+from gitmv.errors import MvError, PolicyError, RefusedError
 from gitmv.ops.gto_import import assignment_order, import_gto, map_name, parse_gto_tag_name, semver_key
 
 GTO_POLICY = '''schema = 1
@@ -292,6 +292,57 @@ def test_without_artifacts_yaml_the_policy_artifacts_are_used(tmp_path, keys, mo
     assert repo.mv("verify", "--json").json["ok"]
 
 
+# ---------------------------------------------------------------- version records: the builder register uses
+
+DATA_PIN = "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 10\n  path: data.csv\n"
+
+
+def _policy_with(extra: str) -> str:
+    return GTO_POLICY.replace('artifacts = ["model.bin"]\n', f'artifacts = ["model.bin"]\n{extra}\n')
+
+
+def test_an_imported_version_records_the_data_pins_the_policy_names(tmp_path, keys, monkeypatch):
+    repo = GtoRepo(tmp_path / "pins", keys, policy=_policy_with('data = ["data.csv.dvc"]'))
+    (repo.path / "data.csv.dvc").write_text(DATA_PIN)
+    c1 = repo.train("0.9 0.9\n", "train on pinned data")
+    repo.register("churn", "v1.0.0", c1, T0 + 10)
+    monkeypatch.chdir(repo.path)
+    import_gto()
+    (pin,) = api.show("churn", "v1")["record"]["data"]
+    assert (pin["source"], pin["path"], pin["md5"]) == ("data.csv.dvc", "data.csv", "0123456789abcdef0123456789abcdef")
+
+
+def test_a_version_whose_commit_lacks_a_data_pin_the_policy_names_refuses_the_import(tmp_path, keys, monkeypatch):
+    """Changed with the one record builder: the import used to record such a version with no data
+    pins at all; like register, it now refuses, and writes nothing."""
+    repo = GtoRepo(tmp_path / "nopin", keys, policy=_policy_with('data = ["data.csv.dvc"]'))
+    c1 = repo.train("0.8 0.8\n", "train before data was pinned")
+    (repo.path / "data.csv.dvc").write_text(DATA_PIN)
+    c2 = repo.train("0.9 0.9\n", "train on pinned data")
+    repo.register("churn", "v1.0.0", c1, T0 + 10)
+    repo.register("churn", "v2.0.0", c2, T0 + 20)
+    monkeypatch.chdir(repo.path)
+    result = repo.mv("import", "--gto", code=1)
+    assert f"churn@v1.0.0 at {c1[:12]}: DVC pin file data.csv.dvc is not committed at this commit" in result.err
+    assert "churn@v2.0.0" not in result.err and "Traceback" not in result.err
+    assert repo.mv_refs() == ""
+
+
+def test_a_version_whose_params_file_does_not_parse_refuses_the_import(tmp_path, keys, monkeypatch):
+    """Changed with the one record builder: the import used to record the params digest without its
+    values; like register, it now refuses, and writes nothing."""
+    repo = GtoRepo(tmp_path / "badparams", keys, policy=_policy_with('params = "params.yaml"'))
+    (repo.path / "params.yaml").write_text("lr: [0.1\n")
+    c1 = repo.train("0.9 0.9\n", "train with broken params")
+    repo.register("churn", "v1.0.0", c1, T0 + 10)
+    monkeypatch.chdir(repo.path)
+    with pytest.raises(RefusedError) as err:
+        import_gto(dry_run=True)
+    assert err.value.cause.startswith("GTO import refused, nothing written: churn@v1.0.0")
+    assert "params file params.yaml does not parse" in err.value.cause
+    assert repo.mv_refs() == ""
+
+
 def test_no_policy_names_the_models_to_add(tmp_path, monkeypatch):
     path = tmp_path / "bare-gto"
     path.mkdir()
@@ -418,16 +469,16 @@ artifacts = ["models/nlp"]
 def test_a_version_number_taken_meanwhile_shifts_the_import(gto_repo, monkeypatch):
     """Another writer registers v1 between planning and writing: the import moves on to the next
     free numbers and keeps its parents and stage entries consistent."""
-    from gitmv.ops import gto_import
+    from gitmv.ops.gto_import import planning
 
-    plan = gto_import._plan
+    plan = planning.plan
 
     def plan_then_race(*args, **kwargs):
         planned = plan(*args, **kwargs)
         api.register("churn", message="native")  # HEAD = GTO's v1.0.0 commit
         return planned
 
-    monkeypatch.setattr(gto_import, "_plan", plan_then_race)
+    monkeypatch.setattr(planning, "plan", plan_then_race)
     result = import_gto()
     assert [(v["gto"], v["version"], v["parent"]) for v in result["versions"]] == [
         ("churn@v0.9.0", "v2", None), ("churn@v0.10.0", "v3", "v2"), ("churn@v1.0.0", "v4", "v3")]
@@ -435,5 +486,5 @@ def test_a_version_number_taken_meanwhile_shifts_the_import(gto_repo, monkeypatc
     assert [(r["version"], r["kind"], r["previous"]) for r in prod] == [
         ("v3", "promote", None), ("v4", "promote", "v3"), ("v3", "rollback", "v4")]
     assert gto_repo.mv("verify", "--json").json["ok"]
-    monkeypatch.setattr(gto_import, "_plan", plan)
+    monkeypatch.setattr(planning, "plan", plan)
     assert import_gto()["versions"] == []

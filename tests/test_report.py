@@ -144,3 +144,24 @@ def test_report_renders_in_headless_chromium(registry, tmp_path):
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 20_000, f"screenshot is only {len(data)} bytes: the page probably did not render"
+
+
+def test_report_reads_the_registry_through_one_context(registry, tmp_path, monkeypatch):
+    """One run, one registry view: every model is gathered from the same context."""
+    from gitmv.ops import context, lifecycle
+    from gitmv.ops import inspect as inspect_ops
+    from gitmv.ops.report import collect as collect_mod
+
+    opened = []
+    real = context.open_context
+
+    def counting(*args, **kwargs):
+        opened.append(args)
+        return real(*args, **kwargs)
+
+    # wherever it is looked up from: the report's own module, or any operation it might call
+    for module in (collect_mod, context, inspect_ops, lifecycle):
+        monkeypatch.setattr(module, "open_context", counting)
+    data = collect_mod.collect(str(registry.path))
+    assert len(opened) == 1
+    assert [m.name for m in data.models] == ["churn"] and [v["version"] for v in data.models[0].versions] == ["v1", "v2", "v3"]

@@ -14,7 +14,11 @@ from gitmv.registry import Registry
 
 
 def show(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
-    ctx = open_context(path)
+    return show_in(open_context(path), model, version)
+
+
+def show_in(ctx: Context, model: str | None = None, version: str | None = None) -> dict:
+    """`show` on an open context (the report reads many models through one)."""
     reg = ctx.registry
     if model is None:
         out = []
@@ -52,7 +56,12 @@ def show(model: str | None = None, version: str | None = None, path: str | os.Pa
 
 def history(model: str, *, stage: str | None = None, at: str | None = None, path: str | os.PathLike = ".") -> dict:
     check_model_name(model)
-    ctx = open_context(path)
+    return history_in(open_context(path), model, stage=stage, at=at)
+
+
+def history_in(ctx: Context, model: str, *, stage: str | None = None, at: str | None = None) -> dict:
+    """`history` on an open context."""
+    check_model_name(model)
     reg = ctx.registry
     stages = [stage] if stage else (list(ctx.policy.stages) + [s for s in reg.stages_present(model) if s not in ctx.policy.stages])
     if stage:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Callable
 
-from gitmv import records
-from gitmv.dvc import pins as dvcpins
-from gitmv.errors import ArtifactError, ConflictError, MvError, PolicyError, RefusedError, UsageError
+from gitmv.errors import ArtifactError, MvError, PolicyError, RefusedError, UsageError
 from gitmv.git.repo import Repo
 from gitmv.git.signing import signing_key_fingerprint
-from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.hashing import sha256_file
+from gitmv.names import next_version, version_ref
 from gitmv.ops.context import now, open_context
-from gitmv.names import check_names, version_ref, version_tag_name
+from gitmv.names import check_names
+from gitmv.ops.versions import create_version_tag, version_fields
 from gitmv.policy import POLICY_PATH
 from gitmv.records import VersionRecord
 from gitmv.registry import Registry
@@ -63,31 +62,18 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
     elif not is_experiment:
         parent = latest
     head = ctx.head
-    read = lambda p: repo.blob_at(head, p)  # noqa: E731
-    pins = dvcpins.read_pins(read, mp.data) if (mp.data or read(dvcpins.DVC_LOCK) is not None) else []
-    origin = _experiment_lineage(reg, model, from_experiment) if from_experiment else None
-    base = dict(
-        model=model, commit=head, created_at=now(), created_by=repo.identity(), artifacts=digests,
-        tier=mp.tier, policy_digest=ctx.policy.digest, message=message, parent=parent, run_id=run_id,
-        seeds=list(seeds), data=pins, params=_params(read, mp.params), lockfile=_file_digest(read, mp.lockfile, "lockfile"),
-        model_card=_file_digest(read, mp.model_card, "model_card"), experiment=origin,
-        signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format"))
-        if sign and not is_experiment else None,
-    )
+    base = version_fields(repo, ctx.policy, model, head, created_at=now(), created_by=repo.identity(), artifacts=digests,
+                          message=message, parent=parent, run_id=run_id, seeds=seeds)
+    if from_experiment:
+        base["experiment"] = _experiment_lineage(reg, model, from_experiment)
+    if sign and not is_experiment:
+        base["signer"] = signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format"))
     if is_experiment:
         from gitmv.ops import experiments as lifecycle
 
         return {**lifecycle.register_experiment(repo, model, experiment, base), "warnings": ctx.warnings}
-    number = records.version_number(latest) + 1 if latest else 1
-    for _ in range(20):
-        record = VersionRecord(version=f"v{number}", **base)
-        try:
-            tag_id = repo.create_tag(version_tag_name(model, f"v{number}"), head, record.to_message(), sign)
-            break
-        except ConflictError:
-            number += 1
-    else:
-        raise ConflictError(f"could not find a free version number for {model}", "run the command again")
+    record, tag_id = create_version_tag(repo, model, next_version(latest), head,
+                                        lambda version: VersionRecord(version=version, **base), sign, "run the command again")
     return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
             "record": record.to_dict(), "warnings": ctx.warnings}
 
@@ -127,28 +113,3 @@ def _refuse_known_digest(reg: Registry, model: str, digests: dict) -> None:
         except MvError as exc:
             if isinstance(exc, RefusedError):
                 raise
-
-
-def _file_digest(read, path: str | None, key: str) -> dict | None:
-    if not path:
-        return None
-    data = read(path)
-    if data is None:
-        raise MvError(f"{key} {path} named in the policy is not committed", f"git add {path} and commit it")
-    return {"path": path, "sha256": sha256_bytes(data)}
-
-
-def _params(read, path: str | None) -> dict | None:
-    found = _file_digest(read, path, "params")
-    if found is None:
-        return None
-    data = read(path)
-    import yaml  # only when a params file is named: keeps start-up fast
-
-    try:
-        values = yaml.safe_load(data.decode("utf-8")) if path.endswith((".yaml", ".yml")) else json.loads(data)
-    except (yaml.YAMLError, ValueError, UnicodeDecodeError) as exc:
-        raise MvError(f"params file {path} does not parse: {str(exc).splitlines()[0]}") from exc
-    if isinstance(values, dict):
-        found["values"] = json.loads(json.dumps(values, default=str))
-    return found

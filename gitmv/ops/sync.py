@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from gitmv import records
 from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
-from gitmv.names import NOTES_REF, tracking_notes_ref, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref, version_tag_name
+from gitmv.names import (NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
+                         tracking_notes_ref, version_number, version_ref)
+from gitmv.ops.versions import create_version_tag
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
 from gitmv.git.remote import ensure_notes_refspec, ls_remote
@@ -125,18 +128,11 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
             return target_ref
     taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(model_tags_prefix(model))]
              if (m := VERSION_REF_RE.match(r)) and m.group(1) == model}
-    number = max(taken) + 1
-    for _ in range(20):
-        new_record = VersionRecord(**{**record.__dict__, "version": f"v{number}"})
-        try:
-            new_id = repo.create_tag(version_tag_name(model, f"v{number}"), record.commit, new_record.to_message(), sign=bool(signature))
-            break
-        except ConflictError:
-            number += 1
-    else:
-        raise ConflictError(f"no free version number for {model}", "run 'git mv-promote sync' again")
-    _carry(repo, mine, new_id, record, str(number))
-    return version_ref(model, f"v{number}")
+    new_record, new_id = create_version_tag(repo, model, next_version(f"v{max(taken)}"), record.commit,
+                                            lambda version: dataclasses.replace(record, version=version),
+                                            bool(signature), "run 'git mv-promote sync' again")
+    _carry(repo, mine, new_id, record, str(version_number(new_record.version)))
+    return version_ref(model, new_record.version)
 
 
 def _allowed_signers(repo: Repo) -> bytes | None:
