@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -79,8 +80,63 @@ class Times(list):
         self.cpu = list(cpus)
 
     def add(self, wall: float, proc) -> None:
+        """`proc`: a completed process of `run` (its CPU seconds), or CPU seconds measured otherwise."""
         self.append(wall)
-        self.cpu.append(getattr(proc, "cpu_s", float("nan")))
+        self.cpu.append(proc if isinstance(proc, (int, float)) else getattr(proc, "cpu_s", float("nan")))
+
+
+@dataclass
+class Side:
+    """One version of the code under measurement: `env` makes `git mv-promote` (through `entry`,
+    first on PATH), `python -m gitmv.hooks` and `import gitmv` run the gitmv of `root`."""
+
+    name: str  # "current" or "baseline"
+    label: str
+    root: Path
+    env: dict
+    entry: str
+
+
+def alternate(sides: list[Side], runs: int, one, warmup: int = 1) -> dict[str, dict[str, Times]]:
+    """`one(side)` for every side, `warmup` untimed rounds then `runs` timed ones; the order of the
+    sides flips every round (A B, B A, ...) so a drift in the machine's load hits every side alike.
+    `one` returns {measurement: (wall, proc or CPU seconds) or plain seconds}; the result is
+    {measurement: {side name: Times}} (a side that skipped a measurement has no runs of it)."""
+    out: dict[str, dict[str, Times]] = {}
+    for r in range(warmup + runs):
+        for s in (sides if r % 2 == 0 else sides[::-1]):
+            got = one(s)
+            if r < warmup:
+                continue
+            for key, value in got.items():
+                times = out.setdefault(key, {x.name: Times() for x in sides})[s.name]
+                if isinstance(value, tuple):
+                    times.add(*value)
+                else:
+                    times.append(value)
+    return out
+
+
+def import_times(stderr: bytes, startup: set[str] = frozenset()) -> float:
+    """Seconds that `python -X importtime` reports for the imports a command made: the cumulative
+    time of every top-level import that is not one of the interpreter's own start-up imports
+    (`startup`, the top-level names `python -X importtime -c pass` reports)."""
+    total = 0
+    for line in stderr.decode(errors="replace").splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line[len("import time:"):].split("|", 2)
+        if name.startswith("  ") or not cumulative.strip().isdigit():  # nested, or the header line
+            continue
+        if name.strip() not in startup:
+            total += int(cumulative)
+    return total / 1e6
+
+
+def startup_imports(python: str, env: dict, cwd: Path) -> set[str]:
+    proc = subprocess.run([python, "-X", "importtime", "-c", "pass"], cwd=str(cwd), env=env, capture_output=True)
+    return {line.split("|", 2)[2].strip() for line in proc.stderr.decode(errors="replace").splitlines()
+            if line.startswith("import time:") and line.count("|") >= 2 and not line.split("|", 2)[2].startswith("  ")}
 
 
 def timed_runs(cmd: list[str], cwd: Path, env: dict, runs: int, warmup: int = 1, before=None, **kw) -> Times:
@@ -151,6 +207,8 @@ def scratch_copy(src: Path, name: str, out: Path = OUT) -> Path:
 def fmt_s(x: float | None) -> str:
     if x is None:
         return "-"
+    if x < 0.01:
+        return f"{x * 1000:.1f} ms"
     return f"{x * 1000:.0f} ms" if x < 10 else f"{x:.1f} s"
 
 

@@ -37,8 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (MV, OUT, Times, code_version, env_for, fmt_s, git, latest_j, loadavg, median, out_json,  # noqa: E402
-                    register_signed, run, scratch_copy)
+from common import (MV, OUT, Side, alternate, code_version, env_for, fmt_s, git, latest_j, loadavg, median,  # noqa: E402
+                    out_json, register_signed, run, scratch_copy)
 import make_repo  # noqa: E402
 
 ZERO = "0" * 40
@@ -114,7 +114,10 @@ def _hook_alone(setup: dict, ref: str, tag: str, env: dict):
 
 IN_PROCESS = """
 import io, json, resource, statistics, sys, time
-from gitmv.hooks import entry as hooks
+try:
+    from gitmv.hooks.entry import main as hook_main
+except ImportError:  # the flat layout before issue "Shape": gitmv/hooks.py
+    from gitmv.hooks import main as hook_main
 line, runs = sys.argv[1], int(sys.argv[2])
 def cpu():
     a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -123,7 +126,7 @@ walls, cpus = [], []
 for i in range(runs + 2):
     sys.stdin = io.TextIOWrapper(io.BytesIO(line.encode()))  # the hook reads stdin.buffer (bytes)
     c0, t0 = cpu(), time.perf_counter()
-    rc = hooks.main(["pre-receive"])
+    rc = hook_main(["pre-receive"])
     if rc != 0:
         sys.exit(f"refused: {rc}")
     if i >= 2:  # the first calls import and warm up
@@ -134,37 +137,64 @@ print(json.dumps({"wall": walls, "cpu": cpus}))
 
 
 def _check_in_process(setup: dict, ref: str, tag: str, env: dict, runs: int) -> dict:
-    """The hook's own work without interpreter start-up and imports: gitmv.hooks.main called
+    """The hook's own work without interpreter start-up and imports: the hook's main called
     `runs` times in one process (diagnostic: it is far less noisy than whole processes)."""
     _, proc = run([sys.executable, "-c", IN_PROCESS, f"{ZERO} {tag} {ref}\n", str(runs)], setup["server"],
                   dict(env, GIT_DIR="."))
     return json.loads(proc.stdout.decode())
 
 
-def measure(setup: dict, env: dict, runs: int, stages=("staging", "production")) -> dict:
-    result = {}
+def install_shims(setup: dict, sides: list[Side]) -> None:
+    """Each side's own pre-receive shim, as its `hooks install --server` writes it, kept in
+    server/hooks-<side>/ and copied into hooks/ before that side's runs (its PYTHONPATH, inherited
+    through git push, picks the code)."""
+    server = setup["server"]
+    for s in sides:
+        run(MV + ["hooks", "install", "--server", str(server)], setup["client"], s.env)
+        keep = server / f"hooks-{s.name}"
+        keep.mkdir(exist_ok=True)
+        shutil.copy2(server / "hooks" / "pre-receive", keep / "pre-receive")
+
+
+def measure(setup: dict, env: dict, runs: int, stages=("staging", "production"),
+            sides: list[Side] | None = None) -> dict:
+    """{side name: {stage: {measurement: {"wall": [...], "cpu": [...]}}}}; without `sides`, one
+    side named "current" running with `env`. Git's own cost (the push with the hook off) does not
+    depend on our code: only the current side measures it."""
+    sides = sides or [Side("current", "current", Path(), env, "")]
+    if len(sides) > 1:
+        install_shims(setup, sides)
+    hook = setup["server"] / "hooks" / "pre-receive"
+    result: dict = {s.name: {} for s in sides}
     for stage in stages:
         ref, tag = setup["tags"][stage]
-        got = {"push": Times(), "push_nohook": Times(), "hook": Times()}
-        for r in range(runs + 1):
-            a = _push(setup, ref, env, hook=True)
-            b = _push(setup, ref, env, hook=False)
-            c = _hook_alone(setup, ref, tag, env)
-            if r:  # round 0 is the warm-up
-                got["push"].add(*a)
-                got["push_nohook"].add(*b)
-                got["hook"].add(*c)
-        result[stage] = {k: {"wall": list(v), "cpu": v.cpu} for k, v in got.items()}
-        result[stage]["check"] = _check_in_process(setup, ref, tag, env, runs)
+
+        def one(s: Side, ref=ref, tag=tag) -> dict:
+            if len(sides) > 1:
+                shutil.copy2(setup["server"] / f"hooks-{s.name}" / "pre-receive", hook)
+            got = {"push": _push(setup, ref, s.env, hook=True)}
+            if s.name == "current":
+                got["push_nohook"] = _push(setup, ref, s.env, hook=False)
+            got["hook"] = _hook_alone(setup, ref, tag, s.env)
+            return got
+
+        got = alternate(sides, runs, one)
+        for s in sides:
+            result[s.name][stage] = {k: {"wall": list(v[s.name]), "cpu": v[s.name].cpu} for k, v in got.items()
+                                     if v[s.name]}
+            result[s.name][stage]["check"] = _check_in_process(setup, ref, tag, s.env, runs)
     return result
 
 
-def run_size(versions: int, runs: int, env: dict | None = None, log=print) -> dict:
+def run_size(versions: int, runs: int, env: dict | None = None, log=print, sides: list[Side] | None = None) -> dict:
+    """`stages` holds the current side's measurements, `sides` every side's (see `measure`);
+    the setup is made by `env` (the current code)."""
     env = env or env_for()
     setup = prepare(versions, env, log=log)
     load = loadavg()
-    data = measure(setup, env, runs)
-    return {"versions": versions, "refs": setup["refs"], "stages": data, "load": f"{load} -> {loadavg()}"}
+    data = measure(setup, env, runs, sides=sides)
+    return {"versions": versions, "refs": setup["refs"], "stages": data["current"], "sides": data,
+            "load": f"{load} -> {loadavg()}"}
 
 
 def compare(small: dict, large: dict, tolerance: float = TOLERANCE, two_sided: bool = True) -> list[dict]:

@@ -6,7 +6,13 @@ Sections (each prints rows: operation, ours, peer, ratio, target, PASS/FAIL):
   git        reads at 5,000 versions vs `git for-each-ref --format='%(refname) %(contents:subject)' refs/tags`
   scale      `show MODEL VERSION` and the server hook (one-stage-tag push) at 50,000 vs 100 versions
   hash       register of a 1 GiB artifact vs `sha256sum`
-  startup    `git-mv-promote --help`, `git mv-promote -h`, every command's `-h`, reads on a tiny repo
+  startup    `git-mv-promote --help`, `git mv-promote -h`, every command's `-h`, reads on a tiny repo,
+             and the import time of `import gitmv.cli` and of the server hook's fast path
+
+With --baseline REV every measurement of our code is made twice, alternating, with the current code
+and with REV's (checked out into a throw-away worktree, benchmarks/baseline.py), on byte-identical
+copies of the same repositories, and a second table compares them: ratio current/baseline, PASS when
+at most 1 + --tolerance (issue "Shape": no slowdown). The peer rows are the current code's.
 
 Repositories are built by benchmarks/make_repo.py and cached under benchmarks/out/repos/; every
 run works on throw-away copies under benchmarks/out/scratch/. Subprocesses get a hermetic
@@ -14,11 +20,13 @@ environment (private HOME with an ssh signing key, GIT_CONFIG_NOSYSTEM=1, no GIT
 GTO runs from its own virtualenv, benchmarks/.venv-gto (created on first use with pip).
 
 Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,hash,startup] [--skip-gto]
+                                [--baseline REV [--tolerance 0.10]]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -29,14 +37,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import baseline  # noqa: E402
 import hook_latency  # noqa: E402
 import make_repo  # noqa: E402
-from common import (GTO, GTO_VENV, MV, OUT, Failed, Times, cache_size, code_version, commit_new_artifact,  # noqa: E402
-                    drop_record_cache, env_for, fill_record_cache, fmt_s, git, latest_j, loadavg, machine, median,
-                    out_json, run, scratch_copy, timed_runs, wait_idle)
+from common import (GTO, GTO_VENV, MV, OUT, Failed, Side, Times, alternate, cache_size, code_version,  # noqa: E402
+                    commit_new_artifact, drop_record_cache, env_for, fill_record_cache, fmt_s, git, import_times,
+                    latest_j, loadavg, machine, median, out_json, run, scratch_copy, startup_imports, timed_runs,
+                    wait_idle)
 
 FOR_EACH_REF = ["git", "for-each-ref", "--format=%(refname) %(contents:subject)", "refs/tags"]
 MODEL = "m3"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cpu(x):
@@ -51,8 +62,51 @@ class Report:
     """Rows of the result table. `ours`/`peer` are Times (wall + cpu of each run) or plain seconds;
     the verdict is decided on wall-clock medians, the CPU medians are shown beside them."""
 
-    def __init__(self):
+    def __init__(self, baseline: str | None = None, tolerance: float = 0.10, verdict: str = "cpu"):
         self.rows: list[dict] = []
+        self.baseline = baseline  # label of the baseline side, when there is one
+        self.tolerance = tolerance
+        self.verdict = verdict  # which ratio decides a baseline row: "cpu" (wall where a row has no CPU time) or "wall"
+        self.ab_rows: list[dict] = []
+
+    def rule(self) -> str:
+        on = "the CPU-time ratio (wall where a row has no CPU time)" if self.verdict == "cpu" else "the wall-time ratio"
+        return f"PASS when {on} ≤ {1 + self.tolerance:.2f}× (no slowdown, tolerance {self.tolerance:.0%})"
+
+    def ab(self, operation: str, by_side: dict, note: str = "") -> None:
+        """A row of the current-vs-baseline table (nothing without --baseline): `by_side` maps
+        "current" and "baseline" to the Times of the same measurement, made alternately."""
+        if self.baseline is None:
+            return
+        b, c = by_side.get("baseline"), by_side.get("current")
+        bw, cw, bc, cc = _wall(b), _wall(c), _cpu(b), _cpu(c)
+        ratio = cw / bw if bw and cw is not None else None
+        cpu_ratio = cc / bc if bc and cc is not None else None
+        decisive = cpu_ratio if self.verdict == "cpu" and cpu_ratio is not None else ratio
+        ok = decisive is not None and decisive <= 1 + self.tolerance
+        self.ab_rows.append({"operation": operation, "baseline": bw, "baseline_cpu": bc, "current": cw,
+                             "current_cpu": cc, "ratio": ratio, "cpu_ratio": cpu_ratio, "pass": ok, "note": note,
+                             "baseline_runs": list(b) if b is not None else None,
+                             "current_runs": list(c) if c is not None else None})
+        rtxt = f"{ratio:.2f}×" if ratio is not None else "-"
+        ctxt = f" ({cpu_ratio:.2f}× cpu)" if cpu_ratio is not None else ""
+        print(f"  [vs baseline] {operation:<72} baseline {fmt_s(bw):>8}  current {fmt_s(cw):>8}  {rtxt:>6}{ctxt:<13} "
+              f"≤ {1 + self.tolerance:.2f}× {'PASS' if ok else 'FAIL'} {note}", flush=True)
+
+    def ab_markdown(self) -> str:
+        lines = [f"Ratio = current / baseline of the medians of runs alternating between the two; {self.rule()}.", "",
+                 f"| operation | {self.baseline}: wall (cpu) | current: wall (cpu) | ratio: wall (cpu) | target | result |",
+                 "|---|---|---|---|---|---|"]
+        for r in self.ab_rows:
+            rtxt = f"{r['ratio']:.2f}×" if r["ratio"] is not None else "-"
+            if r["cpu_ratio"] is not None:
+                rtxt += f" ({r['cpu_ratio']:.2f}×)"
+            cells = [fmt_s(r[k]) + (f" ({fmt_s(r[k + '_cpu'])})" if r[k + "_cpu"] is not None else "")
+                     for k in ("baseline", "current")]
+            note = f" {r['note']}" if r["note"] else ""
+            lines.append(f"| {r['operation']} | {cells[0]} | {cells[1]} | {rtxt} | ≤ {1 + self.tolerance:.2f}× "
+                         f"| {'**PASS**' if r['pass'] else '**FAIL**'}{note} |")
+        return "\n".join(lines)
 
     def add(self, section, operation, ours, peer_label, peer, target, check, note="", ratio_of=None):
         ow, pw, oc, pc = _wall(ours), _wall(peer), _cpu(ours), _cpu(peer)
@@ -94,6 +148,31 @@ class Report:
         return "\n".join(lines)
 
 
+class Bench:
+    """The sides under measurement (the current code first; the baseline's with --baseline) and the
+    plain hermetic environment of the peers (git, GTO, sha256sum) and of untimed git steps."""
+
+    def __init__(self, env: dict, sides: list[Side]):
+        self.env = env
+        self.sides = sides
+        self.cur = sides[0]
+
+    def copies(self, src: Path, name: str) -> dict[str, Path]:
+        """A scratch copy of `src` per side: one side's record cache or new versions never serve
+        the other (the cache's format may change between the two)."""
+        return {s.name: scratch_copy(src, name if s.name == "current" else f"{name}-{s.name}") for s in self.sides}
+
+    def timed(self, cmd, cwd, runs: int, before=None, **kw) -> dict[str, Times]:
+        """{side name: Times} of `cmd` (a list, or side -> list) run in `cwd` (a path, or side name ->
+        path) with each side's environment, sides alternating; `before(side)` is untimed."""
+        def one(s: Side) -> dict:
+            if before:
+                before(s)
+            return {"t": run(cmd(s) if callable(cmd) else cmd, cwd[s.name] if isinstance(cwd, dict) else cwd,
+                             s.env, **kw)}
+        return alternate(self.sides, runs, one)["t"]
+
+
 # ---------------------------------------------------------------- GTO
 
 def ensure_gto(log=print) -> None:
@@ -104,11 +183,12 @@ def ensure_gto(log=print) -> None:
     subprocess.run([str(GTO_VENV / "bin" / "pip"), "install", "-q", "gto"], check=True)
 
 
-def gto_section(rep: Report, env: dict, versions: int, runs: int, gto_runs: int, gto_timeout: float,
+def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: int, gto_timeout: float,
                 skip_gto: bool) -> None:
     print(f"\n== reads and writes at {versions:,} versions: ours vs GTO (GTO N={gto_runs}) and vs git for-each-ref")
+    env = bench.env
     mv_src, mv_meta = make_repo.cached(versions, "mv")
-    mv = scratch_copy(mv_src, f"mv-{versions}")
+    mv = bench.copies(mv_src, f"mv-{versions}")
     if not skip_gto:
         ensure_gto()
         gto_src, _ = make_repo.cached(versions, "gto")
@@ -119,7 +199,7 @@ def gto_section(rep: Report, env: dict, versions: int, runs: int, gto_runs: int,
              ("show MODEL", ["show", MODEL], ["show", MODEL]),
              ("show MODEL VERSION", ["show", MODEL, f"v{mid}"], ["show", f"{MODEL}@v0.0.{mid}"]),
              ("history MODEL", ["history", MODEL], ["history", MODEL])]
-    fer = timed_runs(FOR_EACH_REF, mv, env, runs)
+    fer = timed_runs(FOR_EACH_REF, mv["current"], env, runs)
     fer_med = median(fer)
     print(f"  git for-each-ref (peer of every read): median {fmt_s(fer_med)} over {runs} runs, "
           f"{mv_meta['refs']:,} refs")
@@ -128,38 +208,48 @@ def gto_section(rep: Report, env: dict, versions: int, runs: int, gto_runs: int,
     # steady state of a used clone, every model listed once before measuring
     cold = {}
     for label, ours_args, gto_args in reads:
-        cold[label] = timed_runs(MV + ours_args, mv, env, runs, before=lambda: drop_record_cache(mv))
+        cold[label] = bench.timed(MV + ours_args, mv, runs, before=lambda s: drop_record_cache(mv[s.name]))
+        rep.ab(f"`{' '.join(ours_args)}` at {versions:,} versions, cold record cache", cold[label])
         if not skip_gto:
             try:
                 peer, note = timed_runs([str(GTO)] + gto_args, gto, env, gto_runs, warmup=0, timeout=gto_timeout), ""
             except Failed as exc:
                 peer, note = None, str(exc)[:200]
-            rep.add("gto", f"{label} (`{' '.join(ours_args)}`), ours with a cold record cache", cold[label],
+            rep.add("gto", f"{label} (`{' '.join(ours_args)}`), ours with a cold record cache", cold[label]["current"],
                     f"`gto {' '.join(gto_args)}`", peer, "≥ 100×", lambda r: r >= 100, note)
-    fill_s = fill_record_cache(mv, env, mv_meta["models"])
-    files, size = cache_size(mv)
-    print(f"  record cache filled (every model listed) in {fill_s:.1f} s: {files:,} files, {size / 1e6:.1f} MB")
-    warm = {label: timed_runs(MV + ours_args, mv, env, runs) for label, ours_args, _ in reads}
+    for s in bench.sides:
+        fill_s = fill_record_cache(mv[s.name], s.env, mv_meta["models"])
+        files, size = cache_size(mv[s.name])
+        print(f"  record cache filled (every model listed{', ' + s.name if len(bench.sides) > 1 else ''}) in "
+              f"{fill_s:.1f} s: {files:,} files, {size / 1e6:.1f} MB")
+    warm = {label: bench.timed(MV + ours_args, mv, runs) for label, ours_args, _ in reads}
     for label, ours_args, _ in reads:
-        for state, times in (("warm", warm[label]), ("cold", cold[label])):
+        rep.ab(f"`{' '.join(ours_args)}` at {versions:,} versions, warm record cache", warm[label])
+    for label, ours_args, _ in reads:
+        for state, times in (("warm", warm[label]["current"]), ("cold", cold[label]["current"])):
             rep.add("git", f"{label} (`{' '.join(ours_args)}`), {state} record cache", times, "git for-each-ref", fer,
                     "≤ 5×", lambda r: r <= 5, ratio_of=lambda o, p: o / p)
 
     # writes (record cache warm, as a used clone has it): each round registers a new signed version
     # of m3 (after committing a new artifact), evaluates it (untimed) and promotes it to staging
-    # (gated against the current staging version)
-    reg_t, pro_t = Times(), Times()
-    j = latest_j(mv, MODEL)
-    for r in range(runs + 1):
-        j += 1
-        commit_new_artifact(mv, env, MODEL, j)
-        t1, proc1 = run(MV + ["register", MODEL, "-m", f"bench build {j}", "--json"], mv, env)
+    # (gated against the current staging version); every side in its own copy, with its own code
+    j = {s.name: latest_j(mv[s.name], MODEL) for s in bench.sides}
+
+    def write(s: Side) -> dict:
+        repo = mv[s.name]
+        j[s.name] += 1
+        commit_new_artifact(repo, env, MODEL, j[s.name])
+        t1, proc1 = run(MV + ["register", MODEL, "-m", f"bench build {j[s.name]}", "--json"], repo, s.env)
         version = out_json(proc1)["version"]
-        run(MV + ["eval", MODEL, version], mv, env)
-        t2, proc2 = run(MV + ["promote", MODEL, version, "--stage", "staging", "-m", "bench", "--json"], mv, env)
-        if r:  # round 0 warms up
-            reg_t.add(t1, proc1)
-            pro_t.add(t2, proc2)
+        run(MV + ["eval", MODEL, version], repo, s.env)
+        t2, proc2 = run(MV + ["promote", MODEL, version, "--stage", "staging", "-m", "bench", "--json"], repo, s.env)
+        return {"register": (t1, proc1), "promote": (t2, proc2)}
+
+    wrote = alternate(bench.sides, runs, write)  # the first round warms up
+    reg_t, pro_t = wrote["register"]["current"], wrote["promote"]["current"]
+    rep.ab(f"`register {MODEL}` at {versions:,} versions (signed; after a new commit; warm record cache)",
+           wrote["register"])
+    rep.ab(f"`promote {MODEL} … --stage staging` at {versions:,} versions (signed, gated; after eval)", wrote["promote"])
     reg_g = pro_g = None
     note = ""
     if not skip_gto:
@@ -188,35 +278,40 @@ def gto_section(rep: Report, env: dict, versions: int, runs: int, gto_runs: int,
 
 # ---------------------------------------------------------------- scaling
 
-def scale_section(rep: Report, env: dict, small: int, large: int, runs: int) -> dict:
+def scale_section(rep: Report, bench: Bench, small: int, large: int, runs: int) -> dict:
     print(f"\n== cost grows with what is asked: {large:,} versions vs {small:,}")
+    env = bench.env
     repos = {}
     for n in (small, large):
         src, meta = make_repo.cached(n, "mv")
-        repos[n] = (scratch_copy(src, f"scale-{n}"), meta)
+        repos[n] = (bench.copies(src, f"scale-{n}"), meta)
+
     def compare(label, args, target, before=None):
-        times = {small: Times(), large: Times()}
-        for n in (small, large):
-            if before:
-                before(repos[n][0])
-            run(MV + args, repos[n][0], env)  # warm-up
-        for _ in range(runs):  # interleaved, so drift hits both sizes alike
+        def one(s: Side) -> dict:  # both sizes, interleaved, so drift hits both alike
+            got = {}
             for n in (small, large):
                 if before:
-                    before(repos[n][0])
-                times[n].add(*run(MV + args, repos[n][0], env))
-        rep.add("scale", f"{label} at {large:,} vs {small:,} versions", times[large],
-                f"same at {small:,} versions", times[small], f"≤ {target}×" if target else "(info)",
+                    before(repos[n][0][s.name])
+                got[n] = run(MV + args, repos[n][0][s.name], s.env)
+            return got
+
+        times = alternate(bench.sides, runs, one)
+        rep.add("scale", f"{label} at {large:,} vs {small:,} versions", times[large]["current"],
+                f"same at {small:,} versions", times[small]["current"], f"≤ {target}×" if target else "(info)",
                 (lambda r, t=target: r <= t) if target else None, ratio_of=lambda o, p: o / p)
+        for n in (small, large):
+            rep.ab(f"{label} at {n:,} versions", times[n])
 
     show_v = ["show", MODEL, "v10"]
     compare(f"`{' '.join(show_v)}`, cold record cache", show_v, 1.3, before=drop_record_cache)
     for n in (small, large):
-        drop_record_cache(repos[n][0])
-        fill_s = fill_record_cache(repos[n][0], env, repos[n][1]["models"])
-        files, size = cache_size(repos[n][0])
-        print(f"  record cache at {n:,} versions filled (every model listed) in {fill_s:.1f} s: "
-              f"{files:,} files, {size / 1e6:.1f} MB")
+        for s in bench.sides:
+            drop_record_cache(repos[n][0][s.name])
+            fill_s = fill_record_cache(repos[n][0][s.name], s.env, repos[n][1]["models"])
+            files, size = cache_size(repos[n][0][s.name])
+            print(f"  record cache at {n:,} versions filled (every model listed"
+                  f"{', ' + s.name if len(bench.sides) > 1 else ''}) in {fill_s:.1f} s: "
+                  f"{files:,} files, {size / 1e6:.1f} MB")
     compare(f"`{' '.join(show_v)}`, warm record cache (every model listed before)", show_v, 1.3)
     compare("`show` (all models), warm record cache", ["show"], None)
     compare(f"`history {MODEL} --stage production`, warm record cache", ["history", MODEL, "--stage", "production"], None)
@@ -229,7 +324,8 @@ def scale_section(rep: Report, env: dict, small: int, large: int, runs: int) -> 
     out = {}
     for n in (small, large):
         print(f"  server hook setup at {n:,} versions ...", flush=True)
-        out[n] = hook_latency.run_size(n, runs, env, log=lambda s: print(s, flush=True))
+        out[n] = hook_latency.run_size(n, runs, bench.cur.env, log=lambda s: print(s, flush=True),
+                                       sides=bench.sides if len(bench.sides) > 1 else None)
     for stage in ("staging", "production"):
         for what, label in (("hook", "server hook process alone"),
                             ("check", "hook's check in-process, no start-up (diagnostic)"),
@@ -242,6 +338,12 @@ def scale_section(rep: Report, env: dict, small: int, large: int, runs: int) -> 
             info = what in ("push_nohook", "check", "push")
             rep.add("scale", f"{label}, one {stage} tag, {large:,} vs {small:,} versions", b, f"same at {small:,} versions",
                     a, "(info)" if info else "≤ 1.3×", None if info else (lambda r: r <= 1.3), ratio_of=lambda o, p: o / p)
+            if what == "push_nohook":  # git's own cost: not our code
+                continue
+            for n in (small, large):
+                rep.ab(f"{label}, one {stage} tag, {n:,} versions",
+                       {side: Times(st[stage][what]["wall"], st[stage][what]["cpu"])
+                        for side, st in out[n]["sides"].items()})
         share = {}
         for n in (small, large):
             st = out[n]["stages"][stage]
@@ -254,8 +356,33 @@ def scale_section(rep: Report, env: dict, small: int, large: int, runs: int) -> 
 
 # ---------------------------------------------------------------- hashing
 
-def hash_section(rep: Report, env: dict, mib: int, runs: int) -> None:
+# sha256_file timed inside Python; looked up (untimed) wherever the package layout keeps it
+HASH_PY = """import importlib, pkgutil, sys, time
+import gitmv
+try:
+    from gitmv.hashing import sha256_file
+except ImportError:
+    sha256_file = None
+    for m in pkgutil.walk_packages(gitmv.__path__, "gitmv."):
+        if m.name.endswith("__main__"):
+            continue
+        try:
+            sha256_file = getattr(importlib.import_module(m.name), "sha256_file", None)
+        except Exception:
+            continue
+        if sha256_file:
+            break
+    if sha256_file is None:
+        sys.exit("no sha256_file in gitmv")
+t, c = time.perf_counter(), time.process_time()
+sha256_file("big.bin")
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+
+def hash_section(rep: Report, bench: Bench, mib: int, runs: int) -> None:
     print(f"\n== register of a {mib} MiB artifact vs sha256sum")
+    env = bench.env
     src, _ = make_repo.cached(100, "mv")
     repo = scratch_copy(src, "hash-100")
     big = repo / "big.bin"
@@ -281,22 +408,29 @@ def hash_section(rep: Report, env: dict, mib: int, runs: int) -> None:
             with open(path, "r+b") as fh:  # a new digest, the page cache stays warm
                 fh.write(k.to_bytes(8, "little"))
 
-    hash_py = ("import time; from gitmv.hashing import sha256_file; t = time.perf_counter(); "
-               "sha256_file('big.bin'); print(time.perf_counter() - t)")
-    sums, inproc, reg_big, reg_tiny = Times(), Times(), Times(), Times()
-    for r in range(runs + 1):
-        touch(big, 1000 + r)
-        touch(tiny, r, tiny_file=True)
-        t_sum, p_sum = run(["sha256sum", "big.bin"], repo, env)
-        _, proc = run([sys.executable, "-c", hash_py], repo, env)
-        t_in = float(proc.stdout.decode().strip())
-        t_big, p_big = run(MV + ["register", "big", "-m", f"big {r}"], repo, env)
-        t_tiny, p_tiny = run(MV + ["register", "tiny", "-m", f"tiny {r}"], repo, env)
-        if r:
-            sums.add(t_sum, p_sum)
-            inproc.append(t_in)
-            reg_big.add(t_big, p_big)
-            reg_tiny.add(t_tiny, p_tiny)
+    counter = itertools.count()
+
+    def one(s: Side) -> dict:
+        # one repository for every side (a second copy of the big file would crowd the page
+        # cache); each register sees new digests, so no side's version is refused as known
+        k = next(counter)
+        touch(big, 1000 + k)
+        touch(tiny, k, tiny_file=True)
+        got = {}
+        if s.name == "current":
+            got["sum"] = run(["sha256sum", "big.bin"], repo, env)
+        _, proc = run([sys.executable, "-c", HASH_PY], repo, s.env)
+        wall, cpu = (float(x) for x in proc.stdout.decode().split()[-2:])
+        got["inproc"] = (wall, cpu)
+        got["big"] = run(MV + ["register", "big", "-m", f"big {k}"], repo, s.env)
+        got["tiny"] = run(MV + ["register", "tiny", "-m", f"tiny {k}"], repo, s.env)
+        return got
+
+    res = alternate(bench.sides, runs, one)
+    sums, inproc, reg_big, reg_tiny = (res[k]["current"] for k in ("sum", "inproc", "big", "tiny"))
+    rep.ab(f"sha256_file of {mib} MiB (in-process)", res["inproc"])
+    rep.ab(f"`register` of a {mib} MiB artifact", res["big"])
+    rep.ab("`register` of a tiny artifact", res["tiny"])
     s, i, b, t = median(sums), median(inproc), median(reg_big), median(reg_tiny)
     gib = size / (1 << 30)
     print(f"  throughput: sha256sum {gib / s:.2f} GiB/s, sha256_file {gib / i:.2f} GiB/s, "
@@ -317,28 +451,97 @@ def commands(env: dict, cwd: Path) -> list[str]:
     return [line.split()[0] for line in body.splitlines() if line.startswith("  ") and line.split()]
 
 
-def startup_section(rep: Report, env: dict, runs: int) -> None:
+def startup_section(rep: Report, bench: Bench, runs: int) -> None:
     print("\n== start-up")
     src, _ = make_repo.cached(100, "mv")
-    tiny = scratch_copy(src, "startup-100")
-    direct = str(Path(sys.executable).parent / "git-mv-promote")
-    for label, cmd, target in (("`git-mv-promote --help` (entry point)", [direct, "--help"], 0.15),
+    tiny = bench.copies(src, "startup-100")
+    for label, cmd, target in (("`git-mv-promote --help` (entry point)", lambda s: [s.entry, "--help"], 0.15),
                                ("`git mv-promote -h` (through git)", MV + ["-h"], 0.15)):
-        rep.add("startup", label, timed_runs(cmd, tiny, env, runs), "limit", target, f"< {target} s",
-                lambda r: r < 1, ratio_of=lambda o, p: o / p)
-    cmds = commands(env, tiny)
+        times = bench.timed(cmd, tiny, runs)
+        rep.add("startup", label, times["current"], "limit", target, f"< {target} s", lambda r: r < 1,
+                ratio_of=lambda o, p: o / p)
+        rep.ab(label, times)
+    imports_rows(rep, bench, tiny, runs)
+    cmds = commands(bench.cur.env, tiny["current"])
     for name in cmds:
         args = [name, "install", "-h"] if name == "hooks" else [name, "-h"]
-        rep.add("startup", f"`git mv-promote {' '.join(args)}`", timed_runs(MV + args, tiny, env, runs), "limit", 0.4,
-                "< 0.4 s", lambda r: r < 1, ratio_of=lambda o, p: o / p)
+        times = bench.timed(MV + args, tiny, runs)
+        rep.add("startup", f"`git mv-promote {' '.join(args)}`", times["current"], "limit", 0.4, "< 0.4 s",
+                lambda r: r < 1, ratio_of=lambda o, p: o / p)
+        rep.ab(f"`git mv-promote {' '.join(args)}`", times)
     for args in (["show"], ["show", MODEL], ["show", MODEL, "v5"], ["history", MODEL], ["log", MODEL],
                  ["diff", MODEL, "v4", "v5"]):
-        rep.add("startup", f"`git mv-promote {' '.join(args)}` on a 100-version repo",
-                timed_runs(MV + args, tiny, env, runs), "limit", 0.4, "< 0.4 s", lambda r: r < 1,
-                ratio_of=lambda o, p: o / p)
+        times = bench.timed(MV + args, tiny, runs)
+        rep.add("startup", f"`git mv-promote {' '.join(args)}` on a 100-version repo", times["current"], "limit", 0.4,
+                "< 0.4 s", lambda r: r < 1, ratio_of=lambda o, p: o / p)
+        rep.ab(f"`git mv-promote {' '.join(args)}` on a 100-version repo", times)
+
+
+ZERO = "0" * 40
+FEATURE_PUSH = f"{ZERO} {'1' * 40} refs/heads/bench-feature\n".encode()  # neither registry nor protected
+# the CPU time of an import, printed by the process that makes it (the interpreter's start-up excluded)
+IMPORT_CLI = "import time; c = time.process_time(); import gitmv.cli; print(time.process_time() - c)"
+# `python -m gitmv.hooks pre-receive` (what the shim execs), with the CPU time from the first import
+# of gitmv to the hook's exit written to stdout (the fast path writes nothing there)
+FAST_PATH = """import runpy, sys, time
+c = time.process_time()
+sys.argv = ["gitmv.hooks", "pre-receive"]
+try:
+    runpy.run_module("gitmv.hooks", run_name="__main__", alter_sys=True)
+finally:
+    print(time.process_time() - c)
+"""
+
+
+def imports_rows(rep: Report, bench: Bench, tiny: dict[str, Path], runs: int) -> None:
+    """The imports every command pays (`import gitmv.cli`) and the server hook's fast path
+    (`python -m gitmv.hooks pre-receive`, as the shim runs it, for a push of a feature branch: it
+    exits before pygit2): wall = what `python -X importtime` reports for the imports beyond the
+    interpreter's own start-up, CPU = `time.process_time()` around them in the same process; and
+    the fast path's whole process. Information rows, and rows of the baseline comparison."""
+    startup = {s.name: startup_imports(sys.executable, s.env, tiny[s.name]) for s in bench.sides}
+    heavy = set()
+
+    def one(s: Side) -> dict:
+        cwd = tiny[s.name]
+        _, proc = run([sys.executable, "-X", "importtime", "-c", IMPORT_CLI], cwd, s.env)
+        got = {"cli": (import_times(proc.stderr, startup[s.name]), float(proc.stdout.decode().split()[-1]))}
+        hook_env = dict(s.env, GIT_DIR=str(cwd / ".git"))
+        _, proc = run([sys.executable, "-X", "importtime", "-c", FAST_PATH], cwd, hook_env, input=FEATURE_PUSH)
+        got["fast"] = (import_times(proc.stderr, startup[s.name]), float(proc.stdout.decode().split()[-1]))
+        if b" pygit2\n" in proc.stderr:
+            heavy.add(s.name)
+        got["fast_process"] = run([sys.executable, "-m", "gitmv.hooks", "pre-receive"], cwd, hook_env,
+                                  input=FEATURE_PUSH)
+        return got
+
+    res = alternate(bench.sides, runs, one)
+    note = f"(pygit2 imported on the fast path: {', '.join(sorted(heavy))})" if heavy else ""
+    for key, label in (("cli", "`import gitmv.cli`: imports (python -X importtime; cpu: process_time)"),
+                       ("fast", "hook fast path (`python -m gitmv.hooks pre-receive`, a feature-branch push): "
+                                "imports and check"),
+                       ("fast_process", "hook fast path, whole process (a feature-branch push)")):
+        rep.add("startup", label, res[key]["current"], "-", None, "(info)", None, note if key != "cli" else "")
+        rep.ab(label, res[key], note if key != "cli" else "")
 
 
 # ---------------------------------------------------------------- main
+
+def make_bench(env: dict, rev: str | None) -> tuple[Bench, dict | None]:
+    """The current side alone (the installed entry point, as a user runs it), or with --baseline
+    the current and the baseline side, both run from their trees (baseline.py)."""
+    if not rev:
+        return Bench(env, [Side("current", "current", ROOT, env, str(Path(sys.executable).parent / "git-mv-promote"))]), None
+    sha, subject = baseline.resolve(rev)
+    print(f"baseline: {rev} = {sha[:10]} {subject!r}, checked out into a throw-away worktree ...", flush=True)
+    tree = baseline.checkout(sha)
+    sides = [baseline.make_side("current", "current", ROOT, env), baseline.make_side("baseline", f"baseline {sha[:10]}", tree, env)]
+    meta = {"rev": rev, "commit": sha, "subject": subject, "tree": str(tree)}
+    for s in sides:
+        meta[f"{s.name}_gitmv"] = baseline.check(s, OUT)
+        print(f"  {s.name}: gitmv from {meta[s.name + '_gitmv']}")
+    return Bench(env, sides), meta
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -351,6 +554,13 @@ def main() -> int:
     ap.add_argument("--scale", default=None, help="small,large versions for the scaling checks (default 100,50000)")
     ap.add_argument("--mib", type=int, help="artifact size for the hashing check (default 1024; quick 64)")
     ap.add_argument("--only", default="gto,scale,hash,startup", help="sections to run (gto includes the git section)")
+    ap.add_argument("--baseline", metavar="REV", help="also run REV's code (a throw-away worktree), alternating with "
+                    "the current code, and compare them (ratio current/baseline)")
+    ap.add_argument("--tolerance", type=float, default=0.10,
+                    help="with --baseline: PASS when current/baseline <= 1 + TOLERANCE (default 0.10)")
+    ap.add_argument("--verdict", choices=("cpu", "wall"), default="cpu",
+                    help="with --baseline: the ratio that decides, of CPU-time medians (default; wall where a row "
+                         "has no CPU time: less moved by other load on the machine) or of wall-time medians")
     args = ap.parse_args()
     runs = args.runs or (3 if args.quick else 7)
     versions = args.versions or (500 if args.quick else 5000)
@@ -362,7 +572,19 @@ def main() -> int:
     env = env_for()
     info = machine()
     print("machine:", json.dumps(info))
-    rep = Report()
+    bench, base_meta = make_bench(env, args.baseline)
+    try:
+        return measure_all(args, bench, base_meta, info, started, runs, versions, small, large, mib, only)
+    finally:
+        if base_meta:
+            baseline.remove(Path(base_meta["tree"]))
+
+
+def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started: float, runs: int, versions: int,
+                small: int, large: int, mib: int, only: set[str]) -> int:
+    rep = Report(bench.sides[1].label if base_meta else None, args.tolerance, args.verdict)
+    if base_meta:
+        print(f"current vs {rep.baseline}: ratio current/baseline, {rep.rule()}")
     sections: dict[str, dict] = {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     titles = {"gto": f"vs GTO at {versions:,} versions", "git": f"vs git for-each-ref at {versions:,} versions",
@@ -373,12 +595,17 @@ def main() -> int:
         md = [f"benchmark run ({'quick' if args.quick else 'full'}), {time.strftime('%Y-%m-%d %H:%M:%S')}: "
               f"{runs} timed runs of each of our commands (median, after a warm-up), GTO N={args.gto_runs}; "
               f"total {total:.0f} s", "", "```", json.dumps(info), "```", ""]
+        if base_meta:
+            md += [f"baseline: `{base_meta['rev']}` = `{base_meta['commit'][:10]}` ({base_meta['subject']}), "
+                   f"run from {base_meta['baseline_gitmv']}; current run from {base_meta['current_gitmv']}", ""]
         for section, meta in sections.items():
             code = meta["code_before"] if meta["code_before"] == meta["code_after"] else \
                 f"{meta['code_before']} -> {meta['code_after']} (CHANGED during the section)"
             md.append(f"- {section}: {meta['seconds']} s, load average {meta['load_before']} -> {meta['load_after']}, "
                       f"code {code}" + (f"; ERROR: {meta['error']}" if meta.get("error") else ""))
         md.append("")
+        if rep.ab_rows:
+            md += [f"### current vs {rep.baseline}", "", rep.ab_markdown(), ""]
         for section, title in titles.items():
             if any(r["section"] == section for r in rep.rows):
                 md += [f"### {title}", "", rep.markdown(section), ""]
@@ -386,14 +613,17 @@ def main() -> int:
         (OUT / f"results-{stamp}.md").write_text(text)
         (OUT / f"results-{stamp}.json").write_text(json.dumps(
             {"machine": info, "rows": rep.rows, "total_s": total, "sections": sections, "runs": runs,
-             "gto_runs": args.gto_runs, "versions": versions, "scale": [small, large], "mib": mib}, indent=1,
+             "gto_runs": args.gto_runs, "versions": versions, "scale": [small, large], "mib": mib,
+             "baseline": base_meta, "tolerance": args.tolerance, "verdict": args.verdict,
+             "baseline_rows": rep.ab_rows}, indent=1,
             default=str))
         return text
 
-    for name, fn in (("gto", lambda: gto_section(rep, env, versions, runs, args.gto_runs, args.gto_timeout, args.skip_gto)),
-                     ("scale", lambda: scale_section(rep, env, small, large, runs)),
-                     ("hash", lambda: hash_section(rep, env, mib, runs)),
-                     ("startup", lambda: startup_section(rep, env, runs))):
+    for name, fn in (("gto", lambda: gto_section(rep, bench, versions, runs, args.gto_runs, args.gto_timeout,
+                                                 args.skip_gto)),
+                     ("scale", lambda: scale_section(rep, bench, small, large, runs)),
+                     ("hash", lambda: hash_section(rep, bench, mib, runs)),
+                     ("startup", lambda: startup_section(rep, bench, runs))):
         if name not in only:
             continue
         meta = sections[name] = {"load_before": wait_idle(log=print), "code_before": code_version()}
@@ -413,11 +643,14 @@ def main() -> int:
     total = time.monotonic() - started
     print("\n" + text)
     failed = [r for r in rep.rows if r["pass"] is False]
+    slower = [r for r in rep.ab_rows if not r["pass"]]
     errors = [n for n, m in sections.items() if m.get("error")]
     print(f"\n{len(rep.rows) - len(failed)} rows pass or are informational, {len(failed)} fail"
-          f"{', sections with errors: ' + ', '.join(errors) if errors else ''}; results in {OUT}/results-{stamp}.md "
+          + (f"; vs baseline: {len(rep.ab_rows) - len(slower)} pass, {len(slower)} fail "
+             f"(tolerance {args.tolerance:.0%})" if base_meta else "")
+          + f"{', sections with errors: ' + ', '.join(errors) if errors else ''}; results in {OUT}/results-{stamp}.md "
           f"({total:.0f} s)")
-    return 1 if failed or errors else 0
+    return 1 if failed or slower or errors else 0
 
 
 if __name__ == "__main__":
