@@ -240,6 +240,7 @@ def eval_cmd(model, version, suite, from_file, as_json):
     output.line("  " + ", ".join(f"{k}={v}" for k, v in sorted(rec["metrics"].items())))
     for name, metrics in sorted(rec.get("slices", {}).items()):
         output.line(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 def _render_verdict(v: dict) -> None:
@@ -278,8 +279,10 @@ def promote(model, version, stage, reason, as_json):
     _warn(result)
     if as_json:
         return output.emit_json(result)
+    if result["noop"]:
+        return output.line(result["notice"])
     output.line(f"promoted {model} {version} to {stage} ({result['ref']})")
-    output.line(f"push it: git push origin {result['ref']} refs/notes/mv-promote   (or: git mv-promote sync)")
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 @cli.command(context_settings=CONTEXT)
@@ -370,6 +373,8 @@ def diff(model, version_a, version_b, as_json):
         output.line("metrics: not comparable (an eval on the policy suite is missing for one side)")
         return
     output.line(f"metrics (suite {m.get('suite')}):")
+    output.lines(f"  eval of {side}: code {(e['code_commit'] or 'not recorded')[:12]}, command {e['command_digest'] or 'not recorded'}"
+                 for side, e in (("a", m["a_provenance"]), ("b", m["b_provenance"])))
     for r in m["overall"]:
         output.line(f"  {r['metric']}: {r['a']} -> {r['b']} ({r['delta']:+g})" if r["delta"] is not None else f"  {r['metric']}: {r['a']} -> {r['b']}")
     for s, rows in m["slices"].items():
@@ -390,6 +395,7 @@ def deprecate(model, version, reason, sunset, as_json):
     if as_json:
         return output.emit_json(result)
     output.line(f"deprecated {model} {version} ({result['record']['id'][:19]}…)")
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 # ---------------------------------------------------------------- approval and sync
@@ -443,8 +449,7 @@ def approve(model, version, stage, reason, push, remote, as_json):
                 f"({result['commit'][:12]}, request sha256:{result['request_sha256'][:12]})")
     if result["pushed"]:
         output.line(f"pushed {result['branch']} to {remote}")
-    else:
-        output.line(f"push it: git push {remote} {result['branch']}")
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 @cli.command(context_settings=CONTEXT)
