@@ -131,8 +131,9 @@ def test_eval_of_an_older_version_uses_its_git_blob(model_repo):
     assert r.mv("eval", "churn", "v1", "--json").json["record"]["metrics"]["auc"] == 0.85
 
 
-def test_eval_refuses_when_no_copy_has_the_registered_digest(model_repo):
-    r = model_repo
+def test_eval_refuses_when_no_copy_has_the_registered_digest(tmp_path, keys):
+    # an ignored artifact without a DVC pin registers only in the research tier (issue 17)
+    r = ModelRepo(tmp_path / "research", keys, POLICY.replace('tier = "production"', 'tier = "research"'))
     (r.path / ".gitignore").write_text("model.bin\n")
     r.commit("untracked artifact")
     r.write_model(0.85, 0.80)
@@ -156,6 +157,7 @@ def test_failing_eval_command_exits_1_and_records_nothing(model_repo):
     r.version(0.85, 0.80)
     before = r.ref(NOTES)
     (r.path / "eval.py").write_text("import sys\nsys.stderr.write('cuda out of memory\\n')\nsys.exit(3)\n")
+    r.commit("break the eval script")  # eval runs only committed command files
     result = r.mv("eval", "churn", "v1", code=1)
     assert "exited 3" in result.err and "cuda out of memory" in result.err
     assert r.ref(NOTES) == before
@@ -165,6 +167,7 @@ def test_failing_first_eval_leaves_no_notes_ref(model_repo):
     r = model_repo
     r.version(0.85, 0.80, evaluate=False)
     (r.path / "eval.py").write_text("raise SystemExit(1)\n")
+    r.commit("break the eval script")  # eval runs only committed command files
     r.mv("eval", "churn", "v1", code=1)
     assert r.ref(NOTES) is None
 
@@ -173,6 +176,7 @@ def test_eval_command_writing_no_metrics_exits_1_and_records_nothing(model_repo)
     r = model_repo
     r.version(0.85, 0.80, evaluate=False)
     (r.path / "eval.py").write_text("pass\n")
+    r.commit("break the eval script")  # eval runs only committed command files
     result = r.mv("eval", "churn", "v1", code=1)
     assert "no metrics file" in result.err
     assert r.ref(NOTES) is None
@@ -182,6 +186,7 @@ def test_eval_command_writing_malformed_json_exits_1_and_records_nothing(model_r
     r = model_repo
     r.version(0.85, 0.80, evaluate=False)
     (r.path / "eval.py").write_text("import sys\nopen(sys.argv[2], 'w').write('auc: 0.9')\n")
+    r.commit("break the eval script")  # eval runs only committed command files
     result = r.mv("eval", "churn", "v1", code=1)
     assert "not JSON" in result.err
     assert r.ref(NOTES) is None

@@ -12,7 +12,7 @@ import tomllib
 
 import pytest
 
-from conftest import ModelRepo, accepted, push
+from conftest import POLICY, ModelRepo, accepted, push
 from gitmv import records
 from gitmv.records import split_signature
 from test_concurrency import daemon_server  # noqa: F401  (fixture)
@@ -173,11 +173,12 @@ def test_verify_detects(registry, case):
     DETECTED.append(case.__name__)
 
 
-def test_verify_detects_an_older_version_whose_stored_copy_is_gone(model_repo):
+def test_verify_detects_an_older_version_whose_stored_copy_is_gone(tmp_path, keys):
     """The Git history's copy of an artifact cannot be replaced (its blob id is its content); what
     can happen is an older version with no stored copy at all: registered from an untracked file,
-    which later left the work tree. verify names it "not retrievable", with what it tried."""
-    r = model_repo
+    which later left the work tree (only the research tier registers one, issue 17). verify names
+    it "not retrievable", with what it tried."""
+    r = ModelRepo(tmp_path / "research", keys, POLICY.replace('tier = "production"', 'tier = "research"'))
     r.write_model(0.85, 0.80)  # untracked: registered, but never committed
     r.mv("register", "churn")
     assert r.mv("verify", "--json").json["ok"] is True  # HEAD is v1's commit: the work tree copy counts

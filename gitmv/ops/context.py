@@ -34,6 +34,11 @@ def now() -> str:
     return records.utc_now()
 
 
+def push_hint(*refs: str, remote: str = "origin") -> str:
+    """What to run to publish what a command wrote locally (every write ends with it)."""
+    return f"git push {remote} {' '.join(refs)}   (or: git mv-promote sync)"
+
+
 def open_context(path: str | os.PathLike = ".", cached: bool = True) -> Context:
     """Repository, committed policy, allowed signers and a registry view. `cached=False` reads
     every record from its object (verify must not trust anything derived)."""

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import posixpath
 import shlex
+import signal
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from gitmv import proc as procs
 from gitmv import records
 from gitmv.dvc import pins as dvcpins
-from gitmv.errors import EvalError, UsageError
+from gitmv.errors import EvalError, RefusedError, UsageError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
 from gitmv.ops.artifacts import fetch_artifact
-from gitmv.names import check_model_name, check_names, check_version_or_experiment
-from gitmv.ops.context import now, open_context
+from gitmv.names import NOTES_REF, check_model_name, check_names, check_version_or_experiment
+from gitmv.ops.context import now, open_context, push_hint
+from gitmv.policy import POLICY_PATH
 
 
 # A metrics report is overall and per-slice numbers, not per-example output.
@@ -35,6 +39,8 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
     suite = suite or mp.eval_suite
     if not suite:
         raise UsageError(f"no eval suite given and none in the policy for {model}", "pass --suite NAME")
+    command_files = command_blobs(repo, ctx.head, mp.eval_command) if from_file is None and mp.eval_command else {}
+    _refuse_dirty(repo, model, sorted(command_files) + [POLICY_PATH])
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mv-eval-") as tmp:
         files = {rel: fetch_artifact(ctx, v, rel, tmp) for rel in sorted(v.record.artifacts)}
@@ -52,10 +58,10 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
             first = files[sorted(files)[0]]
             command = substitute(mp.eval_command, artifact=shlex.quote(first), output=shlex.quote(str(output)),
                                  model=shlex.quote(model), version=shlex.quote(version), suite=shlex.quote(suite))
-            proc = procs.run(command, shell=True, cwd=str(repo.workdir or "."), env=None)
-            status = proc.returncode
+            status, stderr = _run_in_own_group(command, str(repo.workdir or "."))
             if status != 0:
-                raise EvalError(f"eval command exited {status}: {proc.last_line() or command}",
+                err = stderr.decode(errors="replace").strip().splitlines()
+                raise EvalError(f"eval command exited {status}: {err[-1] if err else command}",
                                 "fix the eval command; nothing was recorded")
             if not output.is_file():
                 raise EvalError("eval command wrote no metrics file to {output}", "make it write JSON to the {output} path")
@@ -67,11 +73,85 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
         "from_file": os.path.basename(from_file) if from_file else None,
         "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
         "data": _eval_data_pin(repo, ctx.head, mp), "provenance": provenance,
+        "code_commit": ctx.head,
+        "command_digest": command_digest(mp.eval_command, command_files) if from_file is None else None,
     }
     rec = record_signing.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=mp.signed, warnings=ctx.warnings)
     notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
-    return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
+    return {"model": model, "version": version, "record": rec, "next": [push_hint(NOTES_REF)], "warnings": ctx.warnings}
+
+
+def command_blobs(repo: Repo, commit: str, command: str) -> dict[str, str]:
+    """The files an eval command names (a token, or the value of a `--opt=value` token, that is a
+    path in `commit`'s tree, relative to the repository root), with their blob ids there."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        tokens = command.split()
+    candidates = set()
+    for token in tokens:
+        for word in (token, token.partition("=")[2]):
+            if word and "{" not in word and not posixpath.isabs(word):
+                path = posixpath.normpath(word)
+                if path != "." and not path.startswith(".."):
+                    candidates.add(path)
+    if not candidates:
+        return {}
+    out = repo.git("ls-tree", "-z", commit, "--", *sorted(candidates)).stdout.decode("utf-8", "replace")
+    found = {}
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            found[path] = parts[2]
+    return dict(sorted(found.items()))
+
+
+def command_digest(command: str, blobs: dict[str, str]) -> str:
+    """sha256 of the canonical JSON {"command": <the policy's command, unsubstituted>, "files":
+    {path: blob id}} (docs/storage.md): what produced the evidence, recomputable from the record's
+    `command` and the tree at its `code_commit`."""
+    return "sha256:" + hashlib.sha256(records.canonical_json({"command": command, "files": dict(blobs)})).hexdigest()
+
+
+def _refuse_dirty(repo: Repo, model: str, paths: list[str]) -> None:
+    """Evidence must say what produced it: the command's files and the policy as committed at HEAD
+    (the record names HEAD), the same rule `register` applies to the files that define a version."""
+    if repo.workdir is None:
+        return
+    out = repo.git("status", "--porcelain", "--untracked-files=no", "-z", "--", *paths).stdout.decode()
+    dirty = sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+    if dirty:
+        raise RefusedError(f"uncommitted changes in files that define the eval of {model}: {', '.join(dirty)}",
+                           "commit or stash them, so the eval record's code commit is what ran")
+
+
+def _run_in_own_group(command: str, cwd: str) -> tuple[int, bytes]:
+    """Run the eval command in its own process group, so that an interrupt (Ctrl-C reaches only
+    our foreground group) stops it and everything it started, not just the shell."""
+    proc = subprocess.Popen(command, shell=True, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate()
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return proc.returncode, stderr
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """TERM the group, give it a moment, then KILL whatever is left of it (a child that ignores
+    TERM, or outlives the shell)."""
+    for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def substitute(command: str, **values: str) -> str:
@@ -151,9 +231,19 @@ def deprecate(model: str, version: str, *, reason: str, sunset: str | None = Non
     v = ctx.registry.version(model, version)
     if sunset:
         sunset = records.parse_time(sunset).isoformat().replace("+00:00", "Z")
+    for earlier in ctx.registry.records_of(v.tag.id, "deprecation"):
+        if earlier.get("reason") == reason and earlier.get("sunset") == sunset:
+            raise RefusedError(f"{model} {version} is already deprecated with this reason and sunset "
+                               f"(record {str(earlier.get('id'))[:19]}…)",
+                               "nothing to do; to change the reason or the sunset, deprecate it with the new -m/--sunset")
+    live = [s for s in ctx.registry.stages_present(model) if ctx.registry.current_version_name(model, s) == version]
+    warnings = list(ctx.warnings) + [
+        f"{model} {version} is current in {s}: deprecation blocks promoting it, but it stays in {s} until "
+        f"you promote another version or roll back (git mv-promote rollback {model} --stage {s})" for s in live]
     rec = record_signing.new_record(ctx.repo, "deprecation",
                               {"model": model, "version": version, "reason": reason, "sunset": sunset},
                               at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=ctx.policy.model(model).signed, warnings=ctx.warnings)
     notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}")
-    return {"model": model, "version": version, "record": rec, "warnings": ctx.warnings}
+    return {"model": model, "version": version, "record": rec, "current_in": live, "next": [push_hint(NOTES_REF)],
+            "warnings": warnings}

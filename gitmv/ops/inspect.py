@@ -224,4 +224,12 @@ def metric_deltas(ea: dict | None, eb: dict | None) -> dict:
     for s in sorted(set(ea.get("slices") or {}) | set(eb.get("slices") or {})):
         slices[s] = rows((ea.get("slices") or {}).get(s, {}), (eb.get("slices") or {}).get(s, {}))
     return {"available": True, "a_eval": ea["id"], "b_eval": eb["id"], "suite": eb.get("suite"),
+            "a_provenance": eval_provenance(ea), "b_provenance": eval_provenance(eb),
             "overall": rows(ea.get("metrics") or {}, eb.get("metrics") or {}), "slices": slices}
+
+
+def eval_provenance(rec: dict | None) -> dict:
+    """What produced an eval: the code commit it ran at and its command digest (None in records
+    written before they were recorded)."""
+    rec = rec or {}
+    return {"code_commit": rec.get("code_commit"), "command_digest": rec.get("command_digest")}

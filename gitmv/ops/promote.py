@@ -10,8 +10,8 @@ from gitmv.git import notes, record_signing
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, now, open_context, require_complete
-from gitmv.names import check_names, stage_ref, stage_tag_name
+from gitmv.ops.context import Context, now, open_context, push_hint, require_complete
+from gitmv.names import NOTES_REF, check_names, stage_ref, stage_tag_name
 from gitmv.records import PromotionRecord
 from gitmv.registry import Version
 from gitmv.rules import promotion as rules
@@ -37,6 +37,13 @@ def promote(model: str, version: str, stage: str, *, reason: str = "", path: str
         ctx = open_context(path)
         require_complete(ctx, f"promote {model} {version} to {stage}")
         mp = ctx.policy.model(model)
+        current = ctx.registry.current(model, stage)
+        if current is not None and current.record.version == version:
+            # a second stage tag would say nothing new and would read as a fresh promotion in history
+            return {"model": model, "version": version, "stage": stage, "noop": True, "seq": current.record.seq,
+                    "ref": current.ref, "tag": current.tag.id,
+                    "notice": f"{model} {version} is already the current {stage} version ({current.ref}); nothing written",
+                    "next": [], "warnings": ctx.warnings}
         verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
         if not verdict.passed:
             failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
@@ -75,7 +82,7 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
     tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed, date=record.at)
     return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "seq": seq, "kind": kind,
             "ref": stage_ref(verdict.model, verdict.stage, seq), "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
-            "warnings": ctx.warnings}
+            "noop": False, "next": [push_hint(stage_ref(verdict.model, verdict.stage, seq), NOTES_REF)], "warnings": ctx.warnings}
 
 
 def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",

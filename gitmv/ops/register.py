@@ -40,6 +40,8 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
         if allow_dirty and mp.tier != "research":
             raise RefusedError(f"--allow-dirty refused: {model} is in the {mp.tier} tier",
                                "commit your changes first; --allow-dirty is for the research tier only")
+    if not is_experiment and mp.tier != "research":  # before the dirty check: it would call a staged artifact "dirty"
+        _refuse_unretrievable(repo, ctx.head, model, tuple(artifacts) or tuple(mp.artifacts))
     dirty = _dirty_tracked_files(repo)
     if dirty and not (allow_dirty or is_experiment):
         shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
@@ -76,6 +78,29 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
                                         lambda version: VersionRecord(version=version, **base), sign, "run the command again")
     return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
             "record": record.to_dict(), "warnings": ctx.warnings}
+
+
+def _refuse_unretrievable(repo: Repo, head: str, model: str, paths: tuple) -> None:
+    """A version must stay retrievable: each artifact committed in HEAD's tree or pinned by DVC at
+    HEAD (`<path>.dvc` or a dvc.lock out). Otherwise the version's digests would name a file that
+    is gone once the work tree is cleaned, and no rollback could bring it back."""
+    from gitmv.dvc.cache import dvc_pin_for
+
+    for rel in paths:
+        if not (repo.workdir / rel).is_file():
+            continue  # not made yet: _hash_artifacts says so
+        if repo.blob_at(head, rel) is not None or dvc_pin_for(repo, head, rel) is not None:
+            continue
+        if repo.git("ls-files", "--error-unmatch", "--", rel, check=False).returncode == 0:
+            state = "it is only staged, not committed"
+        elif repo.git("check-ignore", "-q", "--", rel, check=False).returncode == 0:
+            state = "it is ignored by Git and has no DVC pin"
+        else:
+            state = "it is untracked"
+        raise RefusedError(f"artifact {rel} of {model} is neither committed at HEAD nor tracked by DVC at HEAD "
+                           f"({state}): the version could not be retrieved once the file is gone",
+                           f"commit it (git add {rel} && git commit), or 'dvc add {rel}' and commit {rel}.dvc, "
+                           f"or put {model} in the research tier (tier = \"research\" in {POLICY_PATH})")
 
 
 def _hash_artifacts(repo: Repo, paths: tuple, on_progress) -> dict:

@@ -127,7 +127,8 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
         pushed = True
     return {"model": model, "version": version, "stage": stage, "branch": branch, "commit": commit,
             "request_commit": request_commit, "request_sha256": digest, "approver": mine.principal,
-            "requester": requester.principal, "pushed": pushed, "remote": remote, "warnings": ctx.warnings}
+            "requester": requester.principal, "pushed": pushed, "remote": remote,
+            "next": [] if pushed else [f"git push {remote} {branch}"], "warnings": ctx.warnings}
 
 
 def approvals_status(model: str, version: str, stage: str | None = None, path: str | os.PathLike = ".") -> dict:

@@ -53,6 +53,12 @@ def _mark(gate_policy, metric: str, a, b) -> str:
     return PASS if c.passed else FAIL
 
 
+def _code(rec: dict | None, key: str, width: int) -> str:
+    """A field of the candidate's eval record; evals recorded before the field existed say so."""
+    value = (rec or {}).get(key)
+    return f"`{value[:width]}`" if value else "not recorded"
+
+
 def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict | None, candidate_sizes: dict) -> str:
     m, v, stage = verdict.model, verdict.version, verdict.stage
     base = verdict.baseline
@@ -64,6 +70,8 @@ def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict
               f"| candidate | {v} (tag `{req['version_tag'][:12]}`) |",
               f"| compared with | {base + ' (' + str(verdict.baseline_stage) + ')' if base else 'nothing yet: thresholds alone decide'} |",
               f"| eval record | `{(req.get('eval_record') or NA)[:19]}` |",
+              f"| eval ran at code | {_code(verdict.eval_record, 'code_commit', 12)} |",
+              f"| eval command digest | {_code(verdict.eval_record, 'command_digest', 19)} |",
               f"| gate (before approval) | {'PASS' if verdict.passed else 'FAIL'} |",
               f"| approvals required | {model_policy.required_approvals if policy.is_protected(stage) else 0} |", ""]
     gp = model_policy.gate

@@ -31,6 +31,7 @@ def eval_cmd(model, version, suite, from_file, as_json):
     output.line("  " + ", ".join(f"{k}={v}" for k, v in sorted(rec["metrics"].items())))
     for name, metrics in sorted(rec.get("slices", {}).items()):
         output.line(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 @click.command(context_settings=CONTEXT)
@@ -46,6 +47,7 @@ def deprecate(model, version, reason, sunset, as_json):
     if as_json:
         return output.emit_json(result)
     output.line(f"deprecated {model} {version} ({result['record']['id'][:19]}…)")
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 COMMANDS = (eval_cmd, deprecate)

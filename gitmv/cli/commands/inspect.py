@@ -128,6 +128,8 @@ def _render_metric_deltas(m: dict) -> None:
         output.line("metrics: not comparable (an eval on the policy suite is missing for one side)")
         return
     output.line(f"metrics (suite {m.get('suite')}):")
+    output.lines(f"  eval of {side}: code {(e['code_commit'] or 'not recorded')[:12]}, command {e['command_digest'] or 'not recorded'}"
+                 for side, e in (("a", m["a_provenance"]), ("b", m["b_provenance"])))
     for r in m["overall"]:
         output.line(f"  {r['metric']}: {r['a']} -> {r['b']} ({r['delta']:+g})" if r["delta"] is not None else f"  {r['metric']}: {r['a']} -> {r['b']}")
     for s, rows in m["slices"].items():

@@ -46,8 +46,10 @@ def promote(model, version, stage, reason, as_json):
     warn(result)
     if as_json:
         return output.emit_json(result)
+    if result["noop"]:
+        return output.line(result["notice"])
     output.line(f"promoted {model} {version} to {stage} ({result['ref']})")
-    output.line(f"push it: git push origin {result['ref']} refs/notes/mv-promote   (or: git mv-promote sync)")
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 @click.command(context_settings=CONTEXT)

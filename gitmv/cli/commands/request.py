@@ -59,8 +59,7 @@ def approve(model, version, stage, reason, push, remote, as_json):
                 f"({result['commit'][:12]}, request sha256:{result['request_sha256'][:12]})")
     if result["pushed"]:
         output.line(f"pushed {result['branch']} to {remote}")
-    else:
-        output.line(f"push it: git push {remote} {result['branch']}")
+    output.lines(f"push it: {n}" for n in result["next"])
 
 
 @click.command(context_settings=CONTEXT)
