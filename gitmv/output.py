@@ -27,7 +27,7 @@ def error(text: str) -> None:
 def progress(text: str) -> None:
     """Transient status on stderr, only when stderr is a terminal."""
     if sys.stderr.isatty():
-        sys.stderr.write("\r" + text)
+        sys.stderr.write("\r\x1b[K" + text)  # clear the line: a shorter status must not show the last one's tail
         sys.stderr.flush()
 
 

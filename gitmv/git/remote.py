@@ -26,9 +26,36 @@ def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
     return out
 
 
+def remote_branch(repo: Repo, remote: str, branch: str) -> str | None:
+    """The commit the remote advertises for refs/heads/<branch> (None when it has no such branch).
+    Listed apart from `ls_remote`, whose answer is the registry refs only."""
+    ref = f"refs/heads/{branch}"
+    proc = repo.git("ls-remote", remote, ref, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise MvError(f"cannot reach remote '{remote}': {err[-1] if err else proc.returncode}",
+                      "check 'git remote -v' and your access to the remote")
+    for row in proc.stdout.decode(errors="replace").splitlines():
+        oid, _, name = row.partition("\t")
+        if name == ref:
+            return oid
+    return None
+
+
 def push_branch(repo: Repo, remote: str, branch: str) -> None:
-    repo.git("push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False).check(
-        f"could not push branch {branch}", f"push it yourself: git push {remote} {branch}")
+    proc = repo.git("push", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False)
+    if proc.returncode != 0:
+        text = (proc.stdout + proc.stderr).decode(errors="replace").strip().splitlines()
+        # the porcelain "!<TAB>src:dst<TAB>[rejected] (why)" rows and the hooks' lines say why
+        why = [" ".join(ln.split("\t")[2:]).strip() or ln.strip() for ln in text if ln.startswith("!")]
+        why += [ln.strip() for ln in text if "mv-promote: refused" in ln]
+        why = why or text[-1:]
+        if any("non-fast-forward" in w or "fetch first" in w for w in why):
+            fix = (f"{remote} already has a different {branch}: look at it (git fetch {remote} {branch}) and "
+                   "delete it there if it is stale, then try again")
+        else:
+            fix = f"push it yourself: git push {remote} {branch}"
+        raise MvError(f"could not push branch {branch}: {' / '.join(why) if why else proc.returncode}", fix)
 
 
 def ensure_notes_refspec(repo: Repo, remote: str) -> bool:

@@ -41,10 +41,21 @@ from gitmv.rules.gate import Criterion
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
 
+FIX_STAGE_TAG = "make stage tags with 'git mv-promote promote'"
+PUSH_FIRST = "first: git push"  # in every "push <branch> first" refusal (sync and request look for it)
+
+
 class Refusal(Exception):
-    def __init__(self, ref: str, rule: str, cause: str, fix: str):
+    def __init__(self, ref: str, rule: str, cause: str, fix: str, more: tuple[tuple[str, str, str], ...] = ()):
         super().__init__(cause)
-        self.text = f"refused {ref}: [{rule}] {cause} — {fix}"
+        # one self-contained line per cause (rule, ref, cause, fix), never one long joined line
+        self.texts = [f"refused {ref}: [{r}] {c} — {f}" for r, c, f in ((rule, cause, fix), *more)]
+        self.text = "\n".join(self.texts)
+
+
+def _refused_ref(text: str) -> str:
+    """The ref a refusal line names (`Refusal` writes "refused <ref>: [<rule>] ...")."""
+    return text[len("refused "):].split(": [", 1)[0]
 
 
 def _policy_state(repo: Repo, branch_ref: str):
@@ -92,12 +103,11 @@ def pre_receive(git_dir: str, updates: list[tuple[str, str, str | bytes]]) -> li
                                     protected_ref=branch_ref, hidden=set())
 
 
-def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]]) -> list[str]:
+def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]], repo: Repo | None = None) -> list[str]:
     """The same rules, early, against what this clone knows of the remote."""
-    repo = Repo.discover(".")
+    repo = repo or Repo.discover(".")
     # the remote's protected branch as last fetched (else our own copy of it)
-    local_policy_raw = repo.blob_at(repo.head_commit(), POLICY_PATH) if not repo.is_bare else None
-    branch = parse_policy(local_policy_raw).protected_branch if local_policy_raw else "main"
+    branch = local_protected_branch(repo)
     tracking = f"refs/remotes/{remote}/{branch}"
     branch_ref = tracking if repo.ref(tracking) else f"refs/heads/{branch}"
     policy, signers, _ = _policy_state(repo, branch_ref)
@@ -111,8 +121,60 @@ def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]
     if hidden:
         hidden |= _local_only_registry_refs(repo, remote)
     remote_notes = repo.ref(f"refs/notes/remotes/{remote}/mv-promote")
-    return check_updates(repo, policy, signers, updates, server_notes=remote_notes,
-                         protected_ref=branch_ref, hidden=hidden)
+    refusals = check_updates(repo, policy, signers, updates, server_notes=remote_notes,
+                             protected_ref=branch_ref, hidden=hidden)
+    if refusals and branch_ref == tracking:
+        refusals = _blame_unpushed_branch(repo, remote, branch, updates, hidden, remote_notes, refusals)
+    return refusals
+
+
+def local_protected_branch(repo: Repo) -> str:
+    """The protected branch as the policy at HEAD names it ("main" without one)."""
+    local_policy_raw = repo.blob_at(repo.head_commit(), POLICY_PATH) if not repo.is_bare else None
+    return parse_policy(local_policy_raw).protected_branch if local_policy_raw else "main"
+
+
+def _blame_unpushed_branch(repo: Repo, remote: str, branch: str, updates, hidden: set[str], remote_notes: str | None,
+                           refusals: list[str]) -> list[str]:
+    """The remote judges by its own protected branch. When ours is ahead of it (a new model or a
+    new allowed signer committed but not pushed) and a ref refused against the remote's branch
+    passes against ours, the real cause is the unpushed branch: say "push <branch> first" and name
+    the commits, not the rule the remote's older branch fails. Refusals that hold either way stay."""
+    from gitmv.git.remote import remote_branch
+
+    local_ref = f"refs/heads/{branch}"
+    local = repo.ref(local_ref)
+    try:
+        theirs = remote_branch(repo, remote, branch)
+    except MvError:
+        theirs = repo.ref(f"refs/remotes/{remote}/{branch}")
+    if local is None or theirs is None or theirs == local or not repo.is_ancestor(theirs, local):
+        return refusals
+    try:
+        policy, signers, _ = _policy_state(repo, local_ref)
+        ours = check_updates(repo, policy, signers, updates, server_notes=remote_notes, protected_ref=local_ref,
+                             hidden=hidden)
+        theirs_policy = _policy_state(repo, f"refs/remotes/{remote}/{branch}")[0]
+    except MvError:
+        return refusals
+    still = {_refused_ref(t) for t in ours}
+    blamed = list(dict.fromkeys(_refused_ref(t) for t in refusals if _refused_ref(t) not in still))
+    if not blamed:
+        return refusals
+    ahead = repo.commits_between(theirs, local, limit=1000)
+    # name the commits that change what the remote judges by (training commits are noise here)
+    paths = sorted({POLICY_PATH} | {p for pol in (policy, theirs_policy)
+                                    for p in (pol.allowed_signers, pol.host_signers) if p})
+    cause_commits = [c for c in ahead if repo.changed_paths((repo.commit_info(c["id"])["parents"] or [None])[0],
+                                                            c["id"], paths, [])] or ahead
+    named = ", ".join(f"{c['id'][:12]} \"{c['subject']}\"" for c in cause_commits[:3]) + (
+        f" and {len(cause_commits) - 3} more" if len(cause_commits) > 3 else "")
+    count = f"{len(ahead)}{'+' if len(ahead) >= 1000 else ''}"
+    out = [Refusal(ref, "R2 policy", f"{remote}'s {branch} lacks your {named} ({branch} is {count} commit(s) ahead "
+                   f"of {remote}'s), and the remote judges by its own {branch}",
+                   f"push {branch} {PUSH_FIRST} {remote} {branch}").text
+           for ref in blamed]
+    return out + [t for t in refusals if _refused_ref(t) in still]
 
 
 def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
@@ -160,7 +222,7 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
                 _check_notes(repo, old, new, server_notes, signers)
                 notes_commit = new
             except Refusal as r:
-                refusals.append(r.text)
+                refusals += r.texts
     reg = Registry(repo, policy, signers, notes_commit, hidden=hidden, protected_ref=protected_ref)
     tags = [u for u in reg_updates if u[2] != NOTES_REF]
 
@@ -176,9 +238,11 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple
             _check_tag(reg, policy, old, new, ref)
             reg.add_overlay(ref, new)
         except Refusal as r:
-            refusals.append(r.text)
+            refusals += r.texts
         except MvError as exc:
-            refusals.append(Refusal(ref, "R1 valid-record", exc.cause, exc.fix or "fix the record and push again").text)
+            # a stage tag made by hand (git tag -s) has no stage record, or one that does not parse
+            fix = FIX_STAGE_TAG if STAGE_REF_RE.match(ref) else exc.fix or "fix the record and push again"
+            refusals.append(Refusal(ref, "R1 valid-record", exc.cause, fix).text)
     return refusals
 
 
@@ -323,13 +387,13 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
                       "use a stage the policy on the protected branch defines")
     if tag.target_type != "tag":
         raise Refusal(ref, "R1 stage-target", f"a stage tag must point at a version tag object, not a {tag.target_type}",
-                      "promote with git mv-promote promote")
+                      FIX_STAGE_TAG)
     record = reg.stage_entry(ref, tag.id).record
     target_tag = reg.repo.tag(tag.target)
     vm = VERSION_REF_RE.match(f"refs/tags/{target_tag.name}") if target_tag else None
     if not vm or vm.group(1) != model or vm.group(2) != record.version.lstrip("v"):
         raise Refusal(ref, "R1 stage-target", f"points at {tag.target[:12]}, not at a version tag of {model}",
-                      "promote with git mv-promote promote")
+                      FIX_STAGE_TAG)
     registered = reg.version_tag_id(model, record.version)
     if registered != tag.target:
         raise Refusal(ref, "R1 stage-target",
@@ -360,9 +424,10 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
         tagger_time=tag.tagger_time, signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint,
         policy_digests=frozenset({policy.digest}), now=int(time.time()), **facts))
     if found:
-        raise Refusal(ref, "R1 stage-record", "the stage record's claims do not hold: " + "; ".join(found),
-                      f"promote again against the server's state: git mv-promote sync; "
-                      f"git mv-promote promote {model} {record.version} --stage {stage}")
+        fix = (f"{FIX_STAGE_TAG}, against the server's state: git mv-promote sync; "
+               f"git mv-promote promote {model} {record.version} --stage {stage}")
+        claims = [("R1 stage-record", f"the stage record's claim does not hold: {f}", fix) for f in found]
+        raise Refusal(ref, *claims[0], more=tuple(claims[1:]))
 
 
 def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
@@ -385,13 +450,13 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
         first = failures[0]
         rule = {"eval": "R1 eval", "approvals": "R1 approvals", "not deprecated": "R1 deprecated",
                 "signature": "R1 signed-version", "tier": "R1 tier"}.get(first.name, "R1 gate")
-        detail = "; ".join(f"{c.name}: {c.detail}" for c in failures)
         fix = {"R1 eval": f"run 'git mv-promote eval {model} {record.version}' and push refs/notes/mv-promote",
                "R1 approvals": f"get 'git mv-promote request {model} {record.version} --stage {stage}' approved by "
                                "another allowed signer ('git mv-promote approve' or a signed merge) and merged into "
                                f"{policy.protected_branch}, then promote again"}.get(
             rule, f"see 'git mv-promote check {model} {record.version} --stage {stage}' against the server's state")
-        raise Refusal(ref, rule, detail, fix)
+        lines = [(rule, f"{c.name}: {c.detail}", fix) for c in failures]  # one line each, the first's rule
+        raise Refusal(ref, *lines[0], more=tuple(lines[1:]))
     return verdict
 
 

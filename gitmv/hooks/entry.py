@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
     if refusals:
         side = "server" if kind == "pre-receive" else "pre-push (client)"
-        for text in refusals:
-            _say(f"mv-promote: {text}")
+        for line in (ln for text in refusals for ln in text.splitlines()):  # one refusal a line
+            _say(f"mv-promote: {line}")
         _say(f"mv-promote: push refused by the {side} registry check; nothing was updated")
         return 1
     return 0

@@ -86,3 +86,7 @@ def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history
         raise IncompleteError(f"cannot {what} here: {blocking[0].cause}", blocking[0].fix)
 
 
+def gate_refusal(subject: str, failures) -> str:
+    """A refusal's cause with each failed criterion on its own line, each line naming what was
+    refused (one long "; "-joined line buried every cause after the first)."""
+    return "\n  ".join(f"{subject}: {c.name}: {c.detail}" for c in failures)

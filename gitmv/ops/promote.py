@@ -10,7 +10,7 @@ from gitmv.git import notes, record_signing
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, now, open_context, push_hint, require_complete
+from gitmv.ops.context import Context, gate_refusal, now, open_context, push_hint, require_complete
 from gitmv.names import NOTES_REF, check_names, stage_ref, stage_tag_name
 from gitmv.records import PromotionRecord
 from gitmv.registry import Version
@@ -46,8 +46,8 @@ def promote(model: str, version: str, stage: str, *, reason: str = "", path: str
                     "next": [], "warnings": ctx.warnings}
         verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
         if not verdict.passed:
-            failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
-            raise RefusedError(f"promotion of {model} {version} to {stage} refused by the gate: {failed}",
+            raise RefusedError(gate_refusal(f"promotion of {model} {version} to {stage} refused by the gate",
+                                            verdict.failures()),
                                f"see 'git mv-promote check {model} {version} --stage {stage}'")
         try:
             return _write_stage_tag(ctx, mp, verdict, reason, kind="promote")
@@ -129,8 +129,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
     if dry_run:
         return plan
     if not verdict.passed:
-        failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
-        raise RefusedError(f"rollback of {model} {stage} to {to} refused: {failed}",
+        raise RefusedError(gate_refusal(f"rollback of {model} {stage} to {to} refused", verdict.failures()),
                            f"rehearse with 'git mv-promote rollback {model} --stage {stage} --to {to} --dry-run'")
     forced = ({"missing_artifacts": [m["path"] for m in missing], "missing_objects": [m["object"] for m in missing_objects]}
               if (force and (missing or missing_objects)) else None)

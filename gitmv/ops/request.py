@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from gitmv.errors import ConflictError, NotFoundError, RefusedError
+from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
 from gitmv.git.remote import push_branch
 from gitmv.hashing import sha256_bytes
-from gitmv.ops.context import now, open_context, require_complete
+from gitmv.ops.context import gate_refusal, now, open_context, require_complete
 from gitmv.names import check_names
 from gitmv.ops.inspect import diff_in
 from gitmv.rules import promotion as rules
@@ -26,8 +26,8 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     mp = policy.model(model)
     verdict = rules.promotion_verdict(reg, model, version, stage, count_approvals=False)
     if not verdict.passed:
-        failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.failures())
-        raise RefusedError(f"request for {model} {version} in {stage} refused by the gate: {failed}",
+        raise RefusedError(gate_refusal(f"request for {model} {version} in {stage} refused by the gate",
+                                        verdict.failures()),
                            f"see 'git mv-promote check {model} {version} --stage {stage}'")
     v = reg.version(model, version)
     base_ref = f"refs/heads/{policy.protected_branch}"
@@ -53,8 +53,17 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     if push:
         from gitmv.ops import sync as sync_mod
 
-        pushed = sync_mod.sync(repo, remote)
-        push_branch(repo, remote, branch)
+        try:
+            pushed = sync_mod.sync(repo, remote)
+            push_branch(repo, remote, branch)
+        except MvError as exc:
+            # a refused push leaves nothing behind: the branch goes again (only if it is still ours)
+            removed = repo.delete_ref(branch_ref, commit)
+            what = (f"removed the request branch {branch} again" if removed
+                    else f"left the request branch {branch}: it moved meanwhile")
+            again = f"git mv-promote request {model} {version} --stage {stage} --push"
+            raise type(exc)(f"{exc.cause}\n  request for {model} {version} in {stage} not pushed; {what}",
+                            f"{exc.fix}; then request again: {again}" if exc.fix else again) from None
     title = f"Promote {model} {version} to {stage}"
     body = f"$(git show {branch}:promotions/{model}/{stage}.md)"
     nxt = [] if push else [f"git push {remote} {branch} && git mv-promote sync {remote}"]

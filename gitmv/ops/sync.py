@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Callable
 
 from gitmv import records
 from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
 from gitmv.git import notes, record_signing
-from gitmv.git.repo import Repo
+from gitmv.git.repo import ZERO, Repo
 from gitmv.names import (NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
                          tracking_notes_ref, version_number, version_ref)
 from gitmv.ops.versions import create_version_tag
@@ -36,25 +37,70 @@ RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists
 
 
 
-def sync(repo: Repo, remote: str = "origin") -> dict:
-    report = {"remote": remote, "fetched": [], "pushed": [], "renumbered": [], "dropped": [], "notes": None, "attempts": 0}
+def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] | None = None) -> dict:
+    say = on_progress or (lambda text: None)
+    report = {"remote": remote, "fetched": [], "fetched_records": 0, "pushed": [], "renumbered": [], "dropped": [],
+              "notes": None, "attempts": 0}
     for attempt in range(1, RETRIES + 1):
         report["attempts"] = attempt
+        say(f"listing {remote}'s registry refs…")
         theirs = ls_remote(repo, remote)
-        _fetch(repo, remote, theirs, report)
+        _fetch(repo, remote, theirs, report, say)
+        say("merging evidence notes…")
+        before = repo.ref(NOTES_REF)
         merged = _merge_notes(repo, remote, theirs.get(NOTES_REF))
+        _count_fetched_records(repo, before, merged, report)
+        specs = _push_specs(repo, theirs, merged)
+        if specs:
+            say(f"pushing {len(specs)} ref(s) to {remote}…")
         ok, text = _push(repo, remote, theirs, merged, report)
         if ok:
             report["notes"] = merged
             return report
         if not any(marker in text for marker in RACE_MARKERS) and ls_remote(repo, remote) == theirs:
             lines = [ln.strip() for ln in text.splitlines() if "mv-promote" in ln or "rejected" in ln]
-            raise RefusedError(f"the remote refused the push: {' | '.join(lines[-6:]) or text.strip()[-300:]}",
+            blamed, branch = _unpushed_branch_refusals(repo, remote, theirs, specs)
+            if blamed:  # the real cause: the remote judges by a protected branch we have not pushed
+                refs = [b.split(": [", 1)[0].removeprefix("refused ") for b in blamed]
+                lines = blamed + ["refused " + ln.split("mv-promote: refused ", 1)[1] for ln in lines
+                                  if "mv-promote: refused " in ln and not any(f" {r}:" in ln for r in refs)]
+                raise RefusedError("the remote refused the push:\n  " + "\n  ".join(lines[:12]),
+                                   f"git push {remote} {branch}, then run 'git mv-promote sync' again")
+            raise RefusedError("the remote refused the push:\n  " + ("\n  ".join(lines[-12:]) or text.strip()[-300:]),
                                "fix what the refusal names, then run 'git mv-promote sync' again")
     raise ConflictError(f"the remote kept changing during sync ({RETRIES} attempts)", "run 'git mv-promote sync' again")
 
 
-def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict) -> None:
+def _count_fetched_records(repo: Repo, before: str | None, after: str | None, report: dict) -> None:
+    """Evidence the merge brought in from the remote: the notes ref counts as fetched when it did
+    (a sync that only brought new evals used to say "fetched 0")."""
+    if after is None or after == before:
+        return
+    added = 0
+    for target in repo.changed_note_targets(before, after):
+        had = {r["id"] for r in notes.read_records(repo, before, target)} if before else set()
+        added += sum(1 for r in notes.read_records(repo, after, target) if r["id"] not in had)
+    if added:
+        report["fetched_records"] += added
+        if NOTES_REF not in report["fetched"]:
+            report["fetched"].append(NOTES_REF)
+
+
+def _unpushed_branch_refusals(repo: Repo, remote: str, theirs: dict, specs: list[str]) -> tuple[list[str], str]:
+    """The refused push judged as the client pre-push hook judges it: the "push <branch> first"
+    lines when our protected branch is ahead of the remote's and explains the refusal."""
+    from gitmv.hooks import enforce
+
+    pushes = [(src, repo.ref(src), dst, theirs.get(dst, ZERO)) for src, dst in (s.split(":", 1) for s in specs)]
+    try:
+        judged = enforce.pre_push(remote, [p for p in pushes if p[1]], repo=repo)
+        branch = enforce.local_protected_branch(repo)
+    except MvError:
+        return [], ""
+    return [t for t in judged if enforce.PUSH_FIRST in t], branch
+
+
+def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict, say: Callable[[str], None]) -> None:
     local = dict(repo.refs_under(TAG_ROOT))
     specs, clashes = [], []
     for ref, oid in sorted(theirs.items()):
@@ -66,6 +112,7 @@ def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict) -> Non
             clashes.append((ref, local[ref], oid))
             specs.append(f"+{ref}:{_holding_ref(remote, ref)}")
     if specs:
+        say(f"fetching {len(specs)} ref(s) from {remote}…")
         repo.git("fetch", "--no-tags", "--quiet", remote, *specs)
         report["fetched"] += [s.split(":")[-1] for s in specs if not s.startswith("+")]
     # versions first: a renumbered version may carry stage tags of ours that must be dropped
@@ -169,12 +216,17 @@ def _merge_notes(repo: Repo, remote: str, remote_notes: str | None) -> str | Non
     return repo.cas_notes_update(compute, NOTES_REF, f"mv-promote sync {remote}")
 
 
-def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict) -> tuple[bool, str]:
+def _push_specs(repo: Repo, theirs: dict, merged: str | None) -> list[str]:
     local = dict(repo.refs_under(TAG_ROOT))
     specs = [f"{ref}:{ref}" for ref in sorted(local) if ref not in theirs
              and (VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref))]
     if merged is not None and merged != theirs.get(NOTES_REF):
         specs.append(f"{NOTES_REF}:{NOTES_REF}")
+    return specs
+
+
+def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict) -> tuple[bool, str]:
+    specs = _push_specs(repo, theirs, merged)
     if not specs:
         return True, ""
     proc = repo.git("push", "--atomic", "--porcelain", remote, *specs, check=False)
@@ -191,11 +243,11 @@ def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dic
 
 
 
-def sync_at(remote: str = "origin", path: str | os.PathLike = ".") -> dict:
+def sync_at(remote: str = "origin", path: str | os.PathLike = ".", on_progress: Callable[[str], None] | None = None) -> dict:
     repo = Repo.discover(path)
     remotes = repo.git("remote").stdout.decode().split()
     if remote not in remotes:
         raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
                             f"git remote add {remote} URL")
     added = ensure_notes_refspec(repo, remote)
-    return {**sync(repo, remote), "refspec_added": added, "warnings": []}
+    return {**sync(repo, remote, on_progress), "refspec_added": added, "warnings": []}
