@@ -7,7 +7,9 @@ completion script and a usage error must not pay for pygit2.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import click
 
@@ -26,3 +28,21 @@ def api() -> ModuleType:
 def warn(result: dict) -> None:
     for w in result.get("warnings") or []:
         output.error(f"warning: {w}")
+
+
+def respond(result: dict, as_json: bool, render: Callable[[dict], None]) -> None:
+    """Warnings on stderr, then the result as JSON or as text: the same for every command."""
+    warn(result)
+    if as_json:
+        output.emit_json(result)
+    else:
+        render(result)
+
+
+def stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Several click decorators as one, applied as if written top to bottom."""
+    def apply(f: Any) -> Any:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+    return apply

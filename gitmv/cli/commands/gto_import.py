@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitmv import output
-from gitmv.cli.commands import CONTEXT, json_option
+from gitmv.cli.commands import CONTEXT, json_option, respond
 
 
 @click.command("import", context_settings=CONTEXT)
@@ -17,10 +17,11 @@ def import_cmd(gto, dry_run, no_sign, as_json):
     """Import GTO's versions and stage history as signed mv-promote tags; GTO's tags stay untouched."""
     from gitmv.ops import gto_import
 
-    result = gto_import.import_gto(".", dry_run=dry_run, sign=not no_sign)
-    if as_json:
-        return output.emit_json(result)
-    verb = "would import" if dry_run else "imported"
+    respond(gto_import.import_gto(".", dry_run=dry_run, sign=not no_sign), as_json, _render)
+
+
+def _render(result: dict) -> None:
+    verb = "would import" if result.get("dry_run") else "imported"
     for v in result["versions"]:
         output.line(f"{verb} {v['gto']} as {v['model']} {v['version']}")
     for s in result["stages"]:

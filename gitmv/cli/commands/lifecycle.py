@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitmv import output
-from gitmv.cli.commands import CONTEXT, api, json_option, warn
+from gitmv.cli.commands import CONTEXT, api, json_option, respond
 
 
 @click.command(context_settings=CONTEXT)
@@ -14,11 +14,11 @@ from gitmv.cli.commands import CONTEXT, api, json_option, warn
 @json_option
 def gc(older_than, dry_run, as_json):
     """Delete experiment refs older than the retention window (never one a version came from)."""
-    result = api().gc(older_than, dry_run)
-    warn(result)
-    if as_json:
-        return output.emit_json(result)
-    verb = "would remove" if dry_run else "removed"
+    respond(api().gc(older_than, dry_run), as_json, _render_gc)
+
+
+def _render_gc(result: dict) -> None:
+    verb = "would remove" if result["dry_run"] else "removed"
     for r in result["removed"]:
         output.line(f"{verb} {r['ref']} ({r['age_days']} days old)")
     for k in result["kept"]:

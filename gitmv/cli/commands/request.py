@@ -5,19 +5,23 @@ from __future__ import annotations
 import click
 
 from gitmv import output
-from gitmv.cli.commands import CONTEXT, api, json_option, warn
+from gitmv.cli.commands import CONTEXT, api, json_option, stack, warn
 from gitmv.cli.params import MODEL, STAGE, VERSION
 from gitmv.errors import EXIT_FAULT, EXIT_OK
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("model", type=MODEL)
-@click.argument("version", type=VERSION)
-@click.option("--stage", type=STAGE, required=True, help="Target stage.")
-@click.option("-m", "--message", "reason", default="", help="Why (goes into the request and the page).")
-@click.option("--push", is_flag=True, help="Push the branch, the registry tags and the notes.")
-@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
-@json_option
+def _review_options(stage_help: str, reason_help: str, push_help: str):
+    """The options `request` and `approve` share; only their help differs."""
+    return stack(click.command(context_settings=CONTEXT), click.argument("model", type=MODEL),
+                 click.argument("version", type=VERSION),
+                 click.option("--stage", type=STAGE, required=True, help=stage_help),
+                 click.option("-m", "--message", "reason", default="", help=reason_help),
+                 click.option("--push", is_flag=True, help=push_help),
+                 click.option("--remote", default="origin", show_default=True, help="Remote to push to."), json_option)
+
+
+@_review_options("Target stage.", "Why (goes into the request and the page).",
+                 "Push the branch, the registry tags and the notes.")
 def request(model, version, stage, reason, push, remote, as_json):
     """Open a promotion request for review: branch mv-promote/<model>/<version>-<stage>.
 
@@ -36,14 +40,8 @@ def request(model, version, stage, reason, push, remote, as_json):
     output.lines(f"  {n}" for n in result["next"])
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("model", type=MODEL)
-@click.argument("version", type=VERSION)
-@click.option("--stage", type=STAGE, required=True, help="Stage the request asks for.")
-@click.option("-m", "--message", "reason", default="", help="Why (goes into the approve commit).")
-@click.option("--push", is_flag=True, help="Push the request branch (never forced).")
-@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
-@json_option
+@_review_options("Stage the request asks for.", "Why (goes into the approve commit).",
+                 "Push the request branch (never forced).")
 def approve(model, version, stage, reason, push, remote, as_json):
     """Approve a promotion request with a signed commit on its branch mv-promote/<model>/<version>-<stage>.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gitmv import output
-from gitmv.cli.commands import CONTEXT, api, json_option
+from gitmv.cli.commands import CONTEXT, api, json_option, respond
 from gitmv.cli.params import MODEL
 
 
@@ -39,12 +39,7 @@ def hooks():
 @json_option
 def hooks_install_cmd(server, as_json):
     """Install the hook shim; an existing hook is kept and run first."""
-    from gitmv.ops import setup
-
-    result = setup.install_hooks(server=server)
-    if as_json:
-        return output.emit_json(result)
-    output.lines(f"- {d}" for d in result["done"] or ["already installed"])
+    _hooks("install_hooks", server, as_json, "already installed")
 
 
 @hooks.command("uninstall", context_settings=CONTEXT)
@@ -52,12 +47,14 @@ def hooks_install_cmd(server, as_json):
 @json_option
 def hooks_uninstall_cmd(server, as_json):
     """Remove the hook shim and restore the hook it replaced."""
+    _hooks("uninstall_hooks", server, as_json, "nothing to remove")
+
+
+def _hooks(operation: str, server: str | None, as_json: bool, nothing: str) -> None:
     from gitmv.ops import setup
 
-    result = setup.uninstall_hooks(server=server)
-    if as_json:
-        return output.emit_json(result)
-    output.lines(f"- {d}" for d in result["done"] or ["nothing to remove"])
+    respond(getattr(setup, operation)(server=server), as_json,
+            lambda result: output.lines(f"- {d}" for d in result["done"] or [nothing]))
 
 
 COMMANDS = (init, hooks)
