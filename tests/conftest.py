@@ -22,6 +22,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The test tree mirrors gitmv/; shared helpers that still live in one test module are imported by
+# others across folders, whatever order pytest collects them in.
+for _folder in ("cli", "dvc", "git", "hooks", "ops", "rules"):
+    sys.path.insert(1, str(Path(__file__).parent / _folder))
 
 from gitservers import git_daemon, http_backend, make_bare  # noqa: E402
 

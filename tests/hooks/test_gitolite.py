@@ -35,7 +35,7 @@ from test_hooks_server import (  # noqa: F401  (collected here: pytest runs impo
     test_tags_and_notes_pushed_together_are_accepted,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AUDIT_HOOK = "#!/bin/sh\n# a repository's own pre-receive hook that lets everything through and keeps a log\ncat >> audit.log\n"
 DENY_WIP_HOOK = """#!/bin/sh
 # a repository's own pre-receive hook: no wip branches here

@@ -149,7 +149,7 @@ def test_core_reads_pins_without_dvc_installed(drepo, tmp_path):
     poison = tmp_path / "nodvc"
     (poison / "dvc").mkdir(parents=True)
     (poison / "dvc" / "__init__.py").write_text("raise ImportError('dvc is not installed here')\n")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": f"{poison}{os.pathsep}{root}"}
     proc = subprocess.run([sys.executable, "-m", "gitmv", "register", "churn", "--json"], cwd=drepo.path,
                           capture_output=True, text=True, env=env)

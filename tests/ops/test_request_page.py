@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import set_clock
 
-GOLDEN = Path(__file__).parent / "golden" / "request_page.md"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "request_page.md"
 
 
 def _mask(text: str) -> str:

@@ -19,7 +19,7 @@ import pytest
 from conftest import ModelRepo, git, push
 from gitmv.records import parse_note, render_note
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "hooks.md"
 
 

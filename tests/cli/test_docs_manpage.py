@@ -25,7 +25,7 @@ import pytest
 import gitmv
 from gitmv.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "docs" / "git-mv-promote.1.md"
 ROFF = ROOT / "docs" / "git-mv-promote.1"
 REFERENCE = ROOT / "docs" / "reference.md"

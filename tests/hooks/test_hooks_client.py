@@ -13,7 +13,7 @@ import pytest
 from conftest import ModelRepo, accepted, git
 from gitmv.hooks import install as hooks_install
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_install_keeps_an_existing_hook_and_runs_it_first(model_repo):
