@@ -104,6 +104,29 @@ def uninstall_client(repo: Repo) -> list[str]:
     return _uninstall(_hooks_dir(repo), CLIENT_HOOKS)
 
 
+def status(hooks_dir: Path, names: tuple) -> list[dict]:
+    """Which of our shims are in place (and whether each runs a hook that was there before)."""
+    out = []
+    for name in names:
+        path = hooks_dir / name
+        installed = path.is_file() and MARKER in path.read_text(errors="replace")
+        out.append({"hook": name, "path": str(path), "installed": installed,
+                    "chained": installed and (hooks_dir / (name + CHAINED_SUFFIX)).exists()})
+    return out
+
+
+def status_client(repo: Repo) -> list[dict]:
+    return status(_hooks_dir(repo), CLIENT_HOOKS)
+
+
+def status_server(path: str) -> list[dict]:
+    hooks = _server_repo(path).git_dir / "hooks"
+    if _is_gitolite(hooks):
+        return [{"hook": GITOLITE_HOOK, "path": str(hooks / GITOLITE_HOOK), "installed": (hooks / GITOLITE_HOOK).is_file(),
+                 "chained": False}]
+    return status(hooks, SERVER_HOOKS)
+
+
 def _server_repo(path: str) -> Repo:
     repo = Repo.discover(path)
     if not repo.is_bare:

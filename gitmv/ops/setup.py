@@ -36,7 +36,9 @@ def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = Fal
         from gitmv.hooks import install as hooks_install
 
         done.extend(hooks_install.install_client(repo))
-    return {"done": done, "next": [f"git add {POLICY_PATH} .mv-promote && git commit -m 'Add mv-promote policy'"]}
+    # only paths that exist: `git add` of a missing path fails and adds nothing
+    paths = " ".join(p for p in (POLICY_PATH, ".mv-promote") if (repo.workdir / p).exists())
+    return {"done": done, "next": [f"git add {paths} && git commit -m 'Add mv-promote policy'"], "warnings": []}
 
 
 def install_hooks(server: str | None = None, path: str | os.PathLike = ".") -> dict:
@@ -45,7 +47,15 @@ def install_hooks(server: str | None = None, path: str | os.PathLike = ".") -> d
     from gitmv.hooks import install as hooks_install
 
     done = hooks_install.install_server(server) if server else hooks_install.install_client(Repo.discover(path))
-    return {"done": done}
+    return {"done": done, "warnings": []}
+
+
+def hooks_status(server: str | None = None, path: str | os.PathLike = ".") -> dict:
+    """`hooks`: which hook shims are installed (client, or `server`'s)."""
+    from gitmv.hooks import install as hooks_install
+
+    found = hooks_install.status_server(server) if server else hooks_install.status_client(Repo.discover(path))
+    return {"hooks": found, "warnings": []}
 
 
 def uninstall_hooks(server: str | None = None, path: str | os.PathLike = ".") -> dict:
@@ -53,7 +63,7 @@ def uninstall_hooks(server: str | None = None, path: str | os.PathLike = ".") ->
     from gitmv.hooks import install as hooks_install
 
     done = hooks_install.uninstall_server(server) if server else hooks_install.uninstall_client(Repo.discover(path))
-    return {"done": done}
+    return {"done": done, "warnings": []}
 
 
 def _add_signer(repo: Repo, policy_file: Path) -> str:

@@ -29,9 +29,23 @@ def init(model, artifacts, add_signer, no_hook, as_json):
     output.lines(f"next: {n}" for n in result["next"])
 
 
-@click.group(context_settings=CONTEXT)
-def hooks():
-    """Install or remove the pre-push hook (client) or the pre-receive hook (server)."""
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--server", metavar="BARE_REPO", help="Show the server-side hook of this bare repository instead.")
+@json_option
+@click.pass_context
+def hooks(ctx, server, as_json):
+    """Install or remove the pre-push hook (client) or the pre-receive hook (server).
+
+    Without a subcommand: show which hooks are installed.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from gitmv.ops import setup
+
+    respond(setup.hooks_status(server=server), as_json,
+            lambda result: output.lines(f"{h['hook']}: {'installed' if h['installed'] else 'not installed'}"
+                                        f"{' (runs the hook that was there before first)' if h['chained'] else ''} ({h['path']})"
+                                        for h in result["hooks"]))
 
 
 @hooks.command("install", context_settings=CONTEXT)
