@@ -40,3 +40,9 @@ def test_hooks_json_reports_the_installed_hooks_as_an_object(model_repo, mv):
 def test_hooks_install_json_has_the_shape_of_every_other_result(model_repo, mv):
     done = mv("hooks", "install", "--json", cwd=model_repo.path).json
     assert set(done) == {"done", "warnings"} and done["done"]
+
+
+def test_show_model_names_every_column_of_its_table(model_repo, mv):
+    model_repo.version(0.85, 0.80)
+    header = mv("show", "churn", cwd=model_repo.path).out.splitlines()[0].split()
+    assert header == ["version", "created", "by", "commit", "current", "in", "status", "message"]

@@ -165,3 +165,17 @@ def test_report_reads_the_registry_through_one_context(registry, tmp_path, monke
     data = collect_mod.collect(str(registry.path))
     assert len(opened) == 1
     assert [m.name for m in data.models] == ["churn"] and [v["version"] for v in data.models[0].versions] == ["v1", "v2", "v3"]
+
+
+def test_the_report_is_readable_by_others_as_a_plain_write_would_be(model_repo, mv, tmp_path):
+    import os
+    import stat
+
+    model_repo.version(0.85, 0.80)
+    old = os.umask(0o022)
+    try:
+        mv("report", "--html", str(tmp_path / "site"), cwd=model_repo.path)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "site" / "index.html").stat().st_mode)
+    assert mode == 0o644

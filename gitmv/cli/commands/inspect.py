@@ -39,7 +39,7 @@ def show(model, version, experiments, as_json):
     if version is None:
         rows = [(v["version"], v["created_at"], v["created_by"], v["commit"][:12], ",".join(v["stages"]) or "-",
                  "DEPRECATED" if v["deprecated"] else "", v["message"]) for v in result["versions"]]
-        return output.table(["version", "created", "by", "commit", "current in", "", "message"], rows)
+        return output.table(["version", "created", "by", "commit", "current in", "status", "message"], rows)
     _render_version(model, version, result)
 
 

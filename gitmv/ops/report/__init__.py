@@ -24,9 +24,18 @@ def build(out_dir: str, path: str | os.PathLike = ".") -> dict:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
+        # mkstemp makes the file private (0600); a report is for reading: the mode a plain write
+        # would give, i.e. 0666 less the umask
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"path": str(target.resolve()), "models": len(data.models),
             "versions": sum(len(m.versions) for m in data.models)}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
