@@ -238,6 +238,12 @@ def test_rollback_dry_run_to_a_version_never_in_the_stage_exits_1(in_production)
     r.mv("rollback", "churn", "--stage", "production", "--to", "v3", "--dry-run", code=1)
 
 
+def test_a_failing_rollback_dry_run_does_not_say_where_the_stage_would_go(in_production):
+    out = in_production.mv("rollback", "churn", "--stage", "production", "--to", "v3", "--dry-run", code=1).out
+    assert "would go from" not in out
+    assert "dry run: a rollback of production to v3 would be refused" in out
+
+
 def test_rollback_to_a_deprecated_version_is_refused(in_production):
     r = in_production
     r.mv("deprecate", "churn", "v1", "-m", "label leak")

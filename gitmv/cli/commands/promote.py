@@ -69,8 +69,12 @@ def rollback(model, stage, to, dry_run, force, reason, as_json):
         return EXIT_OK if (not dry_run or result["verdict"]["passed"]) else EXIT_FAULT
     if dry_run:
         _render_verdict(result["verdict"])
+        if not result["verdict"]["passed"]:  # a refused rollback would go nowhere: say so, not where
+            output.line(f"dry run: a rollback of {stage} to {result['to']} would be refused (see FAIL above); "
+                        "nothing written")
+            return EXIT_FAULT
         output.line(f"dry run: {stage} would go from {result['from']} to {result['to']}; nothing written")
-        return EXIT_OK if result["verdict"]["passed"] else EXIT_FAULT
+        return EXIT_OK
     output.line(f"rolled back {model} {stage} from {result['from']} to {result['to']} ({result['ref']})")
 
 
