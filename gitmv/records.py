@@ -373,12 +373,17 @@ def _note_shape(**fields: Field) -> Table:
     return Table({**fields, "signature": Field(STRING)}, open=True)
 
 
-_NUMBERS = Map(FINITE)
+# An eval's numbers, overall and per slice, as the eval command reports them and as an eval record
+# holds them: finite (TOML and JSON readers accept inf and nan, and a gate can compare neither).
+METRICS = Map(FINITE, non_empty=True)
+SLICES = Map(Map(FINITE))
+METRICS_REPORT = Table({"metrics": Field(METRICS, required=True), "slices": Field(SLICES)})
+
 NOTE_SHAPES = {
     # an eval without metrics, or with a non-finite one, is no evidence: it would pass as "nothing
     # to compare" or compare as inf/nan, so it is malformed wherever it is read
-    "eval": _note_shape(suite=Field(STRING), metrics=Field(Map(FINITE, non_empty=True), required=True),
-                        slices=Field(Map(_NUMBERS)), artifacts=Field(Map(STRING))),
+    "eval": _note_shape(suite=Field(STRING), metrics=Field(METRICS, required=True), slices=Field(SLICES),
+                        artifacts=Field(Map(STRING))),
     "approval": _note_shape(approvers=Field(Array(STRING))),
     "deprecation": _note_shape(reason=Field(STRING)),
     "reproduction": _note_shape(match=Field(BOOLEAN)),
