@@ -401,7 +401,7 @@ def check_record_shape(rec: dict[str, Any], what: str = "note") -> None:
     try:
         shape.check(rec)
     except Invalid as problem:
-        name = problem.path.split(".")[0].split("[")[0]  # the record's own key the problem is in
+        name = problem.keys[0] if problem.keys else ""  # the record's own key the problem is in
         head = f"{what}: {kind} record {str(rec.get('id'))[:19]}…"
         if problem.kind == "required":
             raise RecordError(f"{head} has no '{name}'") from None

@@ -38,24 +38,47 @@ Check = Callable[[Any], "str | Problem | None"]
 
 
 class Invalid(Exception):
-    """A value does not fit its spec. `path` is the dotted key path (the comma-separated paths of
-    the unknown keys when kind is "unknown"; "" for the document itself)."""
+    """A value does not fit its spec. `keys` lead from the checked value to the problem (names of
+    table keys, indexes of array items); they are collected on the way out of the walk, so a value
+    that fits costs no path building. For kind "unknown", `unknown` holds the keys nobody declared."""
 
-    def __init__(self, path: str, text: str, fix: str | None = None, kind: Kind = "value") -> None:
-        self.path, self.text, self.fix, self.kind = path, text, fix, kind
-        super().__init__(self.describe())
+    def __init__(self, text: str, fix: str | None = None, kind: Kind = "value",
+                 keys: tuple[str | int, ...] = (), unknown: tuple[str, ...] = ()) -> None:
+        super().__init__(text)
+        self.text, self.fix, self.kind = text, fix, kind
+        self.keys: list[str | int] = list(keys)
+        self.unknown = unknown
+
+    def under(self, key: str | int) -> Invalid:
+        self.keys.insert(0, key)
+        return self
+
+    @property
+    def path(self) -> str:
+        """The dotted key path (`models.churn.artifacts[0]`); for unknown keys, each one's path."""
+        if self.kind == "unknown":
+            return ", ".join(key_path(*self.keys, name) for name in self.unknown)
+        return key_path(*self.keys)
 
     def describe(self, unknown: str = "unknown key {keys}") -> str:
         if self.kind == "unknown":
             return unknown.replace("{keys}", self.path)
-        return f"{self.path} {self.text}" if self.path else self.text
+        return f"{self.path} {self.text}" if self.keys else self.text
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
-def key_path(path: str, *keys: str) -> str:
-    """`models` + `churn` -> `models.churn`: key paths as the policy documentation writes them."""
+def key_path(*keys: str | int) -> str:
+    """`models`, `churn`, `artifacts`, 0 -> `models.churn.artifacts[0]`: key paths as the policy
+    documentation writes them (a key holding a dot is written as it is, as before)."""
+    out = ""
     for key in keys:
-        path = f"{path}.{key}" if path else key
-    return path
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif key:
+            out = f"{out}.{key}" if out else key
+    return out
 
 
 def _show(value: object) -> str:
@@ -63,13 +86,13 @@ def _show(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _run_checks(checks: tuple[Check, ...], value: Any, path: str) -> None:
+def _run_checks(checks: tuple[Check, ...], value: Any) -> None:
     for check_one in checks:
         found = check_one(value)
         if found is None:
             continue
         problem = Problem(found) if isinstance(found, str) else found
-        raise Invalid(key_path(path, *problem.at), problem.text, problem.fix)
+        raise Invalid(problem.text, problem.fix, keys=problem.at)
 
 
 class Spec:
@@ -84,15 +107,23 @@ class Spec:
     def fits(self, value: object) -> bool:
         raise NotImplementedError
 
-    def inner(self, value: Any, path: str) -> Any:
+    def inner(self, value: Any) -> Any:
         return value
 
-    def check(self, value: object, path: str = "") -> Any:
+    def walk(self, value: object) -> Any:
         if not self.fits(value):
-            raise Invalid(path, f"{self.must_be()}, got {_show(value)}", kind="type")
-        out = self.inner(value, path)
-        _run_checks(self.checks, out, path)
+            raise Invalid(f"{self.must_be()}, got {_show(value)}", kind="type")
+        out = self.inner(value)
+        if self.checks:
+            _run_checks(self.checks, out)
         return out
+
+    def check(self, value: object, path: str = "") -> Any:
+        """`value` checked (with defaults filled in), or Invalid; `path` names where it sits."""
+        try:
+            return self.walk(value)
+        except Invalid as problem:
+            raise (problem.under(path) if path else problem) from None
 
 
 def _is_number(value: object) -> bool:
@@ -124,17 +155,32 @@ class Value(Spec):
     one_of: tuple[object, ...] = ()
     checks: tuple[Check, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Scalars are most of a walk (every record read from the cache is walked again), so each
+        # Value gets its walk as one closure with nothing left to look up.
+        fits, must_be = _SCALARS[self.type]
+        one_of, checks = self.one_of, self.checks
+
+        def walk(value: object) -> Any:
+            if not fits(value):
+                raise Invalid(f"{must_be}, got {_show(value)}", kind="type")
+            if one_of and value not in one_of:
+                raise Invalid(f"must be one of {', '.join(str(v) for v in one_of)}, got {_show(value)}")
+            if checks:
+                _run_checks(checks, value)
+            return value
+
+        object.__setattr__(self, "walk", walk)
+        # the exact Python types a parser gives this scalar, for the fast path of a table (only a
+        # scalar with nothing more to check has them; anything else takes its walk)
+        exact = {"string": (str,), "boolean": (bool,), "integer": (int,), "number": (int, float)}.get(self.type)
+        object.__setattr__(self, "exact", frozenset(exact) if exact and not one_of and not checks else None)
+
     def must_be(self) -> str:
         return _SCALARS[self.type][1]
 
     def fits(self, value: object) -> bool:
         return _SCALARS[self.type][0](value)
-
-    def inner(self, value: Any, path: str) -> Any:
-        if self.one_of and value not in self.one_of:
-            allowed = ", ".join(str(v) for v in self.one_of)
-            raise Invalid(path, f"must be one of {allowed}, got {_show(value)}")
-        return value
 
 
 @dataclass(frozen=True)
@@ -151,10 +197,18 @@ class Array(Spec):
     def fits(self, value: object) -> bool:
         return isinstance(value, list)
 
-    def inner(self, value: Any, path: str) -> Any:
+    def inner(self, value: Any) -> Any:
         if self.non_empty and not value:
-            raise Invalid(path, "must not be empty")
-        return [self.item.check(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            raise Invalid("must not be empty")
+        if self.item is ANYTHING:
+            return list(value)
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(self.item.walk(item))
+            except Invalid as problem:
+                raise problem.under(i) from None
+        return out
 
 
 @dataclass(frozen=True)
@@ -182,19 +236,57 @@ class Table(Spec):
     def fits(self, value: object) -> bool:
         return isinstance(value, dict)
 
-    def inner(self, value: Any, path: str) -> Any:
+    def __post_init__(self) -> None:
+        fields = self.fields.items()
+        exact = {name: getattr(f.spec, "exact", None) for name, f in fields}
+        object.__setattr__(self, "_exact", {name: types for name, types in exact.items() if types})
+        object.__setattr__(self, "_walks", {name: f.spec.walk for name, f in fields if not exact[name]})
+        object.__setattr__(self, "_required", frozenset(name for name, f in fields if f.required))
+        object.__setattr__(self, "_defaults", tuple((name, f.spec.walk, f.default) for name, f in fields
+                                                    if not f.required and f.default is not None))
+
+    def inner(self, value: Any) -> Any:
+        # The common case first, a table that fits, in one pass: plain scalars by their exact
+        # type, the rest by their walk (every record read from the record cache is walked again,
+        # so this is on the path of every listing). Anything else takes the walk in declared
+        # order, which reports the first problem independently of the order of the document's keys.
+        exact: dict[str, frozenset[type]] = self._exact  # type: ignore[attr-defined]
+        walks: dict[str, Callable[[object], Any]] = self._walks  # type: ignore[attr-defined]
+        keys = value.keys()
+        if self._required <= keys and (self.open or keys <= self.fields.keys()):  # type: ignore[attr-defined]
+            try:
+                out = dict(value)
+                for k, v in value.items():
+                    types = exact.get(k)
+                    if types is not None:
+                        if type(v) not in types:
+                            raise Invalid("")
+                    elif k in walks:
+                        out[k] = walks[k](v)
+            except Invalid:
+                pass
+            else:
+                for name, walk, default in self._defaults:  # type: ignore[attr-defined]
+                    if name not in out:
+                        out[name] = walk(copy.deepcopy(default))
+                return out
+        return self._in_order(value)
+
+    def _in_order(self, value: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, f in self.fields.items():
-            where = key_path(path, name)
-            if name in value:
-                out[name] = f.spec.check(value[name], where)
-            elif f.required:
-                raise Invalid(where, "is required", kind="required")
-            elif f.default is not None:
-                out[name] = f.spec.check(copy.deepcopy(f.default), where)
+            try:
+                if name in value:
+                    out[name] = f.spec.walk(value[name])
+                elif f.required:
+                    raise Invalid("is required", kind="required")
+                elif f.default is not None:
+                    out[name] = f.spec.walk(copy.deepcopy(f.default))
+            except Invalid as problem:
+                raise problem.under(name) from None
         extra = [k for k in value if k not in self.fields]
         if extra and not self.open:
-            raise Invalid(", ".join(key_path(path, k) for k in sorted(extra)), "", kind="unknown")
+            raise Invalid("", kind="unknown", unknown=tuple(sorted(extra)))
         out.update((k, value[k]) for k in extra)
         return out
 
@@ -215,15 +307,17 @@ class Map(Spec):
     def fits(self, value: object) -> bool:
         return isinstance(value, dict)
 
-    def inner(self, value: Any, path: str) -> Any:
+    def inner(self, value: Any) -> Any:
         if self.non_empty and not value:
-            raise Invalid(path, "must not be empty")
+            raise Invalid("must not be empty")
         out: dict[str, Any] = {}
         for name, item in value.items():
-            where = key_path(path, str(name))
-            if self.key is not None:
-                _run_checks((self.key,), name, where)
-            out[name] = self.value.check(item, where)
+            try:
+                if self.key is not None:
+                    _run_checks((self.key,), name)
+                out[name] = self.value.walk(item)
+            except Invalid as problem:
+                raise problem.under(str(name)) from None
         return out
 
 
@@ -260,7 +354,7 @@ class Errors:
     def raise_for(self, problem: Invalid) -> NoReturn:
         text = problem.describe(self.unknown)
         if self.where:
-            text = f"{self.where}: {text}" if problem.path else f"{self.where} {text}"
+            text = f"{self.where}: {text}" if problem.keys or problem.unknown else f"{self.where} {text}"
         fix = problem.fix or {"unknown": self.unknown_fix, "required": self.required_fix}.get(problem.kind) or self.fix
         raise self.error(text, fix) from None
 

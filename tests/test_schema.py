@@ -162,3 +162,15 @@ def test_a_long_value_is_shortened_in_the_message():
     with pytest.raises(Invalid) as info:
         STRING.check(["x" * 500], "name")
     assert len(str(info.value)) < 100
+
+
+def test_the_first_problem_reported_follows_the_spec_not_the_order_of_the_document():
+    assert problem({"strict": "yes", "schema": "1"}).path == "schema"
+    assert problem({"schema": "1", "strict": "yes"}).path == "schema"
+
+
+def test_a_subclass_of_a_scalar_type_fits_it():
+    class Name(str):
+        pass
+
+    assert Table({"id": Field(STRING)}).check({"id": Name("x")}) == {"id": "x"}
