@@ -21,6 +21,7 @@ import tomllib
 
 from gitmv.git.signing import verify_commit
 from gitmv.registry import Registry, Version
+from gitmv.schema import STRING, Field, Invalid, Table
 from gitmv.rules import approvals as rules
 from gitmv.rules.gate import Criterion
 
@@ -52,11 +53,27 @@ def protected_tip(reg: Registry) -> str | None:
     return reg.repo.ref(f"refs/heads/{branch}") or reg.repo.ref(f"refs/remotes/origin/{branch}")
 
 
-def _parse_request(raw: bytes | None) -> dict | None:
+# The request file as approval reads it (gitmv.ops.request_page.request_record writes it): open,
+# since it may gain fields within schema 1, and only what says what is asked is relied on.
+REQUEST = Table({key: Field(STRING, required=True) for key in ("model", "version", "version_tag", "stage")},
+                open=True)
+
+
+def _read_request(raw: bytes | None) -> tuple[dict | None, str]:
+    """(the request, "") or (None, why these bytes are not one). A file that is not a request asks
+    for nothing: it is never an error here, only no approval."""
+    if raw is None:
+        return None, ""
     try:
-        return tomllib.loads(raw.decode("utf-8")) if raw is not None else None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
+        return REQUEST.check(tomllib.loads(raw.decode("utf-8"))), ""
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, f"not UTF-8 TOML: {exc}"
+    except Invalid as exc:
+        return None, str(exc)
+
+
+def _parse_request(raw: bytes | None) -> dict | None:
+    return _read_request(raw)[0]
 
 
 def _names_version(req: dict | None, version: Version, stage: str | None = None) -> bool:
@@ -77,7 +94,10 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
     if tip is None:
         return None, f"protected branch {branch} not found"
     current_raw = repo.blob_at(tip, path)
-    current = _parse_request(current_raw)
+    current, not_a_request = _read_request(current_raw)
+    if current is None and current_raw is not None:
+        return None, (f"{branch}'s {path} is not a request ({not_a_request}): run 'git mv-promote request "
+                      f"{version.record.model} {version.name} --stage {stage}' and get it merged")
     if current is None:
         return None, f"{branch} has no {path}: run 'git mv-promote request {version.record.model} {version.name} --stage {stage}' and get it merged"
     if not _names_version(current, version, stage):

@@ -11,9 +11,12 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from typing import Any
 
 from gitmv.errors import PolicyError
 from gitmv.names import NAME_RE
+from gitmv.schema import BOOLEAN, INTEGER, NUMBER, STRING, Array, Errors, Field, Map, Problem, Table, Value, at_least, \
+    non_empty, validate
 
 POLICY_PATH = ".mv-promote.toml"
 TIERS = ("research", "production", "regulated")
@@ -22,14 +25,15 @@ PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 EVAL_PLACEHOLDERS = {"artifact", "output", "model", "version", "suite"}
 DURATION_RE = re.compile(r"^([0-9]+)([smhdw])$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_FIX = 'write e.g. "30d", "12h" or "2w"'
 
 
 @dataclass(frozen=True)
 class GatePolicy:
-    metrics: dict = field(default_factory=dict)  # name -> "max" | "min"
-    thresholds: dict = field(default_factory=dict)
-    max_regression: dict = field(default_factory=dict)
-    protected_slices: tuple = ()
+    metrics: dict[str, str] = field(default_factory=dict)  # name -> "max" | "min"
+    thresholds: dict[str, float] = field(default_factory=dict)
+    max_regression: dict[str, float] = field(default_factory=dict)
+    protected_slices: tuple[str, ...] = ()
     approvals: int = 0
 
 
@@ -37,9 +41,9 @@ class GatePolicy:
 class ModelPolicy:
     name: str
     tier: str
-    artifacts: tuple
+    artifacts: tuple[str, ...]
     model_card: str | None = None
-    data: tuple = ()
+    data: tuple[str, ...] = ()
     params: str | None = None
     lockfile: str | None = None
     eval_suite: str | None = None
@@ -47,7 +51,7 @@ class ModelPolicy:
     eval_data: str | None = None
     train_command: str | None = None
     gate: GatePolicy = GatePolicy()
-    eval_signers: tuple = ()  # principals whose eval records count; empty: any allowed signer
+    eval_signers: tuple[str, ...] = ()  # principals whose eval records count; empty: any allowed signer
 
     @property
     def signed(self) -> bool:
@@ -66,14 +70,14 @@ class ModelPolicy:
 
 @dataclass(frozen=True)
 class Policy:
-    stages: tuple
-    protected_stages: tuple
+    stages: tuple[str, ...]
+    protected_stages: tuple[str, ...]
     protected_branch: str
     allowed_signers: str
     require_previous_stage: bool
     rollback_requires_approval: bool
     experiment_retention: int  # seconds
-    models: dict
+    models: dict[str, ModelPolicy]
     digest: str
     host_signers: str | None = None  # allowed-signers file of hosts whose signed web merges vouch for their author
     policy_approvals: int = 1  # approvers for a change to the policy, the signers or promotions/**
@@ -104,147 +108,142 @@ class Policy:
 def parse_duration(text: str, path: str) -> int:
     m = DURATION_RE.match(text.strip()) if isinstance(text, str) else None
     if not m:
-        raise PolicyError(f"{path}: {text!r} is not a duration", "write e.g. \"30d\", \"12h\" or \"2w\"")
+        raise PolicyError(f"{path}: {text!r} is not a duration", DURATION_FIX)
     return int(m.group(1)) * DURATION_UNITS[m.group(2)]
 
 
-class _Reader:
-    """Pops keys off a table so that whatever is left over is reported as unknown."""
+# ---------------------------------------------------------------- the shape of the file
+# Each check below returns the words that follow the key path; gitmv.schema names the path.
 
-    def __init__(self, table: dict, path: str):
-        if not isinstance(table, dict):
-            raise PolicyError(f"{path} must be a table")
-        self.table = dict(table)
-        self.path = path
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def take(self, name, typ, default=None, required=False):
-        if name not in self.table:
-            if required:
-                raise PolicyError(f"{self.key(name)} is required", f"add it to {POLICY_PATH}")
-            return default
-        value = self.table.pop(name)
-        if typ is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif typ is int:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, typ)
-        if not ok:
-            tname = {str: "a string", bool: "true or false", int: "an integer", float: "a number",
-                     list: "an array", dict: "a table"}.get(typ, str(typ))
-            raise PolicyError(f"{self.key(name)} must be {tname}, got {value!r}")
-        return value
-
-    def strings(self, name, required=False) -> tuple:
-        value = self.take(name, list, [], required)
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item:
-                raise PolicyError(f"{self.key(name)}[{i}] must be a non-empty string")
-        if required and not value:
-            raise PolicyError(f"{self.key(name)} must not be empty")
-        return tuple(value)
-
-    def done(self) -> None:
-        if self.table:
-            names = ", ".join(self.key(k) for k in sorted(self.table))
-            raise PolicyError(f"unknown key {names} in {POLICY_PATH}", "remove it or fix its spelling")
+def _duration(value: str) -> Problem | None:
+    return None if DURATION_RE.match(value.strip()) else Problem(f"must be a duration, got {value!r}", DURATION_FIX)
 
 
-def _check_stage_name(name: str, path: str) -> None:
-    if not NAME_RE.match(name) or re.fullmatch(r"v[0-9]+", name):
-        raise PolicyError(f"{path}: '{name}' is not a valid stage name",
-                          "use [a-z0-9][a-z0-9_-]* and nothing that looks like a version (v<digits>)")
-
-
-def _check_relpath(value: str, path: str) -> None:
+def _relpath(value: str) -> str | None:
+    """Paths are read from the repository: one that is absolute or climbs out reads elsewhere."""
     if value.startswith("/") or ".." in value.split("/") or "\\" in value:
-        raise PolicyError(f"{path}: '{value}' must be a path relative to the repository root")
+        return f"must be a path relative to the repository root, got {value!r}"
+    return None
 
 
-def _gate(table: dict, path: str) -> tuple[GatePolicy, tuple]:
-    r = _Reader(table, path)
-    metrics = r.take("metrics", dict, {})
-    for name, direction in metrics.items():
-        if direction not in ("max", "min"):
-            raise PolicyError(f"{path}.metrics.{name} must be \"max\" or \"min\", got {direction!r}")
-    numbers = {}
+def _stage_name(value: str) -> Problem | None:
+    if NAME_RE.match(value) and not re.fullmatch(r"v[0-9]+", value):
+        return None
+    return Problem(f"must be a valid stage name, got {value!r}",
+                   "use [a-z0-9][a-z0-9_-]* and nothing that looks like a version (v<digits>)")
+
+
+def _model_name(name: str) -> Problem | None:
+    if NAME_RE.match(name):
+        return None
+    return Problem("is not a valid model name", "use [a-z0-9][a-z0-9_-]{0,63}: lower case, digits, '-' and '_'")
+
+
+def _placeholders(command: str) -> Problem | None:
+    unknown = sorted(set(PLACEHOLDER_RE.findall(command)) - EVAL_PLACEHOLDERS)
+    if not unknown:
+        return None
+    return Problem(f"uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}",
+                   "use {artifact}, {output}, {model}, {version} or {suite}")
+
+
+def _no_duplicates(stages: list[str]) -> str | None:
+    return None if len(set(stages)) == len(stages) else "lists a stage twice"
+
+
+def _protected_are_stages(registry: dict[str, Any]) -> Problem | None:
+    for stage in registry["protected_stages"]:
+        if stage not in registry["stages"]:
+            return Problem(f"names '{stage}', which is not in registry.stages", at=("protected_stages",))
+    return None
+
+
+def _gate_refs(gate: dict[str, Any]) -> Problem | None:
+    """Thresholds and regression tolerances name declared metrics: one on an undeclared metric
+    has no direction and would never be compared."""
     for key in ("thresholds", "max_regression"):
-        values = r.take(key, dict, {})
-        for name, value in values.items():
-            if name not in metrics:
-                raise PolicyError(f"{path}.{key}.{name} names a metric not in {path}.metrics",
-                                  f"add {name} = \"max\" or \"min\" to {path}.metrics")
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise PolicyError(f"{path}.{key}.{name} must be a number, got {value!r}")
-            if key == "max_regression" and value < 0:
-                raise PolicyError(f"{path}.{key}.{name} must be ≥ 0, got {value!r}")
-        numbers[key] = values
-    slices = r.strings("protected_slices")
-    approvals = r.take("approvals", int, 0)
-    if approvals < 0:
-        raise PolicyError(f"{path}.approvals must be ≥ 0")
-    eval_signers = r.strings("eval_signers")
-    r.done()
-    return GatePolicy(metrics=metrics, thresholds=numbers["thresholds"],
-                      max_regression=numbers["max_regression"], protected_slices=slices,
-                      approvals=approvals), eval_signers
+        for name in gate[key]:
+            if name not in gate["metrics"]:
+                return Problem("names a metric not declared in the gate's metrics",
+                               f"add {name} = \"max\" or \"min\" to the gate's metrics", at=(key, name))
+    return None
 
 
-def _model(name: str, table: dict) -> ModelPolicy:
-    path = f"models.{name}"
-    if not NAME_RE.match(name):
-        raise PolicyError(f"{path}: '{name}' is not a valid model name",
-                          "use [a-z0-9][a-z0-9_-]{0,63}: lower case, digits, '-' and '_'")
-    r = _Reader(table, path)
-    tier = r.take("tier", str, "production")
-    if tier not in TIERS:
-        raise PolicyError(f"{path}.tier must be one of {', '.join(TIERS)}, got {tier!r}")
-    artifacts = r.strings("artifacts", required=True)
-    model_card = r.take("model_card", str)
-    data = r.strings("data")
-    params = r.take("params", str)
-    lockfile = r.take("lockfile", str)
-    for key, value in [("model_card", model_card), ("params", params), ("lockfile", lockfile)]:
-        if value:
-            _check_relpath(value, f"{path}.{key}")
-    for i, value in enumerate(artifacts + data):
-        _check_relpath(value, f"{path}.artifacts" if i < len(artifacts) else f"{path}.data")
-    ev = _Reader(r.take("eval", dict, {}), f"{path}.eval")
-    suite = ev.take("suite", str)
-    command = ev.take("command", str)
-    if command:
-        unknown = sorted(set(PLACEHOLDER_RE.findall(command)) - EVAL_PLACEHOLDERS)
-        if unknown:
-            raise PolicyError(f"{path}.eval.command uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}",
-                              "use {artifact}, {output}, {model}, {version} or {suite}")
-    eval_data = ev.take("data", str)
-    if eval_data:
-        _check_relpath(eval_data, f"{path}.eval.data")
-    ev.done()
-    tr = _Reader(r.take("train", dict, {}), f"{path}.train")
-    train_command = tr.take("command", str)
-    tr.done()
-    gate, eval_signers = _gate(r.take("gate", dict, {}), f"{path}.gate")
-    r.done()
+def _tier_needs(model: dict[str, Any]) -> Problem | None:
+    tier = model["tier"]
     if tier != "research":
-        if not suite:
-            raise PolicyError(f"{path}.eval.suite is required for the {tier} tier",
-                              "name the eval suite the gate reads, or set tier = \"research\"")
-        if not gate.metrics:
-            raise PolicyError(f"{path}.gate.metrics is required for the {tier} tier",
-                              "declare at least one metric as \"max\" or \"min\"")
-    if tier == "regulated" and not model_card:
-        raise PolicyError(f"{path}.model_card is required for the regulated tier")
-    if tier == "regulated" and not eval_signers:
-        raise PolicyError(f"{path}.gate.eval_signers is required for the regulated tier",
-                          "name the principals (from allowed_signers) whose eval records count")
-    return ModelPolicy(name=name, tier=tier, artifacts=artifacts, model_card=model_card, data=data,
-                       params=params, lockfile=lockfile, eval_suite=suite, eval_command=command,
-                       eval_data=eval_data, train_command=train_command, gate=gate,
-                       eval_signers=eval_signers)
+        if not model["eval"].get("suite"):
+            return Problem(f"is required for the {tier} tier",
+                           "name the eval suite the gate reads, or set tier = \"research\"", at=("eval", "suite"))
+        if not model["gate"]["metrics"]:
+            return Problem(f"is required for the {tier} tier",
+                           "declare at least one metric as \"max\" or \"min\"", at=("gate", "metrics"))
+    if tier == "regulated" and not model.get("model_card"):
+        return Problem("is required for the regulated tier", at=("model_card",))
+    if tier == "regulated" and not model["gate"]["eval_signers"]:
+        return Problem("is required for the regulated tier",
+                       "name the principals (from allowed_signers) whose eval records count",
+                       at=("gate", "eval_signers"))
+    return None
+
+
+PATH = Value("string", checks=(_relpath,))
+NAMES = Array(Value("string", checks=(non_empty,)))  # an array of non-empty strings
+PATHS = Array(Value("string", checks=(non_empty, _relpath)))
+
+GATE = Table({
+    "metrics": Field(Map(Value("string", one_of=("max", "min"))), default={}),
+    "thresholds": Field(Map(NUMBER), default={}),
+    "max_regression": Field(Map(Value("number", checks=(at_least(0),))), default={}),
+    "protected_slices": Field(NAMES, default=[]),
+    "approvals": Field(Value("integer", checks=(at_least(0),)), default=0),
+    "eval_signers": Field(NAMES, default=[]),
+}, checks=(_gate_refs,))
+
+MODEL = Table({
+    "tier": Field(Value("string", one_of=TIERS), default="production"),
+    "artifacts": Field(Array(PATHS.item, non_empty=True), required=True),
+    "model_card": Field(PATH),
+    "data": Field(PATHS, default=[]),
+    "params": Field(PATH),
+    "lockfile": Field(PATH),
+    "eval": Field(Table({
+        "suite": Field(STRING),
+        "command": Field(Value("string", checks=(_placeholders,))),
+        "data": Field(PATH),
+    }), default={}),
+    "train": Field(Table({"command": Field(STRING)}), default={}),
+    "gate": Field(GATE, default={}),
+}, checks=(_tier_needs,))
+
+POLICY = Table({
+    "schema": Field(INTEGER, required=True),
+    "registry": Field(Table({
+        "stages": Field(Array(Value("string", checks=(non_empty, _stage_name)), non_empty=True,
+                              checks=(_no_duplicates,)), required=True),
+        "protected_stages": Field(NAMES, default=[]),
+        "protected_branch": Field(STRING, default="main"),
+        "allowed_signers": Field(PATH, default=".mv-promote/allowed_signers"),
+        "require_previous_stage": Field(BOOLEAN, default=False),
+        "rollback_requires_approval": Field(BOOLEAN, default=False),
+        "experiment_retention": Field(Value("string", checks=(_duration,)), default="30d"),
+        "host_signers": Field(PATH),
+        "policy_approvals": Field(Value("integer", checks=(at_least(0),)), default=1),
+    }, checks=(_protected_are_stages,)), required=True),
+    "models": Field(Map(MODEL, key=_model_name), default={}),
+})
+
+
+def _model(name: str, t: dict[str, Any]) -> ModelPolicy:
+    gate = t["gate"]
+    return ModelPolicy(
+        name=name, tier=t["tier"], artifacts=tuple(t["artifacts"]), model_card=t.get("model_card"),
+        data=tuple(t["data"]), params=t.get("params"), lockfile=t.get("lockfile"),
+        eval_suite=t["eval"].get("suite"), eval_command=t["eval"].get("command"), eval_data=t["eval"].get("data"),
+        train_command=t["train"].get("command"),
+        gate=GatePolicy(metrics=gate["metrics"], thresholds=gate["thresholds"], max_regression=gate["max_regression"],
+                        protected_slices=tuple(gate["protected_slices"]), approvals=gate["approvals"]),
+        eval_signers=tuple(gate["eval_signers"]))
 
 
 def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
@@ -254,44 +253,24 @@ def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
         raise PolicyError(f"{source} is not UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source} is not valid TOML: {exc}", "fix the syntax and commit") from exc
-    r = _Reader(data, "")
-    schema = r.take("schema", int, required=True)
-    if schema != 1:
-        raise PolicyError(f"schema = {schema} in {source} is not supported (this version reads schema 1)")
-    reg = _Reader(r.take("registry", dict, required=True), "registry")
-    stages = reg.strings("stages", required=True)
-    for i, stage in enumerate(stages):
-        _check_stage_name(stage, f"registry.stages[{i}]")
-    if len(set(stages)) != len(stages):
-        raise PolicyError("registry.stages lists a stage twice")
-    protected = reg.strings("protected_stages")
-    for stage in protected:
-        if stage not in stages:
-            raise PolicyError(f"registry.protected_stages names '{stage}', which is not in registry.stages")
-    branch = reg.take("protected_branch", str, "main")
-    signers = reg.take("allowed_signers", str, ".mv-promote/allowed_signers")
-    _check_relpath(signers, "registry.allowed_signers")
-    require_prev = reg.take("require_previous_stage", bool, False)
-    rollback_approval = reg.take("rollback_requires_approval", bool, False)
-    retention = parse_duration(reg.take("experiment_retention", str, "30d"), "registry.experiment_retention")
-    host_signers = reg.take("host_signers", str)
-    if host_signers:
-        _check_relpath(host_signers, "registry.host_signers")
-    policy_approvals = reg.take("policy_approvals", int, 1)
-    if policy_approvals < 0:
-        raise PolicyError("registry.policy_approvals must be ≥ 0")
-    reg.done()
-    models_table = r.take("models", dict, {})
-    models = {name: _model(name, table) for name, table in models_table.items()}
-    r.done()
-    return Policy(stages=stages, protected_stages=protected, protected_branch=branch,
-                  allowed_signers=signers, require_previous_stage=require_prev,
-                  rollback_requires_approval=rollback_approval, experiment_retention=retention,
-                  models=models, digest="sha256:" + hashlib.sha256(raw).hexdigest(),
-                  host_signers=host_signers, policy_approvals=policy_approvals)
+    version = data.get("schema")
+    if isinstance(version, int) and not isinstance(version, bool) and version != 1:
+        # before the shape: a newer schema's keys are unknown here, and "unknown key" would mislead
+        raise PolicyError(f"schema = {version} in {source} is not supported (this version reads schema 1)")
+    p = validate(POLICY, data, Errors(PolicyError, unknown=f"unknown key {{keys}} in {source}",
+                                      unknown_fix="remove it or fix its spelling", required_fix=f"add it to {source}"))
+    reg = p["registry"]
+    return Policy(stages=tuple(reg["stages"]), protected_stages=tuple(reg["protected_stages"]),
+                  protected_branch=reg["protected_branch"], allowed_signers=reg["allowed_signers"],
+                  require_previous_stage=reg["require_previous_stage"],
+                  rollback_requires_approval=reg["rollback_requires_approval"],
+                  experiment_retention=parse_duration(reg["experiment_retention"], "registry.experiment_retention"),
+                  models={name: _model(name, table) for name, table in p["models"].items()},
+                  digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+                  host_signers=reg.get("host_signers"), policy_approvals=reg["policy_approvals"])
 
 
-def template(model: str | None = None, artifacts: tuple = ()) -> str:
+def template(model: str | None = None, artifacts: tuple[str, ...] = ()) -> str:
     """The commented policy `init` writes."""
     name = model or "churn"
     arts = ", ".join(f'"{a}"' for a in (artifacts or ("model.bin",)))

@@ -16,17 +16,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 import tomli_w
 
 from gitmv import names
 from gitmv.errors import RecordError
+from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Table, Value, validate
 
 SCHEMA = 1
 NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation")
@@ -76,11 +76,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def canonical_json(data: dict) -> bytes:
+def canonical_json(data: dict[str, Any]) -> bytes:
     return json.dumps(_clean(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def record_id(data: dict) -> str:
+def record_id(data: dict[str, Any]) -> str:
     """The id: sha256 of the canonical JSON without the id and without the signature (which is
     made over the record with its id, so it cannot be part of it)."""
     body = {k: v for k, v in data.items() if k not in ("id", "signature")}
@@ -92,24 +92,24 @@ def record_id(data: dict) -> str:
 RECORD_SIG_DOMAIN = b"git-mv-promote evidence record v1\n"
 
 
-def record_payload(rec: dict) -> bytes:
+def record_payload(rec: dict[str, Any]) -> bytes:
     """What a record's `signature` signs: the domain line and the canonical JSON of the record
     (with its id and `by`) without the signature."""
     return RECORD_SIG_DOMAIN + canonical_json({k: v for k, v in rec.items() if k != "signature"})
 
 
-def to_toml(data: dict) -> str:
+def to_toml(data: dict[str, Any]) -> str:
     return tomli_w.dumps(_clean(data))
 
 
-def _loads(text: str, what: str) -> dict:
+def _loads(text: str, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecordError(f"{what} is not valid TOML: {exc}") from exc
 
 
-def _check_schema(data: dict, what: str) -> None:
+def _check_schema(data: dict[str, Any], what: str) -> None:
     schema = data.get("schema")
     if schema != SCHEMA:
         raise RecordError(
@@ -118,23 +118,61 @@ def _check_schema(data: dict, what: str) -> None:
         )
 
 
-def _require(data: dict, keys: dict[str, type | tuple], what: str) -> None:
-    for key, typ in keys.items():
-        if key not in data:
-            raise RecordError(f"{what} lacks '{key}'")
-        if not isinstance(data[key], typ):
-            raise RecordError(f"{what} has '{key}' of the wrong type")
+def _hex64(value: str) -> str | None:
+    return None if HEX64_RE.match(value) else "must be a sha256 digest (64 lower-case hex digits)"
 
 
-def _from_fields(cls, data: dict, what: str):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise RecordError(f"{what} has unknown key(s): {', '.join(unknown)}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise RecordError(f"{what} is incomplete: {exc}") from exc
+ANY_TABLE = Table({}, open=True)  # a table whose inside is not this reader's business
+_LIST = Array(ANYTHING)
+
+# The closed shapes of the two tag records: a key this reader does not know is a newer writer (a
+# schema change) or an edit, never something to ignore. Every dataclass field is here, required
+# exactly when the dataclass has no default (tests/test_records.py holds the two together).
+VERSION_RECORD = Table({
+    "kind": Field(Value("string", one_of=("version", "experiment")), required=True),
+    "schema": Field(INTEGER, required=True),
+    "model": Field(STRING, required=True),
+    "version": Field(STRING, required=True),
+    "commit": Field(STRING, required=True),
+    "created_at": Field(STRING, required=True),
+    "created_by": Field(STRING, required=True),
+    # artifact path -> digest and size; open, as it always was: only these two are read
+    "artifacts": Field(Map(Table({"sha256": Field(Value("string", checks=(_hex64,)), required=True),
+                                  "size": Field(INTEGER, required=True)}, open=True)),
+                       required=True),
+    "tier": Field(STRING, required=True),
+    "policy_digest": Field(STRING, required=True),
+    "message": Field(STRING),
+    "parent": Field(STRING),
+    "run_id": Field(STRING),
+    "seeds": Field(_LIST),
+    "signer": Field(STRING),
+    "data": Field(_LIST),  # DVC pins
+    "params": Field(ANY_TABLE),
+    "lockfile": Field(ANY_TABLE),
+    "model_card": Field(ANY_TABLE),
+    "experiment": Field(ANY_TABLE),
+})
+
+PROMOTION_RECORD = Table({
+    "kind": Field(Value("string", one_of=PROMOTION_KINDS), required=True),
+    "schema": Field(INTEGER, required=True),
+    "model": Field(STRING, required=True),
+    "version": Field(STRING, required=True),
+    "version_tag": Field(STRING, required=True),
+    "stage": Field(STRING, required=True),
+    "seq": Field(INTEGER, required=True),
+    "at": Field(STRING, required=True),
+    "by": Field(STRING, required=True),
+    "policy_digest": Field(STRING, required=True),
+    "previous": Field(STRING),
+    "eval_record": Field(STRING),
+    "gate": Field(ANY_TABLE),
+    "approval": Field(ANY_TABLE),
+    "reason": Field(STRING),
+    "signer": Field(STRING),
+    "forced": Field(ANY_TABLE),
+})
 
 
 # ---------------------------------------------------------------- tag messages
@@ -151,7 +189,7 @@ def split_signature(raw_message: bytes) -> tuple[bytes, bytes]:
     return raw_message[:cut], raw_message[cut:]
 
 
-def tag_message(subject: str, data: dict) -> str:
+def tag_message(subject: str, data: dict[str, Any]) -> str:
     return f"{subject}\n\n{to_toml(data)}"
 
 
@@ -161,7 +199,10 @@ def tag_message_bytes(raw_tag: bytes) -> bytes:
     return split_signature(message)[0] if sep else b""
 
 
-def parse_canonical_message(message: bytes, cls, what: str):
+R = TypeVar("R", "VersionRecord", "PromotionRecord")
+
+
+def parse_canonical_message(message: bytes, cls: type[R], what: str) -> R:
     """A version or stage record from its tag message, accepted only in canonical form:
     `render(parse(bytes)) == bytes`, so no reader can see a different record than the parser."""
     try:
@@ -175,7 +216,7 @@ def parse_canonical_message(message: bytes, cls, what: str):
     return record
 
 
-def parse_tag_message(message: str, what: str) -> dict:
+def parse_tag_message(message: str, what: str) -> dict[str, Any]:
     head, sep, body = message.partition("\n\n")
     if not sep:
         raise RecordError(f"{what} carries no record (no blank line after the subject)")
@@ -193,7 +234,7 @@ class VersionRecord:
     commit: str
     created_at: str
     created_by: str
-    artifacts: dict  # path -> {"sha256": hex, "size": int}
+    artifacts: dict[str, dict[str, Any]]  # path -> {"sha256": hex, "size": int}
     tier: str
     policy_digest: str
     schema: int = SCHEMA
@@ -201,16 +242,16 @@ class VersionRecord:
     message: str = ""
     parent: str | None = None
     run_id: str | None = None
-    seeds: list = field(default_factory=list)
+    seeds: list[Any] = field(default_factory=list)
     signer: str | None = None
-    data: list = field(default_factory=list)  # DVC pins
-    params: dict | None = None  # {"path", "sha256", "values"}
-    lockfile: dict | None = None  # {"path", "sha256"}
-    model_card: dict | None = None  # {"path", "sha256"}
-    experiment: dict | None = None  # the experiment record this version came from
+    data: list[Any] = field(default_factory=list)  # DVC pins
+    params: dict[str, Any] | None = None  # {"path", "sha256", "values"}
+    lockfile: dict[str, Any] | None = None  # {"path", "sha256"}
+    model_card: dict[str, Any] | None = None  # {"path", "sha256"}
+    experiment: dict[str, Any] | None = None  # the experiment record this version came from
 
-    def to_dict(self) -> dict:
-        return _clean(dataclasses.asdict(self))
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
 
     def subject(self) -> str:
         why = self.message.splitlines()[0] if self.message else "registered"
@@ -221,20 +262,9 @@ class VersionRecord:
         return tag_message(self.subject(), self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict, what: str = "version record") -> "VersionRecord":
+    def from_dict(cls, data: dict[str, Any], what: str = "version record") -> "VersionRecord":
         _check_schema(data, what)
-        if data.get("kind") not in ("version", "experiment"):
-            raise RecordError(f"{what} is of kind {data.get('kind')!r}, not 'version'")
-        _require(data, {"model": str, "version": str, "commit": str, "artifacts": dict}, what)
-        for path, meta in data["artifacts"].items():
-            if not (isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and HEX64_RE.match(meta["sha256"])
-                    and isinstance(meta.get("size"), int)):
-                raise RecordError(f"{what}: artifacts.{path} must be a table with a sha256 digest and a size")
-        for key, typ in (("data", list), ("seeds", list), ("params", dict), ("lockfile", dict), ("model_card", dict),
-                         ("experiment", dict), ("parent", str), ("run_id", str), ("message", str)):
-            if data.get(key) is not None and not isinstance(data[key], typ):
-                raise RecordError(f"{what} has '{key}' of the wrong type")
-        return _from_fields(cls, data, what)
+        return cls(**validate(VERSION_RECORD, data, Errors(RecordError, where=what)))
 
     @classmethod
     def from_message(cls, message: str, what: str = "version record") -> "VersionRecord":
@@ -257,14 +287,14 @@ class PromotionRecord:
     schema: int = SCHEMA
     previous: str | None = None
     eval_record: str | None = None
-    gate: dict | None = None  # {"passed": bool, "criteria": [...]}
-    approval: dict | None = None
+    gate: dict[str, Any] | None = None  # {"passed": bool, "criteria": [...]}
+    approval: dict[str, Any] | None = None
     reason: str = ""
     signer: str | None = None
-    forced: dict | None = None  # what --force overrode, recorded
+    forced: dict[str, Any] | None = None  # what --force overrode, recorded
 
-    def to_dict(self) -> dict:
-        return _clean(dataclasses.asdict(self))
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
 
     def subject(self) -> str:
         verb = "roll back" if self.kind == "rollback" else "promote"
@@ -274,12 +304,9 @@ class PromotionRecord:
         return tag_message(self.subject(), self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict, what: str = "promotion record") -> "PromotionRecord":
+    def from_dict(cls, data: dict[str, Any], what: str = "promotion record") -> "PromotionRecord":
         _check_schema(data, what)
-        if data.get("kind") not in PROMOTION_KINDS:
-            raise RecordError(f"{what} is of kind {data.get('kind')!r}, not promote/rollback")
-        _require(data, {"model": str, "version": str, "stage": str, "seq": int, "version_tag": str}, what)
-        return _from_fields(cls, data, what)
+        return cls(**validate(PROMOTION_RECORD, data, Errors(RecordError, where=what)))
 
     @classmethod
     def from_message(cls, message: str, what: str = "promotion record") -> "PromotionRecord":
@@ -288,31 +315,34 @@ class PromotionRecord:
 
 # ---------------------------------------------------------------- notes
 
-def make_note_record(kind: str, body: dict, *, at: str, by: str) -> dict:
+def make_note_record(kind: str, body: dict[str, Any], *, at: str, by: str) -> dict[str, Any]:
     """A new evidence record with its content-derived id."""
     if kind not in NOTE_KINDS:
         raise ValueError(f"unknown note record kind {kind!r}")
-    data = _clean({**body, "kind": kind, "at": at, "by": by})
+    data: dict[str, Any] = _clean({**body, "kind": kind, "at": at, "by": by})
     data["id"] = record_id(data)
-    return _clean(data)
+    return data
 
 
-def record_is_intact(rec: dict) -> bool:
+def record_is_intact(rec: dict[str, Any]) -> bool:
     return rec.get("id") == record_id(rec)
 
 
-def _order(rec: dict) -> tuple:
+def _order(rec: dict[str, Any]) -> tuple[str, str]:
     return (str(rec.get("at", "")), str(rec.get("id", "")))
 
 
-def render_note(records: Iterable[dict]) -> str:
+def render_note(records: Iterable[dict[str, Any]]) -> str:
     """The canonical note bytes for a set of records: sorted by (at, id), one per id."""
     by_id = merge_records([], records)
     ordered = sorted(by_id, key=_order)
     return to_toml({"schema": SCHEMA, "record": ordered}) if ordered else to_toml({"schema": SCHEMA})
 
 
-def parse_note(raw: bytes, what: str = "note") -> list[dict]:
+NOTE = Table({"schema": Field(INTEGER, required=True), "record": Field(Array(ANY_TABLE), default=[])})
+
+
+def parse_note(raw: bytes, what: str = "note") -> list[dict[str, Any]]:
     if len(raw) > MAX_NOTE_BYTES:
         raise RecordError(f"{what} is {len(raw)} bytes, over the {MAX_NOTE_BYTES} byte limit")
     try:
@@ -321,14 +351,10 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict]:
         raise RecordError(f"{what} is not UTF-8 text") from exc
     data = _loads(text, what)
     _check_schema(data, what)
-    records = data.get("record", [])
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise RecordError(f"{what}: 'record' must be an array of tables")
+    records: list[dict[str, Any]] = validate(NOTE, data, Errors(RecordError, where=what))["record"]
     for rec in records:
         if not isinstance(rec.get("id"), str) or rec.get("kind") not in NOTE_KINDS:
             raise RecordError(f"{what} holds a record without a valid id and kind")
-        if "signature" in rec and not isinstance(rec["signature"], str):
-            raise RecordError(f"{what}: record {rec['id'][:19]}… has a malformed 'signature'")
         check_record_shape(rec, what)
     if render_note(records).encode() != raw:
         raise RecordError(f"{what} is not in canonical form (its bytes differ from the records they parse to)",
@@ -336,52 +362,59 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict]:
     return records
 
 
-def is_finite_number(value) -> bool:
+def is_finite_number(value: object) -> bool:
     """A real, finite number: TOML allows `inf` and `nan`, and neither can be compared by a gate."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return isinstance(value, int) or math.isfinite(value)
+    return FINITE.fits(value)
 
 
-def _number_table(value) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and is_finite_number(v) for k, v in value.items())
+def _note_shape(**fields: Field) -> Table:
+    """Note records are open (they may gain fields within schema 1); what a reader relies on is
+    typed. Any record may carry a signature."""
+    return Table({**fields, "signature": Field(STRING)}, open=True)
 
 
-_SHAPES = {
+# An eval's numbers, overall and per slice, as the eval command reports them and as an eval record
+# holds them: finite (TOML and JSON readers accept inf and nan, and a gate can compare neither).
+METRICS = Map(FINITE, non_empty=True)
+SLICES = Map(Map(FINITE))
+METRICS_REPORT = Table({"metrics": Field(METRICS, required=True), "slices": Field(SLICES)})
+
+NOTE_SHAPES = {
     # an eval without metrics, or with a non-finite one, is no evidence: it would pass as "nothing
     # to compare" or compare as inf/nan, so it is malformed wherever it is read
-    "eval": {"suite": lambda v: isinstance(v, str), "metrics": lambda v: _number_table(v) and bool(v),
-             "slices": lambda v: isinstance(v, dict) and all(_number_table(t) for t in v.values()),
-             "artifacts": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values())},
-    "approval": {"approvers": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)},
-    "deprecation": {"reason": lambda v: isinstance(v, str)},
-    "reproduction": {"match": lambda v: isinstance(v, bool)},
+    "eval": _note_shape(suite=Field(STRING), metrics=Field(METRICS, required=True), slices=Field(SLICES),
+                        artifacts=Field(Map(STRING))),
+    "approval": _note_shape(approvers=Field(Array(STRING))),
+    "deprecation": _note_shape(reason=Field(STRING)),
+    "reproduction": _note_shape(match=Field(BOOLEAN)),
+    "observation": _note_shape(),
 }
-_REQUIRED = {"eval": ("metrics",)}
-_SHAPE_HINTS = {("eval", "metrics"): " (a non-empty table of finite numbers: no inf, no nan)",
-                ("eval", "slices"): " (tables of finite numbers: no inf, no nan)"}
 
 
-def check_record_shape(rec: dict, what: str = "note") -> None:
+def check_record_shape(rec: dict[str, Any], what: str = "note") -> None:
     """Each kind's fields have the types readers rely on (an intact id proves nothing about shape:
-    anyone can hash a record)."""
-    kind = rec.get("kind")
-    for key in _REQUIRED.get(kind, ()):
-        if key not in rec:
-            raise RecordError(f"{what}: {kind} record {str(rec.get('id'))[:19]}… has no '{key}'")
-    for key, ok in _SHAPES.get(kind, {}).items():
-        if key in rec and not ok(rec[key]):
-            raise RecordError(f"{what}: {kind} record {str(rec.get('id'))[:19]}… has a malformed "
-                              f"'{key}'{_SHAPE_HINTS.get((kind, key), '')}")
+    anyone can hash a record). Named by kind and id, which say more than an index in the note."""
+    kind = str(rec.get("kind"))
+    shape = NOTE_SHAPES.get(kind)
+    if shape is None:
+        return
+    try:
+        shape.check(rec)
+    except Invalid as problem:
+        name = problem.keys[0] if problem.keys else ""  # the record's own key the problem is in
+        head = f"{what}: {kind} record {str(rec.get('id'))[:19]}…"
+        if problem.kind == "required":
+            raise RecordError(f"{head} has no '{name}'") from None
+        raise RecordError(f"{head} has a malformed '{name}' ({problem})") from None
 
 
-def merge_records(left: Iterable[dict], right: Iterable[dict]) -> list[dict]:
+def merge_records(left: Iterable[dict[str, Any]], right: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Union by id. Commutative, associative and idempotent, so every clone converges.
 
     When two records share an id but differ (one was tampered with), the intact one wins; if
     neither is intact the canonically smaller wins, so the result still does not depend on order.
     """
-    chosen: dict[str, dict] = {}
+    chosen: dict[str, dict[str, Any]] = {}
     for rec in list(left) + list(right):
         rid = rec["id"]
         have = chosen.get(rid)
@@ -390,7 +423,7 @@ def merge_records(left: Iterable[dict], right: Iterable[dict]) -> list[dict]:
     return sorted(chosen.values(), key=_order)
 
 
-def _prefer(candidate: dict, current: dict) -> bool:
+def _prefer(candidate: dict[str, Any], current: dict[str, Any]) -> bool:
     ok_c, ok_h = record_is_intact(candidate), record_is_intact(current)
     if ok_c != ok_h:
         return ok_c

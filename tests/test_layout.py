@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "proc": {"errors"},
     "hashing": set(),
     "names": {"errors"},
-    "records": {"errors", "names"},
+    "records": {"errors", "names", "schema"},
     "schema": {"errors", "names"},
     "policy": {"errors", "names", "records", "schema"},
     "rules": BASE,

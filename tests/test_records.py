@@ -423,3 +423,34 @@ def test_a_note_holding_an_eval_without_metrics_is_a_record_error():
 
 def test_a_note_holding_an_eval_with_finite_metrics_parses():
     assert records.parse_note(_eval_note("[record.metrics]\nauc = 0.9\nn = 12"))[0]["metrics"] == {"auc": 0.9, "n": 12}
+
+
+# ---------------------------------------------------------------- the record specs mirror the dataclasses
+
+@pytest.mark.parametrize("cls, spec", [(VersionRecord, records.VERSION_RECORD), (PromotionRecord, records.PROMOTION_RECORD)])
+def test_a_record_spec_declares_every_field_required_exactly_when_it_has_no_default(cls, spec):
+    import dataclasses
+
+    fields = {f.name: f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+              for f in dataclasses.fields(cls)}
+    fields["kind"] = fields["schema"] = True  # what a reader checks first: which record, which format
+    assert {name: f.required for name, f in spec.fields.items()} == fields
+
+
+def test_a_version_record_field_of_the_wrong_type_is_named():
+    text = version_record().to_message().replace('run_id = "ci-4711"', "run_id = 4711")
+    with pytest.raises(RecordError, match="^version record: run_id must be a string, got 4711$"):
+        VersionRecord.from_message(text)
+
+
+def test_a_version_record_with_a_malformed_artifact_digest_names_the_artifact():
+    text = version_record().to_message().replace('sha256 = "' + "ab" * 32, 'sha256 = "' + "AB" * 32)
+    with pytest.raises(RecordError, match=r"artifacts\.model\.bin\.sha256 must be a sha256 digest"):
+        VersionRecord.from_message(text)
+
+
+def test_a_note_record_of_the_wrong_shape_is_named_by_kind_id_and_key():
+    with pytest.raises(RecordError) as info:
+        records.parse_note(_eval_note("[record.metrics]\nauc = 0.9", '[record.slices."region=eu"]\nauc = "high"'))
+    assert "note: eval record sha256:" in str(info.value)
+    assert "has a malformed 'slices' (slices.region=eu.auc is not a finite number, got 'high')" in str(info.value)

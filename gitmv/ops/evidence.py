@@ -22,6 +22,7 @@ from gitmv.ops.artifacts import fetch_artifact
 from gitmv.names import NOTES_REF, check_model_name, check_names, check_version_or_experiment
 from gitmv.ops.context import now, open_context, push_hint
 from gitmv.policy import POLICY_PATH
+from gitmv.schema import Errors, validate
 
 
 # A metrics report is overall and per-slice numbers, not per-example output.
@@ -180,28 +181,12 @@ def _read_metrics(file: Path, what: str) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise EvalError(f"{what} is not JSON: {exc}", "write {\"metrics\": {...}, \"slices\": {...}}") from exc
     shape = "expected {\"metrics\": {name: number}, \"slices\": {slice: {name: number}}}"
+    # absent, empty or not even a JSON object: one message, which says what to write
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict) or not data["metrics"]:
         raise EvalError(f"{what} has no metrics table", shape)
-    unknown = set(data) - {"metrics", "slices"}
-    if unknown:
-        raise EvalError(f"{what} has unexpected key(s) {', '.join(sorted(unknown))}", shape)
-
-    def numbers(table: dict, where: str) -> dict:
-        for key, value in table.items():
-            if not isinstance(key, str) or not isinstance(value, (int, float)) or isinstance(value, bool) \
-                    or value != value or value in (float("inf"), float("-inf")):
-                raise EvalError(f"{what}: {where}.{key} is not a finite number", shape)
-        return table
-
-    numbers(data["metrics"], "metrics")
-    slices = data.get("slices") or {}
-    if not isinstance(slices, dict):
-        raise EvalError(f"{what}: slices must be a table", shape)
-    for name, table in slices.items():
-        if not isinstance(table, dict):
-            raise EvalError(f"{what}: slices.{name} must be a table of metrics", shape)
-        numbers(table, f"slices.{name}")
-    return data
+    if "slices" in data and not data["slices"]:
+        data = {k: v for k, v in data.items() if k != "slices"}  # null, [] or {}: no slices, as ever accepted
+    return validate(records.METRICS_REPORT, data, Errors(EvalError, where=what, unknown="unexpected key {keys}", fix=shape))
 
 
 def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:

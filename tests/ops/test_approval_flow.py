@@ -303,3 +303,35 @@ def test_approve_of_a_branch_that_does_not_exist_says_how_to_get_it(team):
     bob.git("fetch", "-q", "--tags", "origin")
     out = bob.mv("approve", "churn", v2, "--stage", "production", code=1)
     assert "no request branch" in out.err and "git fetch origin" in out.err
+
+
+# ---------------------------------------------------------------- the request file as approval reads it (pure)
+
+REQUEST_TOML = b'''schema = 1
+kind = "request"
+model = "churn"
+version = "v2"
+version_tag = "9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c9c"
+stage = "production"
+reason = "beats v1"
+future_field = [1, 2]
+'''
+
+
+def test_a_request_file_is_read_with_fields_it_does_not_know():
+    from gitmv.approvals import _read_request
+
+    req, why = _read_request(REQUEST_TOML)
+    assert why == "" and req["version"] == "v2" and req["future_field"] == [1, 2]
+
+
+@pytest.mark.parametrize("raw, why", [
+    (REQUEST_TOML.replace(b'version = "v2"', b"version = 2"), "version must be a string, got 2"),
+    (REQUEST_TOML.replace(b'stage = "production"\n', b""), "stage is required"),
+    (b"version = [", "not UTF-8 TOML"),
+])
+def test_a_request_file_without_its_four_names_asks_for_nothing_and_says_why(raw, why):
+    from gitmv.approvals import _read_request
+
+    req, not_a_request = _read_request(raw)
+    assert req is None and why in not_a_request
