@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
@@ -23,6 +24,9 @@ from gitmv.policy import Policy
 from gitmv.records import PromotionRecord, VersionRecord
 from gitmv.rules import evidence
 
+
+# the record a registry tag carries: a version tag's or a stage tag's
+RecordT = TypeVar("RecordT", VersionRecord, PromotionRecord)
 
 
 @dataclass(frozen=True)
@@ -183,19 +187,19 @@ class Registry:
             return self.version(model, name)
         return self.experiment(model, name)
 
-    def _parsed(self, oid: str, ref: str, cls) -> tuple[TagInfo, object]:
+    def _parsed(self, oid: str, ref: str, cls: type[RecordT]) -> tuple[TagInfo, RecordT]:
         """(tag, record) from the record cache, or by reading the tag object and parsing its
         message, which must be canonical. The cache only ever holds records that passed that."""
         what = f"tag {ref}"
         hit = self.cache.get(oid) if self.cache is not None else None
         if hit is not None and isinstance(hit.get("record"), dict):
-            tag = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
-                          raw=b"", tagger_time=hit["tagger_time"])
-            return tag, cls.from_dict(hit["record"], what)
+            cached = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
+                             raw=b"", tagger_time=hit["tagger_time"])
+            return cached, cls.from_dict(hit["record"], what)
         tag = self.repo.tag(oid, ref)
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
-        record = records.parse_canonical_message(records.tag_message_bytes(tag.raw), cls, what)
+        record: RecordT = records.parse_canonical_message(records.tag_message_bytes(tag.raw), cls, what)
         if self.cache is not None:
             self.cache.put(oid, {"record": record.to_dict(), "target": tag.target, "target_type": tag.target_type,
                                  "tagger_time": tag.tagger_time})
