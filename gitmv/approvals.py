@@ -62,7 +62,9 @@ def _parse_request(raw: bytes | None) -> dict | None:
 def _names_version(req: dict | None, version: Version, stage: str | None = None) -> bool:
     """The request names this version and its tag object, and the model (and stage, when given)
     of the path it sits at: the same bytes copied to another stage's path ask for nothing there."""
-    return (bool(req) and req.get("version") == version.name and req.get("version_tag") == version.tag.id
+    if not req:
+        return False
+    return (req.get("version") == version.name and req.get("version_tag") == version.tag.id
             and req.get("model") == version.record.model and (stage is None or req.get("stage") == stage))
 
 
@@ -78,7 +80,7 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
         return None, f"protected branch {branch} not found"
     current_raw = repo.blob_at(tip, path)
     current = _parse_request(current_raw)
-    if current is None:
+    if current_raw is None or current is None:
         return None, f"{branch} has no {path}: run 'git mv-promote request {version.record.model} {version.name} --stage {stage}' and get it merged"
     if not _names_version(current, version, stage):
         return None, (f"{branch}'s {path} names {current.get('version')} ({str(current.get('version_tag'))[:12]}) "
@@ -90,7 +92,7 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
         parents = info["parents"]
         here = repo.blob_at(info["id"], path)
         before = repo.blob_at(parents[0], path) if parents else None
-        if (_names_version(_parse_request(here), version, stage)
+        if (here is not None and _names_version(_parse_request(here), version, stage)
                 and not _names_version(_parse_request(before), version, stage)):
             if len(parents) < 2:
                 return None, (f"{path} naming {version.name} was committed directly to {branch} in {info['id'][:12]}, "

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 from gitmv import records
-from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
+from gitmv.errors import ConflictError, MvError, NotFoundError, RecordError, RefusedError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
 from gitmv.names import (NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
@@ -37,7 +38,7 @@ RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists
 
 
 def sync(repo: Repo, remote: str = "origin") -> dict:
-    report = {"remote": remote, "fetched": [], "pushed": [], "renumbered": [], "dropped": [], "notes": None, "attempts": 0}
+    report: dict[str, Any] = {"remote": remote, "fetched": [], "pushed": [], "renumbered": [], "dropped": [], "notes": None, "attempts": 0}
     for attempt in range(1, RETRIES + 1):
         report["attempts"] = attempt
         theirs = ls_remote(repo, remote)
@@ -115,6 +116,8 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
     own, or one an interrupted sync made), its evidence is carried there instead, so a crash and
     a re-run never publish the same artifact twice."""
     tag = repo.tag(mine, ref)
+    if tag is None:
+        raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
     message, signature = records.split_signature(tag.message.encode())
     record = VersionRecord.from_message(message.decode())
     model = record.model
@@ -124,7 +127,9 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
     for other_ref, other in candidates:
         if _same_version(repo, other, record):
             target_ref = ref if other_ref.startswith("refs/mv-sync/") else other_ref
-            _carry(repo, mine, other, record, VERSION_REF_RE.match(target_ref).group(2))
+            target = VERSION_REF_RE.match(target_ref)
+            assert target is not None  # ref and the candidates are version refs
+            _carry(repo, mine, other, record, target.group(2))
             return target_ref
     taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(model_tags_prefix(model))]
              if (m := VERSION_REF_RE.match(r)) and m.group(1) == model}
