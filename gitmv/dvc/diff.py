@@ -39,7 +39,7 @@ def pin_changes(repo: Repo, pins_a: list, pins_b: list, manifest=None) -> list[d
         if pa and pb and pa.get("md5") == pb.get("md5"):
             continue
         status = "added" if pa is None else "removed" if pb is None else "changed"
-        either = pa if pa is not None else pb or {}
+        either = pa or pb or {}
         change = {"path": either.get("path"), "source": either.get("source"), "status": status,
                   "a": (pa or {}).get("md5"), "b": (pb or {}).get("md5")}
         if pa is not None and pb is not None and status == "changed" and str(pa.get("md5", "")).endswith(".dir"):
