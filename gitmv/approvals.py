@@ -79,7 +79,9 @@ def _parse_request(raw: bytes | None) -> dict | None:
 def _names_version(req: dict | None, version: Version, stage: str | None = None) -> bool:
     """The request names this version and its tag object, and the model (and stage, when given)
     of the path it sits at: the same bytes copied to another stage's path ask for nothing there."""
-    return (bool(req) and req.get("version") == version.name and req.get("version_tag") == version.tag.id
+    if not req:
+        return False
+    return (req.get("version") == version.name and req.get("version_tag") == version.tag.id
             and req.get("model") == version.record.model and (stage is None or req.get("stage") == stage))
 
 
@@ -110,7 +112,7 @@ def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
         parents = info["parents"]
         here = repo.blob_at(info["id"], path)
         before = repo.blob_at(parents[0], path) if parents else None
-        if (_names_version(_parse_request(here), version, stage)
+        if (here is not None and _names_version(_parse_request(here), version, stage)
                 and not _names_version(_parse_request(before), version, stage)):
             if len(parents) < 2:
                 return None, (f"{path} naming {version.name} was committed directly to {branch} in {info['id'][:12]}, "
@@ -190,7 +192,7 @@ def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name:
     return facts
 
 
-def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_raw: bytes, current_raw: bytes,
+def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_raw: bytes, current_raw: bytes | None,
               path: str, tip: str, at: int | None = None) -> tuple[dict | None, str]:
     repo = reg.repo
     if merged_raw != current_raw:

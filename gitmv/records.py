@@ -20,7 +20,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, TypeVar
+from typing import Any, Iterable, TypeGuard, TypeVar
 
 import tomli_w
 
@@ -362,7 +362,7 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict[str, Any]]:
     return records
 
 
-def is_finite_number(value: object) -> bool:
+def is_finite_number(value: object) -> TypeGuard[float]:
     """A real, finite number: TOML allows `inf` and `nan`, and neither can be compared by a gate."""
     return FINITE.fits(value)
 

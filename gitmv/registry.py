@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
 
 from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
@@ -23,6 +24,12 @@ from gitmv.policy import Policy
 from gitmv.records import PromotionRecord, VersionRecord
 from gitmv.rules import evidence
 
+if TYPE_CHECKING:
+    from gitmv.cache import RecordCache
+
+
+# the record a registry tag carries: a version tag's or a stage tag's
+RecordT = TypeVar("RecordT", VersionRecord, PromotionRecord)
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,10 @@ class StageEntry:
 
 
 class Registry:
-    def __init__(self, repo: Repo, policy: Policy | None, allowed_signers: bytes | None,
+    def __init__(self, repo: Repo, policy: Policy, allowed_signers: bytes | None,
                  notes_commit: str | None, overlay: dict[str, str] | None = None,
-                 hidden: set[str] | None = None, protected_ref: str | None = None, cache=None):
+                 hidden: set[str] | None = None, protected_ref: str | None = None,
+                 cache: RecordCache | None = None):
         self.repo = repo
         self.policy = policy
         self.allowed_signers = allowed_signers
@@ -183,19 +191,19 @@ class Registry:
             return self.version(model, name)
         return self.experiment(model, name)
 
-    def _parsed(self, oid: str, ref: str, cls) -> tuple[TagInfo, object]:
+    def _parsed(self, oid: str, ref: str, cls: type[RecordT]) -> tuple[TagInfo, RecordT]:
         """(tag, record) from the record cache, or by reading the tag object and parsing its
         message, which must be canonical. The cache only ever holds records that passed that."""
         what = f"tag {ref}"
         hit = self.cache.get(oid) if self.cache is not None else None
         if hit is not None and isinstance(hit.get("record"), dict):
-            tag = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
-                          raw=b"", tagger_time=hit["tagger_time"])
-            return tag, cls.from_dict(hit["record"], what)
+            cached = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
+                             raw=b"", tagger_time=hit["tagger_time"])
+            return cached, cls.from_dict(hit["record"], what)
         tag = self.repo.tag(oid, ref)
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
-        record = records.parse_canonical_message(records.tag_message_bytes(tag.raw), cls, what)
+        record: RecordT = records.parse_canonical_message(records.tag_message_bytes(tag.raw), cls, what)
         if self.cache is not None:
             self.cache.put(oid, {"record": record.to_dict(), "target": tag.target, "target_type": tag.target_type,
                                  "tagger_time": tag.tagger_time})
@@ -257,13 +265,13 @@ class Registry:
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs:
             key = self._sig_cache_key("tag", tag.id)
-            hit = self.cache.get(key) if key else None
+            hit = self.cache.get(key) if key and self.cache is not None else None
             if hit is not None:
                 self._sigs[tag.id] = SignatureCheck(**hit)
             else:
                 raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
                 self._sigs[tag.id] = verify_signature(raw, self.allowed_signers)
-                if key:
+                if key and self.cache is not None:
                     self.cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
         return self._sigs[tag.id]
 
@@ -312,12 +320,12 @@ class Registry:
         if key not in self._rec_sigs:
             sig = rec.get("signature")
             cache_key = self._sig_cache_key("record", key) if isinstance(sig, str) and sig else None
-            hit = self.cache.get(cache_key) if cache_key else None
+            hit = self.cache.get(cache_key) if cache_key and self.cache is not None else None
             if hit is not None:
                 check = SignatureCheck(**hit)
             else:
                 check = verify_record(rec, self.allowed_signers)
-                if cache_key:
+                if cache_key and self.cache is not None:
                     self.cache.put(cache_key, dataclasses.asdict(check))
             self._rec_sigs[key] = check
         return self._rec_sigs[key]

@@ -52,7 +52,7 @@ def cli():
 def main(argv: list[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:  # a terminal that cannot show "≥" or "✅" gets "?" rather than a crash
-            stream.reconfigure(errors="replace")
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]  # (a replaced stream may lack it)
         except (AttributeError, ValueError):
             pass
     try:

@@ -39,9 +39,10 @@ def pin_changes(repo: Repo, pins_a: list, pins_b: list, manifest=None) -> list[d
         if pa and pb and pa.get("md5") == pb.get("md5"):
             continue
         status = "added" if pa is None else "removed" if pb is None else "changed"
-        change = {"path": (pa or pb).get("path"), "source": (pa or pb).get("source"), "status": status,
+        either = pa or pb or {}
+        change = {"path": either.get("path"), "source": either.get("source"), "status": status,
                   "a": (pa or {}).get("md5"), "b": (pb or {}).get("md5")}
-        if status == "changed" and str(pa.get("md5", "")).endswith(".dir"):
+        if pa is not None and pb is not None and status == "changed" and str(pa.get("md5", "")).endswith(".dir"):
             change.update(_dir_changes(manifest, pa["md5"], pb["md5"]))
         out.append(change)
     return out

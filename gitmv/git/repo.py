@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pygit2
 from pygit2.enums import ObjectType, RepositoryOpenFlag
@@ -173,12 +174,12 @@ class Repo:
             obj = self._r.get(oid)
         except (ValueError, pygit2.GitError):
             return None
-        if obj is None or obj.type != ObjectType.TAG:
+        if not isinstance(obj, pygit2.Tag):
             return None
         raw = self._r.odb.read(obj.id)[1]
         tagger_time = obj.tagger.time if obj.tagger is not None else 0
         target_type = _TYPE_NAMES.get(self._r.odb.read(obj.target)[0]) if obj.target in self._r.odb else None
-        return TagInfo(id=str(obj.id), name=name or obj.name, target=str(obj.target),
+        return TagInfo(id=str(obj.id), name=name or obj.name or "", target=str(obj.target),
                        target_type=target_type or "missing", message=obj.raw_message.decode("utf-8", "replace"),
                        raw=raw, tagger_time=tagger_time)
 
@@ -189,7 +190,7 @@ class Repo:
         except (KeyError, ValueError, pygit2.GitError):
             return None
         obj = self._r[entry.id]
-        return obj.data if obj.type == ObjectType.BLOB else None
+        return obj.data if isinstance(obj, pygit2.Blob) else None
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         if ancestor == descendant:
@@ -219,9 +220,9 @@ class Repo:
                 break
         return out
 
-    def first_parent_walk(self, start: str):
+    def first_parent_walk(self, start: str) -> Iterator[dict]:
         """Commits along first parents from `start` (newest first), as commit_info dicts."""
-        oid = start
+        oid: str | None = start
         while oid:
             info = self.commit_info(oid)
             yield info
@@ -230,8 +231,8 @@ class Repo:
     def changed_files(self, old: str, new: str) -> list[str]:
         a = self._r[old].peel(pygit2.Tree)
         b = self._r[new].peel(pygit2.Tree)
-        diff = self._r.diff(a, b)
-        return sorted({d.delta.new_file.path for d in diff} | {d.delta.old_file.path for d in diff})
+        diff = a.diff_to_tree(b)  # what Repository.diff does for two trees
+        return sorted({d.new_file.path for d in diff.deltas} | {d.old_file.path for d in diff.deltas})
 
     def first_parent_new(self, new: str, hide: list[str]) -> list[str]:
         """`git rev-list --first-parent new ^hide…`: the commits a push adds to a branch's
@@ -275,8 +276,10 @@ class Repo:
             ea, eb = entry(a, d), entry(b, d)
             if ea == eb:
                 continue
-            ta = self._r[ea[0]] if ea and self._r[ea[0]].type == ObjectType.TREE else None
-            tb = self._r[eb[0]] if eb and self._r[eb[0]].type == ObjectType.TREE else None
+            ta = self._r[ea[0]] if ea else None
+            tb = self._r[eb[0]] if eb else None
+            ta = ta if isinstance(ta, pygit2.Tree) else None
+            tb = tb if isinstance(tb, pygit2.Tree) else None
             if ta is None or tb is None:
                 if (ea and ta is None) or (eb and tb is None):
                     out.add(d)  # a file where the directory belongs

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Sequence
 
 from gitmv import records
 from gitmv.errors import MvError
@@ -93,7 +94,7 @@ def load_server_policy(repo: Repo):
 
 # ---------------------------------------------------------------- entry points
 
-def pre_receive(git_dir: str, updates: list[tuple[str, str, str | bytes]]) -> list[str]:
+def pre_receive(git_dir: str, updates: list[tuple[str, str, str]]) -> list[str]:
     repo = Repo.open_for_hook(git_dir)
     refusals = check_protected_branch(repo, updates)  # R7; needs no policy to exist (bootstrap)
     if not any(refrules.in_namespace(u[2]) for u in updates):
@@ -103,7 +104,7 @@ def pre_receive(git_dir: str, updates: list[tuple[str, str, str | bytes]]) -> li
                                     protected_ref=branch_ref, hidden=set())
 
 
-def pre_push(remote: str, pushes: list[tuple[str | bytes, str, str | bytes, str]], repo: Repo | None = None) -> list[str]:
+def pre_push(remote: str, pushes: list[tuple[str, str, str, str]], repo: Repo | None = None) -> list[str]:
     """The same rules, early, against what this clone knows of the remote."""
     repo = repo or Repo.discover(".")
     # the remote's protected branch as last fetched (else our own copy of it)
@@ -192,7 +193,7 @@ def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
 
 # ---------------------------------------------------------------- the rules
 
-def name_refusals(updates: list[tuple[str, str, str | bytes]]) -> list[str]:
+def name_refusals(updates: Sequence[tuple[str, str, str | bytes]]) -> list[str]:
     """R3 valid-ref-name: any change to a ref in the registry namespace that is not in the grammar
     (gitmv.rules.refs), whatever its old and new values, decided on the name's bytes."""
     out = []
@@ -205,7 +206,7 @@ def name_refusals(updates: list[tuple[str, str, str | bytes]]) -> list[str]:
     return out
 
 
-def check_updates(repo: Repo, policy, signers: bytes | None, updates: list[tuple[str, str, str | bytes]], *,
+def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[tuple[str, str, str | bytes]], *,
                   server_notes: str | None, protected_ref: str, hidden: set[str]) -> list[str]:
     """Refusals for a push. Ref names may be bytes (hook input) or str; refs outside the registry
     namespace are not judged here, and names in it are judged on their bytes before anything else."""
@@ -327,14 +328,15 @@ def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
         raise Refusal(ref, "R3 immutable", f"moving a registry tag ({old[:12]} -> {new[:12]}) is not allowed",
                       "register a new version instead; published versions never change")
     vm, sm = VERSION_REF_RE.match(ref), STAGE_REF_RE.match(ref)
-    if not vm and not sm:  # check_updates passes only names in the grammar; kept as a guard
+    match = vm or sm
+    if match is None:  # check_updates passes only names in the grammar; kept as a guard
         raise Refusal(refrules.display(ref), refrules.RULE_NAME, f"not a registry ref name ({refrules.GRAMMAR})",
                       "use git mv-promote to create registry tags")
     tag = reg.repo.tag(new, ref)
     if tag is None:
         raise Refusal(ref, "R3 annotated-only", "a lightweight tag (or not a tag object) under refs/tags/mv/",
                       "registry tags are signed annotated tags made by git mv-promote")
-    model = (vm or sm).group(1)
+    model = match.group(1)
     if model not in policy.models:
         raise Refusal(ref, "R2 policy", f"model '{model}' is not in the policy on {policy.protected_branch}",
                       f"add [models.{model}] to {POLICY_PATH} on {policy.protected_branch} first")
@@ -342,7 +344,7 @@ def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
     if vm:
         _check_version_tag(reg, mp, tag, ref)
     else:
-        _check_stage_tag(reg, policy, mp, tag, ref, sm.group(2), int(sm.group(3)))
+        _check_stage_tag(reg, policy, mp, tag, ref, match.group(2), int(match.group(3)))
 
 
 def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
@@ -407,10 +409,12 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
     sig = reg.signature(tag)
     if (mp.signed or policy.is_protected(stage)) and not sig.ok:
         raise Refusal(ref, "R1 signed-stage-tag", sig.reason, FIX_SIGN)
-    facts = dict(eval_record=stage_record.UNKNOWN, approval=stage_record.UNKNOWN)
+    eval_fact: object = stage_record.UNKNOWN
+    approval_fact: object = stage_record.UNKNOWN
     if policy.is_protected(stage):
         verdict = _stage_verdict(reg, policy, mp, record, stage, ref)
-        facts = dict(eval_record=verdict.eval_record["id"] if verdict.eval_record else None, approval=verdict.approval)
+        eval_fact = verdict.eval_record["id"] if verdict.eval_record else None
+        approval_fact = verdict.approval
     elif record.eval_record is not None:
         version = reg.version(model, record.version)
         if record.eval_record not in {r["id"] for r in reg.evals(version, None)}:
@@ -422,7 +426,7 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
         target_version=record.version, previous_version=previous.record.version if previous else None,
         previous_seq=previous.seq if previous else 0, previous_time=previous.tag.tagger_time if previous else None,
         tagger_time=tag.tagger_time, signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint,
-        policy_digests=frozenset({policy.digest}), now=int(time.time()), **facts))
+        policy_digests=frozenset({policy.digest}), now=int(time.time()), eval_record=eval_fact, approval=approval_fact))
     if found:
         fix = (f"{FIX_STAGE_TAG}, against the server's state: git mv-promote sync; "
                f"git mv-promote promote {model} {record.version} --stage {stage}")
@@ -477,7 +481,7 @@ def protected_branch_state(repo: Repo):
     server_ref = _server_branch(repo)
     tip = repo.ref(server_ref)
     raw = repo.blob_at(tip, POLICY_PATH) if tip else None
-    if raw is None:
+    if tip is None or raw is None:
         return {server_ref}, None, None, None, None
     try:
         policy = parse_policy(raw, f"{POLICY_PATH} on {server_ref}")
@@ -488,7 +492,7 @@ def protected_branch_state(repo: Repo):
     if wanted != server_ref:
         wanted_tip = repo.ref(wanted)
         wanted_raw = repo.blob_at(wanted_tip, POLICY_PATH) if wanted_tip else None
-        if wanted_raw is not None:
+        if wanted_tip is not None and wanted_raw is not None:
             try:
                 policy, tip = parse_policy(wanted_raw, f"{POLICY_PATH} on {wanted}"), wanted_tip
             except MvError as exc:
@@ -538,7 +542,8 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
     chain = repo.first_parent_new(new, hide)
     # Fix 1 of the review: the per-commit diffs below only cover old -> new when old is on new's
     # first-parent chain; else a merge taking an old commit as first parent undoes changes unseen.
-    tip_changes, on_chain = (), True
+    tip_changes: tuple[str, ...] = ()
+    on_chain = True
     if old != ZERO:
         tip_changes = tuple(repo.changed_paths(old, new, paths, GUARDED_PREFIXES))
         on_chain = old == new or any(repo.commit_info(c)["parents"][:1] == [old] for c in chain)
@@ -561,7 +566,8 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
             commits.append(BranchCommit(cid, len(parents), tuple(changes)))
             continue
         side_commits = repo.commits_between(parents[0], parents[1], limit=SIDE_LIMIT)
-        approves, authors = [], set()
+        approves: list[branch_guard.Approve] = []
+        authors: set[str] = set()
         for sc in side_commits:
             sinfo = repo.commit_info(sc["id"])
             sp = sinfo["parents"]

@@ -101,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if kind == "pre-receive":
             updates = parse_pre_receive(data)
-            wanted = updates if server_has_work(updates, os.environ.get("GIT_DIR") or ".") else []
+            wanted = server_has_work(updates, os.environ.get("GIT_DIR") or ".") and bool(updates)
         else:
             pushes = parse_pre_push(data)
-            wanted = [p for p in pushes if _registry_ref(p[2])]
+            wanted = any(_registry_ref(p[2]) for p in pushes)
     except refrules.HookInputError as exc:
         _say(f"mv-promote: refused: {exc} (fail closed) — push with a stock git client; "
              "if this persists, report the input to the server admin")
@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     # The checker gets each name as lossless text (`to_text`: non-UTF-8 bytes become surrogates),
     # so str code works on it, and the ref rules re-derive the exact bytes (`to_bytes`) to judge.
     if kind == "pre-receive":
-        updates = [(old, new, refrules.to_text(ref)) for old, new, ref in updates]
+        text_updates = [(old, new, refrules.to_text(ref)) for old, new, ref in updates]
     else:
-        pushes = [(refrules.to_text(lr), lo, refrules.to_text(rr), ro) for lr, lo, rr, ro in pushes]
+        text_pushes = [(refrules.to_text(lr), lo, refrules.to_text(rr), ro) for lr, lo, rr, ro in pushes]
     try:
         timeout = int(os.environ.get("MV_PROMOTE_HOOK_TIMEOUT", DEFAULT_TIMEOUT))
     except ValueError:
@@ -128,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if kind == "pre-receive":
             git_dir = os.environ.get("GIT_DIR") or "."
-            refusals = enforce.pre_receive(git_dir, updates)
+            refusals = enforce.pre_receive(git_dir, text_updates)
         else:
             remote = argv[1] if len(argv) > 1 else "origin"
-            refusals = enforce.pre_push(remote, pushes)
+            refusals = enforce.pre_push(remote, text_pushes)
     except HookTimeout:
         _say(f"mv-promote: refused: the registry check did not finish within {timeout} s (fail closed) — "
              "ask the admin to raise MV_PROMOTE_HOOK_TIMEOUT or investigate")

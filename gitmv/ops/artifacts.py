@@ -87,7 +87,7 @@ def fetch_artifact(ctx: Context, v: Version, rel: str, tmp: str) -> str:
     """A local file with exactly the registered bytes of artifact `rel`, or ArtifactError."""
     got = retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
                                  use_worktree=True, tmpdir=tmp)
-    if got.ok:
+    if got.file is not None:  # got.ok
         return got.file
     remote_file = from_dvc_remote(ctx, v, rel, tmp, got.tried)
     if remote_file:

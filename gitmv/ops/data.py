@@ -193,6 +193,7 @@ def reproduce(repo: Repo, version: Version, model_policy) -> dict:
 
 
 def _share_dvc_cache(repo: Repo, tree: Path, env: dict) -> None:
+    assert repo.workdir is not None  # reproduce refused a bare repository
     main_cache = repo.workdir / ".dvc" / "cache"
     proc = procs.run(["dvc", "cache", "dir"], cwd=str(repo.workdir), env=env)
     if proc.ok and proc.stdout.strip():

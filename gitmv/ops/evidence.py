@@ -75,7 +75,7 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
         "exit_status": status, "duration_s": round(time.monotonic() - started, 3),
         "data": _eval_data_pin(repo, ctx.head, mp), "provenance": provenance,
         "code_commit": ctx.head,
-        "command_digest": command_digest(mp.eval_command, command_files) if from_file is None else None,
+        "command_digest": command_digest(mp.eval_command, command_files) if mp.eval_command and from_file is None else None,
     }
     rec = record_signing.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=mp.signed, warnings=ctx.warnings)

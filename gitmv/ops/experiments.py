@@ -11,7 +11,7 @@ from gitmv.names import NAME_RULE, VERSION_RE, experiment_ref, is_experiment_nam
 from gitmv.registry import Registry
 
 
-def register_experiment(repo: Repo, model: str, name: str, fields: dict) -> dict:
+def register_experiment(repo: Repo, model: str, name: str | None, fields: dict) -> dict:
     exp_id = name or "e" + records.record_id({**fields, "kind": "experiment"})[7:19]
     if not is_experiment_name(exp_id):
         raise UsageError(f"invalid experiment name '{exp_id}'",
@@ -26,7 +26,7 @@ def register_experiment(repo: Repo, model: str, name: str, fields: dict) -> dict
 
 def named_experiments(reg: Registry, model: str) -> dict[str, str]:
     """Experiment id -> the version that names it as its origin."""
-    out = {}
+    out: dict[str, str] = {}
     for name in reg.versions(model):
         exp = reg.version(model, name).record.experiment
         if exp and exp.get("id"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from datetime import datetime, timezone
 
 from gitmv import records
@@ -24,7 +25,7 @@ def show_in(ctx: Context, model: str | None = None, version: str | None = None) 
         out = []
         for name in reg.model_names:
             versions = reg.versions(name)
-            stages = {}
+            stages: dict[str, Any] = {}
             for stage in reg.stages_present(name):
                 seqs = reg.stage_seqs(name, stage)
                 stages[stage] = reg.stage_entry(stage_ref(name, stage, seqs[-1][0]), seqs[-1][1]).record.version
@@ -67,7 +68,7 @@ def history_in(ctx: Context, model: str, *, stage: str | None = None, at: str | 
     if stage:
         ctx.policy.stage_index(stage)
     when = records.parse_time(at) if at else None
-    out = {}
+    out: dict[str, Any] = {}
     for s in stages:
         rows = []
         for e in reg.stage_history(model, s):
@@ -95,7 +96,7 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
     ctx = open_context(path)
     reg = ctx.registry
     models = [model] if model else reg.model_names
-    events = []
+    events: list[dict[str, Any]] = []
     for name in models:
         check_model_name(name)
         for vname in reg.versions(name):
@@ -119,10 +120,10 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
                                "evidence": rec.get("id")})
         for stage in reg.stages_present(name):
             for e in reg.stage_history(name, stage):
-                r = e.record
-                events.append({**_checked_when_who(reg, e), "model": name, "version": r.version, "event": r.kind,
-                               "stage": stage, "seq": r.seq, "why": r.reason, "evidence": r.eval_record,
-                               "approval": (r.approval or {}).get("merge_commit"), "ref": e.ref})
+                sr = e.record
+                events.append({**_checked_when_who(reg, e), "model": name, "version": sr.version, "event": sr.kind,
+                               "stage": stage, "seq": sr.seq, "why": sr.reason, "evidence": sr.eval_record,
+                               "approval": (sr.approval or {}).get("merge_commit"), "ref": e.ref})
     events.sort(key=lambda e: (e.get("at") or "", e.get("event") or ""), reverse=True)
     return {"events": events, "warnings": ctx.warnings}
 
@@ -148,7 +149,7 @@ def diff_in(ctx: Context, model: str, va: str, vb: str) -> dict:
     mp = ctx.policy.model(model)
     a, b = reg.version(model, va), reg.version(model, vb)
     ra, rb = a.record, b.record
-    out = {"model": model, "a": va, "b": vb, "warnings": ctx.warnings}
+    out: dict[str, Any] = {"model": model, "a": va, "b": vb, "warnings": ctx.warnings}
     out["code"] = {"a": ra.commit, "b": rb.commit, "commits": repo.commits_between(ra.commit, rb.commit),
                    "files": repo.changed_files(ra.commit, rb.commit) if ra.commit != rb.commit else []}
     out["artifacts"] = _dict_changes({k: v["sha256"] for k, v in ra.artifacts.items()},

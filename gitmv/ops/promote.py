@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 import tempfile
 
 from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
@@ -106,7 +107,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
         raise RefusedError(f"{model} {to} is already the current {stage} version", "name an earlier one with --to")
     verdict = rules.rollback_verdict(reg, model, stage, to, approval_check=_approval_check())
     target = reg.version(model, to) if any(c.name == "registered" and c.passed for c in verdict.criteria) else None
-    retrievability = []
+    retrievability: list[dict[str, Any]] = []
     if target is not None:
         with tempfile.TemporaryDirectory(prefix="mv-rollback-") as tmp:
             for rel, meta in sorted(target.record.artifacts.items()):

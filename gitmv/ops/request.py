@@ -98,9 +98,10 @@ def approve(model: str, version: str, stage: str, *, reason: str = "", push: boo
                             f"git fetch {remote}, or ask for it: git mv-promote request {model} {version} --stage {stage}")
     # Build on the newest tip we know: the remote's when it already contains ours (another approval).
     tip = tracking if local is None or (tracking and repo.is_ancestor(local, tracking)) else local
+    assert tip is not None  # one of the two exists (checked above)
     file = approvals_mod.request_path(model, stage)
     raw = repo.blob_at(tip, file)
-    if not approvals_mod.names_version(raw, v, stage):
+    if raw is None or not approvals_mod.names_version(raw, v, stage):
         raise RefusedError(f"branch {branch} has no {file} naming {model} {version}",
                            f"request it again: git mv-promote request {model} {version} --stage {stage}")
     protected = approvals_mod.protected_tip(reg)

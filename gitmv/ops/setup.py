@@ -87,6 +87,7 @@ def _add_signer(repo: Repo, policy_file: Path) -> str:
         signers_rel = policy.allowed_signers
     except PolicyError:
         signers_rel = ".mv-promote/allowed_signers"
+    assert repo.workdir is not None  # init refused a bare repository
     signers = repo.workdir / signers_rel
     signers.parent.mkdir(parents=True, exist_ok=True)
     existing = signers.read_text() if signers.exists() else ""

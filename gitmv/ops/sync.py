@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable
+from typing import Any, Callable
 
 from gitmv import records
-from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
+from gitmv.errors import ConflictError, MvError, NotFoundError, RecordError, RefusedError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import ZERO, Repo
 from gitmv.names import (NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
@@ -39,7 +39,7 @@ RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists
 
 def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] | None = None) -> dict:
     say = on_progress or (lambda text: None)
-    report = {"remote": remote, "fetched": [], "fetched_records": 0, "pushed": [], "renumbered": [], "dropped": [],
+    report: dict[str, Any] = {"remote": remote, "fetched": [], "fetched_records": 0, "pushed": [], "renumbered": [], "dropped": [],
               "notes": None, "attempts": 0}
     for attempt in range(1, RETRIES + 1):
         report["attempts"] = attempt
@@ -91,9 +91,10 @@ def _unpushed_branch_refusals(repo: Repo, remote: str, theirs: dict, specs: list
     lines when our protected branch is ahead of the remote's and explains the refusal."""
     from gitmv.hooks import enforce
 
-    pushes = [(src, repo.ref(src), dst, theirs.get(dst, ZERO)) for src, dst in (s.split(":", 1) for s in specs)]
+    pushes = [(src, oid, dst, theirs.get(dst, ZERO)) for src, dst in (s.split(":", 1) for s in specs)
+              if (oid := repo.ref(src))]
     try:
-        judged = enforce.pre_push(remote, [p for p in pushes if p[1]], repo=repo)
+        judged = enforce.pre_push(remote, pushes, repo=repo)
         branch = enforce.local_protected_branch(repo)
     except MvError:
         return [], ""
@@ -162,6 +163,8 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
     own, or one an interrupted sync made), its evidence is carried there instead, so a crash and
     a re-run never publish the same artifact twice."""
     tag = repo.tag(mine, ref)
+    if tag is None:
+        raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
     message, signature = records.split_signature(tag.message.encode())
     record = VersionRecord.from_message(message.decode())
     model = record.model
@@ -171,7 +174,9 @@ def _renumber(repo: Repo, ref: str, mine: str, theirs: dict) -> str:
     for other_ref, other in candidates:
         if _same_version(repo, other, record):
             target_ref = ref if other_ref.startswith("refs/mv-sync/") else other_ref
-            _carry(repo, mine, other, record, VERSION_REF_RE.match(target_ref).group(2))
+            target = VERSION_REF_RE.match(target_ref)
+            assert target is not None  # ref and the candidates are version refs
+            _carry(repo, mine, other, record, target.group(2))
             return target_ref
     taken = {int(m.group(2)) for r in list(theirs) + [r for r, _ in repo.refs_under(model_tags_prefix(model))]
              if (m := VERSION_REF_RE.match(r)) and m.group(1) == model}

@@ -62,10 +62,11 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
     sig = reg.signature(v.tag)
     if not sig.ok and (mp is None or mp.signed):
         failures.append(f"{ref}: signature: {sig.reason}")
-    use_worktree = repo.workdir is not None and ctx.head == v.record.commit
+    workdir = repo.workdir
+    use_worktree = workdir is not None and ctx.head == v.record.commit
     for rel, meta in sorted(v.record.artifacts.items()):
-        if use_worktree:
-            file = repo.workdir / rel
+        if use_worktree and workdir is not None:
+            file = workdir / rel
             if not file.is_file():
                 failures.append(f"{ref}: artifact {rel} is missing from the work tree")
                 continue

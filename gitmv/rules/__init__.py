@@ -3,6 +3,7 @@ decides. Each module owns one family of rules:
 
 - `gate`       metric criteria (thresholds, beat-or-match overall and per protected slice)
 - `promotion`  may a version enter a stage (promotion and rollback verdicts over a registry view)
+- `view`       the registry view those verdicts ask (a typing Protocol the `Registry` satisfies)
 - `evidence`   which eval counts: valid (finite, non-empty metrics) and newest by notes-history position
 - `refs`       the registry's ref namespace and name grammar, on bytes; hook input and listing framing
 """

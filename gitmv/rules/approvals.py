@@ -12,6 +12,7 @@ Each principal counts once, whatever the number of commits it signed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 APPROVE, MERGE, HOST_MERGE = "approve", "merge", "host-merge"
 KINDS = (APPROVE, MERGE, HOST_MERGE)
@@ -37,8 +38,8 @@ class Fact:
 @dataclass(frozen=True)
 class Decision:
     approvers: tuple[str, ...]  # distinct principals, sorted
-    approvals: tuple[dict, ...]  # {principal, commit, kind}: the first fact that counted for each
-    not_counted: tuple[dict, ...]  # {commit, kind, principal, reason}
+    approvals: tuple[dict[str, str | None], ...]  # {principal, commit, kind}: the first fact that counted for each
+    not_counted: tuple[dict[str, str | None], ...]  # {commit, kind, principal, reason}
 
 
 def _strip(digest: str | None) -> str | None:
@@ -66,21 +67,21 @@ def why_not(fact: Fact, requester: str | None, request_sha256: str | None) -> st
     return ""
 
 
-def decide(requester: str | None, request_sha256: str | None, facts) -> Decision:
+def decide(requester: str | None, request_sha256: str | None, facts: Iterable[Fact]) -> Decision:
     """The approvers of a request. `requester` None means no requester is known, so none is excluded
     (callers that need one refuse before asking)."""
-    approvals: dict[str, dict] = {}
-    not_counted = []
+    approvals: dict[str, dict[str, str | None]] = {}
+    not_counted: list[dict[str, str | None]] = []
     for fact in facts:
         reason = why_not(fact, requester, request_sha256)
         if reason:
             not_counted.append({"commit": fact.commit, "kind": fact.kind, "principal": fact.principal, "reason": reason})
-        elif fact.principal not in approvals:
+        elif fact.principal is not None and fact.principal not in approvals:  # why_not refused None already
             approvals[fact.principal] = {"principal": fact.principal, "commit": fact.commit, "kind": fact.kind}
     return Decision(tuple(sorted(approvals)), tuple(approvals[p] for p in sorted(approvals)), tuple(not_counted))
 
 
-def host_merge_author(author_email: str, signer_principals) -> str | None:
+def host_merge_author(author_email: str, signer_principals: Iterable[str]) -> str | None:
     """The principal a host's web merge vouches for: the allowed-signers principal equal to the
     merge's author e-mail (case-insensitive), or None. The host checked who clicked merge; the
     allowed signers say which principal that e-mail is."""

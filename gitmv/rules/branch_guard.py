@@ -103,7 +103,7 @@ class BranchCommit:
     merge_signer: str | None = None  # principal who signed the merge (or a host-vouched author)
     side_tree: str | None = None  # tree id of the merged side's tip (M^2)
     approves: tuple[Approve, ...] = ()
-    change_authors: frozenset = frozenset()  # signer principals and author e-mails of guarded side changes
+    change_authors: frozenset[str] = frozenset()  # signer principals and author e-mails of guarded side changes
     side_complete: bool = True  # False when the merged side was too long to examine
 
 

@@ -10,16 +10,16 @@ No I/O here: `Registry.latest_eval` reads the history with git and calls `newest
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from gitmv import records
 
 
-def _finite_table(value) -> bool:
+def _finite_table(value: object) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and records.is_finite_number(v) for k, v in value.items())
 
 
-def valid_eval(rec: dict) -> bool:
+def valid_eval(rec: dict[str, Any]) -> bool:
     """An eval that can count as evidence: intact, at least one metric, every number finite."""
     if rec.get("kind") != "eval" or not records.record_is_intact(rec):
         return False
@@ -42,8 +42,8 @@ def positions(history: Sequence[tuple[int, Iterable[str]]]) -> dict[str, int]:
     return out
 
 
-def newest_eval(history: Sequence[tuple[int, Iterable[str]]], candidates: Iterable[dict], suite: str | None,
-                digests: dict | None = None) -> dict | None:
+def newest_eval(history: Sequence[tuple[int, Iterable[str]]], candidates: Iterable[dict[str, Any]], suite: str | None,
+                digests: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The newest valid eval on `suite` (any suite when None) bound to `digests` (when given).
 
     `history` is (position, ids that notes commit introduced), any order, higher position newer.

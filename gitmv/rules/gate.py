@@ -15,8 +15,12 @@ subset of the metrics); one that only one side reports fails.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from gitmv.records import is_finite_number
+
+if TYPE_CHECKING:
+    from gitmv.policy import GatePolicy
 
 
 @dataclass(frozen=True)
@@ -25,15 +29,15 @@ class Criterion:
     passed: bool
     detail: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _fmt(x) -> str:
+def _fmt(x: object) -> str:
     return f"{x:.6g}" if isinstance(x, float) else str(x)
 
 
-def _number(value) -> bool:
+def _number(value: object) -> TypeGuard[float]:
     return is_finite_number(value)
 
 
@@ -44,7 +48,7 @@ def _lacks(what: str, baseline_label: str | None, model: str | None) -> str:
             f"git mv-promote eval {model or 'MODEL'} {version}")
 
 
-def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label: str | None,
+def evaluate(gate: GatePolicy, candidate: dict[str, Any] | None, baseline: dict[str, Any] | None, baseline_label: str | None,
              model: str | None = None) -> list[Criterion]:
     """Metric criteria. `candidate`/`baseline` are eval records ({"metrics", "slices"}) or None;
     `model` only names the fix."""
@@ -88,7 +92,7 @@ def evaluate(gate, candidate: dict | None, baseline: dict | None, baseline_label
     return out
 
 
-def _compare(gate, name: str, label: str, value, base, lacks: str | None = None) -> Criterion:
+def _compare(gate: GatePolicy, name: str, label: str, value: Any, base: Any, lacks: str | None = None) -> Criterion:
     direction = gate.metrics[name]
     tolerance = gate.max_regression.get(name, 0.0)
     if not _number(value):

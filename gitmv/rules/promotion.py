@@ -1,18 +1,22 @@
-"""The promotion rules, assembled over a `Registry` view.
+"""The promotion rules, assembled over a registry view.
 
 One function decides whether a version may enter a stage; `check`, `promote`, `request` and the
-server hook all call it, over local state or over the server's state respectively.
+server hook all call it, over local state or over the server's state respectively. The view is
+anything satisfying `rules.view.RegistryView` (the `Registry` does); no I/O happens here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from gitmv.errors import MvError
-from gitmv.registry import Registry, Version
+from gitmv.errors import MvError, PolicyError
 from gitmv.rules import gate
 from gitmv.rules.gate import Criterion
+from gitmv.rules.view import V, RegistryView
+
+if TYPE_CHECKING:
+    from gitmv.policy import ModelPolicy, Policy
 
 
 @dataclass
@@ -22,10 +26,10 @@ class Verdict:
     stage: str
     kind: str
     criteria: list[Criterion] = field(default_factory=list)
-    eval_record: dict | None = None
+    eval_record: dict[str, Any] | None = None
     baseline: str | None = None
     baseline_stage: str | None = None
-    approval: dict | None = None
+    approval: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -34,7 +38,7 @@ class Verdict:
     def failures(self) -> list[Criterion]:
         return [c for c in self.criteria if not c.passed]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "version": self.version, "stage": self.stage, "kind": self.kind,
             "passed": self.passed, "baseline": self.baseline, "baseline_stage": self.baseline_stage,
@@ -43,18 +47,25 @@ class Verdict:
             "approval": self.approval,
         }
 
-    def gate_summary(self) -> dict:
+    def gate_summary(self) -> dict[str, Any]:
         return {"passed": self.passed, "baseline": self.baseline,
                 "criteria": [f"{'pass' if c.passed else 'FAIL'}: {c.name}: {c.detail}" for c in self.criteria]}
 
 
-# (registry, version, stage, verdict) -> (criterion, approval evidence or None)
-ApprovalCheck = Callable[[Registry, Version, str, int], tuple[Criterion, dict | None]]
+# (view, version, stage, approvals needed) -> (criterion, approval evidence or None). It is called
+# with the view the verdict was asked over, typed Any: the caller's check takes its concrete view.
+ApprovalCheck = Callable[[Any, V, str, int], tuple[Criterion, "dict[str, Any] | None"]]
 
 
-def baseline_for(reg: Registry, model: str, stage: str, candidate: str) -> tuple[Version | None, str | None]:
+def _policy(reg: RegistryView[V]) -> Policy:
+    if reg.policy is None:
+        raise PolicyError("no policy to decide a promotion by", "run 'git mv-promote init' and commit .mv-promote/policy.toml")
+    return reg.policy
+
+
+def baseline_for(reg: RegistryView[V], model: str, stage: str, candidate: str) -> tuple[V | None, str | None]:
     """The gate baseline: the stage's current version; else the most protected stage's; else none."""
-    policy = reg.policy
+    policy = _policy(reg)
     for probe in dict.fromkeys([stage, policy.stages[-1]]):
         entry = reg.current(model, probe)
         if entry is not None:
@@ -62,9 +73,9 @@ def baseline_for(reg: Registry, model: str, stage: str, candidate: str) -> tuple
     return None, None
 
 
-def promotion_verdict(reg: Registry, model: str, version_name: str, stage: str, *,
-                      approval_check: ApprovalCheck | None = None, count_approvals: bool = True) -> Verdict:
-    policy = reg.policy
+def promotion_verdict(reg: RegistryView[V], model: str, version_name: str, stage: str, *,
+                      approval_check: ApprovalCheck[V] | None = None, count_approvals: bool = True) -> Verdict:
+    policy = _policy(reg)
     mp = policy.model(model)
     policy.stage_index(stage)
     verdict = Verdict(model, version_name, stage, "promote")
@@ -115,7 +126,7 @@ def promotion_verdict(reg: Registry, model: str, version_name: str, stage: str, 
     return verdict
 
 
-def separation_of_duties(reg: Registry, version: Version, verdict: Verdict) -> Criterion:
+def separation_of_duties(reg: RegistryView[V], version: V, verdict: Verdict) -> Criterion:
     """Regulated tier: the registrant, the eval signer and every approver are different principals."""
     roles: list[tuple[str, str | None]] = [("registrant", reg.signature(version.tag).principal)]
     if verdict.eval_record is not None:
@@ -132,11 +143,11 @@ def separation_of_duties(reg: Registry, version: Version, verdict: Verdict) -> C
     return Criterion("separation of duties", True, ", ".join(f"{r}: {w}" for r, w in roles if w))
 
 
-def _gate_criteria(reg: Registry, mp, version: Version, stage: str, verdict: Verdict) -> None:
+def _gate_criteria(reg: RegistryView[V], mp: ModelPolicy, version: V, stage: str, verdict: Verdict) -> None:
     crit = verdict.criteria
     ev = reg.latest_eval(version, mp.eval_suite)
     if ev is None:
-        other = [r.get("suite") for r in reg.evals(version, None)]
+        other = [str(r.get("suite")) for r in reg.evals(version, None)]
         hint = f" (has evals on: {', '.join(sorted(set(other)))})" if other else ""
         crit.append(Criterion("eval", False, f"no eval report on suite {mp.eval_suite} bound to {version.name}'s artifact digests{hint}"))
         return
@@ -155,7 +166,7 @@ def _gate_criteria(reg: Registry, mp, version: Version, stage: str, verdict: Ver
     crit.extend(gate.evaluate(mp.gate, ev, base_eval, label, mp.name))
 
 
-def _regulated(reg: Registry, mp, version: Version) -> list[Criterion]:
+def _regulated(reg: RegistryView[V], mp: ModelPolicy, version: V) -> list[Criterion]:
     out = []
     card = version.record.model_card
     out.append(Criterion("model card", bool(card and card.get("sha256")),
@@ -168,11 +179,11 @@ def _regulated(reg: Registry, mp, version: Version) -> list[Criterion]:
     return out
 
 
-def rollback_verdict(reg: Registry, model: str, stage: str, target: str, *, approval_check: ApprovalCheck | None = None,
-                     count_approvals: bool = True) -> Verdict:
+def rollback_verdict(reg: RegistryView[V], model: str, stage: str, target: str, *,
+                     approval_check: ApprovalCheck[V] | None = None, count_approvals: bool = True) -> Verdict:
     """Rollback: not held to beat-or-match; the target must have been in the stage before, still
     carry the eval it was promoted with, be signed and not deprecated."""
-    policy = reg.policy
+    policy = _policy(reg)
     mp = policy.model(model)
     verdict = Verdict(model, target, stage, "rollback")
     crit = verdict.criteria
@@ -193,10 +204,11 @@ def rollback_verdict(reg: Registry, model: str, stage: str, target: str, *, appr
     promoted_eval = next((e.record.eval_record for e in reversed(earlier) if e.record.eval_record), None)
     if mp.gated:
         have = {r["id"]: r for r in reg.evals(version, None)}
-        ok = promoted_eval in have
-        crit.append(Criterion("eval", ok, f"still carries {promoted_eval[:19]}…" if ok else
-                              f"the eval it was promoted with ({promoted_eval}) is gone from the notes"))
-        verdict.eval_record = have.get(promoted_eval)
+        if promoted_eval is not None and promoted_eval in have:
+            crit.append(Criterion("eval", True, f"still carries {promoted_eval[:19]}…"))
+            verdict.eval_record = have[promoted_eval]
+        else:
+            crit.append(Criterion("eval", False, f"the eval it was promoted with ({promoted_eval}) is gone from the notes"))
     dep = reg.deprecation(version)
     crit.append(Criterion("not deprecated", dep is None, "not deprecated" if dep is None else f"deprecated: {dep.get('reason', '')}"))
     verdict.approval = next((e.record.approval for e in reversed(earlier) if e.record.approval), None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_DIR, TAG_ROOT, VERSION_REF_RE
 
@@ -110,7 +111,7 @@ def _is_oid(field: bytes) -> bool:
     return bool(_HEX_B.match(field))
 
 
-def _lines(data: bytes):
+def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     """Non-empty lines, split on LF only. An empty line carries no update, so skipping it cannot
     hide a ref (the chaining shim replays stdin through `$(cat)`, which turns no input into one LF)."""
     for number, line in enumerate(data.split(b"\n"), 1):

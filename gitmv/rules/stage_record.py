@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from gitmv.errors import RecordError
 from gitmv.records import PromotionRecord, parse_time
@@ -36,7 +37,7 @@ class StageFacts:
     tagger_time: int
     signer: str | None  # principal of a valid tag signature; None when unsigned or not allowed
     fingerprint: str | None = None
-    policy_digests: frozenset = field(default_factory=frozenset)  # digests the decision may have been made under
+    policy_digests: frozenset[str] = field(default_factory=frozenset)  # digests the decision may have been made under
     now: int | None = None  # receive time on the server; None elsewhere
     eval_record: object = UNKNOWN  # the eval record id the gate passed on, or UNKNOWN
     approval: object = UNKNOWN  # the recomputed approval evidence (dict or None), or UNKNOWN
@@ -52,7 +53,7 @@ APPROVAL_CLAIMS = ("merge_commit", "request_commit", "request_file", "request_sh
                    "approvals")
 
 
-def comparable_approval(evidence: dict | None) -> dict | None:
+def comparable_approval(evidence: dict[str, Any] | None) -> dict[str, Any] | None:
     """The claims of approval evidence, as a recomputation must reproduce them."""
     if evidence is None:
         return None
@@ -97,7 +98,7 @@ def mismatches(record: PromotionRecord, facts: StageFacts) -> list[str]:
     return out
 
 
-def _approval_summary(evidence: dict | None) -> str:
+def _approval_summary(evidence: dict[str, Any] | None) -> str:
     if not evidence:
         return "none"
     approvers = evidence.get("approvers") or []

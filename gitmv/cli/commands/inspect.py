@@ -23,8 +23,8 @@ def show(model, version, experiments, as_json):
         warn(result)
         if as_json:
             return output.emit_json(result)
-        rows = [(e["id"], e["created_at"], e["commit"][:12], e["evals"], e["named_by"] or "-", e["message"])
-                for e in result["experiments"]]
+        rows: list[tuple[object, ...]] = [(e["id"], e["created_at"], e["commit"][:12], e["evals"],
+                                           e["named_by"] or "-", e["message"]) for e in result["experiments"]]
         return output.table(["experiment", "created", "commit", "evals", "became", "message"], rows)
     result = api().show(model, version)
     warn(result)
@@ -71,7 +71,7 @@ def history(model, stage, at, as_json):
     if as_json:
         return output.emit_json(result)
     if at:
-        rows = [(s, v["version"] or "-", v["since"] or "") for s, v in result["stages"].items()]
+        rows: list[tuple[object, ...]] = [(s, v["version"] or "-", v["since"] or "") for s, v in result["stages"].items()]
         return output.table(["stage", f"version at {at}", "since"], rows)
     rows = [(s, r["seq"], r["version"], r["kind"], r["at"], r["by"], r["reason"])
             for s, entries in result["stages"].items() for r in entries]

@@ -128,11 +128,13 @@ def _check_policy(ctx: Context, names: dict, stage_map: dict, index: str, sign: 
 def _plan_model(ctx: Context, out: Plan, gto_name: str, model: str, mine: list[GtoTag], stage_map: dict,
                 index: str) -> None:
     imported = _already_imported(ctx, model)
-    regs = sorted((t for t in mine if t.action == "register"), key=lambda t: (semver_key(t.version), t.epoch))
+    regs = sorted((t for t in mine if t.action == "register"), key=lambda t: (semver_key(t.version or ""), t.epoch))
     planned = _plan_versions(ctx, out, gto_name, model, regs, index, imported)
     # which GTO version sits at a commit (GTO maps assignments to versions by commit)
     at_commit: dict[str, list[str]] = {}
     for t in regs:
+        # register tags name a version (parse_gto_tag_name); usable tags point at a commit
+        assert t.version is not None and t.commit is not None
         at_commit.setdefault(t.commit, []).append(t.version)
     replay = _StageReplay(ctx, out, gto_name, model, planned, stage_map, imported)
     replay.run(assignment_order([t for t in mine if t.action in ("assign", "unassign", "deregister")]), at_commit)
@@ -146,6 +148,7 @@ def _plan_versions(ctx: Context, out: Plan, gto_name: str, model: str, regs: lis
     version = next_version(ctx.registry.latest(model))
     parent = None
     for t in regs:
+        assert t.version is not None and t.commit is not None  # as in _plan_model
         v = imported.by_gto.get(t.name)
         if v is not None:
             planned[t.version] = PlannedVersion(t, model, v.name, v.record.parent, tag_id=v.tag.id, existing=True)
@@ -167,6 +170,7 @@ def _plan_versions(ctx: Context, out: Plan, gto_name: str, model: str, regs: lis
 
 def _plan_version(ctx: Context, out: Plan, t: GtoTag, gto_name: str, model: str, index: str, version: str,
                   parent: str | None) -> PlannedVersion | None:
+    assert t.commit is not None  # usable tags point at a commit
     repo = ctx.repo
     paths, source = _artifact_paths(repo, t.commit, gto_name, index, ctx.policy.model(model).artifacts)
     digests, why = artifact_digests(repo, t.commit, paths) if paths else (None, "no artifact path")
@@ -189,7 +193,7 @@ def _plan_version(ctx: Context, out: Plan, t: GtoTag, gto_name: str, model: str,
 def _artifact_paths(repo: Repo, commit: str, gto_name: str, index: str, policy_paths: tuple) -> tuple[list[str], str]:
     meta, source = gto_artifact_meta(repo, commit, gto_name, index)
     path = meta.get("path") if meta else None
-    if isinstance(path, str) and path:
+    if isinstance(path, str) and path and source is not None:  # a found entry always says where
         return [path], source
     return list(policy_paths), "policy"
 
@@ -212,10 +216,12 @@ class _StageReplay:
     def run(self, events: list[GtoTag], at_commit: dict[str, list[str]]) -> None:
         for pos, t in enumerate(events):
             if t.action == "deregister":
+                assert t.version is not None  # deregister tags name a version
                 stages = sorted({s for s, _ in self.active})
                 before = {s: self.current(s) for s in stages}
                 self.deregistered.add(t.version)
             else:
+                assert t.stage is not None  # (un)assign tags name a stage
                 version = self._version_at(t, at_commit)
                 if version is None:
                     continue
@@ -232,6 +238,7 @@ class _StageReplay:
         return max(held)[1] if held else None
 
     def _version_at(self, t: GtoTag, at_commit: dict[str, list[str]]) -> str | None:
+        assert t.commit is not None  # usable tags point at a commit
         found = at_commit.get(t.commit, [])
         if not found:
             self.out.skipped.append(f"{t.name}: no GTO version is registered at {t.commit[:12]}")

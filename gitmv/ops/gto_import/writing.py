@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from gitmv.errors import MvError
 from gitmv.git import notes, record_signing
@@ -11,7 +12,7 @@ from gitmv.names import stage_ref, stage_tag_name, version_number, version_ref
 from gitmv.ops.context import Context, now
 from gitmv.ops.gto_import.planning import REASON_PREFIX, Plan, PlannedVersion
 from gitmv.ops.versions import create_version_tag
-from gitmv.records import PromotionRecord
+from gitmv.records import PromotionRecord, VersionRecord
 
 NOT_GATED = {"passed": True, "criteria": ["imported from GTO: not gated"]}
 
@@ -28,13 +29,20 @@ def write(ctx: Context, plan: Plan, *, dry_run: bool, sign: bool) -> dict:
             "warnings": ctx.warnings}
 
 
+def _record_maker(pv: PlannedVersion, signer: str | None) -> Callable[[str], VersionRecord]:
+    """The planned record under the number the tag gets (another writer may have taken the planned one)."""
+    base = pv.record
+    assert base is not None  # a version to write was planned with its record
+    return lambda version: dataclasses.replace(base, version=version, signer=signer)
+
+
 def _write_versions(ctx: Context, plan: Plan, signer: str | None, *, dry_run: bool, sign: bool) -> list[dict]:
     out = []
     for pv in plan.versions:
         if not dry_run:
             record, pv.tag_id = create_version_tag(
                 ctx.repo, pv.model, pv.version, pv.gto.commit,
-                lambda version, pv=pv: dataclasses.replace(pv.record, version=version, signer=signer),
+                _record_maker(pv, signer),
                 sign, "run the import again")
             if record.version != pv.version:  # another writer took a number: later parents follow
                 _renumber(plan, pv, record.version)

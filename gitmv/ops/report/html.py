@@ -443,7 +443,7 @@ def _chart(metric: str, groups: list, colors: dict, direction: str | None, thres
         overall = out_groups[0] if out_groups[0]["name"] == "overall" else None
         if overall:
             thr = {"y": y(float(threshold)), "x0": overall["x0"], "x1": overall["x1"], "text": _num(threshold)}
-    return {"metric": metric, "direction": {"max": "higher is better", "min": "lower is better"}.get(direction, ""),
+    return {"metric": metric, "direction": {"max": "higher is better", "min": "lower is better"}.get(direction or "", ""),
             "width": round(width, 1), "height": CH_TOP + CH_PLOT_H + CH_BOTTOM, "plot_top": CH_TOP,
             "plot_bottom": CH_TOP + CH_PLOT_H, "left": CH_LEFT, "right": round(width - CH_RIGHT, 1), "base": base,
             "groups": out_groups, "ticks": ticks, "threshold": thr, "axis_from": _num(lo) if truncated else None}
