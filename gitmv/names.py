@@ -6,7 +6,9 @@ server hook and `verify` cannot disagree about what a name is. Pure: no I/O.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 from gitmv.errors import UsageError
 
@@ -134,3 +136,9 @@ def check_version_or_experiment(name: str) -> str:
     if VERSION_RE.fullmatch(name) or is_experiment_name(name):
         return name
     raise UsageError(f"invalid version name '{name}'", f"versions are {VERSION_RULE}; experiments are {NAME_RULE}")
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name a typo most likely meant ("frud" -> "fraud"), or None when none is close."""
+    found = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return found[0] if found else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitmv.errors import PolicyError
+from gitmv import names
 from gitmv.names import NAME_RE
 from gitmv.schema import BOOLEAN, INTEGER, NUMBER, STRING, Array, Errors, Field, Map, Problem, Table, Value, at_least, \
     non_empty, validate
@@ -87,16 +88,21 @@ class Policy:
 
         if name not in self.models:
             known = ", ".join(sorted(self.models)) or "none"
+            guess = names.closest(name, self.models)
+            hint = f"did you mean '{guess}'? " if guess else ""
             raise NotFoundError(
-                f"unknown model '{name}' (policy defines: {known})",
-                f"add [models.{name}] to {POLICY_PATH} and commit it" if NAME_RE.match(name) else None,
+                f"unknown model '{name}': {hint}(policy defines: {known})",
+                (f"use '{guess}', or " if guess else "") + f"add [models.{name}] to {POLICY_PATH} and commit it"
+                if NAME_RE.match(name) else None,
             )
         return self.models[name]
 
     def stage_index(self, stage: str) -> int:
         if stage not in self.stages:
+            guess = names.closest(stage, self.stages)
             raise PolicyError(
-                f"unknown stage '{stage}' (policy stages: {', '.join(self.stages)})",
+                f"unknown stage '{stage}': " + (f"did you mean '{guess}'? " if guess else "")
+                + f"(policy stages: {', '.join(self.stages)})",
                 f"use one of them or add it to registry.stages in {POLICY_PATH}",
             )
         return self.stages.index(stage)

@@ -18,7 +18,7 @@ from gitmv.errors import MvError, NotFoundError, RecordError
 from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import Repo, TagInfo
-from gitmv.names import EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
+from gitmv.names import closest, EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
 from gitmv.git.signing import SignatureCheck, verify_signature
 from gitmv.policy import Policy
 from gitmv.records import PromotionRecord, VersionRecord
@@ -170,6 +170,12 @@ class Registry:
         records.version_number(version)
         oid = self.version_tag_id(model, version)
         if oid is None:
+            models = set(self.model_names) | set(self.policy.models)
+            if model not in models:  # a typo of the model, not a missing version: say which was meant
+                guess = closest(model, models)
+                raise NotFoundError(f"unknown model '{model}': " + (f"did you mean '{guess}'? " if guess else "")
+                                    + f"(known: {', '.join(sorted(models)) or 'none'})",
+                                    f"use '{guess}'" if guess else "see 'git mv-promote show'")
             known = ", ".join(self.versions(model)[-5:]) or "none"
             raise NotFoundError(f"{model} {version} is not registered (latest: {known})",
                                 f"see 'git mv-promote show {model}'")

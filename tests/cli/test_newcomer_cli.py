@@ -46,3 +46,21 @@ def test_show_model_names_every_column_of_its_table(model_repo, mv):
     model_repo.version(0.85, 0.80)
     header = mv("show", "churn", cwd=model_repo.path).out.splitlines()[0].split()
     assert header == ["version", "created", "by", "commit", "current", "in", "status", "message"]
+
+
+def test_an_unknown_model_suggests_the_closest_name_of_the_policy(model_repo, mv):
+    model_repo.version(0.85, 0.80)
+    err = mv("show", "chrun", "v1", cwd=model_repo.path, code=1).err
+    assert "unknown model 'chrun': did you mean 'churn'?" in err
+    assert "use 'churn'" in err
+
+
+def test_an_unknown_stage_suggests_the_closest_stage(model_repo, mv):
+    model_repo.version(0.85, 0.80)
+    err = mv("check", "churn", "v1", "--stage", "prodution", cwd=model_repo.path, code=1).err
+    assert "unknown stage 'prodution': did you mean 'production'?" in err
+
+
+def test_a_name_far_from_every_known_one_gets_no_guess(model_repo, mv):
+    err = mv("register", "fraud", cwd=model_repo.path, code=1).err
+    assert "did you mean" not in err and "unknown model 'fraud'" in err
