@@ -20,7 +20,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, TypeGuard, TypeVar
+from typing import Any, ClassVar, Iterable, Self, TypeGuard, TypeVar
 
 import tomli_w
 
@@ -128,50 +128,32 @@ _LIST = Array(ANYTHING)
 # The closed shapes of the two tag records: a key this reader does not know is a newer writer (a
 # schema change) or an edit, never something to ignore. Every dataclass field is here, required
 # exactly when the dataclass has no default (tests/test_records.py holds the two together).
+def _required(**shapes: Value | Table | Array | Map) -> dict[str, Field]:
+    return {key: Field(shape, required=True) for key, shape in shapes.items()}
+
+
+def _optional(**shapes: Value | Table | Array | Map) -> dict[str, Field]:
+    return {key: Field(shape) for key, shape in shapes.items()}
+
+
 VERSION_RECORD = Table({
     "kind": Field(Value("string", one_of=("version", "experiment")), required=True),
-    "schema": Field(INTEGER, required=True),
-    "model": Field(STRING, required=True),
-    "version": Field(STRING, required=True),
-    "commit": Field(STRING, required=True),
-    "created_at": Field(STRING, required=True),
-    "created_by": Field(STRING, required=True),
-    # artifact path -> digest and size; open, as it always was: only these two are read
-    "artifacts": Field(Map(Table({"sha256": Field(Value("string", checks=(_hex64,)), required=True),
-                                  "size": Field(INTEGER, required=True)}, open=True)),
-                       required=True),
-    "tier": Field(STRING, required=True),
-    "policy_digest": Field(STRING, required=True),
-    "message": Field(STRING),
-    "parent": Field(STRING),
-    "run_id": Field(STRING),
-    "seeds": Field(_LIST),
-    "signer": Field(STRING),
-    "data": Field(_LIST),  # DVC pins
-    "params": Field(ANY_TABLE),
-    "lockfile": Field(ANY_TABLE),
-    "model_card": Field(ANY_TABLE),
-    "experiment": Field(ANY_TABLE),
+    **_required(schema=INTEGER, model=STRING, version=STRING, commit=STRING, created_at=STRING, created_by=STRING,
+                # artifact path -> digest and size; open, as it always was: only these two are read
+                artifacts=Map(Table({"sha256": Field(Value("string", checks=(_hex64,)), required=True),
+                                     "size": Field(INTEGER, required=True)}, open=True)),
+                tier=STRING, policy_digest=STRING),
+    **_optional(message=STRING, parent=STRING, run_id=STRING, seeds=_LIST, signer=STRING,
+                data=_LIST,  # DVC pins
+                params=ANY_TABLE, lockfile=ANY_TABLE, model_card=ANY_TABLE, experiment=ANY_TABLE),
 })
 
 PROMOTION_RECORD = Table({
     "kind": Field(Value("string", one_of=PROMOTION_KINDS), required=True),
-    "schema": Field(INTEGER, required=True),
-    "model": Field(STRING, required=True),
-    "version": Field(STRING, required=True),
-    "version_tag": Field(STRING, required=True),
-    "stage": Field(STRING, required=True),
-    "seq": Field(INTEGER, required=True),
-    "at": Field(STRING, required=True),
-    "by": Field(STRING, required=True),
-    "policy_digest": Field(STRING, required=True),
-    "previous": Field(STRING),
-    "eval_record": Field(STRING),
-    "gate": Field(ANY_TABLE),
-    "approval": Field(ANY_TABLE),
-    "reason": Field(STRING),
-    "signer": Field(STRING),
-    "forced": Field(ANY_TABLE),
+    **_required(schema=INTEGER, model=STRING, version=STRING, version_tag=STRING, stage=STRING, seq=INTEGER, at=STRING,
+                by=STRING, policy_digest=STRING),
+    **_optional(previous=STRING, eval_record=STRING, gate=ANY_TABLE, approval=ANY_TABLE, reason=STRING, signer=STRING,
+                forced=ANY_TABLE),
 })
 
 
@@ -225,8 +207,36 @@ def parse_tag_message(message: str, what: str) -> dict[str, Any]:
     return data
 
 
+class _TagRecord:
+    """What version and stage records share: their tag's message is a subject line and the record
+    as canonical TOML, read back through the record's schema declaration."""
+
+    _DECLARATION: ClassVar[Table]
+    _WHAT: ClassVar[str]
+
+    def subject(self) -> str:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_message(self) -> str:
+        return tag_message(self.subject(), self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str | None = None) -> Self:
+        what = what or cls._WHAT
+        _check_schema(data, what)
+        return cls(**validate(cls._DECLARATION, data, Errors(RecordError, where=what)))
+
+    @classmethod
+    def from_message(cls, message: str, what: str | None = None) -> Self:
+        what = what or cls._WHAT
+        return cls.from_dict(parse_tag_message(message, what), what)
+
+
 @dataclass(frozen=True)
-class VersionRecord:
+class VersionRecord(_TagRecord):
     """A registered model version: everything needed to say what made it."""
 
     model: str
@@ -258,21 +268,12 @@ class VersionRecord:
         what = "experiment " if self.kind == "experiment" else ""
         return f"mv-promote: {self.model} {what}{self.version}: {why}"[:200]
 
-    def to_message(self) -> str:
-        return tag_message(self.subject(), self.to_dict())
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "version record") -> "VersionRecord":
-        _check_schema(data, what)
-        return cls(**validate(VERSION_RECORD, data, Errors(RecordError, where=what)))
-
-    @classmethod
-    def from_message(cls, message: str, what: str = "version record") -> "VersionRecord":
-        return cls.from_dict(parse_tag_message(message, what), what)
+    _DECLARATION: ClassVar[Table] = VERSION_RECORD
+    _WHAT: ClassVar[str] = "version record"
 
 
 @dataclass(frozen=True)
-class PromotionRecord:
+class PromotionRecord(_TagRecord):
     """A stage assignment (promotion or rollback), carried by a stage tag."""
 
     kind: str
@@ -300,17 +301,8 @@ class PromotionRecord:
         verb = "roll back" if self.kind == "rollback" else "promote"
         return f"mv-promote: {verb} {self.model} {self.version} to {self.stage} #{self.seq}"
 
-    def to_message(self) -> str:
-        return tag_message(self.subject(), self.to_dict())
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "promotion record") -> "PromotionRecord":
-        _check_schema(data, what)
-        return cls(**validate(PROMOTION_RECORD, data, Errors(RecordError, where=what)))
-
-    @classmethod
-    def from_message(cls, message: str, what: str = "promotion record") -> "PromotionRecord":
-        return cls.from_dict(parse_tag_message(message, what), what)
+    _DECLARATION: ClassVar[Table] = PROMOTION_RECORD
+    _WHAT: ClassVar[str] = "promotion record"
 
 
 # ---------------------------------------------------------------- notes

@@ -221,20 +221,24 @@ class Field:
     default: Any = None
 
 
-@dataclass(frozen=True)
-class Table(Spec):
-    """A table with known keys. Closed by default; an `open` table keeps keys it does not declare,
-    unchecked (records that may gain fields within a schema)."""
-
-    fields: Mapping[str, Field]
-    open: bool = False
-    checks: tuple[Check, ...] = ()
+class _Tabular(Spec):
+    """What Table and Map share: the value is a TOML table (a dict)."""
 
     def must_be(self) -> str:
         return "must be a table"
 
     def fits(self, value: object) -> bool:
         return isinstance(value, dict)
+
+
+@dataclass(frozen=True)
+class Table(_Tabular):
+    """A table with known keys. Closed by default; an `open` table keeps keys it does not declare,
+    unchecked (records that may gain fields within a schema)."""
+
+    fields: Mapping[str, Field]
+    open: bool = False
+    checks: tuple[Check, ...] = ()
 
     def __post_init__(self) -> None:
         fields = self.fields.items()
@@ -292,7 +296,7 @@ class Table(Spec):
 
 
 @dataclass(frozen=True)
-class Map(Spec):
+class Map(_Tabular):
     """A table whose keys are names the user chooses (`[models.<name>]`, `metrics = {auc = …}`),
     each value fitting `value`; `key` checks each name (its problem is reported at its path)."""
 
@@ -300,12 +304,6 @@ class Map(Spec):
     key: Check | None = None
     non_empty: bool = False
     checks: tuple[Check, ...] = ()
-
-    def must_be(self) -> str:
-        return "must be a table"
-
-    def fits(self, value: object) -> bool:
-        return isinstance(value, dict)
 
     def inner(self, value: Any) -> Any:
         if self.non_empty and not value:

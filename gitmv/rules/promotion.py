@@ -57,6 +57,22 @@ class Verdict:
 ApprovalCheck = Callable[[Any, V, str, int], tuple[Criterion, "dict[str, Any] | None"]]
 
 
+def _open(reg: RegistryView[V], model: str, version_name: str, stage: str,
+          kind: str) -> tuple[Verdict, ModelPolicy, V | None]:
+    """The verdict every decision starts with: the model's policy, and the version when it is
+    registered (else the verdict already holds the failed "registered" criterion)."""
+    mp = _policy(reg).model(model)
+    verdict = Verdict(model, version_name, stage, kind)
+    try:
+        version = reg.version(model, version_name)
+    except MvError as exc:
+        verdict.criteria.append(Criterion("registered", False, exc.cause))
+        return verdict, mp, None
+    on = f" on commit {version.record.commit[:12]}" if kind == "promote" else ""
+    verdict.criteria.append(Criterion("registered", True, f"tag {version.tag.id[:12]}{on}"))
+    return verdict, mp, version
+
+
 def _policy(reg: RegistryView[V]) -> Policy:
     if reg.policy is None:
         raise PolicyError("no policy to decide a promotion by", "run 'git mv-promote init' and commit .mv-promote/policy.toml")
@@ -76,16 +92,11 @@ def baseline_for(reg: RegistryView[V], model: str, stage: str, candidate: str) -
 def promotion_verdict(reg: RegistryView[V], model: str, version_name: str, stage: str, *,
                       approval_check: ApprovalCheck[V] | None = None, count_approvals: bool = True) -> Verdict:
     policy = _policy(reg)
-    mp = policy.model(model)
     policy.stage_index(stage)
-    verdict = Verdict(model, version_name, stage, "promote")
-    crit = verdict.criteria
-    try:
-        version = reg.version(model, version_name)
-    except MvError as exc:
-        crit.append(Criterion("registered", False, exc.cause))
+    verdict, mp, version = _open(reg, model, version_name, stage, "promote")
+    if version is None:
         return verdict
-    crit.append(Criterion("registered", True, f"tag {version.tag.id[:12]} on commit {version.record.commit[:12]}"))
+    crit = verdict.criteria
     sig = reg.signature(version.tag)
     if sig.ok:
         crit.append(Criterion("signature", True, f"signed by {sig.principal} ({sig.fingerprint})"))
@@ -184,15 +195,10 @@ def rollback_verdict(reg: RegistryView[V], model: str, stage: str, target: str, 
     """Rollback: not held to beat-or-match; the target must have been in the stage before, still
     carry the eval it was promoted with, be signed and not deprecated."""
     policy = _policy(reg)
-    mp = policy.model(model)
-    verdict = Verdict(model, target, stage, "rollback")
-    crit = verdict.criteria
-    try:
-        version = reg.version(model, target)
-    except MvError as exc:
-        crit.append(Criterion("registered", False, exc.cause))
+    verdict, mp, version = _open(reg, model, target, stage, "rollback")
+    if version is None:
         return verdict
-    crit.append(Criterion("registered", True, f"tag {version.tag.id[:12]}"))
+    crit = verdict.criteria
     sig = reg.signature(version.tag)
     crit.append(Criterion("signature", sig.ok or not mp.signed, f"signed by {sig.principal}" if sig.ok else sig.reason))
     earlier = [e for e in reg.stage_history(model, stage) if e.record.version == target]
