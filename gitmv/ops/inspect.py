@@ -121,9 +121,14 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
         for stage in reg.stages_present(name):
             for e in reg.stage_history(name, stage):
                 sr = e.record
+                approval = sr.approval or {}
+                approvers = list(approval.get("approvers") or [])
+                approved = (f"approved by {', '.join(approvers)} in {str(approval.get('merge_commit', ''))[:12]}"
+                            if approvers else "")
                 events.append({**_checked_when_who(reg, e), "model": name, "version": sr.version, "event": sr.kind,
-                               "stage": stage, "seq": sr.seq, "why": sr.reason, "evidence": sr.eval_record,
-                               "approval": (sr.approval or {}).get("merge_commit"), "ref": e.ref})
+                               "stage": stage, "seq": sr.seq, "why": "; ".join(t for t in (sr.reason, approved) if t),
+                               "evidence": sr.eval_record, "approval": approval.get("merge_commit"),
+                               "approvers": approvers, "ref": e.ref})
     events.sort(key=lambda e: (e.get("at") or "", e.get("event") or ""), reverse=True)
     return {"events": events, "warnings": ctx.warnings}
 

@@ -335,3 +335,17 @@ def test_a_request_file_without_its_four_names_asks_for_nothing_and_says_why(raw
 
     req, not_a_request = _read_request(raw)
     assert req is None and why in not_a_request
+
+
+def test_log_shows_the_approvers_in_the_approval_row_and_the_promotion_row(team, server):
+    alice, bob, v2 = team
+    alice.mv("request", "churn", v2, "--stage", "production", "--push")
+    bob.merge(f"mv-promote/churn/{v2}-production", sign=True)
+    _promote_and_push(alice, v2, 2)
+    events = alice.mv("log", "churn", "--json").json["events"]
+    approval = next(e for e in events if e["event"] == "approval" and e["version"] == v2)
+    assert "approved by bob@example.com" in approval["why"]
+    promotion = next(e for e in events if e["event"] == "promote" and e.get("seq") == 2)
+    assert promotion["approvers"] == ["bob@example.com"]
+    table = alice.mv("log", "churn").out
+    assert any("promote production" in row and "approved by bob@example.com" in row for row in table.splitlines())
