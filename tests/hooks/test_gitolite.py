@@ -4,7 +4,7 @@
 `update` hook with the access rules, and the repo-specific-hooks driver with the repository's own
 pre-receive hooks) and add the registry check so that both run.
 
-The bypass catalogue of tests/test_hooks_server.py runs here a third time: its tests are imported
+The bypass catalogue of tests/hooks/test_hooks_server.py runs here a third time: its tests are imported
 below, and this module's `server` fixture makes them push to a gitolite repository whose
 `pre-receive` is gitolite's driver running a repo-specific hook and ours.
 """

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import POLICY, ModelRepo, accepted, git, push, refused, run_mv
 
-# policy_approvals = 0: the protected-branch guard (R7, tests/test_branch_guard.py) then only asks
+# policy_approvals = 0: the protected-branch guard (R7, tests/hooks/test_branch_guard.py) then only asks
 # that promotions/** arrive by merge, so these tests reach the promotion's own approval rule (R1
 # approvals) with merges that R7 would otherwise already refuse at the push of main.
 APPROVAL_POLICY = POLICY.replace("approvals = 0", "approvals = 1").replace(
