@@ -325,3 +325,53 @@ def published_repo(server: Server, tmp_path: Path, keys: Keys, stages=("staging"
 @pytest.fixture
 def model_repo(tmp_path, keys) -> ModelRepo:
     return ModelRepo(tmp_path / "repo", keys)
+
+
+# ---------------------------------------------------------------- forging tags by hand (what an attacker can do)
+
+def tag_message(repo: "ModelRepo", ref: str) -> bytes:
+    """A tag's message exactly as stored, without its signature."""
+    from gitmv.records import split_signature
+
+    raw = subprocess.run(["git", "cat-file", "tag", ref], cwd=repo.path, capture_output=True, check=True).stdout
+    message, _ = split_signature(raw.split(b"\n\n", 1)[1])
+    return message
+
+
+def make_tag(repo: "ModelRepo", ref: str, *, target: str, message: bytes, key: str | None) -> None:
+    """Create the tag `ref` by hand at `target` with exactly `message`: unsigned, or signed with `key`."""
+    msg = repo.path.parent / "forged-message"
+    msg.write_bytes(message)
+    args = ["-c", "advice.nestedTag=false"]
+    if key:
+        args += ["-c", f"user.signingkey={repo.keys.private(key)}", "tag", "-s"]
+    else:
+        args += ["tag", "-a"]
+    repo.git(*args, "--cleanup=verbatim", "-F", str(msg), ref.removeprefix("refs/tags/"), target)
+    msg.unlink()
+
+
+def remake_tag(repo: "ModelRepo", ref: str, *, target: str, message: bytes, key: str | None) -> None:
+    """Delete the tag `ref` and create it again by hand (see make_tag)."""
+    repo.git("tag", "-d", ref.removeprefix("refs/tags/"))
+    make_tag(repo, ref, target=target, message=message, key=key)
+
+
+def recreate(repo: "ModelRepo", ref: str, *, key: str | None) -> None:
+    """Re-create an existing local tag with the same message and target, unsigned or signed by `key`."""
+    target = repo.git("cat-file", "-p", ref).split()[1]  # the tag object's `object` line
+    remake_tag(repo, ref, target=target, message=tag_message(repo, ref), key=key)
+
+
+def forge_stage_tag(repo: "ModelRepo", version: str, stage: str, seq: int, *, kind: str = "promote",
+                    key: str | None = "alice", target: str | None = None, eval_record: str | None = None) -> str:
+    """Write a stage tag by hand (what a hostile or buggy client could do), bypassing the local gate."""
+    from gitmv.records import PromotionRecord
+
+    version_tag = repo.git("rev-parse", f"refs/tags/mv/churn/{version}")
+    record = PromotionRecord(kind=kind, model="churn", version=version, version_tag=version_tag, stage=stage, seq=seq,
+                             at="2026-11-01T09:00:00Z", by="Alice <alice@example.com>", policy_digest="sha256:x",
+                             eval_record=eval_record, reason="forged")
+    ref = f"refs/tags/mv/churn/{stage}/{seq}"
+    make_tag(repo, ref, target=target or version_tag, message=record.to_message().encode(), key=key)
+    return ref

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ModelRepo, Result, git, run_mv
+from conftest import ModelRepo, Result, git, run_mv, tag_message
 from gitmv import records
 
 COMMANDS = {"show": ["show", "churn", "v1"], "verify": ["verify"], "register": ["register", "churn"],
@@ -87,12 +87,6 @@ def set_note(r: ModelRepo, data: bytes, version: str = "v1") -> None:
     blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=r.path, input=data,
                           capture_output=True, check=True).stdout.decode().strip()
     r.git("notes", "--ref", "mv-promote", "add", "-f", "-C", blob, tag)
-
-
-def tag_message(r: ModelRepo, ref: str) -> bytes:
-    raw = subprocess.run(["git", "cat-file", "tag", ref], cwd=r.path, capture_output=True, check=True).stdout
-    message, _ = records.split_signature(raw.split(b"\n\n", 1)[1])
-    return message
 
 
 def resign_tag(r: ModelRepo, ref: str, message: bytes) -> None:

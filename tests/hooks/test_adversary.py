@@ -97,7 +97,7 @@ def test_a_backdated_approve_commit_by_a_revoked_key_is_not_an_approval(revoked_
     if promoted.code == 0:  # the local rule counts carol too: show who approved
         assert promoted.json["record"]["approval"]["approvers"] != ["carol@example.com"], promoted.json["record"]["approval"]
     else:
-        from test_hooks_server import forge_stage_tag
+        from conftest import forge_stage_tag
         forge_stage_tag(alice, v2, "production", 2)
     before = server.refs()
     refused(push(alice, "refs/tags/mv/churn/production/2", "refs/notes/mv-promote"), "R1 approvals")
@@ -222,7 +222,7 @@ def test_a_version_found_bad_after_it_was_live_is_blocked_from_rollback_by_depre
     repo.mv("deprecate", "churn", "v1", "-m", "auc 0.50 on the re-evaluation")
     accepted(push(repo, "refs/notes/mv-promote"))
     assert repo.mv("rollback", "churn", "--stage", "production", code=1).err
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
     ref = forge_stage_tag(repo, "v1", "production", 3, kind="rollback")
     before = server.refs()
     refused(push(repo, ref), "R1 deprecated")
@@ -250,17 +250,17 @@ def test_a_version_record_claiming_another_versions_artifact_digest_is_refused(s
     good = repo.mv("show", "churn", v1, "--json").json["record"]["artifacts"]["model.bin"]["sha256"]
     v2 = repo.version(0.11, 0.10, evaluate=False)  # same length as v1's bytes: only the digest differs
     bad = repo.mv("show", "churn", v2, "--json").json["record"]["artifacts"]["model.bin"]["sha256"]
-    from test_hooks_server import tag_message
-    message = tag_message(repo, f"refs/tags/mv/churn/{v2}").replace(bad, good)
+    from conftest import tag_message
+    message = tag_message(repo, f"refs/tags/mv/churn/{v2}").replace(bad.encode(), good.encode())
     commit = repo.git("rev-parse", f"refs/tags/mv/churn/{v2}^{{commit}}")
-    (tmp_path / "msg").write_text(message)
+    (tmp_path / "msg").write_bytes(message)
     repo.git("tag", "-d", f"mv/churn/{v2}")
     repo.git("tag", "-s", "--cleanup=verbatim", "-F", str(tmp_path / "msg"), f"mv/churn/{v2}", commit)
     bob_eval = [r for r in tomllib.loads(note_text(repo, v1))["record"] if r["kind"] == "eval"]
     put_note(repo, v2, records.render_note(bob_eval))
     # the copied eval names v1, so it is no evidence for v2 locally either; forge the stage tag
     assert repo.mv("check", "churn", v2, "--stage", "production", "--json", code=None).json["passed"] is False
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
     forge_stage_tag(repo, v2, "production", 2, eval_record=bob_eval[0]["id"])
     before = server.refs()
     proc = push(repo, f"refs/tags/mv/churn/{v2}", "refs/tags/mv/churn/production/2", "refs/notes/mv-promote")
@@ -271,7 +271,7 @@ def test_a_version_record_claiming_another_versions_artifact_digest_is_refused(s
 # ---------------------------------------------------------------- attempts the server refuses correctly
 
 def test_a_stage_tag_pointing_at_a_tag_of_the_version_tag_is_refused(live, server):  # noqa: F811
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
     repo = live
     repo.git("-c", "advice.nestedTag=false", "tag", "-a", "-m", "wrap", "wrapper", "refs/tags/mv/churn/v2")
     wrapper = repo.git("rev-parse", "refs/tags/wrapper")
@@ -312,7 +312,7 @@ def test_a_stage_tag_signed_by_a_revoked_key_is_refused(server, tmp_path, keys):
     repo.git("config", "user.signingkey", str(keys.private("carol")))
     repo.mv("promote", "churn", v1, "--stage", "production", code=None)
     if not repo.ref("refs/tags/mv/churn/production/1"):
-        from test_hooks_server import forge_stage_tag
+        from conftest import forge_stage_tag
         forge_stage_tag(repo, v1, "production", 1, key="carol")
     before = server.refs()
     refused(push(repo, "refs/tags/mv/churn/production/1"), "R1 signed-stage-tag")

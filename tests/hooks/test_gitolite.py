@@ -185,7 +185,7 @@ def test_an_unsigned_production_tag_is_refused_through_gitolite(rules):
     v2 = repo.version(0.90, 0.85)
     accepted(push(repo, f"refs/tags/mv/churn/{v2}", "refs/notes/mv-promote"))
     repo.mv("promote", "churn", v2, "--stage", "production")
-    from test_hooks_server import recreate
+    from conftest import recreate
 
     recreate(repo, "refs/tags/mv/churn/production/2", key=None)
     before = server.refs()

@@ -126,7 +126,7 @@ def _push(repo, *refspecs):
 
 
 def test_pre_push_refuses_a_forged_promotion_before_it_reaches_the_server(clone_with_hook, server):
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
 
     repo = clone_with_hook
     v2 = repo.version(0.70, 0.85)

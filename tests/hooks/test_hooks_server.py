@@ -9,54 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, published_repo, push, refused
-from gitmv.records import PromotionRecord, make_note_record, render_note
+from conftest import POLICY, ModelRepo, accepted, forge_stage_tag, published_repo, push, recreate, refused, tag_message  # noqa: F401  (re-used by test_gitolite)
+from gitmv.records import make_note_record, render_note
 
 @pytest.fixture
 def published(server, tmp_path, keys):
     return published_repo(server, tmp_path, keys)
-
-
-def tag_message(repo: ModelRepo, ref: str) -> str:
-    raw = repo.git("cat-file", "tag", ref)
-    body = raw.split("\n\n", 1)[1]
-    return body.split("-----BEGIN SSH SIGNATURE-----")[0]
-
-
-def forge_stage_tag(repo: ModelRepo, version: str, stage: str, seq: int, *, kind: str = "promote",
-                    key: str | None = "alice", target: str | None = None, eval_record: str | None = None) -> str:
-    """Write a stage tag by hand (what a hostile or buggy client could do), bypassing the local gate."""
-    version_tag = repo.git("rev-parse", f"refs/tags/mv/churn/{version}")
-    record = PromotionRecord(kind=kind, model="churn", version=version, version_tag=version_tag, stage=stage, seq=seq,
-                             at="2026-11-01T09:00:00Z", by="Alice <alice@example.com>", policy_digest="sha256:x",
-                             eval_record=eval_record, reason="forged")
-    msg = repo.path / "forged-msg"
-    msg.write_text(record.to_message())
-    name = f"mv/churn/{stage}/{seq}"
-    args = ["-c", "advice.nestedTag=false"]
-    if key is not None:
-        args += ["-c", f"user.signingkey={repo.keys.private(key)}"]
-    args += ["tag", "-s" if key else "-a", "--cleanup=verbatim", "-F", str(msg), name, target or version_tag]
-    repo.git(*args)
-    msg.unlink()
-    return f"refs/tags/{name}"
-
-
-def recreate(repo: ModelRepo, ref: str, *, key: str | None) -> None:
-    """Re-create an existing local tag with the same message, unsigned or signed by `key`."""
-    message = tag_message(repo, ref)
-    target = repo.git("rev-parse", f"{ref}^{{}}") if "/v" in ref.rsplit("/", 1)[-1][:2] else repo.git("cat-file", "-p", ref).split()[1]
-    msg = repo.path / "re-msg"
-    msg.write_text(message)
-    name = ref.removeprefix("refs/tags/")
-    repo.git("tag", "-d", name)
-    args = ["-c", "advice.nestedTag=false"]
-    if key:
-        args += ["-c", f"user.signingkey={repo.keys.private(key)}", "tag", "-s"]
-    else:
-        args += ["tag", "-a"]
-    repo.git(*args, "--cleanup=verbatim", "-F", str(msg), name, target)
-    msg.unlink()
 
 
 # ---------------------------------------------------------------- good paths
@@ -193,7 +151,7 @@ def test_force_moving_a_version_tag_is_refused(published, server):
     published.commit("other")
     recreate_target = published.git("rev-parse", "HEAD")
     message = tag_message(published, "refs/tags/mv/churn/v1")
-    (published.path / "m").write_text(message)
+    (published.path / "m").write_bytes(message)
     published.git("tag", "-f", "-s", "--cleanup=verbatim", "-F", str(published.path / "m"), "mv/churn/v1", recreate_target)
     before = server.refs()
     refused(push(published, "refs/tags/mv/churn/v1", force=True), "R3 immutable")

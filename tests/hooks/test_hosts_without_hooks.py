@@ -56,7 +56,7 @@ def ci_checkout(bare: Path, tmp_path: Path) -> Path:
 
 
 def forge_unsigned_stage_tag(repo: ModelRepo) -> None:
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
 
     v2 = repo.version(0.90, 0.85)
     forge_stage_tag(repo, v2, "production", 2, key=None)

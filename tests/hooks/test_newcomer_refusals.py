@@ -21,7 +21,7 @@ import subprocess
 import pytest
 
 from conftest import POLICY, ModelRepo, accepted, published_repo, push, refused, run_mv
-from test_hooks_server import forge_stage_tag
+from conftest import forge_stage_tag
 from test_sync import Clone, eval_from
 
 NOTES = "refs/notes/mv-promote"

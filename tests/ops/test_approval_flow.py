@@ -85,7 +85,7 @@ def _promote_and_push(alice: ModelRepo, version: str, seq: int) -> dict:
 
 def _refused_everywhere(alice: ModelRepo, server, version: str, why: str = "") -> None:
     """The local promote refuses, and a hand-made stage tag is refused by the server hook."""
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
 
     alice.git("pull", "-q", "--no-rebase", "origin", "main")
     out = alice.mv("promote", "churn", version, "--stage", "production", code=1)

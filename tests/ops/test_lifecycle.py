@@ -137,7 +137,7 @@ def test_research_tier_cannot_enter_a_protected_stage_locally_or_on_the_server(s
     repo.mv("promote", "churn", v1, "--stage", "staging")
     out = repo.mv("promote", "churn", v1, "--stage", "production", code=1)
     assert "research-tier models cannot enter protected stage production" in out.err
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
 
     forge_stage_tag(repo, v1, "production", 1)
     accepted(push(repo, f"refs/tags/mv/churn/{v1}", "refs/tags/mv/churn/staging/1", "refs/notes/mv-promote"))
@@ -258,7 +258,7 @@ def test_regulated_refused_by_the_server_without_two_approvers(server, tmp_path,
     repo.mv("register", "churn")
     evaluate_as_carol(repo, keys, "v1")
     repo.mv("reproduce", "churn", "v1")
-    from test_hooks_server import forge_stage_tag
+    from conftest import forge_stage_tag
 
     forge_stage_tag(repo, "v1", "production", 1)
     before = server.refs()

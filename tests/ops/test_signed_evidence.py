@@ -11,7 +11,7 @@ import pytest
 
 from conftest import POLICY, ModelRepo, accepted, published_repo, push, refused
 from gitmv import records
-from test_hooks_server import forge_stage_tag
+from conftest import forge_stage_tag
 
 
 @pytest.fixture

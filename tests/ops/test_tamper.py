@@ -12,9 +12,8 @@ import tomllib
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, push
+from conftest import POLICY, ModelRepo, accepted, push, remake_tag, tag_message
 from gitmv import records
-from gitmv.records import split_signature
 from test_concurrency import daemon_server  # noqa: F401  (fixture)
 
 NOTES = "refs/notes/mv-promote"
@@ -29,26 +28,6 @@ def registry(model_repo) -> ModelRepo:
     r.version(0.90, 0.85)
     assert r.mv("verify", "--json").json["ok"] is True
     return r
-
-
-def tag_message(r: ModelRepo, ref: str) -> bytes:
-    raw = r.git("cat-file", "tag", ref) + "\n"
-    message, _ = split_signature(raw.split("\n\n", 1)[1].encode())
-    return message
-
-
-def remake_tag(r: ModelRepo, ref: str, *, target: str, message: bytes, key: str | None) -> None:
-    """Delete the tag `ref` and create it again by hand: unsigned, or signed with `key`."""
-    msg = r.path.parent / "forged-message"
-    msg.write_bytes(message)
-    name = ref.removeprefix("refs/tags/")
-    r.git("tag", "-d", name)
-    args = ["-c", "advice.nestedTag=false"]
-    if key:
-        args += ["-c", f"user.signingkey={r.keys.private(key)}", "tag", "-s"]
-    else:
-        args += ["tag", "-a"]
-    r.git(*args, "--cleanup=verbatim", "-F", str(msg), name, target)
 
 
 def note_of(r: ModelRepo, version: str) -> tuple[str, str]:
