@@ -375,3 +375,73 @@ def forge_stage_tag(repo: "ModelRepo", version: str, stage: str, seq: int, *, ki
     ref = f"refs/tags/mv/churn/{stage}/{seq}"
     make_tag(repo, ref, target=target or version_tag, message=record.to_message().encode(), key=key)
     return ref
+
+
+# ---------------------------------------------------------------- approval by review, with a server
+
+# policy_approvals = 0: the protected-branch guard (R7, tests/hooks/test_branch_guard.py) then only asks
+# that promotions/** arrive by merge, so these tests reach the promotion's own approval rule (R1
+# approvals) with merges that R7 would otherwise already refuse at the push of main.
+APPROVAL_POLICY = POLICY.replace("approvals = 0", "approvals = 1").replace(
+    'allowed_signers = ".mv-promote/allowed_signers"\n',
+    'allowed_signers = ".mv-promote/allowed_signers"\nhost_signers = ".mv-promote/host_signers"\n'
+    "policy_approvals = 0\n")
+
+
+class Reviewer:
+    def __init__(self, path, url, keys, name):
+        self.path = path
+        self.keys = keys
+        subprocess.run(["git", "clone", "-q", url, str(path)], check=True, capture_output=True)
+        self.git("config", "user.name", name.title())
+        self.git("config", "user.email", f"{name}@example.com")
+        self.git("config", "user.signingkey", str(keys.private(name)))
+
+    def git(self, *args, check=True, env=None):
+        return git(*args, cwd=self.path, check=check, env=env)
+
+    def mv(self, *args, code=0):
+        return run_mv(*args, cwd=self.path, code=code)
+
+    def merge(self, branch: str, *, sign: bool, trailers: str = "", edit=None, key: str | None = None,
+              env: dict | None = None) -> None:
+        self.git("fetch", "-q", "origin")
+        self.git("checkout", "-q", "main")
+        self.git("reset", "-q", "--hard", "origin/main")
+        how = ["-S"] if sign else ["--no-gpg-sign"]
+        config = ["-c", f"user.signingkey={key}"] if key else []
+        self.git(*config, "merge", *how, "--no-ff", "-q", "-m", f"Merge pull request #7 from {branch}\n\n{trailers}",
+                 f"origin/{branch}", env=env)
+        if edit:
+            edit(self)
+        self.git("push", "-q", "origin", "main")
+
+
+def promote_and_push(alice: ModelRepo, version: str, seq: int) -> dict:
+    alice.git("pull", "-q", "--no-rebase", "origin", "main")
+    alice.mv("sync")
+    result = alice.mv("promote", "churn", version, "--stage", "production", "--json").json
+    accepted(push(alice, f"refs/tags/mv/churn/production/{seq}", "refs/notes/mv-promote"))
+    return result["record"]["approval"]
+
+
+def approval_team(server: "Server", tmp_path: Path, keys: Keys, allowed_signers: str, message: str):
+    """alice (signers file `allowed_signers`, host "github" web merges signed by mallory's key)
+    publishes v1 in production, approved by bob's signed merge, then registers a better v2:
+    (alice, bob, v2)."""
+    alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
+    signers = alice.path / ".mv-promote"
+    (signers / "allowed_signers").write_text(allowed_signers)
+    (signers / "host_signers").write_text(f'github namespaces="git" {keys.public("mallory")}\n')
+    alice.commit(message)
+    alice.git("remote", "add", "origin", server.url)
+    accepted(push(alice, "main"))
+    bob = Reviewer(tmp_path / "bob", server.url, keys, "bob")
+    v1 = alice.version(0.85, 0.80)
+    alice.mv("promote", "churn", v1, "--stage", "staging")
+    alice.mv("request", "churn", v1, "--stage", "production", "--push")
+    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
+    promote_and_push(alice, v1, 1)
+    v2 = alice.version(0.90, 0.85)
+    alice.mv("sync")
+    return alice, bob, v2

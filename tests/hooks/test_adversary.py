@@ -13,9 +13,8 @@ import tomllib
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, git, push, refused, run_mv
+from conftest import POLICY, ModelRepo, Reviewer, accepted, approval_team, git, push, refused, run_mv
 from gitmv import records
-from test_approval_flow import APPROVAL_POLICY, Reviewer, _promote_and_push
 from test_branch_guard import approve, weaken
 from test_signed_evidence import note_text, put_note, published  # noqa: F401  (fixture)
 
@@ -51,22 +50,9 @@ def revoked_team(server, tmp_path, keys):
     """alice, bob and carol may sign; carol's key was revoked with valid-before 2026-11-15 (commits
     in these tests are dated 2026-11-01, the server's clock is the real one, after that date).
     v1 is live in production (approved by bob), v2 (better) is registered and evaluated."""
-    alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
-    signers = alice.path / ".mv-promote"
     carol = keys.allowed_line("carol").replace('namespaces="git"', 'namespaces="git",valid-before="20261115"')
-    (signers / "allowed_signers").write_text(keys.allowed_line("alice") + keys.allowed_line("bob") + carol)
-    (signers / "host_signers").write_text(f'github namespaces="git" {keys.public("mallory")}\n')
-    alice.commit("Allow bob; carol left on 2026-11-15")
-    alice.git("remote", "add", "origin", server.url)
-    accepted(push(alice, "main"))
-    bob = Reviewer(tmp_path / "bob", server.url, keys, "bob")
-    v1 = alice.version(0.85, 0.80)
-    alice.mv("promote", "churn", v1, "--stage", "staging")
-    alice.mv("request", "churn", v1, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
-    _promote_and_push(alice, v1, 1)
-    v2 = alice.version(0.90, 0.85)
-    alice.mv("sync")
+    alice, _, v2 = approval_team(server, tmp_path, keys, keys.allowed_line("alice") + keys.allowed_line("bob") + carol,
+                                 "Allow bob; carol left on 2026-11-15")
     return alice, v2
 
 

@@ -13,74 +13,15 @@ import subprocess
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, git, push, refused, run_mv
-
-# policy_approvals = 0: the protected-branch guard (R7, tests/hooks/test_branch_guard.py) then only asks
-# that promotions/** arrive by merge, so these tests reach the promotion's own approval rule (R1
-# approvals) with merges that R7 would otherwise already refuse at the push of main.
-APPROVAL_POLICY = POLICY.replace("approvals = 0", "approvals = 1").replace(
-    'allowed_signers = ".mv-promote/allowed_signers"\n',
-    'allowed_signers = ".mv-promote/allowed_signers"\nhost_signers = ".mv-promote/host_signers"\n'
-    "policy_approvals = 0\n")
-
+from conftest import ModelRepo, accepted, approval_team, push, promote_and_push, refused
 
 @pytest.fixture
 def team(server, tmp_path, keys):
     """alice publishes v1 in production (approved by bob's signed merge) and registers a better v2.
     bob and carol may sign; mallory's key is the host "github"'s web-merge key."""
-    alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
-    signers = alice.path / ".mv-promote"
-    (signers / "allowed_signers").write_text("".join(keys.allowed_line(n) for n in ("alice", "bob", "carol")))
-    (signers / "host_signers").write_text(f'github namespaces="git" {keys.public("mallory")}\n')
-    alice.commit("Allow bob and carol; trust github's web merges")
-    alice.git("remote", "add", "origin", server.url)
-    accepted(push(alice, "main"))
-    bob = Reviewer(tmp_path / "bob", server.url, keys, "bob")
-    v1 = alice.version(0.85, 0.80)
-    alice.mv("promote", "churn", v1, "--stage", "staging")
-    alice.mv("request", "churn", v1, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
-    _promote_and_push(alice, v1, 1)
-    v2 = alice.version(0.90, 0.85)
-    alice.mv("sync")
+    alice, bob, v2 = approval_team(server, tmp_path, keys, "".join(keys.allowed_line(n) for n in ("alice", "bob", "carol")),
+                                   "Allow bob and carol; trust github's web merges")
     return alice, bob, v2
-
-
-class Reviewer:
-    def __init__(self, path, url, keys, name):
-        self.path = path
-        self.keys = keys
-        subprocess.run(["git", "clone", "-q", url, str(path)], check=True, capture_output=True)
-        self.git("config", "user.name", name.title())
-        self.git("config", "user.email", f"{name}@example.com")
-        self.git("config", "user.signingkey", str(keys.private(name)))
-
-    def git(self, *args, check=True, env=None):
-        return git(*args, cwd=self.path, check=check, env=env)
-
-    def mv(self, *args, code=0):
-        return run_mv(*args, cwd=self.path, code=code)
-
-    def merge(self, branch: str, *, sign: bool, trailers: str = "", edit=None, key: str | None = None,
-              env: dict | None = None) -> None:
-        self.git("fetch", "-q", "origin")
-        self.git("checkout", "-q", "main")
-        self.git("reset", "-q", "--hard", "origin/main")
-        how = ["-S"] if sign else ["--no-gpg-sign"]
-        config = ["-c", f"user.signingkey={key}"] if key else []
-        self.git(*config, "merge", *how, "--no-ff", "-q", "-m", f"Merge pull request #7 from {branch}\n\n{trailers}",
-                 f"origin/{branch}", env=env)
-        if edit:
-            edit(self)
-        self.git("push", "-q", "origin", "main")
-
-
-def _promote_and_push(alice: ModelRepo, version: str, seq: int) -> dict:
-    alice.git("pull", "-q", "--no-rebase", "origin", "main")
-    alice.mv("sync")
-    result = alice.mv("promote", "churn", version, "--stage", "production", "--json").json
-    accepted(push(alice, f"refs/tags/mv/churn/production/{seq}", "refs/notes/mv-promote"))
-    return result["record"]["approval"]
 
 
 def _refused_everywhere(alice: ModelRepo, server, version: str, why: str = "") -> None:
@@ -122,7 +63,7 @@ def test_a_signed_merge_by_another_principal_approves_and_the_server_accepts(tea
     alice, bob, v2 = team
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
     bob.merge(f"mv-promote/churn/{v2}-production", sign=True)
-    approval = _promote_and_push(alice, v2, 2)
+    approval = promote_and_push(alice, v2, 2)
     assert approval["approvers"] == ["bob@example.com"]
     assert approval["requester"] == "alice@example.com"
     assert [a["kind"] for a in approval["approvals"]] == ["merge"]
@@ -138,7 +79,7 @@ def test_an_approve_commit_by_bob_and_a_merge_by_the_requester_is_accepted_with_
     done = bob.mv("approve", "churn", v2, "--stage", "production", "-m", "metrics look right", "--push", "--json").json
     assert done["approver"] == "bob@example.com" and done["requester"] == "alice@example.com" and done["pushed"]
     _self_merge(alice, f"mv-promote/churn/{v2}-production")
-    approval = _promote_and_push(alice, v2, 2)
+    approval = promote_and_push(alice, v2, 2)
     assert approval["approvers"] == ["bob@example.com"]
     assert approval["approvals"] == [{"principal": "bob@example.com", "commit": done["commit"], "kind": "approve"}]
 
@@ -149,7 +90,7 @@ def test_a_host_web_merge_signed_by_a_listed_host_key_counts_its_author(team, se
     web = {**os.environ, "GIT_AUTHOR_NAME": "Bob", "GIT_AUTHOR_EMAIL": "bob@example.com",
            "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
     bob.merge(f"mv-promote/churn/{v2}-production", sign=True, key=str(keys.private("mallory")), env=web)
-    approval = _promote_and_push(alice, v2, 2)
+    approval = promote_and_push(alice, v2, 2)
     assert approval["approvers"] == ["bob@example.com"]
     assert [a["kind"] for a in approval["approvals"]] == ["host-merge"]
 
@@ -341,7 +282,7 @@ def test_log_shows_the_approvers_in_the_approval_row_and_the_promotion_row(team,
     alice, bob, v2 = team
     alice.mv("request", "churn", v2, "--stage", "production", "--push")
     bob.merge(f"mv-promote/churn/{v2}-production", sign=True)
-    _promote_and_push(alice, v2, 2)
+    promote_and_push(alice, v2, 2)
     events = alice.mv("log", "churn", "--json").json["events"]
     approval = next(e for e in events if e["event"] == "approval" and e["version"] == v2)
     assert "approved by bob@example.com" in approval["why"]
