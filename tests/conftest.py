@@ -6,6 +6,10 @@ Helpers:
 - `mv_proc(*args, cwd=...)` runs the installed `git mv-promote` in a real subprocess.
 - `model_repo` is a fresh repository with a committed policy, allowed signers and an eval script;
   `model_repo.version(auc, eu)` commits a model.bin with those metrics and registers it.
+- Servers (`server`, `daemon_server`), published registries (`published`, `published_v2`, `live`),
+  clones (`Clone`, `Reviewer`), approval by review (`approval_team`, `promote_and_push`), and
+  what an attacker does by hand (`forge_stage_tag`, `make_tag`, `remake_tag`, `recreate`,
+  `put_note`): every helper shared by test modules lives here, once.
 """
 
 from __future__ import annotations
@@ -22,10 +26,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-# The test tree mirrors gitmv/; shared helpers that still live in one test module are imported by
-# others across folders, whatever order pytest collects them in.
-for _folder in ("cli", "dvc", "git", "hooks", "ops", "rules"):
-    sys.path.insert(1, str(Path(__file__).parent / _folder))
 
 from gitservers import git_daemon, http_backend, make_bare  # noqa: E402
 
@@ -445,3 +445,102 @@ def approval_team(server: "Server", tmp_path: Path, keys: Keys, allowed_signers:
     v2 = alice.version(0.90, 0.85)
     alice.mv("sync")
     return alice, bob, v2
+
+
+# ---------------------------------------------------------------- clones of a server, reliability figures
+
+class Clone(ModelRepo):
+    """A clone of a server (not a fresh repository), with its own committer identity. Every
+    clone signs with alice's key (the one allowed signer of the test policy)."""
+
+    def __init__(self, path: Path, url: str, keys, *, name: str = "Bob", tags: bool = True):
+        self.path = path
+        self.keys = keys
+        subprocess.run(["git", "clone", "-q", *([] if tags else ["--no-tags"]), url, str(path)],
+                       check=True, capture_output=True)
+        self.git("config", "user.name", name)
+        self.git("config", "user.email", f"{name.lower()}@example.com")
+
+
+def eval_from(repo: ModelRepo, version: str, auc: float, eu: float | None = None, *, extra: dict | None = None,
+              code: int | None = 0):
+    """Record an eval of `version` from a metrics file: distinct numbers make distinct records."""
+    metrics = {"auc": auc, "latency_ms": 5.0, **(extra or {})}
+    report = {"metrics": metrics, "slices": {"region=eu": {"auc": eu if eu is not None else auc}}}
+    f = repo.path.parent / f"metrics-{repo.path.name}.json"
+    f.write_text(json.dumps(report))
+    return run_mv("eval", "churn", version, "--from-file", str(f), "--json", cwd=repo.path, code=code)
+
+
+@pytest.fixture
+def daemon_server(hosts, tmp_path) -> Server:
+    base, urls = hosts
+    name = f"{tmp_path.name}.git"
+    bare = make_bare(base, name, initial_branch="main")
+    run_mv("hooks", "install", "--server", str(bare), cwd=tmp_path)
+    return Server(bare, urls["daemon"] + name)
+
+
+def report_figures(capsys, record_property, title: str, figures: dict) -> None:
+    """Print the figures (captured with -q) and also straight to the terminal, so CI logs show them."""
+    line = f"[reliability] {title}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
+    print(line)
+    for key, value in figures.items():
+        record_property(key, value)
+    with capsys.disabled():
+        sys.stdout.write("\n" + line + "\n")
+        sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- published registries and hand-edited evidence
+
+@pytest.fixture
+def published(server, tmp_path, keys):
+    return published_repo(server, tmp_path, keys)
+
+
+@pytest.fixture
+def published_v2(server, tmp_path, keys):
+    """v1 live in production on the server, v2 registered (not evaluated) and pushed."""
+    repo = published_repo(server, tmp_path, keys, stages=("production",))
+    repo.version(0.90, 0.85, evaluate=False)
+    accepted(push(repo, "refs/tags/mv/churn/v2"))
+    return repo
+
+
+@pytest.fixture
+def live(server, tmp_path, keys):
+    """v1 in production on the server, v2 (better) registered, evaluated and pushed."""
+    repo = published_repo(server, tmp_path, keys, stages=("production",))
+    repo.version(0.90, 0.85)
+    accepted(push(repo, "refs/tags/mv/churn/v2", "refs/notes/mv-promote"))
+    return repo
+
+
+def tag_of(repo: ModelRepo, version: str) -> str:
+    return repo.git("rev-parse", f"refs/tags/mv/churn/{version}")
+
+
+def note_text(repo: ModelRepo, version: str) -> str:
+    return repo.git("notes", "--ref", "mv-promote", "show", tag_of(repo, version)) + "\n"
+
+
+def put_note(repo: ModelRepo, version: str, text: str) -> None:
+    """Replace the note (a new notes commit on top of the current one: a fast-forward)."""
+    repo.git("notes", "--ref", "mv-promote", "add", "-f", "-m", text.rstrip("\n"), tag_of(repo, version))
+
+
+def weaken(repo: ModelRepo, floor: str = "0.10") -> None:
+    path = repo.path / ".mv-promote.toml"
+    text = path.read_text()
+    assert "auc = 0.80" in text or "auc = 0.10" in text
+    path.write_text(text.replace("auc = 0.80", f"auc = {floor}").replace("auc = 0.10", f"auc = {floor}"))
+
+
+def approve(repo: ModelRepo, branch: str, by: str = "bob") -> None:
+    """`by` signs an empty approve commit on `branch` naming the tree of its tip."""
+    repo.git("checkout", "-q", branch)
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    repo.git(*repo.as_(by), "commit", "-q", "--allow-empty", "-S", "-m", "approve",
+             "-m", f"Mv-Promote-Approve: tree:{tree}")
+    repo.git("checkout", "-q", "main")

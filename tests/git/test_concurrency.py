@@ -19,11 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
-from conftest import Server, accepted, push, run_mv
-from gitservers import make_bare
-from test_sync import Clone
+from conftest import Clone, accepted, push, report_figures
 
 WRITERS, PER_WRITER = 8, 25
 CLONES, ROUNDS = 6, 2
@@ -100,15 +97,6 @@ print(json.dumps(out), flush=True)
 '''
 
 
-def report_figures(capsys, record_property, title: str, figures: dict) -> None:
-    """Print the figures (captured with -q) and also straight to the terminal, so CI logs show them."""
-    line = f"[reliability] {title}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
-    print(line)
-    for key, value in figures.items():
-        record_property(key, value)
-    with capsys.disabled():
-        sys.stdout.write("\n" + line + "\n")
-        sys.stdout.flush()
 
 
 def start_workers(script: Path, argvs: list[list[str]]) -> list[subprocess.Popen]:
@@ -184,13 +172,6 @@ def test_parallel_cli_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_p
 
 # ================================================================ many clones, one server
 
-@pytest.fixture
-def daemon_server(hosts, tmp_path) -> Server:
-    base, urls = hosts
-    name = f"{tmp_path.name}.git"
-    bare = make_bare(base, name, initial_branch="main")
-    run_mv("hooks", "install", "--server", str(bare), cwd=tmp_path)
-    return Server(bare, urls["daemon"] + name)
 
 
 def server_evidence(bare: Path) -> tuple[dict, dict]:

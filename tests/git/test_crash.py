@@ -32,8 +32,8 @@ from pathlib import Path
 import pytest
 
 from conftest import accepted, git, push, run_mv
-from test_concurrency import daemon_server, report_figures  # noqa: F401  (fixture)
-from test_sync import Clone, eval_from
+from conftest import report_figures
+from conftest import Clone, eval_from
 
 SEED = 20261101
 CRASHES = 20  # per command kind

@@ -13,26 +13,25 @@ import tomllib
 
 import pytest
 
-from conftest import POLICY, ModelRepo, Reviewer, accepted, approval_team, git, push, refused, run_mv
+from conftest import (POLICY, ModelRepo, Reviewer, accepted, approval_team, approve, git, note_text, push, put_note,
+                      refused, run_mv, weaken)
 from gitmv import records
-from test_branch_guard import approve, weaken
-from test_signed_evidence import note_text, put_note, published  # noqa: F401  (fixture)
 
 # ---------------------------------------------------------------- evidence notes
 
 
-def test_a_note_record_whose_signature_does_not_verify_is_refused(published, server, tmp_path):  # noqa: F811
+def test_a_note_record_whose_signature_does_not_verify_is_refused(published_v2, server, tmp_path):  # noqa: F811
     """alice writes an eval in bob's name carrying her own signature (over another payload). The
     record is canonical and intact (the id excludes the signature), so the hook's notes check
     passes it; but every clone's `verify` then reports 'signature: bad signature' forever."""
-    published.mv("eval", "churn", "v2")
-    note = tomllib.loads(note_text(published, "v2"))["record"]
+    published_v2.mv("eval", "churn", "v2")
+    note = tomllib.loads(note_text(published_v2, "v2"))["record"]
     body = {k: v for k, v in note[0].items() if k not in ("id", "kind", "at", "by", "signature")}
     rec = records.make_note_record("eval", body, at=note[0]["at"], by="bob@example.com")
     rec["signature"] = note[0]["signature"]
-    put_note(published, "v2", records.render_note([note[0], rec]))  # alice's own eval stays
+    put_note(published_v2, "v2", records.render_note([note[0], rec]))  # alice's own eval stays
     before = server.refs()
-    proc = push(published, "refs/notes/mv-promote")
+    proc = push(published_v2, "refs/notes/mv-promote")
     if proc.returncode == 0:  # accepted: show what every clone's verify now says
         clone = tmp_path / "fresh"
         subprocess.run(["git", "clone", "-q", server.url, str(clone)], check=True, capture_output=True)
@@ -191,7 +190,6 @@ def test_a_merge_taking_an_old_commit_as_first_parent_cannot_restore_a_removed_s
 
 # ---------------------------------------------------------------- rollback and superseded evals
 
-from test_stage_records import live  # noqa: E402,F401  (fixture)
 
 
 def test_a_version_found_bad_after_it_was_live_is_blocked_from_rollback_by_deprecating_it(live, server, tmp_path):  # noqa: F811
@@ -267,9 +265,9 @@ def test_a_stage_tag_pointing_at_a_tag_of_the_version_tag_is_refused(live, serve
     assert server.refs() == before
 
 
-def test_a_flat_copy_of_a_note_beside_its_fanout_copy_cannot_hide_a_deprecation(published, server):  # noqa: F811
+def test_a_flat_copy_of_a_note_beside_its_fanout_copy_cannot_hide_a_deprecation(published_v2, server):  # noqa: F811
     """Notes read the flat path first: a flat copy without the deprecation next to the 2/38 copy."""
-    repo = published
+    repo = published_v2
     tag = repo.git("rev-parse", "refs/tags/mv/churn/v1")
     old_note = note_text(repo, "v1")
     repo.mv("deprecate", "churn", "v1", "-m", "leaks labels")
@@ -305,9 +303,9 @@ def test_a_stage_tag_signed_by_a_revoked_key_is_refused(server, tmp_path, keys):
     assert server.refs() == before
 
 
-def test_a_tag_named_like_a_stage_directory_is_refused(published, server):  # noqa: F811
+def test_a_tag_named_like_a_stage_directory_is_refused(published_v2, server):  # noqa: F811
     """`refs/tags/mv/churn/production` would block every production/<seq> by a D/F conflict."""
-    published.git("tag", "-a", "-m", "block", "mv/churn/staging", "HEAD")
+    published_v2.git("tag", "-a", "-m", "block", "mv/churn/staging", "HEAD")
     before = server.refs()
-    refused(push(published, "refs/tags/mv/churn/staging"), "R3 valid-ref-name")
+    refused(push(published_v2, "refs/tags/mv/churn/staging"), "R3 valid-ref-name")
     assert server.refs() == before

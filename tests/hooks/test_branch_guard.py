@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, push, refused
+from conftest import POLICY, ModelRepo, accepted, approve, push, refused, weaken
 
 SIGNERS = ".mv-promote/allowed_signers"
 
@@ -24,11 +24,6 @@ def alice(server, tmp_path, keys):
     return repo
 
 
-def weaken(repo: ModelRepo, floor: str = "0.10") -> None:
-    path = repo.path / ".mv-promote.toml"
-    text = path.read_text()
-    assert "auc = 0.80" in text or "auc = 0.10" in text
-    path.write_text(text.replace("auc = 0.80", f"auc = {floor}").replace("auc = 0.10", f"auc = {floor}"))
 
 
 def policy_branch(repo: ModelRepo, name: str = "lower-bar") -> str:
@@ -40,13 +35,6 @@ def policy_branch(repo: ModelRepo, name: str = "lower-bar") -> str:
     return name
 
 
-def approve(repo: ModelRepo, branch: str, by: str = "bob") -> None:
-    """`by` signs an empty approve commit on `branch` naming the tree of its tip."""
-    repo.git("checkout", "-q", branch)
-    tree = repo.git("rev-parse", "HEAD^{tree}")
-    repo.git(*repo.as_(by), "commit", "-q", "--allow-empty", "-S", "-m", "approve",
-             "-m", f"Mv-Promote-Approve: tree:{tree}")
-    repo.git("checkout", "-q", "main")
 
 
 # ---------------------------------------------------------------- direct changes are refused

@@ -24,7 +24,6 @@ from gitmv.hooks import install as hooks_install
 # The core of the bypass catalogue, against gitolite (the `server` fixture below); deleting a
 # production tag and an unsigned production tag are pushed through gitolite further down.
 from test_hooks_server import (  # noqa: F401  (collected here: pytest runs imported tests)
-    published,
     test_failing_threshold_is_refused,
     test_force_moving_a_version_tag_is_refused,
     test_hook_fails_closed_when_the_server_has_no_policy,

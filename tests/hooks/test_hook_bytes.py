@@ -17,7 +17,6 @@ import sys
 import pytest
 
 from conftest import ModelRepo, accepted, push
-from test_hooks_server import published  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LS = "\u2028"  # LINE SEPARATOR: str.splitlines() splits on it, git allows it in a ref name

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import POLICY, ModelRepo, accepted, forge_stage_tag, published_repo, push, recreate, refused, tag_message  # noqa: F401  (re-used by test_gitolite)
+from conftest import POLICY, ModelRepo, accepted, forge_stage_tag, push, recreate, refused, tag_message
 from gitmv.records import make_note_record, render_note
 
-@pytest.fixture
-def published(server, tmp_path, keys):
-    return published_repo(server, tmp_path, keys)
 
 
 # ---------------------------------------------------------------- good paths

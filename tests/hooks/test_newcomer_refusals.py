@@ -22,7 +22,7 @@ import pytest
 
 from conftest import POLICY, ModelRepo, accepted, published_repo, push, refused, run_mv
 from conftest import forge_stage_tag
-from test_sync import Clone, eval_from
+from conftest import Clone, eval_from
 
 NOTES = "refs/notes/mv-promote"
 PUSH_MAIN_FIRST = "push main first: git push origin main"

@@ -12,17 +12,10 @@ import subprocess
 
 import pytest
 
-from conftest import ModelRepo, accepted, published_repo, push, refused
+from conftest import ModelRepo, accepted, push, refused
 from gitmv.records import PromotionRecord, split_signature
 
 
-@pytest.fixture
-def live(server, tmp_path, keys):
-    """v1 in production on the server, v2 (better) registered, evaluated and pushed."""
-    repo = published_repo(server, tmp_path, keys, stages=("production",))
-    repo.version(0.90, 0.85)
-    accepted(push(repo, "refs/tags/mv/churn/v2", "refs/notes/mv-promote"))
-    return repo
 
 
 def rewrite(repo: ModelRepo, ref: str, *, date: str | None = None, **changes) -> None:

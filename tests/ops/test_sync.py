@@ -9,12 +9,11 @@ Also home to the helpers the other reliability suites share (`Clone`, `eval_from
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 
-from conftest import ModelRepo, accepted, git, push, run_mv
+from conftest import Clone, ModelRepo, accepted, eval_from, git, push, run_mv
 
 NOTES = "refs/notes/mv-promote"
 TRACKING = "refs/notes/remotes/origin/mv-promote"
@@ -22,27 +21,8 @@ TRACKING = "refs/notes/remotes/origin/mv-promote"
 
 # ================================================================ shared helpers
 
-class Clone(ModelRepo):
-    """A clone of a server (not a fresh repository), with its own committer identity. Every
-    clone signs with alice's key (the one allowed signer of the test policy)."""
-
-    def __init__(self, path: Path, url: str, keys, *, name: str = "Bob", tags: bool = True):
-        self.path = path
-        self.keys = keys
-        subprocess.run(["git", "clone", "-q", *([] if tags else ["--no-tags"]), url, str(path)],
-                       check=True, capture_output=True)
-        self.git("config", "user.name", name)
-        self.git("config", "user.email", f"{name.lower()}@example.com")
 
 
-def eval_from(repo: ModelRepo, version: str, auc: float, eu: float | None = None, *, extra: dict | None = None,
-              code: int | None = 0):
-    """Record an eval of `version` from a metrics file: distinct numbers make distinct records."""
-    metrics = {"auc": auc, "latency_ms": 5.0, **(extra or {})}
-    report = {"metrics": metrics, "slices": {"region=eu": {"auc": eu if eu is not None else auc}}}
-    f = repo.path.parent / f"metrics-{repo.path.name}.json"
-    f.write_text(json.dumps(report))
-    return run_mv("eval", "churn", version, "--from-file", str(f), "--json", cwd=repo.path, code=code)
 
 
 def notes_state(path: Path) -> dict:

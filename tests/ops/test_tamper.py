@@ -14,7 +14,6 @@ import pytest
 
 from conftest import POLICY, ModelRepo, accepted, push, remake_tag, tag_message
 from gitmv import records
-from test_concurrency import daemon_server  # noqa: F401  (fixture)
 
 NOTES = "refs/notes/mv-promote"
 DETECTED: list[str] = []
