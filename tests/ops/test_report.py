@@ -179,3 +179,18 @@ def test_the_report_is_readable_by_others_as_a_plain_write_would_be(model_repo, 
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "site" / "index.html").stat().st_mode)
     assert mode == 0o644
+
+
+def test_every_place_a_deprecated_version_is_named_carries_the_same_mark(registry, tmp_path, monkeypatch):
+    from gitmv.ops import report
+
+    registry.mv("deprecate", "churn", "v1", "-m", "label leak")  # v1 is live in production
+    monkeypatch.chdir(registry.path)
+    page = _Collect()
+    page.feed(Path(report.build(str(tmp_path / "site"))["path"]).read_text(encoding="utf-8"))
+    marks = page.find("span", data_deprecated_version="v1")
+    named = (len(page.find("td", data_version="v1")) + len(page.find("li", data_version="v1"))
+             + len(page.find("tr", data_version="v1")) + len(page.find("span", data_version="v1"))
+             + 1)  # the model header's "production: v1"
+    assert len(marks) == named
+    assert not page.find("span", data_deprecated_version="v3")  # v3 is not deprecated: no mark

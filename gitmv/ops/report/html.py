@@ -43,7 +43,8 @@ def render(data: ReportData) -> str:
 def page(data: ReportData) -> dict:
     """The template's context: the gathered data laid out for drawing."""
     models = [_model(m, data.protected_stages) for m in data.models]
-    registry = [{**m.overview, "tier": view["tier"], "deprecated": sum(1 for v in view["versions"] if v["deprecated"])}
+    registry = [{**m.overview, "tier": view["tier"], "deprecated": sum(1 for v in view["versions"] if v["deprecated"]),
+                 "deprecated_versions": view["deprecated_versions"]}
                 for m, view in zip(data.models, models, strict=True)]
     return {
         "title": f"Model registry — {data.repo_name}",
@@ -77,6 +78,8 @@ def _model(m: ModelData, protected: list) -> dict:
                "deprecated": v["deprecated"]} for v in versions if v["version"] in shown]
     return {
         "name": m.name,
+        # one mark wherever a version's name is shown (report.html.j2's `deprecated_mark`)
+        "deprecated_versions": sorted(v["version"] for v in versions if v["deprecated"]),
         "tier": mp.tier if mp else None,
         "in_policy": mp is not None,
         "suite": m.suite,
