@@ -6,7 +6,6 @@ server hook and `verify` cannot disagree about what a name is. Pure: no I/O.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -140,5 +139,7 @@ def check_version_or_experiment(name: str) -> str:
 
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name a typo most likely meant ("frud" -> "fraud"), or None when none is close."""
+    import difflib  # only on an error path: keeps the hook's fast path light
+
     found = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return found[0] if found else None

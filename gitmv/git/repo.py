@@ -129,6 +129,11 @@ class Repo:
             self._config = values
         return self._config.get(key.lower(), [])
 
+    def fetch_refspecs(self) -> dict[str, list[str]]:
+        """Each remote's fetch refspecs, read in process (no `git config` child: every read command
+        asks this, see ops.context.visibility_gaps)."""
+        return {r.name: list(r.fetch_refspecs) for r in self._r.remotes if r.name}
+
     def remotes(self) -> list[str]:
         """Configured remote names (those with a url), from the cached config."""
         self.config_all("core.bare")

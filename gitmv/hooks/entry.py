@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 
-from gitmv import output
 from gitmv.rules import refs as refrules
 
 DEFAULT_TIMEOUT = 120
@@ -79,6 +78,8 @@ def server_has_work(updates, git_dir: str) -> bool:
 
 
 def _say(text: str) -> None:
+    from gitmv import output  # json and friends only when there is something to say
+
     output.error(text)
 
 

@@ -68,9 +68,9 @@ def visibility_gaps(repo: Repo, registry: Registry) -> list[visibility.Gap]:
     """The facts `rules.visibility` judges, read locally (never from the network)."""
     notes = repo.ref(NOTES_REF)
     remotes = []
-    for name in repo.remotes():
+    for name, specs in sorted(repo.fetch_refspecs().items()):
         tracking = repo.ref(tracking_notes_ref(name))
-        fetches = any(spec.lstrip("+").startswith("refs/notes/mv-promote") for spec in repo.config_all(f"remote.{name}.fetch"))
+        fetches = any(spec.lstrip("+").startswith("refs/notes/mv-promote") for spec in specs)
         merged = tracking is not None and notes is not None and (tracking == notes or repo.is_ancestor(tracking, notes))
         remotes.append(visibility.RemoteNotes(name, fetches, tracking, merged))
     has_versions = bool(remotes) and notes is None and bool(registry.model_names)
