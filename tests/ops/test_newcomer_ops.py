@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -277,11 +277,12 @@ SLOW_EVAL = '''import os, subprocess, sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.exit(subprocess.call([sys.executable, os.path.join(here, "child.py")]))
 '''
-CHILD = '''import os, pathlib, time
+CHILD = '''import os, pathlib
 out = pathlib.Path(os.environ["MV_TEST_SIGNAL_DIR"])
-(out / "child.pid.tmp").write_text(str(os.getpid()))
-os.rename(out / "child.pid.tmp", out / "child.pid")
-time.sleep(5)
+with open(out / "ready", "w") as fifo:  # tells the test it runs, and who it is
+    fifo.write(str(os.getpid()))
+with open(out / "release") as fifo:  # blocks until the test lets it go: only a kill ends it sooner
+    fifo.read()
 (out / "survived").write_text("the child outlived the interrupt")
 '''
 
@@ -294,6 +295,11 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
 
+def _wait_readable(fd: int, timeout: float) -> bool:
+    """Block until `fd` is readable (data in a FIFO, or a pidfd's process exited), at most `timeout`."""
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
 def test_sigint_stops_the_eval_commands_child_processes(tmp_path, keys):
     r = ModelRepo(tmp_path / "repo", keys, POLICY.replace("python3 eval.py", "python3 slow_eval.py"))
     (r.path / "slow_eval.py").write_text(SLOW_EVAL)
@@ -302,23 +308,28 @@ def test_sigint_stops_the_eval_commands_child_processes(tmp_path, keys):
     v1 = r.version(0.85, 0.80, evaluate=False)
     signals = tmp_path / "signals"
     signals.mkdir()
+    os.mkfifo(signals / "ready")
+    os.mkfifo(signals / "release")
+    ready = os.open(signals / "ready", os.O_RDONLY | os.O_NONBLOCK)  # does not wait for a writer
     script = shutil.which("git-mv-promote")
     assert script, "the git-mv-promote script is not on PATH"
     proc = subprocess.Popen([script, "eval", "churn", v1], cwd=r.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "MV_TEST_SIGNAL_DIR": str(signals)})
-    pid_file = signals / "child.pid"
-    deadline = time.monotonic() + 120
-    while not pid_file.exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the eval command never started its child"
-        time.sleep(0.02)
-    child = int(pid_file.read_text())
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert b"Traceback" not in err
-    deadline = time.monotonic() + 30
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not _alive(child), "the eval command's child survived the interrupt"
-    assert not (signals / "survived").exists()
+    try:
+        assert _wait_readable(ready, 120), f"the eval command never started its child: {proc.poll()}"
+        child = int(os.read(ready, 64))
+    finally:
+        os.close(ready)
+    pidfd = os.pidfd_open(child)
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert b"Traceback" not in err
+        _wait_readable(pidfd, 30)  # readable once the child has exited
+        assert not _alive(child), "the eval command's child survived the interrupt"
+        assert not (signals / "survived").exists()
+    finally:
+        os.close(pidfd)
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
