@@ -15,6 +15,7 @@ import pytest
 from gitmv.errors import NotFoundError, PolicyError
 from gitmv.policy import parse_policy
 from gitmv.records import PromotionRecord, VersionRecord
+from gitmv.registry import Version  # the registry's own (a frozen record holder), with a stand-in tag
 from gitmv.rules.gate import Criterion
 from gitmv.rules.promotion import baseline_for, promotion_verdict, rollback_verdict
 
@@ -43,20 +44,6 @@ def policy(tier="production", approvals=1, registry=""):
 @dataclass(frozen=True)
 class Tag:
     id: str
-
-
-@dataclass(frozen=True)
-class Version:
-    tag: Tag
-    record: VersionRecord
-
-    @property
-    def name(self) -> str:
-        return self.record.version
-
-    @property
-    def digests(self) -> dict[str, str]:
-        return {p: m["sha256"] for p, m in self.record.artifacts.items()}
 
 
 @dataclass(frozen=True)
