@@ -83,10 +83,6 @@ def next_version(latest: str | None) -> str:
     return f"v{version_number(latest) + 1}" if latest else "v1"
 
 
-def is_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))
-
-
 def check_model_name(model: str) -> str:
     """The model name, or UsageError (exit 2) naming the grammar: the same message everywhere."""
     if not NAME_RE.fullmatch(model):  # fullmatch: `$` alone would let a trailing newline through

@@ -61,7 +61,7 @@ def push_branch(repo: Repo, remote: str, branch: str) -> None:
 def ensure_notes_refspec(repo: Repo, remote: str) -> bool:
     """Make a plain `git fetch` bring the remote's evidence notes too; True when it was added."""
     spec = NOTES_FETCH_REFSPEC.format(remote=remote)
-    if spec in repo.config_all(f"remote.{remote}.fetch"):
+    if spec in repo.fetch_refspecs().get(remote, []):
         return False
     repo.git("config", "--add", f"remote.{remote}.fetch", spec)
     return True

@@ -46,7 +46,6 @@ class Repo:
         self._r = repo
         self.hook_mode = hook_mode
         self._config: dict[str, list[str]] | None = None
-        self._config_names: list[str] = []  # as git lists them: subsections keep their case
         self._notes_trees: dict = {}
 
     # ------------------------------------------------------------ opening
@@ -125,7 +124,6 @@ class Repo:
                 name, _, value = item.partition("\n")
                 if name:
                     values.setdefault(name.lower(), []).append(value)
-                    self._config_names.append(name)
             self._config = values
         return self._config.get(key.lower(), [])
 
@@ -135,10 +133,8 @@ class Repo:
         return {r.name: list(r.fetch_refspecs) for r in self._r.remotes if r.name}
 
     def remotes(self) -> list[str]:
-        """Configured remote names (those with a url), from the cached config."""
-        self.config_all("core.bare")
-        return sorted({k[len("remote."):-len(".url")] for k in self._config_names
-                       if k.startswith("remote.") and k.endswith(".url")})
+        """Configured remote names, read in process."""
+        return sorted(r.name for r in self._r.remotes if r.name)
 
     def identity(self) -> str:
         name, email = self.config("user.name"), self.config("user.email")

@@ -81,7 +81,7 @@ def visibility_gaps(repo: Repo, registry: Registry) -> list[visibility.Gap]:
 def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history", "notes")) -> None:
     """Refuse a decision this clone cannot make correctly; name the first gap and its fix.
     `needs` says what the decision reads: history (approvals, past policies), notes (evidence)."""
-    blocking = [g for g in ctx.gaps if g.blocking and g.missing in needs]
+    blocking = [g for g in ctx.gaps if g.missing in needs]
     if blocking:
         raise IncompleteError(f"cannot {what} here: {blocking[0].cause}", blocking[0].fix)
 

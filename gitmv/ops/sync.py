@@ -250,7 +250,7 @@ def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dic
 
 def sync_at(remote: str = "origin", path: str | os.PathLike = ".", on_progress: Callable[[str], None] | None = None) -> dict:
     repo = Repo.discover(path)
-    remotes = repo.git("remote").stdout.decode().split()
+    remotes = repo.remotes()
     if remote not in remotes:
         raise NotFoundError(f"no remote named '{remote}' (remotes: {', '.join(remotes) or 'none'})",
                             f"git remote add {remote} URL")

@@ -27,7 +27,7 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
     ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
     # verify fails when it cannot see what it must check
-    failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps if g.blocking]
+    failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps]
     checked: list[str] = []
     models = [model] if model else reg.model_names
     digests = None

@@ -27,7 +27,6 @@ class RemoteNotes:
 class Gap:
     cause: str
     fix: str
-    blocking: bool  # a gate decision or a verification made without it could be wrong
     missing: str  # "history" (commits, approvals, past policies) or "notes" (evidence records)
 
 
@@ -35,13 +34,13 @@ def gaps(*, shallow: bool, has_local_notes: bool, has_versions: bool, remotes: S
     found = []
     if shallow:
         found.append(Gap("this clone is shallow: approvals and the policies in force are read from history it lacks",
-                         "git fetch --unshallow", True, "history"))
+                         "git fetch --unshallow", "history"))
     for r in remotes:
         if r.tracking is not None and not r.merged:
             found.append(Gap(f"evidence notes fetched from '{r.remote}' are not merged into refs/notes/mv-promote",
-                             f"git mv-promote sync {r.remote}", True, "notes"))
+                             f"git mv-promote sync {r.remote}", "notes"))
         elif r.tracking is None and not r.fetches_notes and not has_local_notes and has_versions:
             found.append(Gap(f"the evidence notes of '{r.remote}' were never fetched into this clone "
                              "(git clone and git fetch do not fetch notes)",
-                             f"git mv-promote sync {r.remote}", True, "notes"))
+                             f"git mv-promote sync {r.remote}", "notes"))
     return found
