@@ -13,119 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, run_mv
+from conftest import DvcRepo, dvc, git, run_mv
 
 pytest.importorskip("dvc", reason="DVC tests need the [dvc] extra")
-
-TRAIN = '''import hashlib, pathlib, yaml
-params = yaml.safe_load(open("params.yaml"))
-h = hashlib.sha256(str(params["seed"]).encode())
-for f in sorted(pathlib.Path("data/train").iterdir()):
-    h.update(f.name.encode() + f.read_bytes())
-pathlib.Path("model.bin").write_text(h.hexdigest() + "\\n")
-'''
-EVAL = '''import json, sys
-digest = open(sys.argv[1]).read().strip()
-auc = 0.8 + int(digest[:2], 16) / 2550
-json.dump({"metrics": {"auc": round(auc, 4)}, "slices": {"region=eu": {"auc": round(auc, 4)}}}, open(sys.argv[2], "w"))
-'''
-DVC_YAML = '''stages:
-  train:
-    cmd: python3 train.py
-    deps:
-      - train.py
-      - data/train
-    params:
-      - seed
-    outs:
-      - model.bin
-  eval:
-    cmd: python3 eval.py model.bin metrics.json
-    deps:
-      - eval.py
-      - model.bin
-    outs:
-      - metrics.json:
-          cache: false
-'''
-POLICY = '''schema = 1
-[registry]
-stages = ["staging", "production"]
-protected_stages = ["production"]
-allowed_signers = ".mv-promote/allowed_signers"
-[models.churn]
-artifacts = ["model.bin"]
-data = ["data/train.dvc"]
-params = "params.yaml"
-[models.churn.eval]
-suite = "holdout"
-command = "python3 eval.py {artifact} {output}"
-[models.churn.gate]
-metrics = { auc = "max" }
-max_regression = { auc = 1.0 }
-'''
-
-
-def dvc(*args, cwd, check=True):
-    proc = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"dvc {' '.join(args)}: {proc.stdout}{proc.stderr}")
-    return proc
-
-
-class DvcRepo:
-    def __init__(self, path: Path, keys, remote_args: list[str]):
-        self.path = path
-        path.mkdir()
-        git("init", "-q", cwd=path)
-        dvc("init", "-q", cwd=path)
-        dvc("config", "core.analytics", "false", cwd=path)
-        dvc("config", "core.check_update", "false", cwd=path)
-        dvc("remote", "add", "-d", *remote_args, cwd=path)
-        (path / "train.py").write_text(TRAIN)
-        (path / "eval.py").write_text(EVAL)
-        (path / "dvc.yaml").write_text(DVC_YAML)
-        (path / "params.yaml").write_text("seed: 7\n")
-        (path / ".mv-promote.toml").write_text(POLICY)
-        (path / ".mv-promote").mkdir()
-        (path / ".mv-promote" / "allowed_signers").write_text(keys.allowed_line("alice"))
-        data = path / "data" / "train"
-        data.mkdir(parents=True)
-        for name in ("a.csv", "b.csv", "c.csv"):
-            (data / name).write_text(f"{name},1\n")
-        dvc("add", "-q", "data/train", cwd=path)
-        self.commit("data and pipeline")
-
-    def commit(self, message):
-        git("add", "-A", cwd=self.path)
-        git("commit", "-q", "-m", message, cwd=self.path)
-
-    def train_and_register(self, message="train") -> str:
-        dvc("repro", "-q", "train", cwd=self.path)
-        dvc("push", "-q", cwd=self.path)
-        self.commit(message)
-        return run_mv("register", "churn", "-m", message, "--json", cwd=self.path).json["version"]
-
-    def remote_objects(self, root: Path) -> list[Path]:
-        return [p for p in root.rglob("*") if p.is_file()]
-
-
-@pytest.fixture
-def dvc_env(monkeypatch):
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def local_remote(tmp_path):
-    return tmp_path / "dvc-remote"
-
-
-@pytest.fixture
-def drepo(tmp_path, keys, dvc_env, local_remote):
-    local_remote.mkdir()
-    return DvcRepo(tmp_path / "repo", keys, ["store", str(local_remote)])
 
 
 def _remote_path(remote: Path, md5: str) -> Path:
@@ -281,26 +171,6 @@ def _md5_of(path: Path) -> str:
     import hashlib
 
     return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-# ---------------------------------------------------------------- S3 remote (moto on 127.0.0.1)
-
-@pytest.fixture
-def s3_remote(monkeypatch):
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket="models")
-    yield endpoint, client
-    server.stop()
 
 
 def test_s3_remote_verify_data_passes_then_names_a_deleted_object(tmp_path, keys, dvc_env, s3_remote):
