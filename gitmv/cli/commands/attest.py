@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from gitmv import output
@@ -34,7 +36,8 @@ def attest(model, version, stage, out, bom, key, store, as_json):
     result = api().attest(model, version, stage=stage, out=out, bom=bom, key=key, store=store)
 
     def render(r: dict) -> None:
-        output.line(f"{r['model']} {r['version']}: attestations in {r['dir']}/ (key {r['keyid'][:16]}…)")
+        where = os.path.relpath(r["dir"])
+        output.line(f"{r['model']} {r['version']}: attestations in {where}/ (key {r['keyid'][:16]}…)")
         for s in r["statements"]:
             output.line(f"  {s['file']:<36} {s['predicateType']}")
         if r["bom"]:

@@ -222,13 +222,19 @@ def attest(model: str, version: str, stage: str | None = None, out: str | os.Pat
     sig = target / MODEL_SIG_FILE
     pub = target / PUBLIC_KEY_FILE
     ignore = " --ignore_unsigned_files" if _holds_others(ctx, model_dir, v) else ""
+    here = Path(path).resolve()  # the command is given relative to where it is run
+
+    def rel(p: Path) -> str:
+        return os.path.relpath(p, here)
+
+    shown_dir = rel(ctx.repo.workdir / model_dir) if ctx.repo.workdir is not None else model_dir
     return {
         "model": model, "version": version, "tag": v.tag.id, "dir": str(target), "keyid": signing_key.keyid,
         "public_key": str(pub),
         "statements": [{"file": name, "predicateType": kind} for name, kind in made["kinds"].items()],
         "files": sorted(made["files"]),
         "model_signing": {"file": str(sig), "model_dir": model_dir,
-                            "verify": f"model_signing verify key {model_dir} --signature {sig} --public_key {pub}{ignore}"},
+                            "verify": f"model_signing verify key {shown_dir} --signature {rel(sig)} --public_key {rel(pub)}{ignore}"},
         "bom": str(target / BOM_FILE) if bom else None,
         "stored": stored,
         "next": [push_hint(ATTESTATIONS_REF)] if stored else [],

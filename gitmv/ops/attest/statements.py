@@ -202,6 +202,6 @@ def subject_problems(st: dict, artifacts: dict[str, dict]) -> list[str]:
         if got != expected or st.get("subject") != want["subject"]:
             return ["its signed files are not the version's artifacts and digests"]
         return []
-    got = sorted((s.get("name"), (s.get("digest") or {}).get("sha256")) for s in st.get("subject", []))
-    want = sorted((p, m["sha256"]) for p, m in artifacts.items())
-    return [] if got == want else [f"its subjects {got} are not the version's artifacts {want}"]
+    subjects = sorted((s.get("name"), (s.get("digest") or {}).get("sha256")) for s in st.get("subject", []))
+    expected = sorted((p, m["sha256"]) for p, m in artifacts.items())
+    return [] if subjects == expected else [f"its subjects {subjects} are not the version's artifacts {expected}"]
