@@ -42,7 +42,7 @@ RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists
 def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] | None = None) -> dict:
     say = on_progress or (lambda text: None)
     report: dict[str, Any] = {"remote": remote, "fetched": [], "fetched_records": 0, "pushed": [], "renumbered": [], "dropped": [],
-              "notes": None, "attempts": 0}
+              "notes": None, "attestations": None, "attempts": 0}
     for attempt in range(1, RETRIES + 1):
         report["attempts"] = attempt
         say(f"listing {remote}'s registry refs…")
@@ -52,11 +52,12 @@ def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] 
         before = repo.ref(NOTES_REF)
         merged = _merge_notes(repo, remote, theirs.get(NOTES_REF))
         _count_fetched_records(repo, before, merged, report)
-        attested = _merge_notes(repo, remote, theirs.get(ATTESTATIONS_REF), ATTESTATIONS_REF)
-        specs = _push_specs(repo, theirs, merged, attested)
+        # the merged attestation notes ride in the report (what _push reads), beside the evidence's
+        report["attestations"] = _merge_notes(repo, remote, theirs.get(ATTESTATIONS_REF), ATTESTATIONS_REF)
+        specs = _push_specs(repo, theirs, merged, report["attestations"])
         if specs:
             say(f"pushing {len(specs)} ref(s) to {remote}…")
-        ok, text = _push(repo, remote, theirs, merged, report, attested)
+        ok, text = _push(repo, remote, theirs, merged, report)
         if ok:
             report["notes"] = merged
             return report
@@ -238,8 +239,8 @@ def _push_specs(repo: Repo, theirs: dict, merged: str | None, attested: str | No
     return specs
 
 
-def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict,
-          attested: str | None = None) -> tuple[bool, str]:
+def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict) -> tuple[bool, str]:
+    attested = report.get("attestations")
     specs = _push_specs(repo, theirs, merged, attested)
     if not specs:
         return True, ""
