@@ -272,3 +272,35 @@ def test_server_refuses_evidence_records_in_the_attestation_ref(server, tmp_path
     refused(push(alice, f"{ATTEST_REF}:{ATTEST_REF}"), "R3 notes-valid")
     assert server.refs() == before
     accepted(push(alice, "main"))
+
+
+# ---------------------------------------------------------------- provenance fields (pure builders)
+
+RECORD = {"model": "churn", "version": "v3", "commit": "a" * 40, "created_at": "2026-11-01T09:00:00Z",
+          "created_by": "alice", "tier": "production", "policy_digest": "sha256:" + "b" * 64,
+          "artifacts": {"model.bin": {"sha256": "c" * 64, "size": 3}}, "run_id": "ci-4711", "seeds": [7],
+          "params": {"path": "params.yaml", "sha256": "d" * 64, "values": {"lr": 0.1}},
+          "lockfile": {"path": "requirements.lock", "sha256": "e" * 64}}
+
+
+def test_provenance_carries_run_id_params_seeds_lockfile_and_data_pins():
+    from gitmv.ops.attest import statements
+
+    pin = statements.pin_dependency({"path": "data/train.csv", "md5": "f" * 32, "source": "data/train.csv.dvc"}, "1" * 64)
+    st = statements.provenance(RECORD, url="https://git.example/ml.git", tag="9" * 40, ref="refs/tags/mv/churn/v3",
+                               pins=[pin], version="0")
+    build = st["predicate"]["buildDefinition"]
+    assert st["predicate"]["runDetails"]["metadata"]["invocationId"] == "ci-4711"
+    assert build["externalParameters"]["params"] == {"lr": 0.1} and build["externalParameters"]["seeds"] == [7]
+    deps = {d.get("name"): d for d in build["resolvedDependencies"]}
+    assert deps["source"]["uri"] == "git+https://git.example/ml.git" and deps["source"]["digest"] == {"gitCommit": "a" * 40}
+    assert deps["data/train.csv"]["digest"] == {"md5": "f" * 32, "sha256": "1" * 64}
+    assert deps["requirements.lock"]["digest"] == {"sha256": "e" * 64}
+    _validator("slsa-provenance-v1.schema.json").validate(st["predicate"])
+
+
+def test_a_dvc_directory_pin_keeps_its_listing_md5_and_gets_no_sha256():
+    from gitmv.ops.attest import statements
+
+    pin = statements.pin_dependency({"path": "data/images", "md5": "a" * 32 + ".dir", "nfiles": 3}, None)
+    assert pin["digest"] == {"md5": "a" * 32} and pin["annotations"]["dvcObject"] == "dir"
