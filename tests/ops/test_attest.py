@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import Clone, accepted, published_repo, push, refused
+from conftest import Clone, approval_team, published_repo, push, refused
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "attest"
 MODEL_SIGNING = Path(sys.executable).with_name("model_signing")
@@ -51,7 +52,7 @@ def payload(env: dict) -> dict:
 
 
 def model_signing_verify(result: dict, cwd: Path) -> subprocess.CompletedProcess:
-    cmd = result["model_signing"]["verify"].split()
+    cmd = shlex.split(result["model_signing"]["verify"])
     assert cmd[:3] == ["model_signing", "verify", "key"]
     return subprocess.run([str(MODEL_SIGNING), *cmd[1:]], cwd=cwd, capture_output=True, text=True)
 
@@ -269,9 +270,10 @@ def test_server_refuses_evidence_records_in_the_attestation_ref(server, tmp_path
     evidence = alice.git("notes", "--ref", "mv-promote", "show", tag)
     alice.git("notes", "--ref", "mv-promote-attestations", "add", "-m", evidence, tag)
     before = server.refs()
-    refused(push(alice, f"{ATTEST_REF}:{ATTEST_REF}"), "R3 notes-valid")
+    proc = push(alice, f"{ATTEST_REF}:{ATTEST_REF}")
+    refused(proc, "R3 notes-valid")
+    assert "belongs in refs/notes/mv-promote" in proc.stderr
     assert server.refs() == before
-    accepted(push(alice, "main"))
 
 
 # ---------------------------------------------------------------- provenance fields (pure builders)
@@ -304,3 +306,31 @@ def test_a_dvc_directory_pin_keeps_its_listing_md5_and_gets_no_sha256():
 
     pin = statements.pin_dependency({"path": "data/images", "md5": "a" * 32 + ".dir", "nfiles": 3}, None)
     assert pin["digest"] == {"md5": "a" * 32} and pin["annotations"]["dvcObject"] == "dir"
+
+
+def test_vsa_of_an_approved_promotion_carries_the_approval_evidence(server, tmp_path, keys, attest_key):
+    alice, bob, _ = approval_team(server, tmp_path, keys, "".join(keys.allowed_line(n) for n in ("alice", "bob")),
+                                  "Allow bob")
+    out = Path(attest(alice, attest_key, "--stage", "production").json["dir"])
+    vsa = payload(envelope(out, "vsa-production-1.intoto.json"))["predicate"]
+    merge = alice.git("log", "-1", "--merges", "--format=%H", "origin/main")
+    approval = next(i for i in vsa["inputAttestations"] if i["digest"] == {"gitCommit": merge})
+    assert approval["annotations"]["approvers"] == ["bob@example.com"]
+    assert approval["annotations"]["requester"] == "alice@example.com"
+    assert vsa["verificationResult"] == "PASSED"
+
+
+def test_server_refuses_attestation_records_in_the_evidence_notes(server, tmp_path, keys, attest_key):
+    from gitmv.records import parse_note, render_note
+
+    alice = published_repo(server, tmp_path, keys)
+    attest(alice, attest_key, "--store")
+    tag = alice.git("rev-parse", "refs/tags/mv/churn/v1")
+    mixed = [rec for ref in ("mv-promote", "mv-promote-attestations")
+             for rec in parse_note((alice.git("notes", "--ref", ref, "show", tag) + "\n").encode())]
+    alice.git("notes", "--ref", "mv-promote", "add", "-f", "-m", render_note(mixed).rstrip("\n"), tag)
+    before = server.refs()
+    proc = push(alice, "refs/notes/mv-promote")
+    refused(proc, "R3 notes-valid")
+    assert "belongs in refs/notes/mv-promote-attestations" in proc.stderr
+    assert server.refs() == before

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,8 @@ def attest(model: str, version: str, stage: str | None = None, out: str | os.Pat
         "statements": [{"file": name, "predicateType": kind} for name, kind in made["kinds"].items()],
         "files": sorted(made["files"]),
         "model_signing": {"file": str(sig), "model_dir": model_dir,
-                            "verify": f"model_signing verify key {shown_dir} --signature {rel(sig)} --public_key {rel(pub)}{ignore}"},
+                            "verify": f"model_signing verify key {shlex.quote(shown_dir)} --signature {shlex.quote(rel(sig))} "
+                                      f"--public_key {shlex.quote(rel(pub))}{ignore}"},
         "bom": str(target / BOM_FILE) if bom else None,
         "stored": stored,
         "next": [push_hint(ATTESTATIONS_REF)] if stored else [],

@@ -26,6 +26,8 @@ BUILD_TYPE = "urn:git-mv-promote:buildtype:registered-version:v1"
 BUILDER_ID = "urn:git-mv-promote:builder"
 VERIFIER_ID = "urn:git-mv-promote:gate"
 RECORD_URI = "urn:git-mv-promote:record:"
+# what a promotion's approval evidence says, carried into the VSA (the rest is in the approval record)
+APPROVAL_FACTS = ("approvers", "requester", "pr", "request_file", "request_sha256", "request_commit")
 
 
 def statement(subjects: list[dict], predicate_type: str, predicate: dict) -> dict[str, Any]:
@@ -137,7 +139,7 @@ def verification_summary(artifacts: dict[str, dict], entry: dict, *, url: str | 
                      "annotations": {"approvers": approval.get("approvers", [])}})
     if approval.get("merge_commit"):
         used.append({"uri": f"{base}@{approval['merge_commit']}", "digest": {"gitCommit": approval["merge_commit"]},
-                     "annotations": {k: v for k, v in approval.items() if k in ("approvers", "pr", "request", "kind")}})
+                     "annotations": {k: v for k, v in approval.items() if v is not None and k in APPROVAL_FACTS}})
     used.append({"uri": f"{base}#refs/tags/mv/{model}/{stage}/{entry['seq']}", "digest": {"gitTag": stage_tag}})
     passed = bool((entry.get("gate") or {}).get("passed", True))
     level = "MV_PROMOTE_" + "".join(c if c.isalnum() else "_" for c in stage.upper())
