@@ -204,7 +204,7 @@ def _holds_others(ctx: Context, model_dir: str, v: Version) -> bool:
     return False
 
 
-def attest(model: str, version: str, stage: str | None = None, out: str | os.PathLike | None = None,
+def attest(model: str, version: str, *, stage: str | None = None, out: str | os.PathLike | None = None,
            bom: bool = False, key: str | None = None, store: bool = False, path: str | os.PathLike = ".") -> dict:
     check_names(model, version)
     if stage is not None:
