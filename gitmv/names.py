@@ -25,6 +25,9 @@ VERSION_SHAPED_RE = re.compile(r"^[vV]?[0-9]+$")
 TAG_DIR = "refs/tags/mv"
 TAG_ROOT = TAG_DIR + "/"
 NOTES_REF = "refs/notes/mv-promote"
+# Signed in-toto attestations (`attest --store`), apart from the evidence the gate reads: old
+# clients never parse them, and a note there may hold only attestation records.
+ATTESTATIONS_REF = "refs/notes/mv-promote-attestations"
 EXP_ROOT = "refs/mv-exp/"
 # A one-star pattern rather than the exact ref: an exact source that the remote lacks (no notes
 # pushed yet) makes every plain `git fetch` fail; the pattern maps the same ref and matches
@@ -64,6 +67,11 @@ def model_tags_prefix(model: str) -> str:
 def tracking_notes_ref(remote: str) -> str:
     """Where a remote's evidence notes are fetched to (by `sync`, and by NOTES_FETCH_REFSPEC)."""
     return f"refs/notes/remotes/{remote}/mv-promote"
+
+
+def tracking_attestations_ref(remote: str) -> str:
+    """Where a remote's attestation notes are fetched to (the NOTES_FETCH_REFSPEC pattern maps it so)."""
+    return f"refs/notes/remotes/{remote}/mv-promote-attestations"
 
 
 def experiment_ref(model: str, exp_id: str) -> str:

@@ -29,7 +29,9 @@ from gitmv.errors import RecordError
 from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Table, Value, validate
 
 SCHEMA = 1
-NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation")
+NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation", "attestation")
+# kinds that live only in refs/notes/mv-promote-attestations (names.ATTESTATIONS_REF), never with the evidence
+ATTESTATION_KINDS = ("attestation",)
 PROMOTION_KINDS = ("promote", "rollback")
 SIG_MARKERS = (b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN PGP SIGNATURE-----")
 MAX_NOTE_BYTES = 4 * 1024 * 1024
@@ -380,6 +382,13 @@ NOTE_SHAPES = {
     "deprecation": _note_shape(reason=Field(STRING)),
     "reproduction": _note_shape(match=Field(BOOLEAN)),
     "observation": _note_shape(),
+    # a signed in-toto statement (DSSE envelope) and the PEM public key its envelope verifies with
+    "attestation": _note_shape(predicate_type=Field(STRING, required=True), public_key=Field(STRING, required=True),
+                               envelope=Field(Table({"payloadType": Field(STRING, required=True),
+                                                     "payload": Field(STRING, required=True),
+                                                     "signatures": Field(Array(Table({"keyid": Field(STRING),
+                                                                                      "sig": Field(STRING, required=True)})),
+                                                                         required=True)}), required=True)),
 }
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from gitmv.errors import MvError
 from gitmv.git.repo import Repo
-from gitmv.names import NOTES_FETCH_REFSPEC, NOTES_REF, TAG_ROOT
+from gitmv.names import ATTESTATIONS_REF, NOTES_FETCH_REFSPEC, NOTES_REF, TAG_ROOT
 from gitmv.rules import refs as refrules
 
 
 def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
     """The remote's registry refs in the grammar, read as bytes. A name outside it (which a server
     without our hook may hold) is skipped: never fetched, never misread as another ref."""
-    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, check=False).check(
+    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, ATTESTATIONS_REF, check=False).check(
         f"cannot reach remote '{remote}'", "check 'git remote -v' and your access to the remote")
     try:
         listed = refrules.parse_ls_remote(proc.stdout)

@@ -9,8 +9,8 @@ Rules (numbered as in docs/hooks.md):
      seq = current + 1, an eval bound to the digests, a passing gate, not deprecated, approvals;
      a rollback instead needs the target to have been in that stage and to keep its eval.
   R2 policy and signers come from the protected branch.
-  R3 registry tags are never deleted or moved, never lightweight; the notes ref only
-     fast-forwards and never loses or alters a record.
+  R3 registry tags are never deleted or moved, never lightweight; the notes refs (evidence and
+     attestations) only fast-forward and never lose or alter a record.
   R4 objects are read from the quarantine; R5 fail closed (see gitmv.hooks); R6 cost follows
      the refs pushed.
   R7 the protected branch only fast-forwards, and changes to the policy, the signers files and
@@ -28,7 +28,7 @@ from gitmv.errors import MvError
 from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import ZERO, Repo
-from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
+from gitmv.names import ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
 from gitmv.git.signing import verify_commit
 from gitmv import approvals
 from gitmv.policy import POLICY_PATH, parse_policy
@@ -117,7 +117,7 @@ def pre_push(remote: str, pushes: list[tuple[str, str, str, str]], repo: Repo | 
     for _local_ref, local_sha, remote_ref, remote_sha in pushes:
         updates.append((remote_sha, local_sha, remote_ref))
         parsed = refrules.parse(remote_ref)
-        if remote_sha == ZERO and parsed is not None and parsed.kind != "notes":
+        if remote_sha == ZERO and parsed is not None and parsed.kind in ("version", "stage"):
             hidden.add(parsed.name)
     if hidden:
         hidden |= _local_only_registry_refs(repo, remote)
@@ -224,8 +224,13 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[t
                 notes_commit = new
             except Refusal as r:
                 refusals += r.texts
+        elif ref == ATTESTATIONS_REF:  # judged alone: the old value is the remote's, nothing else reads it
+            try:
+                _check_notes(repo, old, new, None, signers, ref=ATTESTATIONS_REF)
+            except Refusal as r:
+                refusals += r.texts
     reg = Registry(repo, policy, signers, notes_commit, hidden=hidden, protected_ref=protected_ref)
-    tags = [u for u in reg_updates if u[2] != NOTES_REF]
+    tags = [u for u in reg_updates if u[2] not in (NOTES_REF, ATTESTATIONS_REF)]
 
     def order(update):
         m = STAGE_REF_RE.match(update[2])
@@ -247,11 +252,12 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[t
     return refusals
 
 
-def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signers: bytes | None) -> None:
-    """The notes ref only fast-forwards to a commit, and every commit the push adds is checked on
-    every parent edge: each changed note canonical and valid, no record removed or altered. A
-    history that merely ends well could hide an edge that `verify` would report forever."""
-    ref = NOTES_REF
+def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signers: bytes | None,
+                 ref: str = NOTES_REF) -> None:
+    """A notes ref (the evidence, or the attestations) only fast-forwards to a commit, and every
+    commit the push adds is checked on every parent edge: each changed note canonical and valid,
+    holding only its ref's kinds of record, no record removed or altered. A history that merely
+    ends well could hide an edge that `verify` would report forever."""
     if new == ZERO:
         raise Refusal(ref, "R3 notes-append-only", "deleting the evidence notes is not allowed",
                       "evidence is append-only; push a notes commit that adds records instead")
@@ -271,21 +277,22 @@ def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signe
         raise Refusal(ref, "R6 bounded", f"the push adds more than {NOTES_COMMITS_LIMIT} notes commits",
                       "push evidence in smaller steps ('git mv-promote sync' after each batch)")
     for commit in added:
-        _check_notes_commit(repo, commit, signers)
+        _check_notes_commit(repo, commit, signers, ref)
 
 
 NOTES_COMMITS_LIMIT = 10000
 
 
-def _read_or_refuse(repo: Repo, commit: str, target: str) -> list[dict]:
+def _read_or_refuse(repo: Repo, commit: str, target: str, ref: str = NOTES_REF) -> list[dict]:
     try:
         return notes.read_records(repo, commit, target)
     except MvError as exc:
-        raise Refusal(NOTES_REF, "R3 notes-valid", f"note on {target[:12]} in notes commit {commit[:12]} is invalid: "
+        raise Refusal(ref, "R3 notes-valid", f"note on {target[:12]} in notes commit {commit[:12]} is invalid: "
                       f"{exc.cause}", "write evidence only with git mv-promote") from exc
 
 
-def _check_new_signatures(before: list[dict], after: list[dict], target: str, signers: bytes | None) -> None:
+def _check_new_signatures(before: list[dict], after: list[dict], target: str, signers: bytes | None,
+                          ref: str = NOTES_REF) -> None:
     """A record that carries a signature must be signed by its `by` (an allowed signer): one that
     does not verify would make every clone's verify fail forever. Unsigned records may be written
     (they are not evidence outside the research tier)."""
@@ -295,27 +302,33 @@ def _check_new_signatures(before: list[dict], after: list[dict], target: str, si
             continue
         check = verify_record(rec, signers)
         if not check.ok:
-            raise Refusal(NOTES_REF, "R3 notes-valid", f"record {rec['id']} on {target[:12]}: signature: {check.reason}",
+            raise Refusal(ref, "R3 notes-valid", f"record {rec['id']} on {target[:12]}: signature: {check.reason}",
                           "write evidence with git mv-promote, signed with your own key listed in allowed_signers")
 
 
-def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None) -> None:
+def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str = NOTES_REF) -> None:
     parents = repo.commit_info(commit)["parents"]
+    attestations = ref == ATTESTATIONS_REF
     for parent in parents or [None]:
         for target in sorted(repo.changed_note_targets(parent, commit)):
-            after = _read_or_refuse(repo, commit, target)
+            after = _read_or_refuse(repo, commit, target, ref)
             for rec in after:
+                if (rec.get("kind") in records.ATTESTATION_KINDS) != attestations:
+                    raise Refusal(ref, "R3 notes-valid",
+                                  f"{rec.get('kind')} record {rec.get('id')} on {target[:12]} belongs in "
+                                  f"{NOTES_REF if attestations else ATTESTATIONS_REF}",
+                                  "write evidence and attestations only with git mv-promote")
                 if not records.record_is_intact(rec):
-                    raise Refusal(NOTES_REF, "R3 notes-valid",
+                    raise Refusal(ref, "R3 notes-valid",
                                   f"record {rec.get('id')} on {target[:12]} does not match its id",
                                   "records are immutable; do not edit notes by hand")
             try:
                 before = notes.read_records(repo, parent, target) if parent else []
             except MvError:
                 before = []  # an invalid note was refused when its own commit was checked
-            _check_new_signatures(before, after, target, signers)
+            _check_new_signatures(before, after, target, signers, ref)
             for rid, what in notes_rules.edge_violations(before, after):  # what: "removed" | "altered"
-                raise Refusal(NOTES_REF, "R3 notes-append-only",
+                raise Refusal(ref, "R3 notes-append-only",
                               f"record {rid} on {target[:12]} would be {what} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
 

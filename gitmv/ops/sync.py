@@ -9,6 +9,8 @@
   evidence carried over, our unpublished tag removed); a stage tag of ours is dropped and reported,
   so it can be promoted again against the server's state. Nothing published ever moves.
 - Experiments (`refs/mv-exp/…`) are never pushed.
+- Attestations (`refs/notes/mv-promote-attestations`, written by `attest --store`) travel like the
+  evidence notes: fetched to a tracking ref, merged as a union of records, pushed fast-forward.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from gitmv import records
 from gitmv.errors import ConflictError, MvError, NotFoundError, RecordError, RefusedError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import ZERO, Repo
-from gitmv.names import (NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
-                         tracking_notes_ref, version_number, version_ref)
+from gitmv.names import (ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
+                         tracking_attestations_ref, tracking_notes_ref, version_number, version_ref)
 from gitmv.ops.versions import create_version_tag
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
@@ -40,7 +42,7 @@ RACE_MARKERS = ("fetch first", "non-fast-forward", "stale info", "already exists
 def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] | None = None) -> dict:
     say = on_progress or (lambda text: None)
     report: dict[str, Any] = {"remote": remote, "fetched": [], "fetched_records": 0, "pushed": [], "renumbered": [], "dropped": [],
-              "notes": None, "attempts": 0}
+              "notes": None, "attestations": None, "attempts": 0}
     for attempt in range(1, RETRIES + 1):
         report["attempts"] = attempt
         say(f"listing {remote}'s registry refs…")
@@ -50,7 +52,9 @@ def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] 
         before = repo.ref(NOTES_REF)
         merged = _merge_notes(repo, remote, theirs.get(NOTES_REF))
         _count_fetched_records(repo, before, merged, report)
-        specs = _push_specs(repo, theirs, merged)
+        # the merged attestation notes ride in the report (what _push reads), beside the evidence's
+        report["attestations"] = _merge_notes(repo, remote, theirs.get(ATTESTATIONS_REF), ATTESTATIONS_REF)
+        specs = _push_specs(repo, theirs, merged, report["attestations"])
         if specs:
             say(f"pushing {len(specs)} ref(s) to {remote}…")
         ok, text = _push(repo, remote, theirs, merged, report)
@@ -107,6 +111,8 @@ def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict, say: C
     for ref, oid in sorted(theirs.items()):
         if ref == NOTES_REF:
             specs.append(f"+{NOTES_REF}:{tracking_notes_ref(remote)}")
+        elif ref == ATTESTATIONS_REF:
+            specs.append(f"+{ATTESTATIONS_REF}:{tracking_attestations_ref(remote)}")
         elif ref not in local:
             specs.append(f"{ref}:{ref}")
         elif local[ref] != oid:
@@ -212,26 +218,30 @@ def _carry(repo: Repo, mine: str, new_id: str, record: VersionRecord, number: st
         notes.append(repo, new_id, carried, f"mv-promote: carry evidence of {record.model} {record.version} to v{number}")
 
 
-def _merge_notes(repo: Repo, remote: str, remote_notes: str | None) -> str | None:
-    tracking = repo.ref(tracking_notes_ref(remote)) if remote_notes else None
+def _merge_notes(repo: Repo, remote: str, remote_notes: str | None, ref: str = NOTES_REF) -> str | None:
+    tracking_ref = tracking_attestations_ref(remote) if ref == ATTESTATIONS_REF else tracking_notes_ref(remote)
+    tracking = repo.ref(tracking_ref) if remote_notes else None
 
     def compute(ours: str | None) -> str | None:
         return notes.merge_commits(repo, ours, tracking, f"mv-promote: merge notes from {remote}")
 
-    return repo.cas_notes_update(compute, NOTES_REF, f"mv-promote sync {remote}")
+    return repo.cas_notes_update(compute, ref, f"mv-promote sync {remote}")
 
 
-def _push_specs(repo: Repo, theirs: dict, merged: str | None) -> list[str]:
+def _push_specs(repo: Repo, theirs: dict, merged: str | None, attested: str | None = None) -> list[str]:
     local = dict(repo.refs_under(TAG_ROOT))
     specs = [f"{ref}:{ref}" for ref in sorted(local) if ref not in theirs
              and (VERSION_REF_RE.match(ref) or STAGE_REF_RE.match(ref))]
     if merged is not None and merged != theirs.get(NOTES_REF):
         specs.append(f"{NOTES_REF}:{NOTES_REF}")
+    if attested is not None and attested != theirs.get(ATTESTATIONS_REF):
+        specs.append(f"{ATTESTATIONS_REF}:{ATTESTATIONS_REF}")
     return specs
 
 
 def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dict) -> tuple[bool, str]:
-    specs = _push_specs(repo, theirs, merged)
+    attested = report.get("attestations")
+    specs = _push_specs(repo, theirs, merged, attested)
     if not specs:
         return True, ""
     proc = repo.git("push", "--atomic", "--porcelain", remote, *specs, check=False)
@@ -241,6 +251,8 @@ def _push(repo: Repo, remote: str, theirs: dict, merged: str | None, report: dic
         # the remote now holds our notes: keep the tracking ref in step
         if merged is not None:
             repo.git("update-ref", tracking_notes_ref(remote), merged, check=False)
+        if attested is not None:
+            repo.git("update-ref", tracking_attestations_ref(remote), attested, check=False)
         return True, text
     return False, text
 

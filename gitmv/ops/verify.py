@@ -19,9 +19,11 @@ from gitmv.registry import Registry, Version
 from gitmv.rules import notes as notes_rules
 
 
-def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
-    """Signatures, records, artifact digests, note integrity and notes history. Never raises for
-    a failed check: every failure is collected and named."""
+def verify(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".",
+           attestations: bool = False) -> dict:
+    """Signatures, records, artifact digests, note integrity and notes history (with
+    `attestations`, also the stored attestations and their notes history). Never raises for a
+    failed check: every failure is collected and named."""
     if model:
         check_names(model, version or None)
     ctx = open_context(path, cached=False)
@@ -48,7 +50,36 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
         failures.extend(_verify_notes_history(repo, reg.notes_commit))
     except MvError as exc:
         failures.append(f"notes: {exc.cause}")
-    return {"ok": not failures, "checked": checked, "failures": failures, "warnings": ctx.warnings}
+    result = {"ok": not failures, "checked": checked, "failures": failures, "warnings": ctx.warnings}
+    if attestations:
+        result["attestations"] = _verify_attestations(ctx, models, version, failures)
+        result["ok"] = not failures
+    return result
+
+
+def _verify_attestations(ctx: Context, models: list[str], version: str | None, failures: list) -> int:
+    """The stored attestations (ops/attest.check_stored) and the append-only history of their ref."""
+    from gitmv.names import ATTESTATIONS_REF
+    from gitmv.ops.attest import check_stored
+
+    repo, reg = ctx.repo, ctx.registry
+    head = repo.ref(ATTESTATIONS_REF)
+    count = 0
+    for name in models:
+        for vname in [version] if version else reg.versions(name):
+            try:
+                v = reg.version(name, vname)
+            except MvError:
+                continue  # reported with the version
+            found, n = check_stored(ctx, v, head)
+            failures.extend(found)
+            count += n
+    try:
+        repo.check_notes_commit(ATTESTATIONS_REF)
+        failures.extend(f.replace(NOTES_REF, ATTESTATIONS_REF) for f in _verify_notes_history(repo, head))
+    except MvError as exc:
+        failures.append(f"attestations: {exc.cause}")
+    return count
 
 
 def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list) -> None:

@@ -10,7 +10,8 @@ The namespace is everything whose name could interfere with the registry: `refs/
 (as a ref it blocks every `refs/tags/mv/...` by a directory/file conflict), everything under
 `refs/tags/mv/`, and every ref whose name starts with `refs/notes/mv-promote` (`.../x` blocks the
 notes ref; `mv-promote2` and the like are look-alikes). Inside it only the exact grammar is
-accepted. Pure functions, no I/O: the server hook, pre-push and the ref listings all call these.
+accepted: the tags, the evidence notes ref and the attestation notes ref
+`refs/notes/mv-promote-attestations`. Pure functions, no I/O: the server hook, pre-push and the ref listings all call these.
 """
 
 from __future__ import annotations
@@ -19,18 +20,20 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from gitmv.names import NOTES_REF, STAGE_REF_RE, TAG_DIR, TAG_ROOT, VERSION_REF_RE
+from gitmv.names import ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_DIR, TAG_ROOT, VERSION_REF_RE
 
 _TAG_DIR_B = TAG_DIR.encode()
 _TAG_ROOT_B = TAG_ROOT.encode()
 _NOTES_B = NOTES_REF.encode()
+_ATTEST_B = ATTESTATIONS_REF.encode()
 
 _VERSION_B = re.compile(VERSION_REF_RE.pattern.encode("ascii"))
 _STAGE_B = re.compile(STAGE_REF_RE.pattern.encode("ascii"))
 _HEX_B = re.compile(rb"\A(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
 
 RULE_NAME = "R3 valid-ref-name"
-GRAMMAR = ("refs/tags/mv/<model>/v<N>, refs/tags/mv/<model>/<stage>/<seq> or refs/notes/mv-promote; "
+GRAMMAR = ("refs/tags/mv/<model>/v<N>, refs/tags/mv/<model>/<stage>/<seq>, refs/notes/mv-promote or "
+           "refs/notes/mv-promote-attestations; "
            "model and stage [a-z0-9][a-z0-9_-]{0,63}, a stage not v<digits>, N and seq 1-999999999")
 
 
@@ -39,7 +42,7 @@ class RegistryRef:
     """A ref name in the registry grammar (always ASCII, so `name` is an exact str)."""
 
     name: str
-    kind: str  # "version" | "stage" | "notes"
+    kind: str  # "version" | "stage" | "notes" | "attestations"
     model: str | None = None
     version: str | None = None  # "v<N>" for a version ref
     stage: str | None = None
@@ -73,6 +76,8 @@ def parse(name: str | bytes) -> RegistryRef | None:
     raw = to_bytes(name)
     if raw == _NOTES_B:
         return RegistryRef(NOTES_REF, "notes")
+    if raw == _ATTEST_B:
+        return RegistryRef(ATTESTATIONS_REF, "attestations")
     m = _VERSION_B.match(raw)
     if m:
         return RegistryRef(raw.decode("ascii"), "version", model=m.group(1).decode("ascii"),

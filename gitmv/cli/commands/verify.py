@@ -14,8 +14,9 @@ from gitmv.errors import EXIT_FAULT, EXIT_OK
 @click.argument("model", type=MODEL, required=False)
 @click.argument("version", type=VERSION, required=False)
 @click.option("--data", "data", is_flag=True, help="Check instead that every object of MODEL's DVC pins and artifacts is in the DVC remote (needs the [dvc] extra).")
+@click.option("--attestations", is_flag=True, help="Also check the attestations stored by 'attest --store' (signatures, subjects, statements).")
 @json_option
-def verify(model, version, data, as_json):
+def verify(model, version, data, attestations, as_json):
     """Verify signatures, records, artifact digests and the append-only notes history.
 
     The work-tree artifact is checked for the version registered at HEAD's commit; every other
@@ -27,8 +28,9 @@ def verify(model, version, data, as_json):
         result = api().verify_data(model, version)
         checked = f"{len(result['versions'])} version(s), {result['objects_checked']} DVC object(s)"
     else:
-        result = api().verify(model, version)
-        checked = f"{len(result['checked'])} version(s)"
+        result = api().verify(model, version, attestations=attestations)
+        checked = f"{len(result['checked'])} version(s)" + (
+            f", {result['attestations']} attestation(s)" if attestations else "")
     warn(result)
     if as_json:
         output.emit_json(result)
