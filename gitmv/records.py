@@ -29,7 +29,7 @@ from gitmv.errors import RecordError
 from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Table, Value, validate
 
 SCHEMA = 1
-NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation")
+NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation", "replay")
 PROMOTION_KINDS = ("promote", "rollback")
 SIG_MARKERS = (b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN PGP SIGNATURE-----")
 MAX_NOTE_BYTES = 4 * 1024 * 1024
@@ -380,6 +380,11 @@ NOTE_SHAPES = {
     "deprecation": _note_shape(reason=Field(STRING)),
     "reproduction": _note_shape(match=Field(BOOLEAN)),
     "observation": _note_shape(),
+    # a replay the gate reads: row counts it recomputes the agreement from, finite differences
+    "replay": _note_shape(artifacts=Field(Map(STRING), required=True), against=Field(ANY_TABLE, required=True),
+                          inputs=Field(ANY_TABLE, required=True), rows=Field(INTEGER, required=True),
+                          agree=Field(INTEGER, required=True), agreement=Field(FINITE),
+                          max_abs_diff=Field(FINITE), mean_abs_diff=Field(FINITE), top=Field(Array(ANY_TABLE))),
 }
 
 
