@@ -138,16 +138,12 @@ def rec_target(repo, version: str) -> str:
     return repo.git("rev-parse", f"refs/tags/mv/churn/{version}")
 
 
-def test_an_unsigned_replay_record_does_not_count(live_lr):
+def test_replay_in_a_signed_tier_needs_a_signing_key_and_records_nothing_without_one(live_lr):
     v2 = live_lr.classifier("lr-0.1")
     live_lr.git("config", "user.signingkey", "")
-    live_lr.mv("replay", "churn", v2, code=1)  # the production tier needs a signed record
-    from gitmv import records
-
-    rec = live_lr.mv("replay", "churn", v2, "--against", "v1", "--json", code=None)
-    assert rec.code == 1 and "cannot sign the replay record" in rec.err
-    assert "kind = \"replay\"" not in note_text(live_lr, v2)
-    assert records  # the note holds the eval only
+    result = live_lr.mv("replay", "churn", v2, code=1)
+    assert "cannot sign the replay record: no signing key configured" in result.err
+    assert 'kind = "replay"' not in note_text(live_lr, v2)
 
 
 def test_replay_refuses_when_the_replay_command_is_dirty(live_lr):
@@ -168,11 +164,11 @@ def test_replay_refuses_when_the_inputs_are_dirty(live_lr):
 def test_outputs_of_unequal_length_are_a_clear_error_and_nothing_is_recorded(live_lr):
     v2 = live_lr.classifier("lr-0.1")
     (live_lr.path / "predict.py").write_text(
-        (live_lr.path / "predict.py").read_text().replace("model.predict(rows)", "model.predict(rows)[: 100 + int('C' in repr(model))]"))
+        (live_lr.path / "predict.py").read_text().replace("model.predict(rows)", "model.predict(rows)[: 100 + int('C=' in repr(model))]"))
     live_lr.commit("predict: truncated for one kind of model")
     before = note_text(live_lr, v2)
     result = live_lr.mv("replay", "churn", v2, code=1)
-    assert "v2 wrote 100 rows and v1 wrote 101" in result.err or "rows and" in result.err
+    assert "v2 wrote 101 rows and v1 wrote 100: a replay compares the outputs row by row" in result.err
     assert "Traceback" not in result.err and note_text(live_lr, v2) == before
 
 
@@ -205,7 +201,7 @@ def test_the_reviewer_page_shows_the_replay_and_the_most_different_rows(live_lr)
     rec = live_lr.mv("replay", "churn", v2, "--json").json["record"]
     page = live_lr.mv("request", "churn", v2, "--stage", "production", "--json").json["page"]
     assert "## Replay against v1 (production)" in page
-    assert f"| agreement | 0.9941 (168/169 rows) |" in page
+    assert "| agreement | 0.9941 (168/169 rows) |" in page
     row = rec["top"][0]
     assert f"| {row['row']} | {row['candidate']} | {row['baseline']} |" in page
 
