@@ -772,7 +772,7 @@ class SklearnRepo(ModelRepo):
         (path / "data").mkdir(exist_ok=True)
         features = ",".join(f"f{i}" for i in range(X.shape[1]))
         (path / "data" / "holdout.csv").write_text(
-            features + ",label\n" + "".join(",".join(repr(float(v)) for v in row) + f",{int(t)}\n" for row, t in zip(X, y)))
+            features + ",label\n" + "".join(",".join(repr(float(v)) for v in row) + f",{int(t)}\n" for row, t in zip(X, y, strict=True)))
         self.inputs = csv_rows(X, features)  # the held-out rows without their labels
         if inputs:
             (path / "data" / "prod.csv").write_text(self.inputs)

@@ -76,17 +76,18 @@ def _against(ctx: Context, model: str, version: str, against: str | None) -> tup
         if against is None:
             mp = ctx.policy.model(model)
             target = mp.gate.replay.against if mp.gate.replay else ctx.policy.stages[-1]
-            other, stage = rules.baseline_for(reg, model, target, version)
-            if other is None:
+            found, stage = rules.baseline_for(reg, model, target, version)
+            if found is None:
                 raise NotFoundError(f"nothing to replay {model} {version} against: {target} and "
                                     f"{ctx.policy.stages[-1]} have no version",
                                     f"pass --against vN (a registered version of {model})")
+            other = found
         else:
             ctx.policy.stage_index(against)  # an unknown stage: the policy's error, with a guess
             entry = reg.current(model, against)
             if entry is None:
                 raise NotFoundError(f"{against} has no version of {model} to replay against",
-                                    f"promote one first, or pass --against vN")
+                                    "promote one first, or pass --against vN")
             other, stage = reg.version(model, entry.record.version), against
     if other.name == version:
         raise UsageError(f"{model} {version} is the version it would be replayed against"

@@ -17,7 +17,6 @@ a replay compares row i with row i, and a shifted row would compare the wrong ex
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ def _json_value(value: object, where: str) -> Scalar:
     if isinstance(value, bool):
         return "true" if value else "false"
     if is_finite_number(value) or isinstance(value, str):
-        return value  # type: ignore[return-value]
+        return value
     raise ReplayError(f"{where}: prediction must be a number or a label, got {json.dumps(value)[:40]}", FORMAT_FIX)
 
 
@@ -112,7 +111,7 @@ def _jsonl(lines: list[str], what: str) -> Output:
 
 
 def _csv(lines: list[str], what: str) -> Output:
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    rows = list(csv.reader(lines))  # any iterable of lines: no file needed
     header = [h.strip() for h in rows[0]]
     if "prediction" not in header:
         raise ReplayError(f"{what}: the CSV header has no prediction column (it has: {', '.join(header)[:80]})",
@@ -153,30 +152,30 @@ def compare(candidate: Output, baseline: Output, *, candidate_name: str, baselin
                           "outputs row by row", "make the replay command write exactly one prediction per input row")
     ids = candidate.ids if candidate.ids is not None and baseline.ids is not None else None
     if ids is not None and baseline.ids is not None:
-        for row, (a, b) in enumerate(zip(ids, baseline.ids), 1):
+        for n_row, (a, b) in enumerate(zip(ids, baseline.ids, strict=True), 1):
             if a != b:
-                raise ReplayError(f"row {row} has id {a!r} in {candidate_name}'s output and {b!r} in {baseline_name}'s",
+                raise ReplayError(f"row {n_row} has id {a!r} in {candidate_name}'s output and {b!r} in {baseline_name}'s",
                                   "write the predictions in the order of the input rows")
     numeric = all(_is_number(v) for v in candidate.values) and all(_is_number(v) for v in baseline.values)
-    agree = sum(1 for a, b in zip(candidate.values, baseline.values) if _same(a, b))
+    agree = sum(1 for a, b in zip(candidate.values, baseline.values, strict=True) if _same(a, b))
     result: dict[str, Any] = {"rows": n, "agree": agree, "agreement": agree / n,
                               "output": "numbers" if numeric else "labels", "format": candidate.format}
     differing: list[tuple[float, int]] = []
     if numeric:
-        diffs = [abs(float(a) - float(b)) for a, b in zip(candidate.values, baseline.values)]
+        diffs = [abs(float(a) - float(b)) for a, b in zip(candidate.values, baseline.values, strict=True)]
         result["max_abs_diff"] = max(diffs)
         result["mean_abs_diff"] = sum(diffs) / n
         differing = sorted(((-d, i) for i, d in enumerate(diffs) if d > 0))
     else:
-        differing = [(0.0, i) for i, (a, b) in enumerate(zip(candidate.values, baseline.values)) if not _same(a, b)]
+        differing = [(0.0, i) for i, (a, b) in enumerate(zip(candidate.values, baseline.values, strict=True)) if not _same(a, b)]
     top = []
     for neg, i in differing[:top_n]:
-        row: dict[str, Any] = {"row": i + 1, "candidate": candidate.values[i], "baseline": baseline.values[i]}
+        entry: dict[str, Any] = {"row": i + 1, "candidate": candidate.values[i], "baseline": baseline.values[i]}
         if numeric:
-            row["abs_diff"] = -neg
+            entry["abs_diff"] = -neg
         if ids is not None:
-            row["id"] = ids[i]
-        top.append(row)
+            entry["id"] = ids[i]
+        top.append(entry)
     result["top"] = top
     return result
 
