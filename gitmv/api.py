@@ -29,6 +29,7 @@ _HOME = {
     "check": ("gitmv.ops.promote", "check"), "promote": ("gitmv.ops.promote", "promote"),
     "rollback": ("gitmv.ops.promote", "rollback"),
     "register": ("gitmv.ops.register", "register"),
+    "replay": ("gitmv.ops.replay", "replay"),
     "approvals_status": ("gitmv.ops.request", "approvals_status"), "approve": ("gitmv.ops.request", "approve"),
     "request": ("gitmv.ops.request", "request"),
     "init": ("gitmv.ops.setup", "init"),
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # what type checkers and readers see; at run time __getattr__
     from gitmv.ops.lifecycle import experiments, gc, lineage  # noqa: F401
     from gitmv.ops.promote import check, promote, rollback  # noqa: F401
     from gitmv.ops.register import register  # noqa: F401
+    from gitmv.ops.replay import replay  # noqa: F401
     from gitmv.ops.request import approvals_status, approve, request  # noqa: F401
     from gitmv.ops.setup import init  # noqa: F401
     from gitmv.ops.sync import sync_at as sync  # noqa: F401

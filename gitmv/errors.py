@@ -73,6 +73,10 @@ class EvalError(MvError):
     """The eval command failed or wrote malformed metrics; nothing was recorded."""
 
 
+class ReplayError(MvError):
+    """The replay command failed, or its outputs cannot be compared row by row; nothing was recorded."""
+
+
 class IncompleteError(MvError):
     """This clone cannot see state a decision needs (unfetched notes, a shallow clone)."""
 

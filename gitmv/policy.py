@@ -24,9 +24,29 @@ TIERS = ("research", "production", "regulated")
 REGULATED_MIN_APPROVALS = 2
 PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 EVAL_PLACEHOLDERS = {"artifact", "output", "model", "version", "suite"}
+REPLAY_PLACEHOLDERS = {"artifact", "inputs", "output", "model", "version"}
+REPLAY_REQUIRED = ("artifact", "inputs", "output")  # without them the command would not replay this version on the pin
 DURATION_RE = re.compile(r"^([0-9]+)([smhdw])$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_FIX = 'write e.g. "30d", "12h" or "2w"'
+
+
+@dataclass(frozen=True)
+class ReplayGate:
+    """`[models.X.gate] replay = { against = STAGE, min_agreement = x, max_abs_diff = y }`."""
+
+    against: str
+    min_agreement: float | None = None
+    max_abs_diff: float | None = None
+
+
+@dataclass(frozen=True)
+class ReplayPolicy:
+    """`[models.X.replay]`: the command that runs one version on the inputs, and the inputs (a Git
+    path or a DVC pin, as committed at HEAD)."""
+
+    command: str
+    inputs: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,7 @@ class GatePolicy:
     max_regression: dict[str, float] = field(default_factory=dict)
     protected_slices: tuple[str, ...] = ()
     approvals: int = 0
+    replay: ReplayGate | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,7 @@ class ModelPolicy:
     train_command: str | None = None
     gate: GatePolicy = GatePolicy()
     eval_signers: tuple[str, ...] = ()  # principals whose eval records count; empty: any allowed signer
+    replay: ReplayPolicy | None = None
 
     @property
     def signed(self) -> bool:
@@ -153,6 +175,35 @@ def _placeholders(command: str) -> Problem | None:
                    "use {artifact}, {output}, {model}, {version} or {suite}")
 
 
+def _replay_placeholders(command: str) -> Problem | None:
+    used = set(PLACEHOLDER_RE.findall(command))
+    unknown = sorted(used - REPLAY_PLACEHOLDERS)
+    if unknown:
+        return Problem(f"uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}",
+                       "use {artifact}, {inputs}, {output}, {model} or {version}")
+    lacking = [name for name in REPLAY_REQUIRED if name not in used]
+    if lacking:
+        return Problem(f"must use {', '.join('{' + n + '}' for n in lacking)}",
+                       "the command runs one version's {artifact} on the {inputs} file and writes {output}")
+    return None
+
+
+def _replay_bound(replay: dict[str, Any]) -> Problem | None:
+    if "min_agreement" not in replay and "max_abs_diff" not in replay:
+        return Problem("needs min_agreement or max_abs_diff", "e.g. replay = { against = \"production\", min_agreement = 0.98 }")
+    return None
+
+
+def _replay_against_stages(policy: dict[str, Any]) -> Problem | None:
+    """A replay bound against a stage the registry does not have could never be met."""
+    for name, model in policy["models"].items():
+        replay = model["gate"].get("replay")
+        if replay is not None and replay["against"] not in policy["registry"]["stages"]:
+            return Problem(f"names '{replay['against']}', which is not in registry.stages",
+                           at=("models", name, "gate", "replay", "against"))
+    return None
+
+
 def _no_duplicates(stages: list[str]) -> str | None:
     return None if len(set(stages)) == len(stages) else "lists a stage twice"
 
@@ -184,6 +235,9 @@ def _tier_needs(model: dict[str, Any]) -> Problem | None:
         if not model["gate"]["metrics"]:
             return Problem(f"is required for the {tier} tier",
                            "declare at least one metric as \"max\" or \"min\"", at=("gate", "metrics"))
+    if "replay" in model["gate"] and "replay" not in model:
+        return Problem("needs [models.<name>.replay] (the command and the inputs to replay on)",
+                       "add a replay table with command and inputs", at=("gate", "replay"))
     if tier == "regulated" and not model.get("model_card"):
         return Problem("is required for the regulated tier", at=("model_card",))
     if tier == "regulated" and not model["gate"]["eval_signers"]:
@@ -204,6 +258,12 @@ GATE = Table({
     "protected_slices": Field(NAMES, default=[]),
     "approvals": Field(Value("integer", checks=(at_least(0),)), default=0),
     "eval_signers": Field(NAMES, default=[]),
+    "replay": Field(Table({
+        "against": Field(Value("string", checks=(non_empty, _stage_name)), required=True),
+        "min_agreement": Field(Value("number", checks=(at_least(0), lambda v: None if v <= 1 else
+                                                         f"must be ≤ 1 (a fraction of rows), got {v!r}"))),
+        "max_abs_diff": Field(Value("number", checks=(at_least(0),))),
+    }, checks=(_replay_bound,))),
 }, checks=(_gate_refs,))
 
 MODEL = Table({
@@ -219,6 +279,10 @@ MODEL = Table({
         "data": Field(PATH),
     }), default={}),
     "train": Field(Table({"command": Field(STRING)}), default={}),
+    "replay": Field(Table({
+        "command": Field(Value("string", checks=(non_empty, _replay_placeholders)), required=True),
+        "inputs": Field(Value("string", checks=(non_empty, _relpath)), required=True),
+    })),
     "gate": Field(GATE, default={}),
 }, checks=(_tier_needs,))
 
@@ -237,7 +301,7 @@ POLICY = Table({
         "policy_approvals": Field(Value("integer", checks=(at_least(0),)), default=1),
     }, checks=(_protected_are_stages,)), required=True),
     "models": Field(Map(MODEL, key=_model_name), default={}),
-})
+}, checks=(_replay_against_stages,))
 
 
 def _model(name: str, t: dict[str, Any]) -> ModelPolicy:
@@ -248,8 +312,10 @@ def _model(name: str, t: dict[str, Any]) -> ModelPolicy:
         eval_suite=t["eval"].get("suite"), eval_command=t["eval"].get("command"), eval_data=t["eval"].get("data"),
         train_command=t["train"].get("command"),
         gate=GatePolicy(metrics=gate["metrics"], thresholds=gate["thresholds"], max_regression=gate["max_regression"],
-                        protected_slices=tuple(gate["protected_slices"]), approvals=gate["approvals"]),
-        eval_signers=tuple(gate["eval_signers"]))
+                        protected_slices=tuple(gate["protected_slices"]), approvals=gate["approvals"],
+                        replay=ReplayGate(**gate["replay"]) if "replay" in gate else None),
+        eval_signers=tuple(gate["eval_signers"]),
+        replay=ReplayPolicy(**t["replay"]) if "replay" in t else None)
 
 
 def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:

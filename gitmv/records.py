@@ -29,7 +29,7 @@ from gitmv.errors import RecordError
 from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Table, Value, validate
 
 SCHEMA = 1
-NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation", "attestation")
+NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation", "replay", "attestation")
 # kinds that live only in refs/notes/mv-promote-attestations (names.ATTESTATIONS_REF), never with the evidence
 ATTESTATION_KINDS = ("attestation",)
 PROMOTION_KINDS = ("promote", "rollback")
@@ -389,6 +389,11 @@ NOTE_SHAPES = {
                                                      "signatures": Field(Array(Table({"keyid": Field(STRING),
                                                                                       "sig": Field(STRING, required=True)})),
                                                                          required=True)}), required=True)),
+    # a replay the gate reads: row counts it recomputes the agreement from, finite differences
+    "replay": _note_shape(artifacts=Field(Map(STRING), required=True), against=Field(ANY_TABLE, required=True),
+                          inputs=Field(ANY_TABLE, required=True), rows=Field(INTEGER, required=True),
+                          agree=Field(INTEGER, required=True), agreement=Field(FINITE),
+                          max_abs_diff=Field(FINITE), mean_abs_diff=Field(FINITE), top=Field(Array(ANY_TABLE))),
 }
 
 

@@ -372,6 +372,11 @@ class Registry:
             return found[0] if found else None
         return evidence.newest_eval(self._note_history(version.tag.id), found, suite, version.digests)
 
+    def note_positions(self, target: str) -> dict[str, int]:
+        """record id -> position of the notes commit that introduced it (higher: later), so that
+        "newest" never depends on a writer-chosen `at` (rules.evidence)."""
+        return evidence.positions(self._note_history(target))
+
     def _note_history(self, target: str) -> list[tuple[int, set[str]]]:
         """(position, record ids introduced) for each notes commit on the first-parent chain that
         changed the note on `target`, newest with the highest position. Cost follows the commits

@@ -286,3 +286,40 @@ def test_uncommitted_broken_policy_does_not_break_commands_using_the_committed_o
     result = r.mv("show", "--json")
     assert [m["model"] for m in result.json["models"]] == ["churn"]
     assert result.json["warnings"]
+
+
+# ---------------------------------------------------------------- replay
+
+REPLAY = POLICY + '''replay = { against = "production", min_agreement = 0.98 }
+
+[models.churn.replay]
+command = "python3 predict.py {artifact} {inputs} {output}"
+inputs = "data/prod-sample.dvc"
+'''
+
+
+def test_replay_table_and_gate_key_are_read():
+    churn = parse_policy(REPLAY.encode()).model("churn")
+    assert (churn.replay.command, churn.replay.inputs) == ("python3 predict.py {artifact} {inputs} {output}",
+                                                           "data/prod-sample.dvc")
+    assert (churn.gate.replay.against, churn.gate.replay.min_agreement, churn.gate.replay.max_abs_diff) == \
+        ("production", 0.98, None)
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('against = "production"', 'against = "prod"', "models.churn.gate.replay.against names 'prod', which is not in registry.stages"),
+    ("min_agreement = 0.98", "min_agreement = 1.5", "models.churn.gate.replay.min_agreement must be ≤ 1"),
+    ("min_agreement = 0.98", "max_abs_diff = -1", "models.churn.gate.replay.max_abs_diff must be ≥ 0"),
+    (', min_agreement = 0.98', '', "models.churn.gate.replay needs min_agreement or max_abs_diff"),
+    ("{inputs} {output}", "{output}", "models.churn.replay.command must use {inputs}"),
+    ("{inputs} {output}\"", "{inputs} {output} {suite}\"", "models.churn.replay.command uses unknown placeholder(s) {suite}"),
+    ('inputs = "data/prod-sample.dvc"', 'inputs = "../prod.csv"', "models.churn.replay.inputs must be a path relative"),
+    ('inputs = "data/prod-sample.dvc"', 'inputs = "d.csv"\nrows = 10', "unknown key models.churn.replay.rows"),
+])
+def test_bad_replay_keys_are_named_with_their_path(old, new, words):
+    assert words in policy_error(edit(old, new, REPLAY))
+
+
+def test_a_gate_replay_bound_needs_the_replay_table():
+    text = REPLAY.split("[models.churn.replay]")[0]
+    assert "models.churn.gate.replay needs [models.<name>.replay]" in policy_error(text)

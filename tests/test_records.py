@@ -69,6 +69,22 @@ def deprecation_record() -> dict:
                                     at="2026-11-03T08:00:00Z", by="Bob <bob@example.com>")
 
 
+def replay_record() -> dict:
+    """A replay of v2 against v1 (production) on DVC-pinned inputs: the golden replay record."""
+    return records.make_note_record("replay", {
+        "model": "churn", "version": "v2", "artifacts": {"model.bin": "ab" * 32},
+        "against": {"version": "v1", "stage": "production", "tag": "9c" * 20, "artifacts": {"model.bin": "cd" * 32}},
+        "inputs": {"path": "data/prod-sample.csv.dvc", "data": "data/prod-sample.csv",
+                   "md5": "0123456789abcdef0123456789abcdef", "sha256": "ef" * 32, "size": 48213},
+        "command": "python3 predict.py {artifact} {inputs} {output}", "command_digest": "sha256:" + "12" * 32,
+        "code_commit": "3f2a" * 10, "duration_s": 2.5, "format": "lines", "output": "labels",
+        "rows": 169, "agree": 166, "agreement": 166 / 169,
+        "top": [{"row": 14, "candidate": "benign", "baseline": "malignant"},
+                {"row": 87, "candidate": "malignant", "baseline": "benign"},
+                {"row": 152, "candidate": "benign", "baseline": "malignant"}],
+    }, at="2026-11-02T11:00:00Z", by="alice@example.com")
+
+
 def golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if UPDATE:
@@ -88,6 +104,14 @@ def test_promotion_record_renders_exactly_as_the_golden_file():
 
 def test_note_renders_exactly_as_the_golden_file():
     golden("note.toml", records.render_note([deprecation_record(), eval_record()]))
+
+
+def test_replay_note_renders_exactly_as_the_golden_file():
+    golden("replay_note.toml", records.render_note([replay_record()]))
+
+
+def test_the_golden_replay_note_parses_back_to_its_record():
+    assert records.parse_note((GOLDEN / "replay_note.toml").read_bytes()) == [replay_record()]
 
 
 def test_version_tag_message_is_the_subject_a_blank_line_and_the_golden_record():

@@ -466,8 +466,10 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
     if failures:
         first = failures[0]
         rule = {"eval": "R1 eval", "approvals": "R1 approvals", "not deprecated": "R1 deprecated",
-                "signature": "R1 signed-version", "tier": "R1 tier"}.get(first.name, "R1 gate")
+                "signature": "R1 signed-version", "tier": "R1 tier", "replay": "R1 replay"}.get(first.name, "R1 gate")
         fix = {"R1 eval": f"run 'git mv-promote eval {model} {record.version}' and push refs/notes/mv-promote",
+               "R1 replay": f"run 'git mv-promote replay {model} {record.version}' and push refs/notes/mv-promote; "
+                            "a replay below the policy's bound needs a better candidate",
                "R1 approvals": f"get 'git mv-promote request {model} {record.version} --stage {stage}' approved by "
                                "another allowed signer ('git mv-promote approve' or a signed merge) and merged into "
                                f"{policy.protected_branch}, then promote again"}.get(

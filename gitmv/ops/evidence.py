@@ -116,16 +116,17 @@ def command_digest(command: str, blobs: dict[str, str]) -> str:
     return "sha256:" + hashlib.sha256(records.canonical_json({"command": command, "files": dict(blobs)})).hexdigest()
 
 
-def _refuse_dirty(repo: Repo, model: str, paths: list[str]) -> None:
+def _refuse_dirty(repo: Repo, model: str, paths: list[str], what: str = "eval") -> None:
     """Evidence must say what produced it: the command's files and the policy as committed at HEAD
-    (the record names HEAD), the same rule `register` applies to the files that define a version."""
+    (the record names HEAD), the same rule `register` applies to the files that define a version.
+    `what` names the evidence (eval, replay)."""
     if repo.workdir is None:
         return
     out = repo.git("status", "--porcelain", "--untracked-files=no", "-z", "--", *paths).stdout.decode()
     dirty = sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
     if dirty:
-        raise RefusedError(f"uncommitted changes in files that define the eval of {model}: {', '.join(dirty)}",
-                           "commit or stash them, so the eval record's code commit is what ran")
+        raise RefusedError(f"uncommitted changes in files that define the {what} of {model}: {', '.join(dirty)}",
+                           f"commit or stash them, so the {what} record's code commit is what ran")
 
 
 def _run_in_own_group(command: str, cwd: str) -> tuple[int, bytes]:

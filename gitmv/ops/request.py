@@ -38,8 +38,11 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     branch_ref = f"refs/heads/{branch}"
     req = request_mod.request_record(verdict, v.tag.id, repo.identity(), now(), reason)
     changes = diff_in(ctx, model, verdict.baseline, version) if verdict.baseline and verdict.baseline != version else None
+    replayed = verdict.replay_record
+    if replayed is None and verdict.baseline and verdict.baseline != version:
+        replayed = rules.counted_replay(reg, mp, v, reg.version(model, verdict.baseline))
     page = request_mod.render_page(model_policy=mp, policy=policy, verdict=verdict, req=req, diff=changes,
-                                   candidate_sizes=v.record.artifacts)
+                                   candidate_sizes=v.record.artifacts, replay=replayed)
     existing = repo.ref(branch_ref)
     if existing is not None:
         raise RefusedError(f"branch {branch} already exists",

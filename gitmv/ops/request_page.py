@@ -59,7 +59,41 @@ def _code(rec: dict | None, key: str, width: int) -> str:
     return f"`{value[:width]}`" if value else "not recorded"
 
 
-def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict | None, candidate_sizes: dict) -> str:
+def replay_section(rec: dict, version: str) -> list[str]:
+    """The replay the reviewer should see: how often the two versions agree on the pinned inputs,
+    and the rows where they differ most."""
+    against = rec.get("against") or {}
+    base = str(against.get("version"))
+    where = f" ({against['stage']})" if against.get("stage") else ""
+    inputs = rec.get("inputs") or {}
+    rows, agree = int(rec["rows"]), int(rec["agree"])
+    lines = [f"## Replay against {base}{where}", "",
+             f"Both versions ran `{rec.get('command')}` on `{inputs.get('path')}` (sha256 "
+             f"`{str(inputs.get('sha256'))[:12]}`) at code `{str(rec.get('code_commit'))[:12]}`; "
+             f"record `{str(rec.get('id'))[:19]}`.", "",
+             "| | |", "|---|---|", f"| rows | {rows} ({rec.get('output')}) |",
+             f"| agreement | {agree / rows:.4g} ({agree}/{rows} rows) |"]
+    numbers = "max_abs_diff" in rec
+    if numbers:
+        lines += [f"| max abs diff | {_num(rec['max_abs_diff'])} |", f"| mean abs diff | {_num(rec.get('mean_abs_diff'))} |"]
+    top = rec.get("top") or []
+    lines += ["", "### Rows that differ most", ""]
+    if not top:
+        return lines + ["None: the outputs agree on every row.", ""]
+    ids = any("id" in row for row in top)
+    head = ["row"] + (["id"] if ids else []) + [version, base] + (["abs diff"] if numbers else [])
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if h in ("row", "abs diff") else "---" for h in head) + "|"]
+    for row in top:
+        cells = [str(row.get("row"))] + ([str(row.get("id", NA))] if ids else []) + \
+            [_num(row.get("candidate")), _num(row.get("baseline"))] + ([_num(row.get("abs_diff"))] if numbers else [])
+        lines.append("| " + " | ".join(cells) + " |")
+    if rows - agree > len(top):
+        lines.append(f"\n({len(top)} of the {rows - agree} rows that differ.)")
+    return lines + [""]
+
+
+def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict | None, candidate_sizes: dict,
+                replay: dict | None = None) -> str:
     m, v, stage = verdict.model, verdict.version, verdict.stage
     base = verdict.baseline
     lines = [f"# Promote {m} {v} to {stage}", ""]
@@ -102,6 +136,8 @@ def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict
                 lines.append(f"| {slice_name} | {name} | {NA} | {_num(value)} | {NA} | {NA} |")
     lines += ["", "## Gate", ""]
     lines += [f"- {PASS if c.passed else FAIL} **{c.name}**: {c.detail}" for c in verdict.criteria]
+    if replay is not None:
+        lines += [""] + replay_section(replay, v)[:-1]
     lines += ["", "## What changed" + (f" since {base}" if base else ""), ""]
     if diff is None:
         lines.append("Nothing to compare with: this is the first version to enter the registry's stages.")

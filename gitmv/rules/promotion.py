@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from gitmv.errors import MvError, PolicyError
-from gitmv.rules import gate
+from gitmv.rules import gate, replay
 from gitmv.rules.gate import Criterion
 from gitmv.rules.view import V, RegistryView
 
@@ -30,6 +30,7 @@ class Verdict:
     baseline: str | None = None
     baseline_stage: str | None = None
     approval: dict[str, Any] | None = None
+    replay_record: dict[str, Any] | None = None  # the replay the gate's replay bound judged
 
     @property
     def passed(self) -> bool:
@@ -43,6 +44,7 @@ class Verdict:
             "model": self.model, "version": self.version, "stage": self.stage, "kind": self.kind,
             "passed": self.passed, "baseline": self.baseline, "baseline_stage": self.baseline_stage,
             "eval_record": self.eval_record["id"] if self.eval_record else None,
+            "replay_record": self.replay_record["id"] if self.replay_record else None,
             "criteria": [c.to_dict() for c in self.criteria],
             "approval": self.approval,
         }
@@ -175,6 +177,46 @@ def _gate_criteria(reg: RegistryView[V], mp: ModelPolicy, version: V, stage: str
             crit.append(Criterion("baseline eval", False,
                                   f"current {base_stage} version {baseline.name} has no eval on suite {mp.eval_suite} to compare with"))
     crit.extend(gate.evaluate(mp.gate, ev, base_eval, label, mp.name))
+    if mp.gate.replay is not None:
+        crit.append(replay_criterion(reg, mp, version, verdict))
+
+
+def replay_criterion(reg: RegistryView[V], mp: ModelPolicy, version: V, verdict: Verdict | None = None) -> Criterion:
+    """The gate's replay bound: the newest counted replay record of this version against the
+    current version of `gate.replay.against` must meet the bound. Nothing live there: nothing to
+    replay against. The record the criterion judged goes to `verdict.replay_record`."""
+    bound = mp.gate.replay
+    assert bound is not None
+    entry = reg.current(mp.name, bound.against)
+    if entry is None:
+        return Criterion("replay", True, f"{bound.against} has no version yet: nothing to replay against")
+    live = reg.version(mp.name, entry.record.version)
+    label = f"{live.name} ({bound.against})"
+    if live.name == version.name:
+        return Criterion("replay", True, f"{version.name} is the current {bound.against} version")
+    chosen = counted_replay(reg, mp, version, live)
+    if chosen is None:
+        return replay.missing(mp.name, version.name, label, bound.against)
+    if verdict is not None:
+        verdict.replay_record = chosen
+    return replay.judge(bound, chosen, label)
+
+
+def counted_replay(reg: RegistryView[V], mp: ModelPolicy, version: V, against: V) -> dict[str, Any] | None:
+    """The replay record that counts for `version` against `against`: well formed, bound to both
+    versions' digests and `against`'s tag, on the policy's inputs, signed by an allowed signer (as
+    the tier needs; by an eval signer when the policy names them); the newest in the notes history."""
+    if mp.replay is None:
+        return None
+    found = [r for r in reg.records_of(version.tag.id, "replay")
+             if replay.well_formed(r) and replay.bound_to(
+                 r, model=mp.name, version=version.name, digests=version.digests, against=against.name,
+                 against_tag=against.tag.id, against_digests=against.digests, inputs=mp.replay.inputs)
+             and (not mp.signed or reg.record_signature(r).ok)
+             and (not mp.eval_signers or reg.record_signature(r).principal in mp.eval_signers)]
+    if len(found) <= 1:
+        return found[0] if found else None
+    return replay.newest(found, reg.note_positions(version.tag.id))
 
 
 def _regulated(reg: RegistryView[V], mp: ModelPolicy, version: V) -> list[Criterion]:
