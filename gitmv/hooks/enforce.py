@@ -15,6 +15,9 @@ Rules (numbered as in docs/hooks.md):
      the refs pushed.
   R7 the protected branch only fast-forwards, and changes to the policy, the signers files and
      promotions/** reach it only as merges with `policy_approvals` approvers (rules/branch_guard.py).
+  R8 a stage record carries `traffic` exactly in a rollout stage, in range, and a share change
+     (kind = rollout) targets the stage's current version (rules/rollout.py). The canary soak is
+     part of R1 (rules/soak.py), timed by the pushed stage tag's own time.
 """
 
 from __future__ import annotations
