@@ -16,7 +16,7 @@ from typing import Any
 from gitmv.errors import PolicyError
 from gitmv import names
 from gitmv.names import NAME_RE
-from gitmv.rules.rollout import traffic_problem
+from gitmv.records import traffic_problem
 from gitmv.schema import BOOLEAN, INTEGER, NUMBER, STRING, Array, Errors, Field, Map, Problem, Table, Value, at_least, \
     non_empty, validate
 

@@ -162,6 +162,20 @@ PROMOTION_RECORD = Table({
 })
 
 
+# The share of a rollout stage a stage record may carry (policy's gate.soak.traffic too). 0% would
+# be a version in a stage that serves nothing: take it out by promoting or rolling back another
+# version instead. 100% is the whole stage.
+MIN_TRAFFIC = 1
+MAX_TRAFFIC = 100
+
+
+def traffic_problem(value: int) -> str | None:
+    """Why `value` is not a valid share, or None."""
+    if MIN_TRAFFIC <= value <= MAX_TRAFFIC:
+        return None
+    return f"must be a whole percent from {MIN_TRAFFIC} to {MAX_TRAFFIC}, got {value}"
+
+
 def promotion_schema(traffic: int | None) -> int:
     """The schema a stage record is written in: 2 exactly when it carries a traffic share."""
     return SCHEMA if traffic is None else ROLLOUT_SCHEMA

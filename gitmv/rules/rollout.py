@@ -10,24 +10,12 @@ stage under the policy the decision was made by, and which entry came before.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from gitmv.records import MAX_TRAFFIC, MIN_TRAFFIC, PromotionRecord, traffic_problem
 
-if TYPE_CHECKING:
-    from gitmv.records import PromotionRecord
+__all__ = ["MAX_TRAFFIC", "MIN_TRAFFIC", "RULE", "ROLLOUT_KIND", "traffic_mismatches", "traffic_problem"]
 
 RULE = "R8 rollout"
 ROLLOUT_KIND = "rollout"
-# 0% would be a version in a stage that serves nothing: take it out by promoting or rolling back
-# another version instead. 100% is the whole stage.
-MIN_TRAFFIC = 1
-MAX_TRAFFIC = 100
-
-
-def traffic_problem(value: int) -> str | None:
-    """Why `value` is not a valid share, or None."""
-    if MIN_TRAFFIC <= value <= MAX_TRAFFIC:
-        return None
-    return f"must be a whole percent from {MIN_TRAFFIC} to {MAX_TRAFFIC}, got {value}"
 
 
 def traffic_mismatches(record: PromotionRecord, *, rollout_stage: bool | None,
