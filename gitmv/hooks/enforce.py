@@ -459,9 +459,11 @@ def _check_traffic(policy, record, previous, ref: str) -> None:
 
 
 def _check_soak(reg: Registry, policy, mp, record, stage: str, ref: str, at: int) -> None:
-    """The soak on a stage the hook does not otherwise gate (an unprotected one)."""
+    """The soak on a stage the hook does not otherwise gate (an unprotected one). Measured over
+    the soak stage as it is live before the push, as the gate's own check is: a canary tag that
+    never reached the server never served traffic from it."""
     if record.kind == "promote" and soak_rules.applies(policy, mp.gate.soak, stage, record.kind):
-        found = rules.soak_criterion(reg, mp.name, record.version, at)
+        found = rules.soak_criterion(reg.before_stage_overlay(), mp.name, record.version, at)
         if not found.passed:
             raise Refusal(ref, "R1 soak", f"{found.name}: {found.detail}", _soak_fix(mp.name, record.version, stage))
 

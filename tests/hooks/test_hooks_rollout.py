@@ -60,6 +60,18 @@ def test_raising_the_share_in_the_same_push_does_not_break_the_hold(soaking, mon
     accepted(push(soaking, "refs/tags/mv/churn/canary/3", "refs/tags/mv/churn/production/1", "refs/notes/mv-promote"))
 
 
+def test_a_canary_hold_that_never_reached_the_server_does_not_count(soaking, monkeypatch):
+    soaking.version(0.90, 0.85)
+    accepted(push(soaking, "refs/tags/mv/churn/v2", "refs/notes/mv-promote"))
+    set_clock(monkeypatch, "2026-11-02T12:00:00+00:00")
+    soaking.mv("rollout", "churn", "v2", "--stage", "canary", "--traffic", "50")  # kept local for a day
+    set_clock(monkeypatch, "2026-11-03T13:00:00+00:00")
+    soaking.mv("promote", "churn", "v2", "--stage", "production")  # 25h by the local tags
+    before = soaking.server.refs()
+    refused(push(soaking, "refs/tags/mv/churn/canary/3", "refs/tags/mv/churn/production/1"), "R1 soak")
+    assert soaking.server.refs() == before
+
+
 # ---------------------------------------------------------------- R8: traffic claims
 
 def test_a_record_with_traffic_on_a_stage_that_is_not_a_rollout_stage_is_refused(soaking):
