@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROLLOUT_POLICY, SOAK_POLICY, ModelRepo, set_clock, tag_message
+from conftest import ROLLOUT_POLICY, SOAK_POLICY, ModelRepo, forge_stage_tag, set_clock, tag_message
 from gitmv.records import PromotionRecord
 
 T0 = "2026-11-02T10:00:00+00:00"
@@ -131,6 +131,13 @@ def test_verify_passes_on_a_registry_with_rollouts(canary):
     assert canary.mv("verify", "--json").json["ok"] is True
 
 
+def test_verify_reports_a_stage_record_with_a_share_out_of_range(canary):
+    canary.mv("rollout", "churn", "v1", "--stage", "canary", "--traffic", "25")
+    forge_stage_tag(canary, "v1", "canary", 2, kind="rollout", traffic=150)
+    failures = canary.mv("verify", "--json", code=1).json["failures"]
+    assert "refs/tags/mv/churn/canary/2: traffic: must be a whole percent from 1 to 100, got 150" in failures
+
+
 # ---------------------------------------------------------------- show and history report the share
 
 def test_show_model_json_reports_the_current_share_per_rollout_stage(canary):
@@ -164,6 +171,11 @@ def test_history_at_answers_the_share_at_that_time(canary, monkeypatch):
     at = lambda t: canary.mv("history", "churn", "--at", t, "--json").json["stages"]["canary"]  # noqa: E731
     assert (at("2026-11-02T11:00Z")["traffic"], at("2026-11-02T13:00Z")["traffic"]) == (25, 50)
     assert at("2026-11-02T09:00Z")["traffic"] is None
+
+
+def test_history_shows_no_traffic_column_when_no_entry_has_a_share(canary):
+    canary.mv("promote", "churn", "v1", "--stage", "staging")
+    assert "traffic" not in canary.mv("history", "churn").out
 
 
 def test_history_prints_the_share_of_each_entry(canary):

@@ -78,13 +78,24 @@ def history(model, stage, at, as_json):
     warn(result)
     if as_json:
         return output.emit_json(result)
+    # the traffic column only where a rollout stage has a share to show
     if at:
-        rows: list[tuple[object, ...]] = [(s, v["version"] or "-", f"{v['traffic']}%" if v["traffic"] is not None else "",
-                                           v["since"] or "") for s, v in result["stages"].items()]
-        return output.table(["stage", f"version at {at}", "traffic", "since"], rows)
-    rows = [(s, r["seq"], r["version"], r["kind"], f"{r['traffic']}%" if r["traffic"] is not None else "", r["at"],
-             r["by"], r["reason"]) for s, entries in result["stages"].items() for r in entries]
-    output.table(["stage", "seq", "version", "kind", "traffic", "at", "by", "reason"], rows)
+        shares = [v["traffic"] for v in result["stages"].values()]
+        rows: list[tuple[object, ...]] = [(s, v["version"] or "-", *_share_cell(v["traffic"], shares), v["since"] or "")
+                                          for s, v in result["stages"].items()]
+        return output.table(["stage", f"version at {at}", *_share_head(shares), "since"], rows)
+    shares = [r["traffic"] for entries in result["stages"].values() for r in entries]
+    rows = [(s, r["seq"], r["version"], r["kind"], *_share_cell(r["traffic"], shares), r["at"], r["by"], r["reason"])
+            for s, entries in result["stages"].items() for r in entries]
+    output.table(["stage", "seq", "version", "kind", *_share_head(shares), "at", "by", "reason"], rows)
+
+
+def _share_head(shares: list) -> tuple[str, ...]:
+    return ("traffic",) if any(t is not None for t in shares) else ()
+
+
+def _share_cell(traffic: int | None, shares: list) -> tuple[str, ...]:
+    return (f"{traffic}%" if traffic is not None else "-",) if _share_head(shares) else ()
 
 
 @click.command(context_settings=CONTEXT)
