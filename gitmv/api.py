@@ -27,7 +27,7 @@ _HOME = {
     "experiments": ("gitmv.ops.lifecycle", "experiments"), "gc": ("gitmv.ops.lifecycle", "gc"),
     "lineage": ("gitmv.ops.lifecycle", "lineage"),
     "check": ("gitmv.ops.promote", "check"), "promote": ("gitmv.ops.promote", "promote"),
-    "rollback": ("gitmv.ops.promote", "rollback"),
+    "rollback": ("gitmv.ops.promote", "rollback"), "rollout": ("gitmv.ops.promote", "rollout"),
     "register": ("gitmv.ops.register", "register"),
     "replay": ("gitmv.ops.replay", "replay"),
     "approvals_status": ("gitmv.ops.request", "approvals_status"), "approve": ("gitmv.ops.request", "approve"),
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # what type checkers and readers see; at run time __getattr__
     from gitmv.ops.evidence import deprecate, evaluate, reproduce, substitute  # noqa: F401
     from gitmv.ops.inspect import data_changes, diff, history, log, metric_deltas, show  # noqa: F401
     from gitmv.ops.lifecycle import experiments, gc, lineage  # noqa: F401
-    from gitmv.ops.promote import check, promote, rollback  # noqa: F401
+    from gitmv.ops.promote import check, promote, rollback, rollout  # noqa: F401
     from gitmv.ops.register import register  # noqa: F401
     from gitmv.ops.replay import replay  # noqa: F401
     from gitmv.ops.request import approvals_status, approve, request  # noqa: F401

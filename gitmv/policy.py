@@ -16,6 +16,7 @@ from typing import Any
 from gitmv.errors import PolicyError
 from gitmv import names
 from gitmv.names import NAME_RE
+from gitmv.records import traffic_problem
 from gitmv.schema import BOOLEAN, INTEGER, NUMBER, STRING, Array, Errors, Field, Map, Problem, Table, Value, at_least, \
     non_empty, validate
 
@@ -50,6 +51,17 @@ class ReplayPolicy:
 
 
 @dataclass(frozen=True)
+class SoakPolicy:
+    """`gate.soak`: before entering a stage after `stage`, a version must have held at least
+    `traffic` percent of `stage` (a rollout stage) for `duration` seconds (rules/soak.py)."""
+
+    stage: str
+    traffic: int
+    duration: int  # seconds
+    duration_text: str  # as written ("24h"), for messages
+
+
+@dataclass(frozen=True)
 class GatePolicy:
     metrics: dict[str, str] = field(default_factory=dict)  # name -> "max" | "min"
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -57,6 +69,7 @@ class GatePolicy:
     protected_slices: tuple[str, ...] = ()
     approvals: int = 0
     replay: ReplayGate | None = None
+    soak: SoakPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class Policy:
     digest: str
     host_signers: str | None = None  # allowed-signers file of hosts whose signed web merges vouch for their author
     policy_approvals: int = 1  # approvers for a change to the policy, the signers or promotions/**
+    rollout_stages: tuple[str, ...] = ()  # stages whose stage records carry `traffic` (percent)
 
     def model(self, name: str) -> ModelPolicy:
         from gitmv.errors import NotFoundError
@@ -131,6 +145,9 @@ class Policy:
 
     def is_protected(self, stage: str) -> bool:
         return stage in self.protected_stages
+
+    def is_rollout(self, stage: str) -> bool:
+        return stage in self.rollout_stages
 
 
 def parse_duration(text: str, path: str) -> int:
@@ -215,6 +232,33 @@ def _protected_are_stages(registry: dict[str, Any]) -> Problem | None:
     return None
 
 
+def _rollout_are_stages(registry: dict[str, Any]) -> Problem | None:
+    for stage in registry["rollout_stages"]:
+        if stage not in registry["stages"]:
+            return Problem(f"names '{stage}', which is not in registry.stages", at=("rollout_stages",))
+    return None
+
+
+def _soak_stages(policy: dict[str, Any]) -> Problem | None:
+    """A soak is measured in a rollout stage (only those record a share), and guards the stages
+    after it: naming the last stage would guard nothing."""
+    reg = policy["registry"]
+    for name, model in policy["models"].items():
+        soak = model["gate"].get("soak")
+        if soak is None:
+            continue
+        at = ("models", name, "gate", "soak", "stage")
+        if soak["stage"] not in reg["stages"]:
+            return Problem(f"names '{soak['stage']}', which is not in registry.stages", at=at)
+        if soak["stage"] not in reg["rollout_stages"]:
+            return Problem(f"names '{soak['stage']}', which is not in registry.rollout_stages",
+                           "add it to registry.rollout_stages (its stage records then carry traffic)", at=at)
+        if soak["stage"] == reg["stages"][-1]:
+            return Problem(f"names '{soak['stage']}', the last stage: no stage comes after it to guard",
+                           "name a rollout stage before the stages the soak should guard", at=at)
+    return None
+
+
 def _gate_refs(gate: dict[str, Any]) -> Problem | None:
     """Thresholds and regression tolerances name declared metrics: one on an undeclared metric
     has no direction and would never be compared."""
@@ -264,6 +308,11 @@ GATE = Table({
                                                          f"must be ≤ 1 (a fraction of rows), got {v!r}"))),
         "max_abs_diff": Field(Value("number", checks=(at_least(0),))),
     }, checks=(_replay_bound,))),
+    "soak": Field(Table({
+        "stage": Field(STRING, required=True),
+        "traffic": Field(Value("integer", checks=(traffic_problem,)), required=True),
+        "duration": Field(Value("string", checks=(_duration,)), required=True),
+    })),
 }, checks=(_gate_refs,))
 
 MODEL = Table({
@@ -299,9 +348,10 @@ POLICY = Table({
         "experiment_retention": Field(Value("string", checks=(_duration,)), default="30d"),
         "host_signers": Field(PATH),
         "policy_approvals": Field(Value("integer", checks=(at_least(0),)), default=1),
-    }, checks=(_protected_are_stages,)), required=True),
+        "rollout_stages": Field(NAMES, default=[]),
+    }, checks=(_protected_are_stages, _rollout_are_stages)), required=True),
     "models": Field(Map(MODEL, key=_model_name), default={}),
-}, checks=(_replay_against_stages,))
+}, checks=(_replay_against_stages, _soak_stages))
 
 
 def _model(name: str, t: dict[str, Any]) -> ModelPolicy:
@@ -313,9 +363,17 @@ def _model(name: str, t: dict[str, Any]) -> ModelPolicy:
         train_command=t["train"].get("command"),
         gate=GatePolicy(metrics=gate["metrics"], thresholds=gate["thresholds"], max_regression=gate["max_regression"],
                         protected_slices=tuple(gate["protected_slices"]), approvals=gate["approvals"],
-                        replay=ReplayGate(**gate["replay"]) if "replay" in gate else None),
+                        replay=ReplayGate(**gate["replay"]) if "replay" in gate else None,
+                        soak=_soak(name, gate.get("soak"))),
         eval_signers=tuple(gate["eval_signers"]),
         replay=ReplayPolicy(**t["replay"]) if "replay" in t else None)
+
+
+def _soak(name: str, soak: dict[str, Any] | None) -> SoakPolicy | None:
+    if soak is None:
+        return None
+    return SoakPolicy(stage=soak["stage"], traffic=soak["traffic"], duration_text=soak["duration"],
+                      duration=parse_duration(soak["duration"], f"models.{name}.gate.soak.duration"))
 
 
 def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
@@ -339,7 +397,8 @@ def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
                   experiment_retention=parse_duration(reg["experiment_retention"], "registry.experiment_retention"),
                   models={name: _model(name, table) for name, table in p["models"].items()},
                   digest="sha256:" + hashlib.sha256(raw).hexdigest(),
-                  host_signers=reg.get("host_signers"), policy_approvals=reg["policy_approvals"])
+                  host_signers=reg.get("host_signers"), policy_approvals=reg["policy_approvals"],
+                  rollout_stages=tuple(reg["rollout_stages"]))
 
 
 def template(model: str | None = None, artifacts: tuple[str, ...] = ()) -> str:

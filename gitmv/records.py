@@ -29,10 +29,14 @@ from gitmv.errors import RecordError
 from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Table, Value, validate
 
 SCHEMA = 1
+# Stage records that carry `traffic` (those of a rollout stage) are schema 2; every other record
+# stays schema 1, byte for byte, so readers that know only schema 1 keep reading them and refuse
+# (rather than misread) a share they do not understand.
+ROLLOUT_SCHEMA = 2
 NOTE_KINDS = ("eval", "approval", "deprecation", "reproduction", "observation", "replay", "attestation")
 # kinds that live only in refs/notes/mv-promote-attestations (names.ATTESTATIONS_REF), never with the evidence
 ATTESTATION_KINDS = ("attestation",)
-PROMOTION_KINDS = ("promote", "rollback")
+PROMOTION_KINDS = ("promote", "rollback", "rollout")
 SIG_MARKERS = (b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN PGP SIGNATURE-----")
 MAX_NOTE_BYTES = 4 * 1024 * 1024
 
@@ -111,12 +115,13 @@ def _loads(text: str, what: str) -> dict[str, Any]:
         raise RecordError(f"{what} is not valid TOML: {exc}") from exc
 
 
-def _check_schema(data: dict[str, Any], what: str) -> None:
+def _check_schema(data: dict[str, Any], what: str, schemas: tuple[int, ...] = (SCHEMA,)) -> None:
     schema = data.get("schema")
-    if schema != SCHEMA:
+    if schema not in schemas or isinstance(schema, bool):
+        reads = " or ".join(str(s) for s in schemas)
         raise RecordError(
-            f"{what} has schema {schema!r}; this git-mv-promote reads schema {SCHEMA}",
-            "upgrade git-mv-promote" if isinstance(schema, int) and schema > SCHEMA else None,
+            f"{what} has schema {schema!r}; this git-mv-promote reads schema {reads}",
+            "upgrade git-mv-promote" if isinstance(schema, int) and schema > max(schemas) else None,
         )
 
 
@@ -155,8 +160,27 @@ PROMOTION_RECORD = Table({
     **_required(schema=INTEGER, model=STRING, version=STRING, version_tag=STRING, stage=STRING, seq=INTEGER, at=STRING,
                 by=STRING, policy_digest=STRING),
     **_optional(previous=STRING, eval_record=STRING, gate=ANY_TABLE, approval=ANY_TABLE, reason=STRING, signer=STRING,
-                forced=ANY_TABLE),
+                forced=ANY_TABLE, traffic=INTEGER),
 })
+
+
+# The share of a rollout stage a stage record may carry (policy's gate.soak.traffic too). 0% would
+# be a version in a stage that serves nothing: take it out by promoting or rolling back another
+# version instead. 100% is the whole stage.
+MIN_TRAFFIC = 1
+MAX_TRAFFIC = 100
+
+
+def traffic_problem(value: int) -> str | None:
+    """Why `value` is not a valid share, or None."""
+    if MIN_TRAFFIC <= value <= MAX_TRAFFIC:
+        return None
+    return f"must be a whole percent from {MIN_TRAFFIC} to {MAX_TRAFFIC}, got {value}"
+
+
+def promotion_schema(traffic: int | None) -> int:
+    """The schema a stage record is written in: 2 exactly when it carries a traffic share."""
+    return SCHEMA if traffic is None else ROLLOUT_SCHEMA
 
 
 # ---------------------------------------------------------------- tag messages
@@ -200,12 +224,12 @@ def parse_canonical_message(message: bytes, cls: type[R], what: str) -> R:
     return record
 
 
-def parse_tag_message(message: str, what: str) -> dict[str, Any]:
+def parse_tag_message(message: str, what: str, schemas: tuple[int, ...] = (SCHEMA,)) -> dict[str, Any]:
     head, sep, body = message.partition("\n\n")
     if not sep:
         raise RecordError(f"{what} carries no record (no blank line after the subject)")
     data = _loads(body, what)
-    _check_schema(data, what)
+    _check_schema(data, what, schemas)
     return data
 
 
@@ -215,6 +239,7 @@ class _TagRecord:
 
     _DECLARATION: ClassVar[Table]
     _WHAT: ClassVar[str]
+    _SCHEMAS: ClassVar[tuple[int, ...]] = (SCHEMA,)  # the schemas this record is read in
 
     def subject(self) -> str:
         raise NotImplementedError
@@ -228,13 +253,18 @@ class _TagRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any], what: str | None = None) -> Self:
         what = what or cls._WHAT
-        _check_schema(data, what)
-        return cls(**validate(cls._DECLARATION, data, Errors(RecordError, where=what)))
+        _check_schema(data, what, cls._SCHEMAS)
+        record = cls(**validate(cls._DECLARATION, data, Errors(RecordError, where=what)))
+        record._check_coherent(what)
+        return record
+
+    def _check_coherent(self, what: str) -> None:
+        """Claims that only make sense together (a record type says which)."""
 
     @classmethod
     def from_message(cls, message: str, what: str | None = None) -> Self:
         what = what or cls._WHAT
-        return cls.from_dict(parse_tag_message(message, what), what)
+        return cls.from_dict(parse_tag_message(message, what, cls._SCHEMAS), what)
 
 
 @dataclass(frozen=True)
@@ -295,16 +325,29 @@ class PromotionRecord(_TagRecord):
     reason: str = ""
     signer: str | None = None
     forced: dict[str, Any] | None = None  # what --force overrode, recorded
+    traffic: int | None = None  # percent of a rollout stage's traffic (schema 2; rules/rollout.py)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
 
     def subject(self) -> str:
+        if self.kind == "rollout":
+            return f"mv-promote: roll out {self.model} {self.version} to {self.traffic}% of {self.stage} #{self.seq}"
         verb = "roll back" if self.kind == "rollback" else "promote"
-        return f"mv-promote: {verb} {self.model} {self.version} to {self.stage} #{self.seq}"
+        share = f" at {self.traffic}%" if self.traffic is not None else ""
+        return f"mv-promote: {verb} {self.model} {self.version} to {self.stage}{share} #{self.seq}"
+
+    def _check_coherent(self, what: str) -> None:
+        if self.schema != promotion_schema(self.traffic):
+            raise RecordError(f"{what} is schema {self.schema} but " +
+                              ("carries traffic (schema 2)" if self.traffic is not None else "carries no traffic (schema 1)"),
+                              "registry records are written only by git mv-promote; re-create the tag with it")
+        if self.kind == "rollout" and self.traffic is None:
+            raise RecordError(f"{what} is a rollout without traffic", "a rollout record says the new share: traffic = N")
 
     _DECLARATION: ClassVar[Table] = PROMOTION_RECORD
     _WHAT: ClassVar[str] = "promotion record"
+    _SCHEMAS: ClassVar[tuple[int, ...]] = (SCHEMA, ROLLOUT_SCHEMA)
 
 
 # ---------------------------------------------------------------- notes

@@ -53,6 +53,10 @@ class StageEntry:
     tag: TagInfo
     record: PromotionRecord
 
+    @property
+    def tagger_time(self) -> int:
+        return self.tag.tagger_time
+
 
 class Registry:
     def __init__(self, repo: Repo, policy: Policy, allowed_signers: bytes | None,

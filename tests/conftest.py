@@ -61,6 +61,13 @@ protected_slices = ["region=eu"]
 approvals = 0
 '''
 
+# A canary rollout stage between staging and production (tests/cli/test_rollout.py and
+# tests/hooks/test_hooks_rollout.py); SOAK_POLICY also holds production back until a version has
+# held 50% of canary for 24h.
+ROLLOUT_POLICY = POLICY.replace('stages = ["staging", "production"]\n',
+                                'stages = ["staging", "canary", "production"]\nrollout_stages = ["canary"]\n', 1)
+SOAK_POLICY = ROLLOUT_POLICY + 'soak = { stage = "canary", traffic = 50, duration = "24h" }\n'
+
 
 @dataclass
 class Result:
@@ -364,14 +371,17 @@ def recreate(repo: "ModelRepo", ref: str, *, key: str | None) -> None:
 
 
 def forge_stage_tag(repo: "ModelRepo", version: str, stage: str, seq: int, *, kind: str = "promote",
-                    key: str | None = "alice", target: str | None = None, eval_record: str | None = None) -> str:
-    """Write a stage tag by hand (what a hostile or buggy client could do), bypassing the local gate."""
-    from gitmv.records import PromotionRecord
+                    key: str | None = "alice", target: str | None = None, eval_record: str | None = None,
+                    traffic: int | None = None) -> str:
+    """Write a stage tag by hand (what a hostile or buggy client could do), bypassing the local gate.
+    With `traffic`, the record carries that share (schema 2, as a rollout stage's records are)."""
+    from gitmv.records import PromotionRecord, promotion_schema
 
     version_tag = repo.git("rev-parse", f"refs/tags/mv/churn/{version}")
     record = PromotionRecord(kind=kind, model="churn", version=version, version_tag=version_tag, stage=stage, seq=seq,
                              at="2026-11-01T09:00:00Z", by="Alice <alice@example.com>", policy_digest="sha256:x",
-                             eval_record=eval_record, reason="forged")
+                             eval_record=eval_record, reason="forged", traffic=traffic,
+                             schema=promotion_schema(traffic))
     ref = f"refs/tags/mv/churn/{stage}/{seq}"
     make_tag(repo, ref, target=target or version_tag, message=record.to_message().encode(), key=key)
     return ref

@@ -323,3 +323,60 @@ def test_bad_replay_keys_are_named_with_their_path(old, new, words):
 def test_a_gate_replay_bound_needs_the_replay_table():
     text = REPLAY.split("[models.churn.replay]")[0]
     assert "models.churn.gate.replay needs [models.<name>.replay]" in policy_error(text)
+
+
+# ---------------------------------------------------------------- rollout stages and the soak
+
+ROLLOUT = edit('stages = ["staging", "production"]\n',
+               'stages = ["staging", "canary", "production"]\nrollout_stages = ["canary"]\n')
+SOAK = ROLLOUT + 'soak = { stage = "canary", traffic = 50, duration = "24h" }\n'
+
+
+def test_rollout_stages_default_to_none():
+    assert parse_policy(POLICY.encode()).rollout_stages == ()
+
+
+def test_rollout_stages_are_read():
+    p = parse_policy(ROLLOUT.encode())
+    assert p.rollout_stages == ("canary",) and p.is_rollout("canary") and not p.is_rollout("production")
+
+
+def test_a_rollout_stage_not_in_stages_is_refused_with_its_key_path():
+    text = policy_error(edit('rollout_stages = ["canary"]', 'rollout_stages = ["canari"]', ROLLOUT))
+    assert "registry.rollout_stages names 'canari', which is not in registry.stages" in text
+
+
+def test_the_soak_is_read_with_its_duration_in_seconds():
+    rule = parse_policy(SOAK.encode()).model("churn").gate.soak
+    assert (rule.stage, rule.traffic, rule.duration, rule.duration_text) == ("canary", 50, 86400, "24h")
+
+
+def test_a_soak_in_a_stage_that_is_not_a_rollout_stage_is_refused():
+    text = policy_error(edit('stage = "canary"', 'stage = "staging"', SOAK))
+    assert "models.churn.gate.soak.stage names 'staging', which is not in registry.rollout_stages" in text
+
+
+def test_a_soak_in_an_unknown_stage_is_refused():
+    text = policy_error(edit('stage = "canary"', 'stage = "canari"', SOAK))
+    assert "models.churn.gate.soak.stage names 'canari', which is not in registry.stages" in text
+
+
+def test_a_soak_in_the_last_stage_is_refused():
+    text = policy_error(edit('rollout_stages = ["canary"]', 'rollout_stages = ["canary", "production"]',
+                             edit('stage = "canary"', 'stage = "production"', SOAK)))
+    assert "models.churn.gate.soak.stage names 'production', the last stage" in text
+
+
+@pytest.mark.parametrize("share", ["0", "101"])
+def test_a_soak_share_out_of_range_is_refused(share):
+    text = policy_error(edit("traffic = 50", f"traffic = {share}", SOAK))
+    assert f"models.churn.gate.soak.traffic must be a whole percent from 1 to 100, got {share}" in text
+
+
+def test_a_soak_duration_that_is_not_a_duration_is_refused():
+    text = policy_error(edit('duration = "24h"', 'duration = "a day"', SOAK))
+    assert "models.churn.gate.soak.duration must be a duration" in text
+
+
+def test_an_unknown_soak_key_is_refused():
+    assert "models.churn.gate.soak.share" in policy_error(edit("traffic = 50", "traffic = 50, share = 50", SOAK))

@@ -478,3 +478,52 @@ def test_a_note_record_of_the_wrong_shape_is_named_by_kind_id_and_key():
         records.parse_note(_eval_note("[record.metrics]\nauc = 0.9", '[record.slices."region=eu"]\nauc = "high"'))
     assert "note: eval record sha256:" in str(info.value)
     assert "has a malformed 'slices' (slices.region=eu.auc is not a finite number, got 'high')" in str(info.value)
+
+
+# ---------------------------------------------------------------- rollout records (schema 2)
+
+def rollout_record(**changes) -> PromotionRecord:
+    fields = dict(kind="rollout", model="churn", version="v2", version_tag="9c" * 20, stage="canary", seq=4,
+                  at="2026-11-03T09:00:00Z", by="Alice <alice@example.com>", policy_digest="sha256:" + "ef" * 32,
+                  previous="v2", eval_record="sha256:" + "56" * 32, reason="no errors at 25%",
+                  signer="SHA256:Jq3mU0f5v8lK6m3gE0o1dZ5wq8Hk4b0pYxqT3lRk1aA", traffic=50,
+                  schema=records.ROLLOUT_SCHEMA)
+    fields.update(changes)
+    return PromotionRecord(**fields)
+
+
+def test_rollout_record_renders_exactly_as_the_golden_file():
+    golden("rollout_record.toml", records.to_toml(rollout_record().to_dict()))
+
+
+def test_rollout_tag_message_says_the_share_and_parses_back():
+    message = rollout_record().to_message()
+    assert message == "mv-promote: roll out churn v2 to 50% of canary #4\n\n" + (GOLDEN / "rollout_record.toml").read_text()
+    assert records.parse_canonical_message(message.encode(), PromotionRecord, "rollout") == rollout_record()
+
+
+def test_a_record_carrying_traffic_is_written_in_schema_2_and_one_without_in_schema_1():
+    assert (records.promotion_schema(25), records.promotion_schema(None)) == (2, 1)
+
+
+def test_schema_1_stage_records_stay_readable():
+    assert PromotionRecord.from_message(promotion_record().to_message()).schema == 1
+
+
+def test_a_schema_1_record_carrying_traffic_is_a_record_error():
+    text = rollout_record(kind="promote").to_message().replace("schema = 2", "schema = 1")
+    with pytest.raises(RecordError, match="is schema 1 but carries traffic"):
+        PromotionRecord.from_message(text)
+
+
+def test_a_schema_2_record_without_traffic_is_a_record_error():
+    text = promotion_record().to_message().replace("schema = 1", "schema = 2")
+    with pytest.raises(RecordError, match="is schema 2 but carries no traffic"):
+        PromotionRecord.from_message(text)
+
+
+def test_traffic_of_the_wrong_type_is_named():
+    text = rollout_record().to_message().replace("traffic = 50", 'traffic = "half"')
+    with pytest.raises(RecordError, match="traffic must be an integer"):
+        PromotionRecord.from_message(text)
+

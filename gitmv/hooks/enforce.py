@@ -15,6 +15,9 @@ Rules (numbered as in docs/hooks.md):
      the refs pushed.
   R7 the protected branch only fast-forwards, and changes to the policy, the signers files and
      promotions/** reach it only as merges with `policy_approvals` approvers (rules/branch_guard.py).
+  R8 a stage record carries `traffic` exactly in a rollout stage, in range, and a share change
+     (kind = rollout) targets the stage's current version (rules/rollout.py). The canary soak is
+     part of R1 (rules/soak.py), timed by the pushed stage tag's own time.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from gitmv.rules import branch_guard, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
 from gitmv.rules import refs as refrules
+from gitmv.rules import rollout as rollout_rules
+from gitmv.rules import soak as soak_rules
 from gitmv.rules.gate import Criterion
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
@@ -422,19 +427,28 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
     sig = reg.signature(tag)
     if (mp.signed or policy.is_protected(stage)) and not sig.ok:
         raise Refusal(ref, "R1 signed-stage-tag", sig.reason, FIX_SIGN)
+    previous = reg.current(model, stage)
+    _check_traffic(policy, record, previous.record if previous else None, ref)  # R8
     eval_fact: object = stage_record.UNKNOWN
     approval_fact: object = stage_record.UNKNOWN
-    if policy.is_protected(stage):
-        verdict = _stage_verdict(reg, policy, mp, record, stage, ref)
+    if record.kind == rollout_rules.ROLLOUT_KIND and previous is not None:
+        # a share change repeats the entry it changes: its eval and approval are that entry's
+        eval_fact, approval_fact = previous.record.eval_record, previous.record.approval
+        if policy.is_protected(stage):
+            _stage_verdict(reg, policy, mp, record, stage, ref, tag.tagger_time)
+    elif policy.is_protected(stage):
+        verdict = _stage_verdict(reg, policy, mp, record, stage, ref, tag.tagger_time)
         eval_fact = verdict.eval_record["id"] if verdict.eval_record else None
         approval_fact = verdict.approval
-    elif record.eval_record is not None:
+    else:
+        # the soak guards every stage after its own, protected or not
+        _check_soak(reg, policy, mp, record, stage, ref, tag.tagger_time)
+    if record.eval_record is not None and not policy.is_protected(stage):
         version = reg.version(model, record.version)
         if record.eval_record not in {r["id"] for r in reg.evals(version, None)}:
             raise Refusal(ref, "R1 stage-record", f"eval_record: {record.eval_record} is not a valid eval of "
                           f"{model} {record.version} bound to its artifact digests",
                           "push refs/notes/mv-promote with the eval, or promote again ('git mv-promote promote')")
-    previous = reg.current(model, stage)
     found = stage_record.mismatches(record, stage_record.StageFacts(
         target_version=record.version, previous_version=previous.record.version if previous else None,
         previous_seq=previous.seq if previous else 0, previous_time=previous.tag.tagger_time if previous else None,
@@ -447,32 +461,63 @@ def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: 
         raise Refusal(ref, *claims[0], more=tuple(claims[1:]))
 
 
-def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str):
-    """The gate (or rollback rules) over the server's state; refuses when it fails."""
+def _check_traffic(policy, record, previous, ref: str) -> None:
+    """R8: the traffic share a stage record claims (rules/rollout.py)."""
+    found = rollout_rules.traffic_mismatches(record, rollout_stage=policy.is_rollout(record.stage), previous=previous)
+    if found:
+        fix = (f"set shares with 'git mv-promote rollout {record.model} {record.version} --stage {record.stage} "
+               f"--traffic N' (rollout stages: {', '.join(policy.rollout_stages) or 'none'})")
+        claims = [(rollout_rules.RULE, f"the stage record's claim does not hold: {f}", fix) for f in found]
+        raise Refusal(ref, *claims[0], more=tuple(claims[1:]))
+
+
+def _check_soak(reg: Registry, policy, mp, record, stage: str, ref: str, at: int) -> None:
+    """The soak on a stage the hook does not otherwise gate (an unprotected one). Measured over
+    the soak stage as it is live before the push, as the gate's own check is: a canary tag that
+    never reached the server never served traffic from it."""
+    if record.kind == "promote" and soak_rules.applies(policy, mp.gate.soak, stage, record.kind):
+        found = rules.soak_criterion(reg.before_stage_overlay(), mp.name, record.version, at)
+        if not found.passed:
+            raise Refusal(ref, "R1 soak", f"{found.name}: {found.detail}", _soak_fix(mp.name, record.version, stage))
+
+
+def _soak_fix(model: str, version: str, stage: str) -> str:
+    return (f"promote once the soak is over (see 'git mv-promote check {model} {version} --stage {stage}' "
+            "against the server's state)")
+
+
+def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str, at: int):
+    """The gate (or rollback or rollout rules) over the server's state, at the stage tag's time;
+    refuses when it fails."""
     model = mp.name
     check = lambda r, v, s, n: approvals.check(r, v, s, n)  # noqa: E731  (reads reg.protected_ref)
     if record.kind == "rollback":
         verdict = rules.rollback_verdict(reg, model, stage, record.version, approval_check=check)
+    elif record.kind == rollout_rules.ROLLOUT_KIND:
+        verdict = rules.rollout_verdict(reg, model, stage, record.version)
     else:
-        verdict = rules.promotion_verdict(reg, model, record.version, stage, approval_check=check)
+        verdict = rules.promotion_verdict(reg, model, record.version, stage, approval_check=check, at=at)
     failures = verdict.failures()
     if not failures and record.kind == "promote" and any(
             STAGE_REF_RE.match(r) and r.startswith(model_tags_prefix(model)) for r in reg.overlay):
         # a stage tag earlier in this push (say, a rollback to a weak version) was never live:
         # the promotion must also pass against what is live on the server before the push
-        live = rules.promotion_verdict(reg.before_stage_overlay(), model, record.version, stage, approval_check=check)
+        live = rules.promotion_verdict(reg.before_stage_overlay(), model, record.version, stage, approval_check=check,
+                                       at=at)
         failures = [Criterion(c.name, c.passed, f"{c.detail} (against the state live before this push)")
                     for c in live.failures()]
     if failures:
         first = failures[0]
         rule = {"eval": "R1 eval", "approvals": "R1 approvals", "not deprecated": "R1 deprecated",
-                "signature": "R1 signed-version", "tier": "R1 tier", "replay": "R1 replay"}.get(first.name, "R1 gate")
+                "signature": "R1 signed-version", "tier": "R1 tier", "soak": "R1 soak", "replay": "R1 replay",
+                "current": rollout_rules.RULE, "rollout stage": rollout_rules.RULE}.get(first.name, "R1 gate")
         fix = {"R1 eval": f"run 'git mv-promote eval {model} {record.version}' and push refs/notes/mv-promote",
                "R1 replay": f"run 'git mv-promote replay {model} {record.version}' and push refs/notes/mv-promote; "
                             "a replay below the policy's bound needs a better candidate",
                "R1 approvals": f"get 'git mv-promote request {model} {record.version} --stage {stage}' approved by "
                                "another allowed signer ('git mv-promote approve' or a signed merge) and merged into "
-                               f"{policy.protected_branch}, then promote again"}.get(
+                               f"{policy.protected_branch}, then promote again",
+               "R1 soak": _soak_fix(model, record.version, stage)}.get(
             rule, f"see 'git mv-promote check {model} {record.version} --stage {stage}' against the server's state")
         lines = [(rule, f"{c.name}: {c.detail}", fix) for c in failures]  # one line each, the first's rule
         raise Refusal(ref, *lines[0], more=tuple(lines[1:]))

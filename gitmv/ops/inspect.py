@@ -26,33 +26,46 @@ def show_in(ctx: Context, model: str | None = None, version: str | None = None) 
         for name in reg.model_names:
             versions = reg.versions(name)
             stages: dict[str, Any] = {}
+            traffic: dict[str, int] = {}
             for stage in reg.stages_present(name):
                 seqs = reg.stage_seqs(name, stage)
-                stages[stage] = reg.stage_entry(stage_ref(name, stage, seqs[-1][0]), seqs[-1][1]).record.version
+                record = reg.stage_entry(stage_ref(name, stage, seqs[-1][0]), seqs[-1][1]).record
+                stages[stage] = record.version
+                if record.traffic is not None:
+                    traffic[stage] = record.traffic
             out.append({"model": name, "latest": versions[-1] if versions else None, "versions": len(versions),
-                        "stages": stages, "in_policy": name in ctx.policy.models})
+                        "stages": stages, "traffic": traffic, "in_policy": name in ctx.policy.models})
         return {"models": out, "warnings": ctx.warnings}
     check_model_name(model)
     if version is None:
-        current = {s: reg.current_version_name(model, s) for s in reg.stages_present(model)}
+        entries = {s: reg.current(model, s) for s in reg.stages_present(model)}
+        current = {s: e.record.version if e else None for s, e in entries.items()}
+        shares = _shares(entries)
         rows = []
         for row in reg.version_summaries(model):
             row.pop("tag")
             rows.append({**row, "stages": sorted(s for s, cur in current.items() if cur == row["version"]),
+                         "traffic": {s: t for s, t in shares.items() if current[s] == row["version"]},
                          "deprecated": reg.is_deprecated(reg.version(model, row["version"]))})
         if not rows and model not in ctx.policy.models:
             raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
-        return {"model": model, "versions": rows, "stages": current, "warnings": ctx.warnings}
+        return {"model": model, "versions": rows, "stages": current, "traffic": shares, "warnings": ctx.warnings}
     check_version_name(version)
     v = reg.version(model, version)
     sig = reg.signature(v.tag)
     found = reg.note_records(v.tag.id)
-    stages = {s: reg.current_version_name(model, s) == version for s in reg.stages_present(model)}
+    entries = {s: reg.current(model, s) for s in reg.stages_present(model)}
+    mine = {s: e for s, e in entries.items() if e is not None and e.record.version == version}
     return {"model": model, "version": version, "ref": version_ref(model, version), "tag": v.tag.id,
             "record": v.record.to_dict(),
             "signature": {"ok": sig.ok, "reason": sig.reason, "principal": sig.principal, "fingerprint": sig.fingerprint},
-            "evidence": found, "current_in": sorted(s for s, yes in stages.items() if yes),
+            "evidence": found, "current_in": sorted(mine), "traffic": _shares(mine),
             "deprecated": reg.deprecation(v) is not None, "warnings": ctx.warnings}
+
+
+def _shares(entries: dict) -> dict[str, int]:
+    """stage -> the traffic share its current entry gives (rollout stages only)."""
+    return {s: e.record.traffic for s, e in entries.items() if e is not None and e.record.traffic is not None}
 
 
 def history(model: str, *, stage: str | None = None, at: str | None = None, path: str | os.PathLike = ".") -> dict:
@@ -73,12 +86,12 @@ def history_in(ctx: Context, model: str, *, stage: str | None = None, at: str | 
         rows = []
         for e in reg.stage_history(model, s):
             r = e.record
-            rows.append({"seq": r.seq, "version": r.version, "kind": r.kind, **_checked_when_who(reg, e),
-                         "reason": r.reason, "previous": r.previous, "ref": e.ref})
+            rows.append({"seq": r.seq, "version": r.version, "kind": r.kind, "traffic": r.traffic,
+                         **_checked_when_who(reg, e), "reason": r.reason, "previous": r.previous, "ref": e.ref})
         if when is not None:
             valid = [row for row in rows if records.parse_time(row["at"]) <= when]
             out[s] = {"version": valid[-1]["version"] if valid else None, "since": valid[-1]["at"] if valid else None,
-                      "entry": valid[-1] if valid else None}
+                      "traffic": valid[-1]["traffic"] if valid else None, "entry": valid[-1] if valid else None}
         else:
             out[s] = rows
     return {"model": model, "at": at, "stages": out, "warnings": ctx.warnings}

@@ -6,16 +6,17 @@ import os
 from typing import Any
 import tempfile
 
-from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
+from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError, UsageError
 from gitmv.git import notes, record_signing
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, gate_refusal, now, open_context, push_hint, require_complete
 from gitmv.names import NOTES_REF, check_names, stage_ref, stage_tag_name
-from gitmv.records import PromotionRecord
+from gitmv.records import PromotionRecord, parse_time, promotion_schema
 from gitmv.registry import Version
 from gitmv.rules import promotion as rules
+from gitmv.rules import rollout as rollout_rules
 
 
 def _approval_check():
@@ -24,40 +25,116 @@ def _approval_check():
     return approvals.check
 
 
+def now_ts() -> int:
+    """The client's moment of a promotion, as the soak measures it (honours the fixed clock)."""
+    return int(parse_time(now()).timestamp())
+
+
 def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
     check_names(model, version)
     ctx = open_context(path)
     require_complete(ctx, f"check {model} {version} for {stage}")
-    verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
+    verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check(),
+                                      at=now_ts())
     return {**verdict.to_dict(), "warnings": ctx.warnings}
 
 
-def promote(model: str, version: str, stage: str, *, reason: str = "", path: str | os.PathLike = ".") -> dict:
+def _traffic_for(ctx: Context, stage: str, traffic: int | None, command: str) -> int | None:
+    """`--traffic` is required for a rollout stage and refused for any other (usage errors)."""
+    ctx.policy.stage_index(stage)
+    if not ctx.policy.is_rollout(stage):
+        if traffic is not None:
+            raise UsageError(f"{stage} is not a rollout stage: its stage records carry no traffic share",
+                             f"drop --traffic, or add {stage} to registry.rollout_stages in the policy")
+        return None
+    if traffic is None:
+        raise UsageError(f"{stage} is a rollout stage: {command} into it needs the share it gives the version",
+                         f"add --traffic N (percent, {rollout_rules.MIN_TRAFFIC}..{rollout_rules.MAX_TRAFFIC})")
+    problem = rollout_rules.traffic_problem(traffic)
+    if problem is not None:
+        raise UsageError(f"--traffic {problem}")
+    return traffic
+
+
+def promote(model: str, version: str, stage: str, *, reason: str = "", traffic: int | None = None,
+            path: str | os.PathLike = ".") -> dict:
     check_names(model, version)
     for _ in range(10):
         ctx = open_context(path)
         require_complete(ctx, f"promote {model} {version} to {stage}")
         mp = ctx.policy.model(model)
+        traffic = _traffic_for(ctx, stage, traffic, "a promotion")
         current = ctx.registry.current(model, stage)
+        if current is not None and current.record.version == version and traffic is not None \
+                and traffic != current.record.traffic:
+            # the version is already in the stage: what changes is its share, a rollout
+            return rollout(model, version, stage, traffic=traffic, reason=reason, path=path)
         if current is not None and current.record.version == version:
             # a second stage tag would say nothing new and would read as a fresh promotion in history
             return {"model": model, "version": version, "stage": stage, "noop": True, "seq": current.record.seq,
                     "ref": current.ref, "tag": current.tag.id,
                     "notice": f"{model} {version} is already the current {stage} version ({current.ref}); nothing written",
                     "next": [], "warnings": ctx.warnings}
-        verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check())
+        verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check(),
+                                          at=now_ts())
         if not verdict.passed:
             raise RefusedError(gate_refusal(f"promotion of {model} {version} to {stage} refused by the gate",
                                             verdict.failures()),
                                f"see 'git mv-promote check {model} {version} --stage {stage}'")
         try:
-            return _write_stage_tag(ctx, mp, verdict, reason, kind="promote")
+            return _write_stage_tag(ctx, mp, verdict, reason, kind="promote", traffic=traffic)
         except ConflictError:
             continue  # someone took the seq: re-read the stage and decide again
     raise ConflictError(f"{stage} of {model} kept changing", "run the command again")
 
 
-def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind: str, forced: dict | None = None) -> dict:
+def rollout(model: str, version: str, stage: str, *, traffic: int, reason: str = "", dry_run: bool = False,
+            path: str | os.PathLike = ".") -> dict:
+    """Set the share of `stage` (a rollout stage) that `version` gets. The version's first entry
+    into the stage is a promotion (the gate decides, the record is kind = promote with the
+    share); a later change of the current version's share is a stage tag of kind = rollout."""
+    check_names(model, version)
+    for _ in range(10):
+        ctx = open_context(path)
+        require_complete(ctx, f"roll out {model} {version} in {stage}")
+        mp = ctx.policy.model(model)
+        _traffic_for(ctx, stage, traffic, "a rollout")
+        current = ctx.registry.current(model, stage)
+        if current is None or current.record.version != version:
+            if dry_run:
+                verdict = rules.promotion_verdict(ctx.registry, model, version, stage,
+                                                  approval_check=_approval_check(), at=now_ts())
+                return _rollout_plan(ctx, verdict, current, traffic)
+            return promote(model, version, stage, reason=reason, traffic=traffic, path=path)
+        if current.record.traffic == traffic:
+            return {"model": model, "version": version, "stage": stage, "noop": True, "seq": current.record.seq,
+                    "ref": current.ref, "tag": current.tag.id, "traffic": traffic, "dry_run": dry_run,
+                    "notice": f"{model} {version} already has {traffic}% of {stage} ({current.ref}); nothing written",
+                    "next": [], "warnings": ctx.warnings}
+        verdict = rules.rollout_verdict(ctx.registry, model, stage, version)
+        if dry_run:
+            return _rollout_plan(ctx, verdict, current, traffic)
+        if not verdict.passed:
+            raise RefusedError(gate_refusal(f"rollout of {model} {version} to {traffic}% of {stage} refused",
+                                            verdict.failures()),
+                               f"rehearse with 'git mv-promote rollout {model} {version} --stage {stage} "
+                               f"--traffic {traffic} --dry-run'")
+        try:
+            return _write_stage_tag(ctx, mp, verdict, reason, kind=rollout_rules.ROLLOUT_KIND, traffic=traffic)
+        except ConflictError:
+            continue
+    raise ConflictError(f"{stage} of {model} kept changing", "run the command again")
+
+
+def _rollout_plan(ctx: Context, verdict: rules.Verdict, current, traffic: int) -> dict:
+    return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "kind": verdict.kind,
+            "traffic": traffic, "from": {"version": current.record.version, "traffic": current.record.traffic}
+            if current else None, "verdict": verdict.to_dict(), "dry_run": True, "noop": False,
+            "warnings": ctx.warnings}
+
+
+def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind: str, forced: dict | None = None,
+                     traffic: int | None = None) -> dict:
     reg, repo = ctx.registry, ctx.repo
     version = reg.version(verdict.model, verdict.version)
     seqs = reg.stage_seqs(verdict.model, verdict.stage)
@@ -71,7 +148,7 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
         eval_record=verdict.eval_record["id"] if verdict.eval_record else None,
         gate=verdict.gate_summary(), approval=verdict.approval, reason=reason,
         signer=signing_key_fingerprint(repo.config("user.signingkey"), repo.config("gpg.format")) if mp.signed else None,
-        forced=forced,
+        forced=forced, traffic=traffic, schema=promotion_schema(traffic),
     )
     if verdict.approval and kind == "promote":
         approval = record_signing.new_record(
@@ -82,12 +159,12 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
     name = stage_tag_name(verdict.model, verdict.stage, seq)
     tag_id = repo.create_tag(name, version.tag.id, record.to_message(), sign=mp.signed, date=record.at)
     return {"model": verdict.model, "version": verdict.version, "stage": verdict.stage, "seq": seq, "kind": kind,
-            "ref": stage_ref(verdict.model, verdict.stage, seq), "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
+            "traffic": traffic, "ref": stage_ref(verdict.model, verdict.stage, seq), "tag": tag_id, "record": record.to_dict(), "verdict": verdict.to_dict(),
             "noop": False, "next": [push_hint(stage_ref(verdict.model, verdict.stage, seq), NOTES_REF)], "warnings": ctx.warnings}
 
 
 def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",
-             force: bool = False, path: str | os.PathLike = ".") -> dict:
+             force: bool = False, traffic: int | None = None, path: str | os.PathLike = ".") -> dict:
     check_names(model, to)
     ctx = open_context(path)
     require_complete(ctx, f"roll back {stage} of {model}")
@@ -97,6 +174,10 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
     history = reg.stage_history(model, stage)
     if not history:
         raise NotFoundError(f"{model} has never been in {stage}: nothing to roll back", f"see 'git mv-promote history {model}'")
+    if ctx.policy.is_rollout(stage) and traffic is None:
+        # the earlier version takes over the share the stage gives now, unless told otherwise
+        traffic = history[-1].record.traffic or rollout_rules.MAX_TRAFFIC
+    traffic = _traffic_for(ctx, stage, traffic, "a rollback")
     current = history[-1].record.version
     if to is None:
         earlier = [e.record.version for e in history if e.record.version != current]
@@ -124,7 +205,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
                                           f"from {item['source']}" if item["ok"] else
                                           ("FORCED: " if force else "") + "; ".join(item["tried"])))
     missing_objects = _pins_retrievability(ctx, target, verdict, force) if target is not None else []
-    plan = {"model": model, "stage": stage, "from": current, "to": to, "verdict": verdict.to_dict(),
+    plan = {"model": model, "stage": stage, "from": current, "to": to, "traffic": traffic, "verdict": verdict.to_dict(),
             "retrievable": retrievability, "missing_objects": missing_objects, "dry_run": dry_run,
             "warnings": ctx.warnings}
     if dry_run:
@@ -134,7 +215,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
                            f"rehearse with 'git mv-promote rollback {model} --stage {stage} --to {to} --dry-run'")
     forced = ({"missing_artifacts": [m["path"] for m in missing], "missing_objects": [m["object"] for m in missing_objects]}
               if (force and (missing or missing_objects)) else None)
-    result = _write_stage_tag(ctx, mp, verdict, reason, kind="rollback", forced=forced)
+    result = _write_stage_tag(ctx, mp, verdict, reason, kind="rollback", forced=forced, traffic=traffic)
     return {**plan, **result}
 
 

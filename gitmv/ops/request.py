@@ -24,7 +24,7 @@ def request(model: str, version: str, stage: str, *, reason: str = "", push: boo
     require_complete(ctx, f"request {model} {version} for {stage}")
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     mp = policy.model(model)
-    verdict = rules.promotion_verdict(reg, model, version, stage, count_approvals=False)
+    verdict = rules.promotion_verdict(reg, model, version, stage, count_approvals=False, check_soak=False)
     if not verdict.passed:
         raise RefusedError(gate_refusal(f"request for {model} {version} in {stage} refused by the gate",
                                         verdict.failures()),

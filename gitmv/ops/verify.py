@@ -127,10 +127,13 @@ def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:
         return False
 
 
-def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, policy_digests: frozenset) -> None:
+def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, policies: dict) -> None:
     """Every entry of a stage, in order: the tag, its signature, and each claim of its record
-    recomputed against the entries before it (the same rule the server hook applies)."""
-    from gitmv.rules import stage_record
+    recomputed against the entries before it (the same rules the server hook applies). `policies`
+    maps each policy digest the protected branch has held to its rollout stages (None: unreadable)."""
+    from gitmv.rules import rollout, stage_record
+
+    policy_digests = frozenset(policies)
 
     reg = ctx.registry
     previous = None
@@ -163,6 +166,11 @@ def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, poli
             signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint, policy_digests=policy_digests,
             approval=_recomputed_approval(ctx, target, stage, rec.approval, ref, failures, entry.tag.tagger_time))
         failures.extend(f"{ref}: {m}" for m in stage_record.mismatches(rec, facts))
+        # traffic is judged under the policy the record was made by (the one its digest names)
+        rollout_stages = policies.get(rec.policy_digest)
+        failures.extend(f"{ref}: {m}" for m in rollout.traffic_mismatches(
+            rec, rollout_stage=None if rollout_stages is None else stage in rollout_stages,
+            previous=previous.record if previous else None))
         previous = entry
 
 
@@ -185,22 +193,30 @@ def _recomputed_approval(ctx: Context, target: Version, stage: str, claimed: dic
     return found
 
 
-def _policy_digests(ctx: Context) -> frozenset:
+def _policy_digests(ctx: Context) -> dict:
     """Digests of every policy the protected branch has held: a stage record's policy_digest must
-    name one of them (the policy the decision was made under)."""
+    name one of them (the policy the decision was made under). Each maps to that policy's rollout
+    stages (None when it does not parse here), by which the record's traffic is judged."""
     import hashlib
+
+    from gitmv.policy import parse_policy
 
     repo = ctx.repo
     branch = ctx.policy.protected_branch
     tip = repo.ref(f"refs/heads/{branch}") or repo.ref(f"refs/remotes/origin/{branch}") or ctx.head
-    found = set()
+    found: dict = {}
     for n, info in enumerate(repo.first_parent_walk(tip)):
         raw = repo.blob_at(info["id"], POLICY_PATH)
         if raw is not None:
-            found.add("sha256:" + hashlib.sha256(raw).hexdigest())
+            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+            if digest not in found:
+                try:
+                    found[digest] = parse_policy(raw).rollout_stages
+                except MvError:
+                    found[digest] = None
         if n >= 100000:
             break
-    return frozenset(found)
+    return found
 
 
 def _verify_notes_history(repo: Repo, head: str | None) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from gitmv.errors import MvError, PolicyError
-from gitmv.rules import gate, replay
+from gitmv.rules import gate, replay, soak
 from gitmv.rules.gate import Criterion
 from gitmv.rules.view import V, RegistryView
 
@@ -92,7 +92,11 @@ def baseline_for(reg: RegistryView[V], model: str, stage: str, candidate: str) -
 
 
 def promotion_verdict(reg: RegistryView[V], model: str, version_name: str, stage: str, *,
-                      approval_check: ApprovalCheck[V] | None = None, count_approvals: bool = True) -> Verdict:
+                      approval_check: ApprovalCheck[V] | None = None, count_approvals: bool = True,
+                      at: int | None = None, check_soak: bool = True) -> Verdict:
+    """`at` is the moment of the promotion (epoch seconds): the new stage tag's time on the
+    server, the clock on the client. Only a soak (rules/soak.py) measures with it; `request`
+    leaves it out (`check_soak=False`), so review can run while the version soaks."""
     policy = _policy(reg)
     policy.stage_index(stage)
     verdict, mp, version = _open(reg, model, version_name, stage, "promote")
@@ -124,6 +128,8 @@ def promotion_verdict(reg: RegistryView[V], model: str, version_name: str, stage
                                   f"was in {prev}" if was else f"{version_name} has never been in {prev}; promote it there first"))
     if mp.gated:
         _gate_criteria(reg, mp, version, stage, verdict)
+    if check_soak and soak.applies(policy, mp.gate.soak, stage, "promote"):
+        crit.append(soak_criterion(reg, model, version_name, at))
     if count_approvals:
         needed = mp.required_approvals if policy.is_protected(stage) else 0
         if needed == 0:
@@ -136,6 +142,51 @@ def promotion_verdict(reg: RegistryView[V], model: str, version_name: str, stage
             verdict.approval = evidence
     if mp.tier == "regulated" and policy.is_protected(stage):
         crit.append(separation_of_duties(reg, version, verdict))
+    return verdict
+
+
+def soak_criterion(reg: RegistryView[V], model: str, version_name: str, at: int | None) -> Criterion:
+    """The model's soak, measured over its soak stage's entries (their tagger times)."""
+    rule = _policy(reg).model(model).gate.soak
+    assert rule is not None
+    holds = [soak.Hold(e.tagger_time, e.record.version, e.record.traffic) for e in reg.stage_history(model, rule.stage)]
+    return soak.criterion(holds, version_name, rule, at)
+
+
+def rollout_verdict(reg: RegistryView[V], model: str, stage: str, version_name: str) -> Verdict:
+    """A share change (kind = rollout) of the version a rollout stage already holds: it passed the
+    gate when it entered, so the gate is not run again; it must still be signed as the tier needs,
+    not deprecated, still carry the eval it entered with, and be the stage's current version. The
+    verdict carries that entry's eval and approval, which the rollout record repeats."""
+    policy = _policy(reg)
+    verdict, mp, version = _open(reg, model, version_name, stage, "rollout")
+    if version is None:
+        return verdict
+    crit = verdict.criteria
+    if not policy.is_rollout(stage):
+        crit.append(Criterion("rollout stage", False, f"{stage} is not in registry.rollout_stages"))
+        return verdict
+    current = reg.current(model, stage)
+    if current is None or current.record.version != version_name:
+        now = current.record.version if current else "no version"
+        crit.append(Criterion("current", False, f"{stage} holds {now}, not {version_name}: "
+                              f"'git mv-promote promote {model} {version_name} --stage {stage} --traffic N' first"))
+        return verdict
+    crit.append(Criterion("current", True, f"{stage} #{current.seq} at {current.record.traffic}%"))
+    sig = reg.signature(version.tag)
+    crit.append(Criterion("signature", sig.ok or not mp.signed,
+                          f"signed by {sig.principal}" if sig.ok else sig.reason))
+    entered_eval = current.record.eval_record  # the entry's, repeated by every rollout record after it
+    if entered_eval is not None:
+        have = {r["id"]: r for r in reg.evals(version, None)}
+        crit.append(Criterion("eval", entered_eval in have,
+                              f"still carries {entered_eval[:19]}…" if entered_eval in have else
+                              f"the eval it entered {stage} with ({entered_eval}) is gone from the notes"))
+        verdict.eval_record = have.get(entered_eval)
+    dep = reg.deprecation(version)
+    crit.append(Criterion("not deprecated", dep is None,
+                          "not deprecated" if dep is None else f"deprecated: {dep.get('reason', '')}"))
+    verdict.approval = current.record.approval
     return verdict
 
 

@@ -39,13 +39,17 @@ class VersionFacts(Protocol):
 
 
 class StageFacts(Protocol):
-    """One stage tag: its sequence number in the stage and its promotion record."""
+    """One stage tag: its sequence number in the stage, its promotion record and its tagger time
+    (epoch seconds; the checked time of the entry, which the soak measures with)."""
 
     @property
     def seq(self) -> int: ...
 
     @property
     def record(self) -> PromotionRecord: ...
+
+    @property
+    def tagger_time(self) -> int: ...
 
 
 class SignatureFacts(Protocol):

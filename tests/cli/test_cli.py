@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["init", "register", "eval", "check", "promote", "rollback", "show", "history", "log", "diff",
+COMMANDS = ["init", "register", "eval", "check", "promote", "rollout", "rollback", "show", "history", "log", "diff",
             "verify", "deprecate", "hooks"]
 
 
@@ -44,8 +44,9 @@ def test_help_works_outside_a_git_repository(tmp_path):
     ("init", ["--model", "--artifact", "--add-signer", "--no-hook", "--json"]),
     ("eval", ["--suite", "--from-file", "--json"]),
     ("check", ["--stage", "--json"]),
-    ("promote", ["--stage", "--message", "--json"]),
-    ("rollback", ["--stage", "--to", "--dry-run", "--message", "--json"]),
+    ("promote", ["--stage", "--traffic", "--message", "--json"]),
+    ("rollout", ["--stage", "--traffic", "--dry-run", "--message", "--json"]),
+    ("rollback", ["--stage", "--to", "--dry-run", "--traffic", "--message", "--json"]),
     ("history", ["--stage", "--at", "--json"]),
     ("show", ["--json"]),
     ("verify", ["--json"]),

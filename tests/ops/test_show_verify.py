@@ -48,13 +48,13 @@ def test_show_without_arguments_lists_each_model_with_latest_version_and_stages(
 def test_show_json_lists_models(two_versions):
     models = two_versions.mv("show", "--json").json["models"]
     assert models == [{"model": "churn", "latest": "v2", "versions": 2, "stages": {"production": "v1"},
-                       "in_policy": True}]
+                       "traffic": {}, "in_policy": True}]
 
 
 def test_show_lists_a_policy_model_that_has_no_versions_yet(model_repo):
     assert model_repo.mv("show").out.splitlines()[2].split() == ["churn", "-", "0", "-"]
     assert model_repo.mv("show", "--json").json["models"][0] == {
-        "model": "churn", "latest": None, "versions": 0, "stages": {}, "in_policy": True}
+        "model": "churn", "latest": None, "versions": 0, "stages": {}, "traffic": {}, "in_policy": True}
 
 
 def test_show_model_lists_its_versions_with_stage_and_message(two_versions):

@@ -34,13 +34,20 @@ def show(model, version, experiments, as_json):
         if not result["models"]:
             return output.line("no models yet: add one to .mv-promote.toml and run 'git mv-promote register MODEL'")
         rows = [(m["model"], m["latest"] or "-", m["versions"],
-                 ", ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-") for m in result["models"]]
+                 ", ".join(f"{s}={v}{_pct(m['traffic'].get(s))}" for s, v in m["stages"].items()) or "-")
+                for m in result["models"]]
         return output.table(["model", "latest", "versions", "stages"], rows)
     if version is None:
-        rows = [(v["version"], v["created_at"], v["created_by"], v["commit"][:12], ",".join(v["stages"]) or "-",
+        rows = [(v["version"], v["created_at"], v["created_by"], v["commit"][:12],
+                 ",".join(f"{s}{_pct(v['traffic'].get(s))}" for s in v["stages"]) or "-",
                  "DEPRECATED" if v["deprecated"] else "", v["message"]) for v in result["versions"]]
         return output.table(["version", "created", "by", "commit", "current in", "status", "message"], rows)
     _render_version(model, version, result)
+
+
+def _pct(traffic: int | None) -> str:
+    """A rollout stage's share, as shown after the stage or version: " (25%)"."""
+    return f" ({traffic}%)" if traffic is not None else ""
 
 
 def _render_version(model: str, version: str, result: dict) -> None:
@@ -49,7 +56,8 @@ def _render_version(model: str, version: str, result: dict) -> None:
     sig = result["signature"]
     output.line(f"{model} {version}  {result['ref']}  tag {result['tag']}")
     output.line(f"signature: {'good, ' + str(sig['principal']) + ' ' + str(sig['fingerprint']) if sig['ok'] else 'NOT VALID: ' + sig['reason']}")
-    output.line(f"current in: {', '.join(result['current_in']) or '-'}{'  DEPRECATED' if result['deprecated'] else ''}")
+    current = ", ".join(f"{s}{_pct(result['traffic'].get(s))}" for s in result["current_in"])
+    output.line(f"current in: {current or '-'}{'  DEPRECATED' if result['deprecated'] else ''}")
     output.line("")
     output.line(to_toml(result["record"]).rstrip())
     for rec in result["evidence"]:
@@ -70,12 +78,24 @@ def history(model, stage, at, as_json):
     warn(result)
     if as_json:
         return output.emit_json(result)
+    # the traffic column only where a rollout stage has a share to show
     if at:
-        rows: list[tuple[object, ...]] = [(s, v["version"] or "-", v["since"] or "") for s, v in result["stages"].items()]
-        return output.table(["stage", f"version at {at}", "since"], rows)
-    rows = [(s, r["seq"], r["version"], r["kind"], r["at"], r["by"], r["reason"])
+        shares = [v["traffic"] for v in result["stages"].values()]
+        rows: list[tuple[object, ...]] = [(s, v["version"] or "-", *_share_cell(v["traffic"], shares), v["since"] or "")
+                                          for s, v in result["stages"].items()]
+        return output.table(["stage", f"version at {at}", *_share_head(shares), "since"], rows)
+    shares = [r["traffic"] for entries in result["stages"].values() for r in entries]
+    rows = [(s, r["seq"], r["version"], r["kind"], *_share_cell(r["traffic"], shares), r["at"], r["by"], r["reason"])
             for s, entries in result["stages"].items() for r in entries]
-    output.table(["stage", "seq", "version", "kind", "at", "by", "reason"], rows)
+    output.table(["stage", "seq", "version", "kind", *_share_head(shares), "at", "by", "reason"], rows)
+
+
+def _share_head(shares: list) -> tuple[str, ...]:
+    return ("traffic",) if any(t is not None for t in shares) else ()
+
+
+def _share_cell(traffic: int | None, shares: list) -> tuple[str, ...]:
+    return (f"{traffic}%" if traffic is not None else "-",) if _share_head(shares) else ()
 
 
 @click.command(context_settings=CONTEXT)

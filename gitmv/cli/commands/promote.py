@@ -34,21 +34,67 @@ def check(model, version, stage, as_json):
     return EXIT_OK if result["passed"] else EXIT_FAULT
 
 
+TRAFFIC = click.IntRange(min=0)  # the range itself (1..100) is the rule's, checked with the policy
+
+
+def _share(result: dict) -> str:
+    return f" at {result['traffic']}%" if result.get("traffic") is not None else ""
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("model", type=MODEL)
 @click.argument("version", type=VERSION)
 @click.option("--stage", type=STAGE, required=True, help="Target stage.")
+@click.option("--traffic", type=TRAFFIC, metavar="PERCENT",
+              help="Share of a rollout stage's traffic (1..100); required for, and only for, a rollout stage.")
 @click.option("-m", "--message", "reason", default="", help="Why.")
 @json_option
-def promote(model, version, stage, reason, as_json):
+def promote(model, version, stage, traffic, reason, as_json):
     """Promote VERSION into STAGE with a signed stage tag, if the gate passes."""
-    result = api().promote(model, version, stage, reason=reason)
+    result = api().promote(model, version, stage, reason=reason, traffic=traffic)
     warn(result)
     if as_json:
         return output.emit_json(result)
     if result["noop"]:
         return output.line(result["notice"])
-    output.line(f"promoted {model} {version} to {stage} ({result['ref']})")
+    if result.get("kind") == "rollout":
+        output.line(f"rolled out {model} {version} to {result['traffic']}% of {stage} ({result['ref']})")
+    else:
+        output.line(f"promoted {model} {version} to {stage}{_share(result)} ({result['ref']})")
+    output.lines(f"push it: {n}" for n in result["next"])
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("model", type=MODEL)
+@click.argument("version", type=VERSION)
+@click.option("--stage", type=STAGE, required=True, help="A rollout stage (registry.rollout_stages).")
+@click.option("--traffic", type=TRAFFIC, metavar="PERCENT", required=True,
+              help="The share of the stage's traffic VERSION gets, 1..100.")
+@click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
+@click.option("-m", "--message", "reason", default="", help="Why.")
+@json_option
+def rollout(model, version, stage, traffic, dry_run, reason, as_json):
+    """Give VERSION PERCENT of a rollout STAGE with a new signed stage tag.
+
+    \b
+    Entering the stage is a promotion (the gate decides); changing the share of the stage's
+    current version is a stage tag of kind = rollout."""
+    result = api().rollout(model, version, stage, traffic=traffic, reason=reason, dry_run=dry_run)
+    warn(result)
+    if as_json:
+        output.emit_json(result)
+        return EXIT_OK if not dry_run or result.get("noop") or result["verdict"]["passed"] else EXIT_FAULT
+    if result["noop"]:
+        return output.line(result["notice"])
+    if dry_run:
+        _render_verdict(result["verdict"])
+        if not result["verdict"]["passed"]:
+            output.line(f"dry run: {version} at {traffic}% of {stage} would be refused (see FAIL above); nothing written")
+            return EXIT_FAULT
+        output.line(f"dry run: {stage} would give {version} {traffic}%; nothing written")
+        return EXIT_OK
+    verb = "rolled out" if result["kind"] == "rollout" else "promoted"
+    output.line(f"{verb} {model} {version} to {traffic}% of {stage} ({result['ref']})")
     output.lines(f"push it: {n}" for n in result["next"])
 
 
@@ -58,11 +104,13 @@ def promote(model, version, stage, reason, as_json):
 @click.option("--to", "to", type=VERSION, metavar="VERSION", help="Target version (default: the one before the current).")
 @click.option("--dry-run", is_flag=True, help="Rehearse: check everything, write nothing.")
 @click.option("--force", is_flag=True, help="Roll back even if artifacts are not retrievable (recorded).")
+@click.option("--traffic", type=TRAFFIC, metavar="PERCENT",
+              help="Share for a rollout stage (default: the share the stage gives now).")
 @click.option("-m", "--message", "reason", default="", help="Why.")
 @json_option
-def rollback(model, stage, to, dry_run, force, reason, as_json):
+def rollback(model, stage, to, dry_run, force, traffic, reason, as_json):
     """Return STAGE to an earlier version with a new signed stage tag (kind = rollback)."""
-    result = api().rollback(model, stage, to=to, dry_run=dry_run, reason=reason, force=force)
+    result = api().rollback(model, stage, to=to, dry_run=dry_run, reason=reason, force=force, traffic=traffic)
     warn(result)
     if as_json:
         output.emit_json(result)
@@ -75,7 +123,7 @@ def rollback(model, stage, to, dry_run, force, reason, as_json):
             return EXIT_FAULT
         output.line(f"dry run: {stage} would go from {result['from']} to {result['to']}; nothing written")
         return EXIT_OK
-    output.line(f"rolled back {model} {stage} from {result['from']} to {result['to']} ({result['ref']})")
+    output.line(f"rolled back {model} {stage} from {result['from']} to {result['to']}{_share(result)} ({result['ref']})")
 
 
-COMMANDS = (check, promote, rollback)
+COMMANDS = (check, promote, rollout, rollback)
