@@ -327,3 +327,62 @@ def _regulated(user: GtoUser) -> None:
                     'eval_signers = ["alice@example.com"]\n' + tail)
     parse_policy(path.read_bytes())
     user.commit("ml-fraud is regulated")
+
+
+# ---------------------------------------------------------------- annotations in dvc.yaml, virtual paths, stage order
+
+def _plain_repo(path: Path) -> GtoUser:
+    path.mkdir()
+    user = GtoUser(path)
+    user.git("init", "-q")
+    return user
+
+
+def test_dvc_yaml_artifacts_give_the_path_description_and_a_sha256(tmp_path, monkeypatch):
+    """DVC's model registry annotations: `artifacts:` in dvc.yaml, `desc`, digests under `meta`."""
+    user = _plain_repo(tmp_path / "dvcyaml")
+    digest = sha256(b"ranker weights\n")
+    (user.path / "dvc.yaml").write_text(f"artifacts:\n  ranker:\n    path: https://models.example.com/ranker.pt\n"
+                                        f"    type: model\n    desc: Search ranker\n    meta:\n      sha256: {digest}\n"
+                                        "      size: 15\n")
+    c1 = user.commit("annotate the ranker")
+    gto.register(str(user.path), "ranker", c1, version="v1.0.0")
+    gto.assign(str(user.path), "ranker", "Shadow", version="v1.0.0")
+    monkeypatch.chdir(user.path)
+    result = user.mv("import", "--gto", "--write-policy", "--json").json
+    text = user.git("show", "HEAD:.mv-promote.toml")
+    assert "# GTO artifact 'ranker', from dvc.yaml at HEAD; type model\n# Search ranker\n[models.ranker]" in text
+    assert parse_policy((text + "\n").encode()).stages == ("shadow",)
+    uri = "https://models.example.com/ranker.pt"
+    assert api.show("ranker", "v1")["record"]["artifacts"] == {uri: {"uri": uri, "sha256": digest, "size": 15}}
+    assert {"kind": "stage", "gto": "Shadow", "as": "shadow",
+            "why": "stage names follow the model grammar: lower case, anything else becomes '-'"} in result["renamed"]
+    assert api.show("ranker")["stages"] == {"shadow": "v1"}
+
+
+def test_an_explicitly_virtual_path_outside_git_and_dvc_is_recorded_by_that_path(tmp_path, monkeypatch):
+    user = _plain_repo(tmp_path / "virtual")
+    (user.path / "artifacts.yaml").write_text("big:\n  path: weights/big.safetensors\n  type: model\n  virtual: true\n"
+                                              "  custom:\n    md5: NOT-A-DIGEST\n")
+    c1 = user.commit("annotate a model stored elsewhere")
+    gto.register(str(user.path), "big", c1, version="v0.1.0")
+    monkeypatch.chdir(user.path)
+    result = user.mv("import", "--gto", "--write-policy", "--json").json
+    path = "weights/big.safetensors"
+    assert api.show("big", "v1")["record"]["artifacts"] == {path: {"uri": path}}
+    assert ("big@v0.1.0: the annotation's md5 'NOT-A-DIGEST' is not a valid md5 digest; not recorded"
+            in result["warnings"])
+
+
+def test_gto_config_stages_give_the_policy_its_stage_order(tmp_path, monkeypatch):
+    user = _plain_repo(tmp_path / "staged")
+    (user.path / ".gto").write_text("stages: [dev, staging, prod]\n")
+    (user.path / "artifacts.yaml").write_text("churn:\n  path: model.bin\n  type: model\n")
+    (user.path / "model.bin").write_text("0.9\n")
+    c1 = user.commit("model")
+    gto.register(str(user.path), "churn", c1, version="v1.0.0")
+    gto.assign(str(user.path), "churn", "prod", version="v1.0.0")  # straight to prod: no order to learn from
+    monkeypatch.chdir(user.path)
+    result = user.mv("import", "--gto", "--write-policy", "--json").json
+    assert result["policy"]["stages"] == ["dev", "staging", "prod"]
+    assert parse_policy(user.git("show", "HEAD:.mv-promote.toml").encode() + b"\n").stages == ("dev", "staging", "prod")

@@ -280,7 +280,7 @@ def annotation_digests(entry: dict | None, remarks: list[str], where: str) -> di
         if isinstance(value, str) and pattern.match(value.lower()):
             found[name] = value.lower()
         else:
-            remarks.append(f"{where}: the annotation's {name} {value!r} is not a {name} digest; not recorded")
+            remarks.append(f"{where}: the annotation's {name} {value!r} is not a valid {name} digest; not recorded")
     size = extra.get("size")
     if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
         found["size"] = size
