@@ -386,3 +386,12 @@ def test_gto_config_stages_give_the_policy_its_stage_order(tmp_path, monkeypatch
     result = user.mv("import", "--gto", "--write-policy", "--json").json
     assert result["policy"]["stages"] == ["dev", "staging", "prod"]
     assert parse_policy(user.git("show", "HEAD:.mv-promote.toml").encode() + b"\n").stages == ("dev", "staging", "prod")
+
+
+def test_write_policy_without_a_signing_key_refuses_before_writing_anything(gto_user):
+    gto_user.git("config", "user.signingkey", "")
+    head = gto_user.git("rev-parse", "HEAD")
+    result = gto_user.mv("import", "--gto", "--write-policy", code=1)
+    assert "no signing key is configured" in result.err and "--no-sign" in result.err
+    assert gto_user.git("rev-parse", "HEAD") == head and gto_user.mv_refs() == ""
+    assert not (gto_user.path / ".mv-promote.toml").exists()

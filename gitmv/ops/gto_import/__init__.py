@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import os
 
-from gitmv.errors import PolicyError, UsageError
+from gitmv.errors import PolicyError, SigningError, UsageError
 from gitmv.git.remote import ensure_notes_refspec
 from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF
@@ -73,7 +73,7 @@ def import_gto(path: str | os.PathLike = ".", *, dry_run: bool = False, sign: bo
     then import under it; with `dry_run` too, report both and write nothing."""
     policy_out = None
     if write_policy:
-        ctx, policy_out = _with_written_policy(path, dry_run=dry_run)
+        ctx, policy_out = _with_written_policy(path, dry_run=dry_run, sign=sign)
     else:
         ctx = planning.open_for_import(path)
     plan = planning.plan(ctx, read_gto_tags(ctx.repo), sign)
@@ -82,8 +82,10 @@ def import_gto(path: str | os.PathLike = ".", *, dry_run: bool = False, sign: bo
     return result
 
 
-def _with_written_policy(path: str | os.PathLike, *, dry_run: bool) -> tuple[Context, dict]:
-    """The policy written (and committed) from GTO's annotations, and the context that reads it."""
+def _with_written_policy(path: str | os.PathLike, *, dry_run: bool, sign: bool) -> tuple[Context, dict]:
+    """The policy written (and committed) from GTO's annotations, and the context that reads it.
+    Everything that could refuse the import is checked before the policy is committed: nothing
+    half-written (the import itself is planned once here against the policy, and again after)."""
     repo = Repo.discover(path)
     if repo.workdir is None:
         raise UsageError("--write-policy needs a work tree", "run it in a clone, not in a bare repository")
@@ -97,9 +99,14 @@ def _with_written_policy(path: str | os.PathLike, *, dry_run: bool) -> tuple[Con
     text, policy, entries, stages = policy_file.build(repo, head, tags, names)
     out = {"path": POLICY_PATH, "text": text, "models": {e.model: e.artifacts for e in entries}, "stages": stages,
            "written": not dry_run, "commit": None, "signer": None}
+    draft = Context(repo, policy, head, Registry(repo, policy, None, repo.ref(NOTES_REF)), [])
     if dry_run:
-        registry = Registry(repo, policy, None, repo.ref(NOTES_REF))
-        return Context(repo, policy, head, registry, []), out
+        return draft, out
+    if sign and not repo.config("user.signingkey"):
+        raise SigningError("the import signs its tags, but no signing key is configured (user.signingkey)",
+                           "git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub; or pass "
+                           "--no-sign (the written policy is research tier)")
+    planning.plan(draft, tags, sign)  # its refusals (nothing written yet), before the policy commit
     paths = [POLICY_PATH]
     (repo.workdir / POLICY_PATH).write_text(text)
     warnings = []
