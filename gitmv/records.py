@@ -26,7 +26,8 @@ import tomli_w
 
 from gitmv import names
 from gitmv.errors import RecordError
-from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Table, Value, validate
+from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Problem, Table, Value, \
+    non_empty, validate
 
 SCHEMA = 1
 # Stage records that carry `traffic` (those of a rollout stage) are schema 2; every other record
@@ -143,17 +144,61 @@ def _optional(**shapes: Value | Table | Array | Map) -> dict[str, Field]:
     return {key: Field(shape) for key, shape in shapes.items()}
 
 
+# Version records have two schemas: 1, every artifact a file stored with the registry (Git or DVC)
+# and held to its sha256; 2, the same plus artifacts recorded by URI (GTO's virtual artifacts: `uri`,
+# the digests DVC or GTO knew, never fetched by this tool). A record is schema 2 exactly when it holds
+# a URI artifact, so every record without one keeps its schema-1 bytes and a reader too old for URIs
+# refuses a schema-2 record ("upgrade") instead of taking a URI for a path.
+VERSION_SCHEMAS = (1, 2)
+URI_SCHEMA = 2
+HEX32_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _hex32(value: str) -> str | None:
+    return None if HEX32_RE.match(value) else "must be an md5 digest (32 lower-case hex digits)"
+
+
+def is_uri_artifact(meta: dict[str, Any]) -> bool:
+    """An artifact recorded by URI (schema 2): not a file this tool can fetch offline."""
+    return "uri" in meta
+
+
+def _artifact_entry(entry: dict[str, Any]) -> Problem | None:
+    """A stored artifact has its sha256 and size; a URI artifact has whichever digests were known."""
+    if is_uri_artifact(entry):
+        return None
+    for key in ("sha256", "size"):
+        if key not in entry:
+            return Problem("is required", at=(key,))
+    return None
+
+
+def _uri_artifacts(record: dict[str, Any]) -> Problem | None:
+    uris = {path: meta for path, meta in record["artifacts"].items() if is_uri_artifact(meta)}
+    for path, meta in uris.items():
+        if meta["uri"] != path:
+            return Problem(f"must be the artifact's key {path!r}, got {meta['uri']!r}", at=("artifacts", path, "uri"))
+    wanted = URI_SCHEMA if uris else 1
+    if record["schema"] != wanted:
+        why = "it records an artifact by URI" if uris else "it records no artifact by URI"
+        return Problem(f"must be {wanted}: {why}", at=("schema",))
+    return None
+
+
 VERSION_RECORD = Table({
     "kind": Field(Value("string", one_of=("version", "experiment")), required=True),
     **_required(schema=INTEGER, model=STRING, version=STRING, commit=STRING, created_at=STRING, created_by=STRING,
-                # artifact path -> digest and size; open, as it always was: only these two are read
-                artifacts=Map(Table({"sha256": Field(Value("string", checks=(_hex64,)), required=True),
-                                     "size": Field(INTEGER, required=True)}, open=True)),
+                # artifact path (or, schema 2, URI) -> digests and size; open, as it always was
+                artifacts=Map(Table({"sha256": Field(Value("string", checks=(_hex64,))),
+                                     "size": Field(INTEGER),
+                                     "uri": Field(Value("string", checks=(non_empty,))),
+                                     "md5": Field(Value("string", checks=(_hex32,)))},
+                                    open=True, checks=(_artifact_entry,))),
                 tier=STRING, policy_digest=STRING),
     **_optional(message=STRING, parent=STRING, run_id=STRING, seeds=_LIST, signer=STRING,
                 data=_LIST,  # DVC pins
                 params=ANY_TABLE, lockfile=ANY_TABLE, model_card=ANY_TABLE, experiment=ANY_TABLE),
-})
+}, checks=(_uri_artifacts,))
 
 PROMOTION_RECORD = Table({
     "kind": Field(Value("string", one_of=PROMOTION_KINDS), required=True),
@@ -276,7 +321,7 @@ class VersionRecord(_TagRecord):
     commit: str
     created_at: str
     created_by: str
-    artifacts: dict[str, dict[str, Any]]  # path -> {"sha256": hex, "size": int}
+    artifacts: dict[str, dict[str, Any]]  # path -> {"sha256": hex, "size": int}; URI -> {"uri", "md5"?, "sha256"?, "size"?}
     tier: str
     policy_digest: str
     schema: int = SCHEMA
@@ -292,6 +337,18 @@ class VersionRecord(_TagRecord):
     model_card: dict[str, Any] | None = None  # {"path", "sha256"}
     experiment: dict[str, Any] | None = None  # the experiment record this version came from
 
+    def __post_init__(self) -> None:
+        # the schema follows from the artifacts (see VERSION_SCHEMAS), so no writer can get it wrong;
+        # a record read from a tag was validated against its stated schema before it got here
+        if self.schema in VERSION_SCHEMAS:
+            wanted = URI_SCHEMA if any(is_uri_artifact(m) for m in self.artifacts.values()) else SCHEMA
+            object.__setattr__(self, "schema", wanted)
+
+    @property
+    def uri_artifacts(self) -> dict[str, dict[str, Any]]:
+        """The artifacts recorded by URI (schema 2), which no retrieval path can fetch."""
+        return {path: meta for path, meta in self.artifacts.items() if is_uri_artifact(meta)}
+
     def to_dict(self) -> dict[str, Any]:
         return _clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
 
@@ -302,6 +359,7 @@ class VersionRecord(_TagRecord):
 
     _DECLARATION: ClassVar[Table] = VERSION_RECORD
     _WHAT: ClassVar[str] = "version record"
+    _SCHEMAS: ClassVar[tuple[int, ...]] = VERSION_SCHEMAS
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from gitmv.names import closest, EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE
 from gitmv.git.signing import SignatureCheck, verify_signature
 from gitmv.policy import Policy
 from gitmv.records import PromotionRecord, VersionRecord
-from gitmv.rules import evidence
+from gitmv.rules import artifacts as artifact_rules, evidence
 
 if TYPE_CHECKING:
     from gitmv.cache import RecordCache
@@ -43,7 +43,8 @@ class Version:
 
     @property
     def digests(self) -> dict[str, str]:
-        return {path: meta["sha256"] for path, meta in self.record.artifacts.items()}
+        """path -> sha256; "" for an artifact recorded by URI without one (nothing can bind to it)."""
+        return {path: meta.get("sha256", "") for path, meta in self.record.artifacts.items()}
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,9 @@ class Registry:
     def evals(self, version: Version, suite: str | None) -> list[dict]:
         """Valid eval records on `suite` bound to exactly this version's artifact digests, in note order
         (an eval that is tampered, has no metrics or a non-finite one is no evidence)."""
-        out = []
+        out: list[dict] = []
+        if not artifact_rules.bindable(version.digests):
+            return out  # an artifact recorded by URI without a sha256: no eval measured known bytes
         for rec in self.records_of(version.tag.id, "eval"):
             if suite is not None and rec.get("suite") != suite:
                 continue

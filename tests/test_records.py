@@ -312,11 +312,78 @@ def test_a_real_signed_version_tag_message_parses(model_repo):
 # ---------------------------------------------------------------- refusals
 
 def test_version_record_with_an_unknown_schema_is_a_record_error():
-    text = version_record().to_message().replace("schema = 1", "schema = 2")
+    text = version_record().to_message().replace("schema = 1", "schema = 3")
     with pytest.raises(RecordError) as info:
         VersionRecord.from_message(text)
-    assert "schema 2" in str(info.value)
+    assert "schema 3" in str(info.value)
     assert "upgrade" in str(info.value)
+
+
+# ---------------------------------------------------------------- schema 2: artifacts recorded by URI
+
+S3_URI = "s3://models/churn/v2.pkl"
+
+
+def uri_version_record(**changes) -> VersionRecord:
+    """v2 of churn as a GTO import records it: model.bin from Git, the weights by URI with DVC's md5."""
+    fields = dict(artifacts={"model.bin": {"sha256": "ab" * 32, "size": 1048576},
+                             S3_URI: {"uri": S3_URI, "md5": "0f" * 16, "size": 73400320}},
+                  data=[], params=None, lockfile=None, run_id="gto:churn@v1.1.0", seeds=[],
+                  message="imported from GTO churn@v1.1.0")
+    fields.update(changes)
+    return version_record(**fields)
+
+
+def test_version_record_with_a_uri_artifact_renders_exactly_as_the_schema_2_golden_file():
+    golden("version_record_uri.toml", records.to_toml(uri_version_record().to_dict()))
+
+
+def test_a_version_record_is_schema_2_exactly_when_it_records_an_artifact_by_uri():
+    assert uri_version_record().schema == 2
+    assert version_record().schema == 1  # every record without a URI keeps its schema-1 bytes
+    assert uri_version_record(artifacts={"model.bin": {"sha256": "ab" * 32, "size": 1}}).schema == 1
+
+
+def test_a_version_record_with_a_uri_artifact_round_trips_through_its_tag_message():
+    rec = uri_version_record()
+    back = VersionRecord.from_message(rec.to_message())
+    assert back == rec and back.uri_artifacts == {S3_URI: {"uri": S3_URI, "md5": "0f" * 16, "size": 73400320}}
+
+
+def test_a_uri_artifact_may_carry_no_digest_at_all():
+    rec = uri_version_record(artifacts={S3_URI: {"uri": S3_URI}})
+    assert VersionRecord.from_message(rec.to_message()).artifacts == {S3_URI: {"uri": S3_URI}}
+
+
+def test_a_schema_1_record_holding_a_uri_artifact_is_a_record_error():
+    """An old writer never made one; claiming schema 1 would let an old reader take the URI for a path."""
+    text = uri_version_record().to_message().replace("schema = 2", "schema = 1")
+    with pytest.raises(RecordError, match="schema must be 2: it records an artifact by URI"):
+        VersionRecord.from_message(text)
+
+
+def test_a_schema_2_record_without_a_uri_artifact_is_a_record_error():
+    text = version_record().to_message().replace("schema = 1", "schema = 2")
+    with pytest.raises(RecordError, match="schema must be 1: it records no artifact by URI"):
+        VersionRecord.from_message(text)
+
+
+def test_a_uri_artifact_whose_uri_is_not_its_key_is_a_record_error():
+    text = uri_version_record().to_message().replace(f'uri = "{S3_URI}"', 'uri = "s3://models/other.pkl"')
+    with pytest.raises(RecordError, match="must be the artifact's key"):
+        VersionRecord.from_message(text)
+
+
+def test_a_stored_artifact_without_its_sha256_is_a_record_error():
+    text = version_record().to_message().replace('sha256 = "' + "ab" * 32 + '"\n', "")
+    with pytest.raises(RecordError, match=r"artifacts\.model\.bin\.sha256 is required"):
+        VersionRecord.from_message(text)
+
+
+def test_a_uri_artifact_with_a_malformed_md5_is_a_record_error():
+    text = uri_version_record().to_message().replace('md5 = "' + "0f" * 16, 'md5 = "' + "0F" * 16)
+    with pytest.raises(RecordError, match="must be an md5 digest"):
+        VersionRecord.from_message(text)
 
 
 def test_promotion_record_with_an_unknown_schema_is_a_record_error():

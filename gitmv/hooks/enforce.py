@@ -36,7 +36,7 @@ from gitmv.git.signing import verify_commit
 from gitmv import approvals
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import Registry
-from gitmv.rules import branch_guard, stage_record
+from gitmv.rules import artifacts as artifact_rules, branch_guard, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
 from gitmv.rules import refs as refrules
@@ -389,9 +389,18 @@ def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
                       f"({', '.join(wanted) or 'none'}) for {mp.name} on {reg.policy.protected_branch}",
                       f"register with the policy's artifacts (git mv-promote register {mp.name}), "
                       f"or change models.{mp.name}.artifacts on {reg.policy.protected_branch} first")
+    uris = sorted(version.record.uri_artifacts)
+    refusal = artifact_rules.tier_refusal(mp.tier, uris)
+    if refusal:
+        raise Refusal(ref, "R1 version-artifacts", refusal,
+                      f"keep {mp.name}'s artifacts in Git or DVC (e.g. dvc import-url) and register them, "
+                      f"or lower models.{mp.name}.tier on {reg.policy.protected_branch}")
     # an artifact stored in Git at the tagged commit must have the digest the record claims: a
-    # record naming another version's digest would borrow that version's evals
+    # record naming another version's digest would borrow that version's evals (one recorded by
+    # URI names no bytes here: nothing to compare, and nothing can bind to it without a sha256)
     for path, meta in sorted(version.record.artifacts.items()):
+        if path in uris:
+            continue
         blob = reg.repo.blob_at(version.record.commit, path)
         if blob is not None and hashlib.sha256(blob).hexdigest() != meta["sha256"]:
             raise Refusal(ref, "R1 version-artifacts",

@@ -16,6 +16,7 @@ from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_bytes, sha256_file
 from gitmv.ops.context import Context
 from gitmv.registry import Version
+from gitmv.rules import artifacts as artifact_rules
 
 
 @dataclass
@@ -83,8 +84,19 @@ def retrieve(repo: Repo, commit: str, path: str, expected: str, *, use_worktree:
     return result
 
 
+def refuse_uri_artifacts(v: Version, what: str) -> None:
+    """ArtifactError when `v` records an artifact by URI: no retrieval path can fetch it offline."""
+    uris = v.record.uri_artifacts
+    if uris:
+        path, meta = sorted(uris.items())[0]
+        raise ArtifactError(f"cannot {what} {v.record.model} {v.name}: {artifact_rules.not_retrievable(path, meta)}",
+                            "this version was imported from GTO with an artifact outside the repository; register "
+                            "a version whose artifacts are in Git or DVC (e.g. dvc import-url) to do this")
+
+
 def fetch_artifact(ctx: Context, v: Version, rel: str, tmp: str) -> str:
     """A local file with exactly the registered bytes of artifact `rel`, or ArtifactError."""
+    refuse_uri_artifacts(v, "fetch the artifacts of")
     got = retrieve(ctx.repo, v.record.commit, rel, v.record.artifacts[rel]["sha256"],
                                  use_worktree=True, tmpdir=tmp)
     if got.file is not None:  # got.ok

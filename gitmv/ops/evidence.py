@@ -18,7 +18,7 @@ from gitmv.dvc import pins as dvcpins
 from gitmv.errors import EvalError, RefusedError, UsageError
 from gitmv.git import notes, record_signing
 from gitmv.git.repo import Repo
-from gitmv.ops.artifacts import fetch_artifact
+from gitmv.ops.artifacts import fetch_artifact, refuse_uri_artifacts
 from gitmv.names import NOTES_REF, check_model_name, check_names, check_version_or_experiment
 from gitmv.ops.context import now, open_context, push_hint
 from gitmv.policy import POLICY_PATH
@@ -198,6 +198,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
     ctx = open_context(path)
     mp = ctx.policy.model(model)
     v = ctx.registry.version(model, version)
+    refuse_uri_artifacts(v, "reproduce")  # nothing to compare the rebuilt bytes with
     result = data_ops.reproduce(ctx.repo, v, mp)
     body = {"model": model, "version": version, "match": result["match"], "artifacts": v.digests,
             "produced": {k: d for k, d in result["produced"].items() if d}, "command": result["command"],

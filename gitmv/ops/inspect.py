@@ -12,6 +12,7 @@ from gitmv.git.repo import Repo
 from gitmv.ops.context import Context, open_context
 from gitmv.names import check_model_name, check_names, check_version_name, stage_ref, version_ref
 from gitmv.registry import Registry
+from gitmv.rules import artifacts as artifact_rules
 
 
 def show(model: str | None = None, version: str | None = None, path: str | os.PathLike = ".") -> dict:
@@ -60,7 +61,9 @@ def show_in(ctx: Context, model: str | None = None, version: str | None = None) 
             "record": v.record.to_dict(),
             "signature": {"ok": sig.ok, "reason": sig.reason, "principal": sig.principal, "fingerprint": sig.fingerprint},
             "evidence": found, "current_in": sorted(mine), "traffic": _shares(mine),
-            "deprecated": reg.deprecation(v) is not None, "warnings": ctx.warnings}
+            "deprecated": reg.deprecation(v) is not None,
+            "not_fetchable_offline": [artifact_rules.described(p, m) for p, m in sorted(v.record.uri_artifacts.items())],
+            "warnings": ctx.warnings}
 
 
 def _shares(entries: dict) -> dict[str, int]:
@@ -170,8 +173,8 @@ def diff_in(ctx: Context, model: str, va: str, vb: str) -> dict:
     out: dict[str, Any] = {"model": model, "a": va, "b": vb, "warnings": ctx.warnings}
     out["code"] = {"a": ra.commit, "b": rb.commit, "commits": repo.commits_between(ra.commit, rb.commit),
                    "files": repo.changed_files(ra.commit, rb.commit) if ra.commit != rb.commit else []}
-    out["artifacts"] = _dict_changes({k: v["sha256"] for k, v in ra.artifacts.items()},
-                                     {k: v["sha256"] for k, v in rb.artifacts.items()})
+    out["artifacts"] = _dict_changes({k: artifact_rules.identity(v) for k, v in ra.artifacts.items()},
+                                     {k: artifact_rules.identity(v) for k, v in rb.artifacts.items()})
     out["data"] = data_changes(repo, ra.data, rb.data)
     out["params"] = _dict_changes(_flatten((ra.params or {}).get("values") or {}), _flatten((rb.params or {}).get("values") or {}))
     la, lb = (ra.lockfile or {}).get("sha256"), (rb.lockfile or {}).get("sha256")

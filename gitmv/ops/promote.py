@@ -13,8 +13,10 @@ from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, gate_refusal, now, open_context, push_hint, require_complete
 from gitmv.names import NOTES_REF, check_names, stage_ref, stage_tag_name
+from gitmv import records
 from gitmv.records import PromotionRecord, parse_time, promotion_schema
 from gitmv.registry import Version
+from gitmv.rules import artifacts as artifact_rules
 from gitmv.rules import promotion as rules
 from gitmv.rules import rollout as rollout_rules
 
@@ -192,6 +194,10 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
     if target is not None:
         with tempfile.TemporaryDirectory(prefix="mv-rollback-") as tmp:
             for rel, meta in sorted(target.record.artifacts.items()):
+                if records.is_uri_artifact(meta):  # never fetched: the rollback needs --force
+                    retrievability.append({"path": rel, "ok": False, "source": None,
+                                           "tried": [artifact_rules.not_retrievable(rel, meta)]})
+                    continue
                 got = artifacts_mod.retrieve(repo, target.record.commit, rel, meta["sha256"],
                                              use_worktree=True, tmpdir=tmp)
                 if not got.ok and from_dvc_remote(ctx, target, rel, tmp, got.tried):

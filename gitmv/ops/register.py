@@ -16,6 +16,7 @@ from gitmv.ops.versions import create_version_tag, version_fields
 from gitmv.policy import POLICY_PATH
 from gitmv.records import VersionRecord
 from gitmv.registry import Registry
+from gitmv.rules import artifacts as artifact_rules
 
 
 def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, parent: str | None = None,
@@ -107,6 +108,11 @@ def _hash_artifacts(repo: Repo, paths: tuple, on_progress) -> dict:
     digests = {}
     for rel in paths:
         file = repo.workdir / rel
+        if artifact_rules.is_uri(rel):
+            raise ArtifactError(f"artifact {rel} is a URI: register records files it can hash, and only 'import --gto' "
+                                "records an artifact by URI (GTO's virtual artifacts)",
+                                f"keep the artifact in Git or DVC (e.g. dvc import-url {rel} PATH), list that path in "
+                                f"the model's artifacts in {POLICY_PATH} and commit it")
         if not file.is_file():
             raise ArtifactError(f"artifact {rel} not found in the work tree", "train the model first, or fix the path in the policy")
         cb = (lambda done, total, rel=rel: on_progress(rel, done, total)) if on_progress else None

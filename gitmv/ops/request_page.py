@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gitmv import records
 from gitmv.approvals import REQUEST_TRAILER, page_path, request_path
+from gitmv.rules import artifacts as artifact_rules
 from gitmv.rules import gate
 from gitmv.rules.promotion import Verdict
 
@@ -157,7 +158,10 @@ def render_page(*, model_policy, policy, verdict: Verdict, req: dict, diff: dict
         lines.append(f"- **Dependency lock**: {'changed' if lock['changed'] else 'unchanged'}")
     lines += ["", "## Artifacts", "", "| path | size (bytes) | sha256 |", "|---|---:|---|"]
     for path, meta in sorted(candidate_sizes.items()):
-        lines.append(f"| `{path}` | {meta['size']} | `{meta['sha256']}` |")
+        digest = f"`{meta['sha256']}`" if "sha256" in meta else "not recorded"
+        if "uri" in meta:  # recorded by URI (imported from GTO): say so, never imply we hold the bytes
+            digest += f" (recorded by URI, {artifact_rules.digests_text(meta)}; not fetchable offline)"
+        lines.append(f"| `{path}` | {meta.get('size', 'unknown')} | {digest} |")
     lines += ["", "## Policy that applies", "",
               f"- tier: {model_policy.tier}; stage {stage} is {'protected' if policy.is_protected(stage) else 'not protected'}",
               f"- metrics: {', '.join(f'{k} ({d})' for k, d in sorted(gp.metrics.items())) or NA}",

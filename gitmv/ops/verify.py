@@ -16,6 +16,7 @@ from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, open_context
 from gitmv.policy import POLICY_PATH
 from gitmv.registry import Registry, Version
+from gitmv.rules import artifacts as artifact_rules
 from gitmv.rules import notes as notes_rules
 
 
@@ -31,6 +32,7 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
     # verify fails when it cannot see what it must check
     failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps]
     checked: list[str] = []
+    unverifiable: list[str] = []  # artifacts recorded by URI: neither a failure nor checked
     models = [model] if model else reg.model_names
     digests = None
     with tempfile.TemporaryDirectory(prefix="mv-verify-") as tmp:
@@ -39,7 +41,7 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
             mp = ctx.policy.models.get(name)
             for vname in versions:
                 checked.append(f"{name} {vname}")
-                _verify_version(ctx, name, vname, mp, tmp, failures)
+                _verify_version(ctx, name, vname, mp, tmp, failures, unverifiable)
             if version is None:
                 for stage in reg.stages_present(name):
                     if digests is None:
@@ -50,7 +52,8 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
         failures.extend(_verify_notes_history(repo, reg.notes_commit))
     except MvError as exc:
         failures.append(f"notes: {exc.cause}")
-    result = {"ok": not failures, "checked": checked, "failures": failures, "warnings": ctx.warnings}
+    result = {"ok": not failures, "checked": checked, "failures": failures, "unverifiable": unverifiable,
+              "warnings": ctx.warnings}
     if attestations:
         result["attestations"] = _verify_attestations(ctx, models, version, failures)
         result["ok"] = not failures
@@ -82,7 +85,7 @@ def _verify_attestations(ctx: Context, models: list[str], version: str | None, f
     return count
 
 
-def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list) -> None:
+def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list, unverifiable: list) -> None:
     reg, repo = ctx.registry, ctx.repo
     ref = version_ref(model, vname)
     try:
@@ -96,6 +99,9 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
     workdir = repo.workdir
     use_worktree = workdir is not None and ctx.head == v.record.commit
     for rel, meta in sorted(v.record.artifacts.items()):
+        if records.is_uri_artifact(meta):
+            unverifiable.append(f"{ref}: {artifact_rules.not_verifiable(rel, meta)}")
+            continue
         if use_worktree and workdir is not None:
             file = workdir / rel
             if not file.is_file():

@@ -176,8 +176,8 @@ def test_man_renders_the_page():
 
 # ---------------------------------------------------------------- storage.md carries the golden files
 
-@pytest.mark.parametrize("name", ["version_record.toml", "promotion_record.toml", "rollout_record.toml", "note.toml",
-                                  "replay_note.toml"])
+@pytest.mark.parametrize("name", ["version_record.toml", "version_record_uri.toml", "promotion_record.toml",
+                                  "rollout_record.toml", "note.toml", "replay_note.toml"])
 def test_storage_page_embeds_the_golden_files_unchanged(name):
     golden = (GOLDEN / name).read_text(encoding="utf-8")
     page = STORAGE.read_text(encoding="utf-8")

@@ -268,16 +268,19 @@ def test_two_gto_names_mapping_to_one_model_are_refused(gto_repo):
 
 
 def test_uncommitted_artifact_skips_the_version_and_its_assignments(tmp_path, keys, monkeypatch):
+    """Changed with virtual artifacts: an `s3://` path is now recorded by URI (tests/ops/test_gto_virtual.py);
+    a repository path that is in neither Git nor DVC, and not annotated `virtual: true`, is still skipped."""
     repo = GtoRepo(tmp_path / "virt", keys, policy=GTO_POLICY)
-    (repo.path / "artifacts.yaml").write_text("churn:\n  path: s3://bucket/churn.pkl\n  type: model\n")
-    c1 = repo.commit("annotate a virtual artifact")
+    (repo.path / "artifacts.yaml").write_text("churn:\n  path: models/churn.pkl\n  type: model\n")
+    c1 = repo.commit("annotate an artifact that was never committed")
     repo.register("churn", "v0.1.0", c1, T0 + 10)
     repo.assign("churn", "prod", 1, c1, "v0.1.0", T0 + 20)
     monkeypatch.chdir(repo.path)
     result = import_gto()
     assert result["versions"] == [] and result["stages"] == []
     skipped = "\n".join(result["skipped"])
-    assert "churn@v0.1.0: artifact path 's3://bucket/churn.pkl' is not a path in the repository" in skipped
+    assert (f"churn@v0.1.0: artifact models/churn.pkl at {c1[:12]} is not retrievable: not committed to Git and not "
+            "tracked by DVC; version not imported") in skipped
     assert "churn#prod#1: churn@v0.1.0 was not imported" in skipped
     assert repo.mv_refs() == ""
 

@@ -58,6 +58,8 @@ def _render_version(model: str, version: str, result: dict) -> None:
     output.line(f"signature: {'good, ' + str(sig['principal']) + ' ' + str(sig['fingerprint']) if sig['ok'] else 'NOT VALID: ' + sig['reason']}")
     current = ", ".join(f"{s}{_pct(result['traffic'].get(s))}" for s in result["current_in"])
     output.line(f"current in: {current or '-'}{'  DEPRECATED' if result['deprecated'] else ''}")
+    for line in result.get("not_fetchable_offline", []):
+        output.line(f"artifact {line}")
     output.line("")
     output.line(to_toml(result["record"]).rstrip())
     for rec in result["evidence"]:

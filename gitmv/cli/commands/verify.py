@@ -37,7 +37,16 @@ def verify(model, version, data, attestations, as_json):
     else:
         for f in result["failures"]:
             output.error(f"FAIL {f}")
-        output.line(f"verified {checked}: " + ("ok" if result["ok"] else f"{len(result['failures'])} failure(s)"))
+        unverifiable = result.get("unverifiable", [])
+        for u in unverifiable:
+            output.line(f"NOT VERIFIABLE OFFLINE {u}")
+        if not result["ok"]:
+            summary = f"{len(result['failures'])} failure(s)"
+        elif unverifiable:  # no failure, but not everything could be checked: never "ok"
+            summary = f"no failures; {len(unverifiable)} artifact(s) not verifiable offline (recorded by URI)"
+        else:
+            summary = "ok"
+        output.line(f"verified {checked}: {summary}")
     return EXIT_OK if result["ok"] else EXIT_FAULT
 
 

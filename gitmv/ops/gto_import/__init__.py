@@ -32,7 +32,16 @@ which is how a second run finds what is already imported (and imports nothing tw
 tags are only read, never written.
 
 The package: `reading` (GTO's tags and its artifacts at a commit, read only), `planning` (what the
-tags mean here, every refusal, nothing written), `writing` (the tags and records the plan makes).
+tags mean here, every refusal, nothing written), `writing` (the tags and records the plan makes),
+`policy_file` (`--write-policy`: the policy GTO's annotations and stage tags imply).
+
+Virtual artifacts (an annotation whose path is a URI, `s3://…`, `gs://…`, `https://…`, or, with
+`virtual: true`, a path in neither Git nor DVC) are recorded by URI (a schema-2 version record):
+the URI and the digests DVC (an `import-url` out or an external out naming the URI: md5, size)
+or the annotation (`sha256`/`md5`/`size` under `custom`, or `meta` in dvc.yaml) knew. Nothing
+fetches them; `verify` reports them as not verifiable offline. The report lists what was
+imported, what was renamed (names our grammar changes, versions renumbered) and what was skipped,
+each with its reason.
 Version records come from the builder `register` uses (`gitmv.ops.versions`), so an imported version
 is refused for what a registered one would be (e.g. a data pin file the policy names but its
 commit lacks), never recorded without it.
@@ -42,7 +51,14 @@ from __future__ import annotations
 
 import os
 
-from gitmv.ops.gto_import import planning, writing
+from gitmv.errors import PolicyError, SigningError, UsageError
+from gitmv.git.remote import ensure_notes_refspec
+from gitmv.git.repo import Repo
+from gitmv.names import NOTES_REF
+from gitmv.ops.context import Context, open_context
+from gitmv.ops.gto_import import planning, policy_file, writing
+from gitmv.policy import POLICY_PATH
+from gitmv.registry import Registry
 from gitmv.ops.gto_import.reading import (GtoTag, artifact_digests, assignment_order, gto_artifact_meta, map_name,
                                           parse_gto_tag_name, read_gto_tags, semver_key)
 
@@ -50,8 +66,65 @@ __all__ = ["import_gto", "GtoTag", "artifact_digests", "assignment_order", "gto_
            "parse_gto_tag_name", "read_gto_tags", "semver_key"]
 
 
-def import_gto(path: str | os.PathLike = ".", *, dry_run: bool = False, sign: bool = True) -> dict:
-    """Import a GTO registry's versions and stage history; see the module docstring."""
-    ctx = planning.open_for_import(path)
+def import_gto(path: str | os.PathLike = ".", *, dry_run: bool = False, sign: bool = True,
+               write_policy: bool = False) -> dict:
+    """Import a GTO registry's versions and stage history; see the module docstring. With
+    `write_policy`, first write and commit the policy GTO's annotations imply (`policy_file`),
+    then import under it; with `dry_run` too, report both and write nothing."""
+    policy_out = None
+    if write_policy:
+        ctx, policy_out = _with_written_policy(path, dry_run=dry_run, sign=sign)
+    else:
+        ctx = planning.open_for_import(path)
     plan = planning.plan(ctx, read_gto_tags(ctx.repo), sign)
-    return writing.write(ctx, plan, dry_run=dry_run, sign=sign)
+    result = writing.write(ctx, plan, dry_run=dry_run, sign=sign)
+    result["policy"] = policy_out
+    return result
+
+
+def _with_written_policy(path: str | os.PathLike, *, dry_run: bool, sign: bool) -> tuple[Context, dict]:
+    """The policy written (and committed) from GTO's annotations, and the context that reads it.
+    Everything that could refuse the import is checked before the policy is committed: nothing
+    half-written (the import itself is planned once here against the policy, and again after)."""
+    repo = Repo.discover(path)
+    if repo.workdir is None:
+        raise UsageError("--write-policy needs a work tree", "run it in a clone, not in a bare repository")
+    head = repo.head_commit()
+    policy_file.refuse_existing(repo, head)
+    tags = read_gto_tags(repo)
+    names = planning._name_map(planning._usable(tags, []))
+    if not names:
+        raise PolicyError("no GTO artifacts to write a policy for (no name@vX.Y.Z or name#stage#N tags)",
+                          "run it in the GTO repository, after 'git fetch --tags'")
+    text, policy, entries, stages = policy_file.build(repo, head, tags, names)
+    out = {"path": POLICY_PATH, "text": text, "models": {e.model: e.artifacts for e in entries}, "stages": stages,
+           "written": not dry_run, "commit": None, "signer": None}
+    draft = Context(repo, policy, head, Registry(repo, policy, None, repo.ref(NOTES_REF)), [])
+    if dry_run:
+        return draft, out
+    if sign and not repo.config("user.signingkey"):
+        raise SigningError("the import signs its tags, but no signing key is configured (user.signingkey)",
+                           "git config gpg.format ssh; git config user.signingkey ~/.ssh/id_ed25519.pub; or pass "
+                           "--no-sign (the written policy is research tier)")
+    planning.plan(draft, tags, sign)  # its refusals (nothing written yet), before the policy commit
+    paths = [POLICY_PATH]
+    (repo.workdir / POLICY_PATH).write_text(text)
+    warnings = []
+    if repo.config("gpg.format") == "ssh" and repo.config("user.signingkey"):
+        from gitmv.ops.setup import _add_signer
+
+        out["signer"] = _add_signer(repo, repo.workdir / POLICY_PATH)
+        paths.append(policy_file.SIGNERS_PATH)
+    else:
+        warnings.append(f"no ssh signing key configured: {policy_file.SIGNERS_PATH} not written, so no signature "
+                        "verifies yet (fix: git config gpg.format ssh; git config user.signingkey KEY; "
+                        "git mv-promote init --add-signer)")
+    for remote in repo.remotes():
+        ensure_notes_refspec(repo, remote)
+    repo.git("add", "--", *paths)
+    # --only: exactly these paths, whatever else the user has staged
+    repo.git("commit", "-q", "--only", "-m", policy_file.COMMIT_MESSAGE, "--", *paths)
+    out["commit"] = repo.head_commit()
+    ctx = open_context(path)
+    ctx.warnings[:0] = warnings
+    return ctx, out

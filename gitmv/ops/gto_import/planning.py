@@ -17,10 +17,14 @@ from gitmv.ops.gto_import.reading import (DEFAULT_MESSAGE_RE, GtoTag, artifact_d
                                           index_name, map_name, read_gto_tags, safe_relpath, semver_key)
 from gitmv.ops.versions import build_version_record
 from gitmv.policy import POLICY_PATH
-from gitmv.records import VersionRecord
+from gitmv.records import VersionRecord, is_uri_artifact
+from gitmv.rules import artifacts as artifact_rules
 
 RUN_ID_PREFIX = "gto:"
 REASON_PREFIX = "imported from GTO "
+MODEL_RENAME_WHY = "model names are [a-z0-9][a-z0-9_-]{0,63}: lower case, anything else becomes '-'"
+STAGE_RENAME_WHY = "stage names follow the model grammar: lower case, anything else becomes '-'"
+VERSION_RENAME_WHY = "mv-promote numbers versions v1, v2, … in GTO's semver order"
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Plan:
     skipped: list = field(default_factory=list)
     already: list = field(default_factory=list)
     refused: list = field(default_factory=list)  # versions whose record register would refuse
+    renamed: list = field(default_factory=list)  # {kind, gto, as, why}: GTO names our grammar or numbering changes
 
 
 @dataclass
@@ -73,6 +78,9 @@ def plan(ctx: Context, tags: list[GtoTag], sign: bool) -> Plan:
     index = index_name(ctx.repo, ctx.head)
     stage_map = {t.stage: map_name(t.stage) for t in usable if t.stage}
     _check_policy(ctx, names, stage_map, index, sign)
+    out.renamed += [{"kind": "model", "gto": g, "as": m, "why": MODEL_RENAME_WHY} for g, m in sorted(names.items()) if g != m]
+    out.renamed += [{"kind": "stage", "gto": g, "as": m, "why": STAGE_RENAME_WHY} for g, m in sorted(stage_map.items())
+                    if g != m]
     for gto_name, model in sorted(names.items()):
         _plan_model(ctx, out, gto_name, model, [t for t in usable if t.artifact == gto_name], stage_map, index)
     if out.refused:
@@ -106,7 +114,8 @@ def _check_policy(ctx: Context, names: dict, stage_map: dict, index: str, sign: 
         if model not in policy.models:
             meta, _ = gto_artifact_meta(repo, ctx.head, gto_name, index)
             path = meta.get("path") if meta else None
-            missing_models[model] = [path] if isinstance(path, str) and safe_relpath(path) else []
+            ok = isinstance(path, str) and (safe_relpath(path) or artifact_rules.is_uri(path))
+            missing_models[model] = [path] if ok else []
     bad_stages = sorted({s for s in stage_map.values() if s not in policy.stages})
     if missing_models or bad_stages:
         what = []
@@ -163,6 +172,7 @@ def _plan_versions(ctx: Context, out: Plan, gto_name: str, model: str, regs: lis
             continue
         planned[t.version] = pv
         out.versions.append(pv)
+        out.renamed.append({"kind": "version", "gto": t.name, "as": f"{model} {version}", "why": VERSION_RENAME_WHY})
         parent = version
         version = next_version(version)
     return planned
@@ -172,10 +182,15 @@ def _plan_version(ctx: Context, out: Plan, t: GtoTag, gto_name: str, model: str,
                   parent: str | None) -> PlannedVersion | None:
     assert t.commit is not None  # usable tags point at a commit
     repo = ctx.repo
-    paths, source = _artifact_paths(repo, t.commit, gto_name, index, ctx.policy.model(model).artifacts)
-    digests, why = artifact_digests(repo, t.commit, paths) if paths else (None, "no artifact path")
+    mp = ctx.policy.model(model)
+    paths, source, entry = _artifact_paths(repo, t.commit, gto_name, index, mp.artifacts)
+    digests, why = artifact_digests(repo, t.commit, paths, entry, ctx.warnings, t.name) if paths else (None, "no artifact path")
     if digests is None:
         out.skipped.append(f"{t.name}: {why}; version not imported")
+        return None
+    refusal = artifact_rules.tier_refusal(mp.tier, sorted(p for p, m in digests.items() if is_uri_artifact(m)))
+    if refusal:  # the server would refuse the version tag (R1 version-artifacts): refuse it here first
+        out.refused.append(f"{t.name} at {t.commit[:12]}: {refusal}")
         return None
     custom = t.message and not DEFAULT_MESSAGE_RE.match(t.message.splitlines()[0])
     message = f"{REASON_PREFIX}{t.name}" + (f": {t.message.splitlines()[0]}" if custom else "")
@@ -190,12 +205,13 @@ def _plan_version(ctx: Context, out: Plan, t: GtoTag, gto_name: str, model: str,
     return PlannedVersion(t, model, version, parent, record=record, source=source)
 
 
-def _artifact_paths(repo: Repo, commit: str, gto_name: str, index: str, policy_paths: tuple) -> tuple[list[str], str]:
+def _artifact_paths(repo: Repo, commit: str, gto_name: str, index: str,
+                    policy_paths: tuple) -> tuple[list[str], str, dict | None]:
     meta, source = gto_artifact_meta(repo, commit, gto_name, index)
     path = meta.get("path") if meta else None
     if isinstance(path, str) and path and source is not None:  # a found entry always says where
-        return [path], source
-    return list(policy_paths), "policy"
+        return [path], source, meta
+    return list(policy_paths), "policy", meta
 
 
 class _StageReplay:
@@ -344,7 +360,9 @@ def open_for_import(path) -> Context:
         stages = sorted({map_name(t.stage) for t in tags if t.stage})
         snippet = "schema = 1\n\n" + _policy_snippet({n: [] for n in names}, (), stages)
         raise PolicyError(f"{exc.cause}; GTO models to import: {', '.join(names) or 'none'}",
-                          f"run 'git mv-promote init', make {POLICY_PATH} hold:\n{snippet}\nand commit it") from exc
+                          "run 'git mv-promote import --gto --write-policy' to write and commit it from GTO's "
+                          f"annotations, or run 'git mv-promote init', make {POLICY_PATH} hold:\n{snippet}\n"
+                          "and commit it") from exc
 
 
 def _name_map(tags: list[GtoTag]) -> dict[str, str]:

@@ -15,8 +15,10 @@ from gitmv.errors import MvError
 from gitmv.git.repo import Repo
 from gitmv.hashing import sha256_bytes, sha256_file
 from gitmv.dvc.cache import dvc_cache_candidates
+from gitmv.rules import artifacts as artifact_rules
 
 GTO_CONFIG = ".gto"
+NOT_TRACKED = "not committed to Git and not tracked by DVC"
 GTO_INDEX = "artifacts.yaml"
 
 # GTO's tag grammar (gto/constants.py), with GTO's `=` standing for `:` in folder-prefixed names.
@@ -166,7 +168,7 @@ def gto_artifact_meta(repo: Repo, commit: str, gto_name: str, index: str) -> tup
     arts = doc.get("artifacts") if isinstance(doc, dict) else None
     if isinstance(arts, dict) and isinstance(arts.get(short), dict):
         entry = dict(arts[short])
-        if isinstance(entry.get("path"), str):
+        if isinstance(entry.get("path"), str) and not artifact_rules.is_uri(entry["path"]):
             entry["path"] = posixpath.normpath(posixpath.join(folder, entry["path"])) if folder else entry["path"]
         return entry, dvc_yaml
     return None, None
@@ -197,7 +199,7 @@ def _from_dvc_cache(repo: Repo, commit: str, path: str) -> tuple[dict | None, st
         return None, "its DVC pin does not parse"
     pin = dvcpins.pins_by_path(pins).get(path)
     if pin is None or not pin.get("md5"):
-        return None, "not committed to Git and not tracked by DVC"
+        return None, NOT_TRACKED
     md5 = pin["md5"]
     if md5.endswith(".dir"):
         return None, f"a DVC-tracked folder ({md5}), not importable file by file"
@@ -214,12 +216,103 @@ def _from_dvc_cache(repo: Repo, commit: str, path: str) -> tuple[dict | None, st
     return None, f"tracked by DVC ({md5}) but not in the local DVC cache (dvc pull first)"
 
 
-def artifact_digests(repo: Repo, commit: str, paths: list[str]) -> tuple[dict | None, str]:
-    """{path: {sha256, size}} of the artifacts at `commit`, or (None, why not)."""
+# ---------------------------------------------------------------- artifacts recorded by URI
+
+HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha256": re.compile(r"^[0-9a-f]{64}$")}
+
+
+def _dvc_files(repo: Repo, commit: str) -> list[str]:
+    proc = repo.git("ls-tree", "-r", "-z", "--name-only", commit, check=False)
+    return sorted(p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p.endswith(".dvc"))
+
+
+def _digests_of(out: dict) -> dict:
+    """md5 and size of a DVC out entry, when DVC recorded a file's md5 (never a folder's `.dir`)."""
+    found: dict = {}
+    md5 = out.get("md5")
+    if isinstance(md5, str) and HEX["md5"].match(md5):
+        found["md5"] = md5
+        if isinstance(out.get("size"), int) and not isinstance(out.get("size"), bool):
+            found["size"] = out["size"]
+    return found
+
+
+def dvc_digests_for_uri(repo: Repo, commit: str, uri: str) -> tuple[dict, str | None]:
+    """What DVC recorded at `commit` about the content at `uri`, and where: the out of a `.dvc`
+    file made by `dvc import-url URI` (its dep is the URI; the out is the downloaded file), or an
+    external out (`path: URI`) in a `.dvc` file or in `dvc.lock`. ({}, None) when DVC knows nothing."""
+    def outs_and_deps(doc) -> tuple[list, list]:
+        outs = doc.get("outs") if isinstance(doc, dict) else None
+        deps = doc.get("deps") if isinstance(doc, dict) else None
+        return ([o for o in outs if isinstance(o, dict)] if isinstance(outs, list) else [],
+                [d for d in deps if isinstance(d, dict)] if isinstance(deps, list) else [])
+
+    for path in _dvc_files(repo, commit):
+        outs, deps = outs_and_deps(_yaml_at(repo, commit, path))
+        if any(d.get("path") == uri for d in deps) and len(outs) == 1 and _digests_of(outs[0]):
+            return _digests_of(outs[0]), path
+        for out in outs:
+            if out.get("path") == uri and _digests_of(out):
+                return _digests_of(out), path
+    lock = _yaml_at(repo, commit, "dvc.lock")
+    stages = lock.get("stages") if isinstance(lock, dict) else None
+    for name, stage in sorted(stages.items()) if isinstance(stages, dict) else []:
+        outs, deps = outs_and_deps(stage)
+        for entry in outs + deps:
+            if entry.get("path") == uri and _digests_of(entry):
+                return _digests_of(entry), f"dvc.lock (stage {name})"
+    return {}, None
+
+
+def annotation_digests(entry: dict | None, remarks: list[str], where: str) -> dict:
+    """Digests the annotation itself gives: `sha256`, `md5`, `size` under GTO's `custom` (artifacts.yaml)
+    or DVC's `meta` (dvc.yaml). A malformed one is left out and said so, never recorded."""
+    extra = None
+    if isinstance(entry, dict):
+        extra = entry.get("custom") if isinstance(entry.get("custom"), dict) else entry.get("meta")
+    if not isinstance(extra, dict):
+        return {}
+    found: dict = {}
+    for name, pattern in HEX.items():
+        value = extra.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str) and pattern.match(value.lower()):
+            found[name] = value.lower()
+        else:
+            remarks.append(f"{where}: the annotation's {name} {value!r} is not a valid {name} digest; not recorded")
+    size = extra.get("size")
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+        found["size"] = size
+    return found
+
+
+def uri_artifact(repo: Repo, commit: str, uri: str, entry: dict | None, remarks: list[str], where: str) -> dict:
+    """The record entry of an artifact that lives at `uri`: the URI and what DVC or GTO's
+    annotation knew of its digests (DVC's md5 and size win over the annotation's, said so)."""
+    meta = {"uri": uri, **annotation_digests(entry, remarks, where)}
+    dvc_known, source = dvc_digests_for_uri(repo, commit, uri)
+    for key, value in dvc_known.items():
+        if key in meta and meta[key] != value:
+            remarks.append(f"{where}: the annotation's {key} {meta[key]} differs from DVC's {value} ({source}); "
+                           "DVC's is recorded")
+        meta[key] = value
+    return meta
+
+
+def artifact_digests(repo: Repo, commit: str, paths: list[str], entry: dict | None = None,
+                     remarks: list[str] | None = None, where: str = "") -> tuple[dict | None, str]:
+    """{path: {sha256, size}} of the artifacts at `commit` (a URI, or with GTO's `virtual: true` a path
+    in neither Git nor DVC: {uri, digests known}), or (None, why not)."""
     digests: dict = {}
+    remarks = [] if remarks is None else remarks
+    virtual = isinstance(entry, dict) and entry.get("virtual") is True
     for rel in paths:
+        if artifact_rules.is_uri(rel):
+            digests[rel] = uri_artifact(repo, commit, rel, entry, remarks, where)
+            continue
         if not safe_relpath(rel):
-            return None, f"artifact path {rel!r} is not a path in the repository (virtual artifact?)"
+            return None, f"artifact path {rel!r} is not a path in the repository nor a URI"
         blob = repo.blob_at(commit, rel)
         if blob is not None:
             digests[rel] = {"sha256": sha256_bytes(blob), "size": len(blob)}
@@ -231,6 +324,10 @@ def artifact_digests(repo: Repo, commit: str, paths: list[str]) -> tuple[dict | 
                 digests[f] = {"sha256": sha256_bytes(data), "size": len(data)}
             continue
         meta, why = _from_dvc_cache(repo, commit, rel)
+        if meta is None and virtual and why == NOT_TRACKED:
+            # GTO's virtual artifact: it was never meant to be in the repository; its path is its locator
+            digests[rel] = uri_artifact(repo, commit, rel, entry, remarks, where)
+            continue
         if meta is None:
             return None, f"artifact {rel} at {commit[:12]} is not retrievable: {why}"
         digests[rel] = meta

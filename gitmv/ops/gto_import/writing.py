@@ -13,6 +13,7 @@ from gitmv.ops.context import Context, now
 from gitmv.ops.gto_import.planning import REASON_PREFIX, Plan, PlannedVersion
 from gitmv.ops.versions import create_version_tag
 from gitmv.records import PromotionRecord, VersionRecord
+from gitmv.rules import artifacts as artifact_rules
 
 NOT_GATED = {"passed": True, "criteria": ["imported from GTO: not gated"]}
 
@@ -25,8 +26,14 @@ def write(ctx: Context, plan: Plan, *, dry_run: bool, sign: bool) -> dict:
     stages_out = _write_stages(ctx, plan, signer, dry_run=dry_run, sign=sign)
     deprecations_out = _write_deprecations(ctx, plan, dry_run=dry_run, sign=sign)
     return {"versions": versions_out, "stages": stages_out, "deprecations": deprecations_out,
-            "skipped": plan.skipped, "already_imported": sorted(set(plan.already)), "dry_run": dry_run,
-            "warnings": ctx.warnings}
+            "renamed": _renamed(plan), "skipped": plan.skipped, "already_imported": sorted(set(plan.already)),
+            "dry_run": dry_run, "warnings": ctx.warnings}
+
+
+def _renamed(plan: Plan) -> list[dict]:
+    """Models and stages whose GTO name our grammar changes, and every version's new number (as written)."""
+    numbers = {pv.gto.name: f"{pv.model} {pv.version}" for pv in plan.versions}
+    return [{**r, "as": numbers.get(r["gto"], r["as"])} if r["kind"] == "version" else r for r in plan.renamed]
 
 
 def _record_maker(pv: PlannedVersion, signer: str | None) -> Callable[[str], VersionRecord]:
@@ -49,6 +56,7 @@ def _write_versions(ctx: Context, plan: Plan, signer: str | None, *, dry_run: bo
             pv.record = record
         out.append({"gto": pv.gto.name, "model": pv.model, "version": pv.version, "commit": pv.gto.commit,
                     "parent": pv.record.parent, "artifacts": pv.record.artifacts, "artifacts_from": pv.source,
+                    "not_fetchable_offline": [artifact_rules.described(p, m) for p, m in sorted(pv.record.uri_artifacts.items())],
                     "ref": version_ref(pv.model, pv.version), "tag": pv.tag_id})
     return out
 
