@@ -11,7 +11,15 @@ CHUNK = 1 << 20  # 1 MiB: large enough that Python overhead vanishes next to has
 
 def sha256_file(path: str | os.PathLike, on_progress: Callable[[int, int], None] | None = None) -> tuple[str, int]:
     """(hex digest, size) of a file, read in chunks into one buffer."""
-    h = hashlib.sha256()
+    return _digest_file(hashlib.sha256(), path, on_progress)
+
+
+def md5_file(path: str | os.PathLike) -> str:
+    """DVC's content address of a file (md5 of its bytes): to confirm bytes are the pinned ones."""
+    return _digest_file(hashlib.md5(usedforsecurity=False), path, None)[0]
+
+
+def _digest_file(h: "hashlib._Hash", path: str | os.PathLike, on_progress: Callable[[int, int], None] | None) -> tuple[str, int]:
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     done = 0

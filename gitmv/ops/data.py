@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -19,7 +18,7 @@ from gitmv.dvc import pins as dvcpins
 from gitmv.dvc import remote as dvcremote
 from gitmv.errors import EvalError, MvError
 from gitmv.git.repo import Repo
-from gitmv.hashing import sha256_file
+from gitmv.hashing import md5_file, sha256_file
 from gitmv.dvc.cache import dvc_pin_for
 from gitmv.registry import Version
 
@@ -102,13 +101,6 @@ def retrieve_from_remote(repo: Repo, version: Version, rel: str, tmpdir: str, re
 
 # ---------------------------------------------------------------- eval provenance
 
-def _md5_file(path: str) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def check_eval_provenance(repo: Repo, head: str, from_file: str, artifact_files: dict[str, str],
                           eval_pin: list | None) -> dict | None:
@@ -135,7 +127,7 @@ def check_eval_provenance(repo: Repo, head: str, from_file: str, artifact_files:
         checked = {"stage": name, "model": [], "data": []}
         for art, file in artifact_files.items():
             if art in deps:
-                want = _md5_file(file)
+                want = md5_file(file)
                 if deps[art] != want:
                     raise EvalError(f"DVC stage '{name}' made {rel} from {art} with md5 {deps[art]}, "
                                     f"not the registered artifact (md5 {want})",

@@ -10,7 +10,6 @@ is the pure `rules.replay`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import shlex
@@ -22,7 +21,7 @@ from gitmv.dvc import pins as dvcpins
 from gitmv.dvc.cache import dvc_cache_candidates
 from gitmv.errors import MvError, NotFoundError, ReplayError, UsageError
 from gitmv.git import notes, record_signing
-from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.hashing import md5_file, sha256_bytes, sha256_file
 from gitmv.names import NOTES_REF, VERSION_RE, check_names
 from gitmv.ops.artifacts import fetch_artifact
 from gitmv.ops.context import Context, now, open_context, push_hint
@@ -117,13 +116,6 @@ def _inputs(ctx: Context, rel: str, tmp: str) -> tuple[str, dict]:
     return str(found), {"path": rel, "data": pin["path"], "md5": pin["md5"], "sha256": digest, "size": size}
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _dvc_file(ctx: Context, pin: dict, where: Path) -> Path:
     """The pinned file's bytes: the work-tree file when its md5 is the pin's, else the DVC cache,
@@ -132,11 +124,11 @@ def _dvc_file(ctx: Context, pin: dict, where: Path) -> Path:
     tried = []
     local = (ctx.repo.workdir / rel) if ctx.repo.workdir is not None else None
     if local is not None and local.is_file():
-        if _md5(local) == md5:
+        if md5_file(local) == md5:
             return local
         tried.append("work tree: the file differs from the pin")
     for candidate in dvc_cache_candidates(ctx.repo, md5):
-        if candidate.is_file() and _md5(candidate) == md5:
+        if candidate.is_file() and md5_file(candidate) == md5:
             return candidate
     tried.append(f"dvc cache: no object {md5}")
     from gitmv.dvc import remote as dvcremote
@@ -150,7 +142,7 @@ def _dvc_file(ctx: Context, pin: dict, where: Path) -> Path:
                 where.mkdir(exist_ok=True)
                 dest = where / posixpath.basename(rel)
                 remote.download(md5, dest)
-                if _md5(dest) == md5:
+                if md5_file(dest) == md5:
                     return dest
                 tried.append(f"dvc remote {remote.name}: the object does not hash to {md5}")
             else:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmv.errors import MvError, NotFoundError
-from gitmv.hashing import sha256_file
+from gitmv.hashing import md5_file, sha256_file
 from gitmv.names import ATTESTATIONS_REF, check_names, check_stage_name, version_ref
 from gitmv.ops.attest import bom as bom_mod
 from gitmv.ops.attest import dsse, statements
@@ -67,11 +67,7 @@ def _pin_sha256(ctx: Context, pin: dict) -> str | None:
     candidates += dvc_cache_candidates(ctx.repo, md5)
     for file in candidates:
         if file.is_file():
-            h = hashlib.md5(usedforsecurity=False)
-            with open(file, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            if h.hexdigest() == md5:
+            if md5_file(file) == md5:
                 return sha256_file(file)[0]
     return None
 

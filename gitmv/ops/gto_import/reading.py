@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import yaml
 from gitmv.dvc import pins as dvcpins
 from gitmv.errors import MvError
 from gitmv.git.repo import Repo
-from gitmv.hashing import sha256_bytes, sha256_file
+from gitmv.hashing import md5_file, sha256_bytes, sha256_file
 from gitmv.dvc.cache import dvc_cache_candidates
 from gitmv.rules import artifacts as artifact_rules
 
@@ -205,11 +204,7 @@ def _from_dvc_cache(repo: Repo, commit: str, path: str) -> tuple[dict | None, st
         return None, f"a DVC-tracked folder ({md5}), not importable file by file"
     for candidate in dvc_cache_candidates(repo, md5):
         if candidate.is_file():
-            h = hashlib.md5()
-            with open(candidate, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            if h.hexdigest() != md5:
+            if md5_file(candidate) != md5:
                 return None, f"DVC cache object {md5} is corrupt"
             digest, size = sha256_file(candidate)
             return {"sha256": digest, "size": size}, "dvc cache"
