@@ -136,9 +136,9 @@ def test_a_bad_note_gets_a_one_line_error(tmp_path, keys, case):
 
 def test_a_version_record_of_an_unknown_schema(tmp_path, keys):
     r = registered(tmp_path, keys)
-    resign_tag(r, "mv/churn/v1", tag_message(r, "mv/churn/v1").replace(b"schema = 1", b"schema = 2"))
-    check_matrix(r.path, {"show": ((1,), "has schema 2"), "verify": ((1,), "has schema 2"),
-                          "register": ((0,), None), "eval": ((1,), "has schema 2")})
+    resign_tag(r, "mv/churn/v1", tag_message(r, "mv/churn/v1").replace(b"schema = 1", b"schema = 3"))
+    check_matrix(r.path, {"show": ((1,), "has schema 3"), "verify": ((1,), "has schema 3"),
+                          "register": ((0,), None), "eval": ((1,), "has schema 3")})
 
 
 def test_a_binary_version_record(tmp_path, keys):
