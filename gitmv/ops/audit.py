@@ -120,9 +120,7 @@ def _tagger_times(reg: Registry, model: str) -> dict[str, int]:
 
 def _entries(ctx: Context, chain: list[rules.BranchPoint], model: str, since: int | None,
              checked: dict) -> list[Finding]:
-    from gitmv.hooks import enforce
-
-    reg, repo = ctx.registry, ctx.repo
+    reg = ctx.registry
     times = _tagger_times(reg, model)
     out = []
     for stage in reg.stages_present(model):
@@ -138,41 +136,54 @@ def _entries(ctx: Context, chain: list[rules.BranchPoint], model: str, since: in
                 digest = record.policy_digest
             except MvError:
                 cited, digest = None, ""  # the hook's rule names the broken record below
-            index = rules.branch_state_at(chain, at, digest, cited if isinstance(cited, str) else None)
-            if index is None:
+            states = rules.branch_states_at(chain, at, digest, cited if isinstance(cited, str) else None)
+            if not states:
                 out.append(Finding(rules.ENTRY, model, stage, ref,
                                    f"made at {_time(at)}, before {ctx.policy.protected_branch} had any commit",
                                    "no policy governed it: investigate who pushed it"))
                 continue
-            point = chain[index]
-            raw = repo.blob_at(point.id, POLICY_PATH)
-            if raw is None:
-                out.append(Finding(rules.ENTRY, model, stage, ref,
-                                   f"{ctx.policy.protected_branch} had no {POLICY_PATH} at {point.id[:12]} "
-                                   f"when it was made ({_time(at)})", "no policy governed it: investigate who pushed it"))
-                continue
-            try:
-                policy = parse_policy(raw, f"{POLICY_PATH} at {point.id[:12]}")
-            except MvError as exc:
-                out.append(Finding(rules.ENTRY, model, stage, ref, f"the policy in force then is invalid: {exc.cause}",
-                                   "no valid policy governed it: investigate who pushed it"))
-                continue
-            if not (policy.is_protected(stage) or ctx.policy.is_protected(stage)):
-                continue
-            checked["stage_entries"] += 1
-            later = {r for r, t in times.items() if t > at}
-            this_and_after = {stage_ref(model, stage, s) for s, _ in seqs if s >= seq}
-            view = AsOf(repo, policy, repo.blob_at(point.id, policy.allowed_signers), reg.notes_commit,
-                        hidden=later | this_and_after, protected_commit=point.id, at=at)
-            refusal = enforce.judge_tag(view, policy, ZERO, oid, ref)
-            for rule, cause, fix in refusal.items if refusal is not None else ():
-                out.append(Finding(rules.ENTRY, model, stage, ref,
-                                   f"[{rule}] {cause} (judged as of {_time(at)}, under the policy of "
-                                   f"{ctx.policy.protected_branch} at {point.id[:12]})",
-                                   f"this entry did not pass the server's rules: investigate how it was pushed; "
-                                   f"to restore a gated state: git mv-promote rollback {model} --stage {stage} "
-                                   f"(hook rule's fix: {fix})"))
+            hidden = {r for r, t in times.items() if t > at} | {stage_ref(model, stage, s) for s, _ in seqs if s >= seq}
+            outcome: list[Finding] | None = None
+            for index in states:  # passing in any state the branch may have been in is no finding
+                found = _judge_at(ctx, chain[index], model, stage, ref, oid, at, hidden)
+                if found is None:  # not a protected stage, then or now: not audited
+                    break
+                outcome = found if outcome is None else outcome  # the likeliest state's refusal
+                if not found:
+                    outcome = []
+                    break
+            if outcome is not None:
+                checked["stage_entries"] += 1
+                out += outcome
     return out
+
+
+def _judge_at(ctx: Context, point: rules.BranchPoint, model: str, stage: str, ref: str, oid: str, at: int,
+              hidden: set[str]) -> list[Finding] | None:
+    """The hook's rule for one stage tag over the registry as it was at `point` of the protected
+    branch: [] when it passes, its refusals as findings, None when the stage is not audited."""
+    from gitmv.hooks import enforce
+
+    repo, branch = ctx.repo, ctx.policy.protected_branch
+    raw = repo.blob_at(point.id, POLICY_PATH)
+    if raw is None:
+        return [Finding(rules.ENTRY, model, stage, ref, f"{branch} had no {POLICY_PATH} at {point.id[:12]} when it "
+                        f"was made ({_time(at)})", "no policy governed it: investigate who pushed it")]
+    try:
+        policy = parse_policy(raw, f"{POLICY_PATH} at {point.id[:12]}")
+    except MvError as exc:
+        return [Finding(rules.ENTRY, model, stage, ref, f"the policy in force then is invalid: {exc.cause}",
+                        "no valid policy governed it: investigate who pushed it")]
+    if not (policy.is_protected(stage) or ctx.policy.is_protected(stage)):
+        return None
+    view = AsOf(repo, policy, repo.blob_at(point.id, policy.allowed_signers), ctx.registry.notes_commit,
+                hidden=hidden, protected_commit=point.id, at=at)
+    refusal = enforce.judge_tag(view, policy, ZERO, oid, ref)
+    return [Finding(rules.ENTRY, model, stage, ref,
+                    f"[{rule}] {cause} (judged as of {_time(at)}, under the policy of {branch} at {point.id[:12]})",
+                    f"this entry did not pass the server's rules: investigate how it was pushed; to restore a "
+                    f"gated state: git mv-promote rollback {model} --stage {stage} (hook rule's fix: {fix})")
+            for rule, cause, fix in (refusal.items if refusal is not None else ())]
 
 
 def _time(epoch: int) -> str:

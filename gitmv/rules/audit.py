@@ -53,26 +53,33 @@ class BranchPoint:
     policy_digest: str | None  # "sha256:…" of the policy file there, None without one
 
 
-def branch_state_at(chain: Sequence[BranchPoint], at: int, policy_digest: str, cited: str | None = None,
-                    skew: int = MAX_CLOCK_SKEW_S) -> int | None:
-    """Index in `chain` (newest first) of the branch state a stage tag made at `at` was judged
-    under: the newest commit made at or before `at`. Clocks drift (the hook allows a tag's time
-    `skew` seconds ahead of the server's), so within `skew` of `at` a commit the record itself
-    cites (its approval's merge) or one holding the policy the record names is preferred. None
-    when the branch had no commit yet."""
+def branch_states_at(chain: Sequence[BranchPoint], at: int, policy_digest: str, cited: str | None = None,
+                     skew: int = MAX_CLOCK_SKEW_S) -> list[int]:
+    """Indexes in `chain` (newest first) of the branch states a stage tag made at `at` may have
+    been judged under, most likely first; empty when the branch had no commit yet.
+
+    The likely state is the newest commit made at or before `at`. Clocks drift (the hook allows
+    a tag's time `skew` seconds ahead of the server's), so within `skew` of `at` the commit holding
+    the policy the record names is preferred. Commit times only order what lies apart in time:
+    when the merge the record cites (its approval) was made in the same second as that state or
+    later (up to `skew` after the tag), the branch may have stood at it, and it is a candidate too.
+    An older cited merge is not: by then later commits had reached the branch."""
     base = next((i for i, p in enumerate(chain) if p.time <= at), None)
     near = [i for i, p in enumerate(chain) if at - skew < p.time <= at + skew]
-    if cited is not None:
-        hit = next((i for i in near if chain[i].id == cited), None)
-        if hit is not None and (base is None or hit < base):
-            base = hit
-    if base is not None and chain[base].policy_digest == policy_digest:
-        return base
-    matching = [i for i in near if chain[i].policy_digest == policy_digest]
-    if matching:
-        # the one nearest the chosen state (newest first when there is no state yet)
-        return min(matching, key=lambda i: abs(i - base)) if base is not None else matching[0]
-    return base
+    if base is None:
+        base = near[-1] if near else None  # the oldest commit within the skew, when there is one
+    if base is None:
+        return []
+    if chain[base].policy_digest != policy_digest:
+        likely = base
+        matching = [i for i in near if chain[i].policy_digest == policy_digest]
+        if matching:
+            base = min(matching, key=lambda i: abs(i - likely))
+    out = [base]
+    hit = next((i for i, p in enumerate(chain) if p.id == cited), None) if cited else None
+    if hit is not None and hit != base and chain[base].time <= chain[hit].time <= at + skew:
+        out.append(hit)
+    return out
 
 
 def newest_at(chain: Sequence[BranchPoint], at: int) -> int | None:
