@@ -138,6 +138,9 @@ def _entries(ctx: Context, chain: list[rules.BranchPoint], model: str, since: in
                 cited, digest = None, ""  # the hook's rule names the broken record below
             states = rules.branch_states_at(chain, at, digest, cited if isinstance(cited, str) else None)
             if not states:
+                if not ctx.policy.is_protected(stage):
+                    continue
+                checked["stage_entries"] += 1
                 out.append(Finding(rules.ENTRY, model, stage, ref,
                                    f"made at {_time(at)}, before {ctx.policy.protected_branch} had any commit",
                                    "no policy governed it: investigate who pushed it"))

@@ -133,7 +133,9 @@ def test_a_live_tag_signed_by_a_removed_signer_is_drift(tmp_path, keys, monkeypa
     set_clock(monkeypatch, "2026-11-03T09:00:00+00:00")
     (repo.path / ".mv-promote" / "allowed_signers").write_text(keys.allowed_line("alice"))
     repo.commit("Remove bob from the signers")
-    drift = _kinds(mv("audit", "--json", cwd=repo.path, code=1), "drift")
+    result = mv("audit", "--json", cwd=repo.path, code=1)
+    assert _kinds(result, "stage-entry") == [], "bob was an allowed signer when he promoted"
+    drift = _kinds(result, "drift")
     assert {f["ref"] for f in drift} == {"refs/tags/mv/churn/production/1", "refs/tags/mv/churn/v1"}
     assert all("signed by bob@example.com" in f["message"] and "no longer in the current allowed_signers"
                in f["message"] for f in drift)
