@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 # public name -> (module, name there)
 _HOME = {
     "attest": ("gitmv.ops.attest", "attest"),
+    "audit": ("gitmv.ops.audit", "audit"),
     "Context": ("gitmv.ops.context", "Context"), "now": ("gitmv.ops.context", "now"),
     "open_context": ("gitmv.ops.context", "open_context"),
     "deprecate": ("gitmv.ops.evidence", "deprecate"), "evaluate": ("gitmv.ops.evidence", "evaluate"),
@@ -40,6 +41,7 @@ __all__ = sorted(_HOME)
 
 if TYPE_CHECKING:  # what type checkers and readers see; at run time __getattr__ below serves them
     from gitmv.ops.attest import attest  # noqa: F401
+    from gitmv.ops.audit import audit  # noqa: F401
     from gitmv.ops.context import Context, now, open_context  # noqa: F401
     from gitmv.ops.evidence import deprecate, evaluate, reproduce, substitute  # noqa: F401
     from gitmv.ops.inspect import data_changes, diff, history, log, metric_deltas, show  # noqa: F401

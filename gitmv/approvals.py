@@ -47,6 +47,8 @@ def email_of(identity: str) -> str:
 
 
 def protected_tip(reg: Registry) -> str | None:
+    if reg.protected_commit:  # a past state of the branch (audit re-judges old stage tags at it)
+        return reg.protected_commit
     if reg.protected_ref:
         return reg.repo.ref(reg.protected_ref)
     branch = reg.policy.protected_branch

@@ -60,6 +60,9 @@ class StageEntry:
 
 
 class Registry:
+    # the protected branch's commit approvals are read at, instead of its tip (`audit` only)
+    protected_commit: str | None = None
+
     def __init__(self, repo: Repo, policy: Policy, allowed_signers: bytes | None,
                  notes_commit: str | None, overlay: dict[str, str] | None = None,
                  hidden: set[str] | None = None, protected_ref: str | None = None,

@@ -125,4 +125,7 @@ run git mv-promote show churn
 run git mv-promote history churn
 run git mv-promote log churn
 run git mv-promote verify
+
+step "The periodic audit: every production entry re-judged as of its time, the rollback path rehearsed"
+run git mv-promote audit
 printf '\nDemo complete. Registry in %s%s\n' "$demo/ada-clone" "$([ "${1:-}" = "--keep" ] || echo ' (removed on exit; pass --keep to keep it)')"

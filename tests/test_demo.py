@@ -20,3 +20,4 @@ def test_demo_runs_the_whole_loop_and_the_server_refuses_the_deletion():
     assert "remote: mv-promote: refused refs/tags/mv/churn/production/2: [R3 immutable]" in out
     assert "rolled back churn production from v3 to v1" in out
     assert "verified 3 version(s): ok" in out
+    assert "audit: clean (3 protected stage entries, 1 rollback target(s), 1 live version(s))" in out

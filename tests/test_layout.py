@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
 # Single modules allowed across the map, each for a stated reason.
 EXCEPTIONS = {
     ("ops", "gitmv.hooks.install"),  # `init` installs the client hook
-    ("ops", "gitmv.hooks.enforce"),  # `sync` judges a refused push as the client pre-push hook does
+    ("ops", "gitmv.hooks.enforce"),  # `sync` judges a refused push as pre-push does; `audit` re-judges stage tags
     ("errors", "gitmv.proc.Completed"),  # a type annotation only (under TYPE_CHECKING)
 }
 IO_MODULES = {"os", "subprocess", "sqlite3", "socket", "shutil", "tempfile", "pathlib", "io", "signal", "pygit2",

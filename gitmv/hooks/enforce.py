@@ -54,8 +54,10 @@ PUSH_FIRST = "first: git push"  # in every "push <branch> first" refusal (sync a
 class Refusal(Exception):
     def __init__(self, ref: str, rule: str, cause: str, fix: str, more: tuple[tuple[str, str, str], ...] = ()):
         super().__init__(cause)
+        self.ref = ref
+        self.items = ((rule, cause, fix), *more)  # (rule, cause, fix) each: audit reports them as findings
         # one self-contained line per cause (rule, ref, cause, fix), never one long joined line
-        self.texts = [f"refused {ref}: [{r}] {c} — {f}" for r, c, f in ((rule, cause, fix), *more)]
+        self.texts = [f"refused {ref}: [{r}] {c} — {f}" for r, c, f in self.items]
         self.text = "\n".join(self.texts)
 
 
@@ -245,16 +247,27 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[t
         return (0, v.group(1), "", int(v.group(2))) if v else (0, update[2], "", 0)
 
     for old, new, ref in sorted(tags, key=order):
-        try:
-            _check_tag(reg, policy, old, new, ref)
+        refusal = judge_tag(reg, policy, old, new, ref)
+        if refusal is None:
             reg.add_overlay(ref, new)
-        except Refusal as r:
-            refusals += r.texts
-        except MvError as exc:
-            # a stage tag made by hand (git tag -s) has no stage record, or one that does not parse
-            fix = FIX_STAGE_TAG if STAGE_REF_RE.match(ref) else exc.fix or "fix the record and push again"
-            refusals.append(Refusal(ref, "R1 valid-record", exc.cause, fix).text)
+        else:
+            refusals += refusal.texts
     return refusals
+
+
+def judge_tag(reg: Registry, policy, old: str, new: str, ref: str) -> Refusal | None:
+    """The rules for one registry tag update over the view `reg`: None when it is accepted. The
+    hook judges each pushed tag with it; `audit` re-judges a published stage tag with the view and
+    the policy as they were when it was made (old = ZERO, the ref hidden from the view)."""
+    try:
+        _check_tag(reg, policy, old, new, ref)
+    except Refusal as r:
+        return r
+    except MvError as exc:
+        # a stage tag made by hand (git tag -s) has no stage record, or one that does not parse
+        fix = FIX_STAGE_TAG if STAGE_REF_RE.match(ref) else exc.fix or "fix the record and push again"
+        return Refusal(ref, "R1 valid-record", exc.cause, fix)
+    return None
 
 
 def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signers: bytes | None,

@@ -182,10 +182,9 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
     traffic = _traffic_for(ctx, stage, traffic, "a rollback")
     current = history[-1].record.version
     if to is None:
-        earlier = [e.record.version for e in history if e.record.version != current]
-        if not earlier:
+        to = rules.default_rollback_target([e.record.version for e in history])
+        if to is None:
             raise NotFoundError(f"{stage} of {model} has had no version before {current}", "name one with --to")
-        to = earlier[-1]
     if to == current:
         raise RefusedError(f"{model} {to} is already the current {stage} version", "name an earlier one with --to")
     verdict = rules.rollback_verdict(reg, model, stage, to, approval_check=_approval_check())

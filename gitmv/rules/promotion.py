@@ -283,6 +283,15 @@ def _regulated(reg: RegistryView[V], mp: ModelPolicy, version: V) -> list[Criter
     return out
 
 
+def default_rollback_target(history: list[str]) -> str | None:
+    """The version `rollback` picks without --to: the last one in the stage's history (its
+    versions, oldest first) other than the current one. `audit` rehearses the same pick."""
+    if not history:
+        return None
+    earlier = [v for v in history if v != history[-1]]
+    return earlier[-1] if earlier else None
+
+
 def rollback_verdict(reg: RegistryView[V], model: str, stage: str, target: str, *,
                      approval_check: ApprovalCheck[V] | None = None, count_approvals: bool = True) -> Verdict:
     """Rollback: not held to beat-or-match; the target must have been in the stage before, still
