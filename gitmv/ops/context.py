@@ -72,15 +72,43 @@ def visibility_gaps(repo: Repo, registry: Registry) -> list[visibility.Gap]:
         tracking = repo.ref(tracking_notes_ref(name))
         fetches = any(spec.lstrip("+").startswith("refs/notes/mv-promote") for spec in specs)
         merged = tracking is not None and notes is not None and (tracking == notes or repo.is_ancestor(tracking, notes))
-        remotes.append(visibility.RemoteNotes(name, fetches, tracking, merged))
+        remotes.append(visibility.RemoteNotes(name, fetches, tracking, merged, _unfetched_tags(repo, tracking)))
     has_versions = bool(remotes) and notes is None and bool(registry.model_names)
     return visibility.gaps(shallow=repo.is_shallow, has_local_notes=notes is not None, has_versions=has_versions,
                            remotes=remotes)
 
 
-def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history", "notes")) -> None:
+def _unfetched_tags(repo: Repo, tracking: str | None) -> int:
+    """How many objects the fetched notes of a remote annotate that this clone lacks. Notes are
+    only ever written on registry tags, so each is a tag of the remote's this clone has not
+    fetched. Offline and one tree walk (no ref listing); a tracking commit found complete once is
+    remembered (objects a clone holds stay), so the walk runs again only after a fetch moves it."""
+    if tracking is None:
+        return 0
+    seen = repo.git_dir / SEEN_FILE
+    try:
+        complete = seen.read_text().split()
+    except OSError:
+        complete = []
+    if tracking in complete:
+        return 0
+    missing = len(repo.missing_note_targets(tracking))
+    if not missing:
+        try:
+            seen.parent.mkdir(parents=True, exist_ok=True)
+            seen.write_text("".join(f"{oid}\n" for oid in [tracking, *complete][:8]))  # one per remote, a few
+        except OSError:
+            pass  # a read-only clone walks again next time
+    return missing
+
+
+SEEN_FILE = "mv-promote/notes-targets-complete"
+
+
+def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history", "notes", "tags")) -> None:
     """Refuse a decision this clone cannot make correctly; name the first gap and its fix.
-    `needs` says what the decision reads: history (approvals, past policies), notes (evidence)."""
+    `needs` says what the decision reads: history (approvals, past policies), notes (evidence),
+    tags (the remote's versions and stage tags)."""
     blocking = [g for g in ctx.gaps if g.missing in needs]
     if blocking:
         raise IncompleteError(f"cannot {what} here: {blocking[0].cause}", blocking[0].fix)
