@@ -286,3 +286,14 @@ def test_uncommitted_broken_policy_does_not_break_commands_using_the_committed_o
     result = r.mv("show", "--json")
     assert [m["model"] for m in result.json["models"]] == ["churn"]
     assert result.json["warnings"]
+
+
+# ---------------------------------------------------------------- defaults and messages docs/policy.md states
+
+def test_policy_approvals_default_to_one():
+    assert parse_policy(POLICY.encode()).policy_approvals == 1
+
+
+def test_a_boolean_key_of_the_wrong_type_is_named_with_its_path():
+    msg = policy_error(edit('protected_branch = "main"\n', 'protected_branch = "main"\nrequire_previous_stage = "yes"\n'))
+    assert "registry.require_previous_stage must be true or false, got 'yes'" in msg

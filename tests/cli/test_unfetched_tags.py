@@ -76,3 +76,9 @@ def test_a_clone_with_every_tag_the_notes_name_has_no_warning(tmp_path, keys, mv
     alice.version(0.85, 0.80)
     alice.mv("sync", "origin")
     assert GAP not in alice.mv("show", "churn").err
+
+
+def test_verify_fails_while_the_remote_has_tags_this_clone_lacks(clones, mv):
+    _, bob = clones
+    r = mv("verify", cwd=bob, code=1)
+    assert GAP in r.out + r.err and FIX in r.out + r.err
