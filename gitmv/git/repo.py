@@ -439,12 +439,6 @@ class Repo:
         _walk_notes(self._r, self._notes_tree(notes_commit), "", out)
         return out
 
-    def missing_note_targets(self, notes_commit: str | None) -> list[str]:
-        """Annotated objects a notes commit has notes on that this repository does not hold (a
-        remote's notes fetched without its tags)."""
-        odb = self._r.odb
-        return [t for t in self.note_targets(notes_commit) if t not in odb]
-
     def changed_note_targets(self, old: str | None, new: str) -> set[str]:
         """Annotated objects whose note differs between two notes commits (a tree diff: only
         changed fan-out subtrees are read, so the cost follows the change)."""

@@ -80,29 +80,47 @@ def visibility_gaps(repo: Repo, registry: Registry) -> list[visibility.Gap]:
 
 def _unfetched_tags(repo: Repo, tracking: str | None) -> int:
     """How many objects the fetched notes of a remote annotate that this clone lacks. Notes are
-    only ever written on registry tags, so each is a tag of the remote's this clone has not
-    fetched. Offline and one tree walk (no ref listing); a tracking commit found complete once is
-    remembered (objects a clone holds stay), so the walk runs again only after a fetch moves it."""
+    only written on registry tags, so each is a tag of the remote's this clone has not fetched.
+    Offline, and incremental: tracking commits known complete (every target present, or fetched
+    by `sync`, which fetches every registry tag) are remembered, and only the notes changed since
+    the newest of them that the tracking commit descends from are looked at. So the cost follows
+    what a fetch brought, and a note on an object no remote tag holds (a version `sync`
+    renumbered before it was published) stops counting after the next `sync`."""
     if tracking is None:
         return 0
-    seen = repo.git_dir / SEEN_FILE
-    try:
-        complete = seen.read_text().split()
-    except OSError:
-        complete = []
+    complete = _complete_tracking(repo)
     if tracking in complete:
         return 0
-    missing = len(repo.missing_note_targets(tracking))
+    base = next((c for c in complete[:4] if repo.exists(c) and repo.is_ancestor(c, tracking)), None)
+    targets = repo.changed_note_targets(base, tracking) if base else repo.note_targets(tracking)
+    missing = sum(1 for t in targets if not repo.exists(t))
     if not missing:
-        try:
-            seen.parent.mkdir(parents=True, exist_ok=True)
-            seen.write_text("".join(f"{oid}\n" for oid in [tracking, *complete][:8]))  # one per remote, a few
-        except OSError:
-            pass  # a read-only clone walks again next time
+        remember_complete(repo, tracking)
     return missing
 
 
 SEEN_FILE = "mv-promote/notes-targets-complete"
+
+
+def _complete_tracking(repo: Repo) -> list[str]:
+    try:
+        return (repo.git_dir / SEEN_FILE).read_text().split()
+    except OSError:
+        return []
+
+
+def remember_complete(repo: Repo, tracking: str | None) -> None:
+    """Record that this clone holds every registry tag the remote had when its notes were at
+    `tracking` (a cache: losing it costs one walk of the notes tree)."""
+    if tracking is None:
+        return
+    complete = [c for c in _complete_tracking(repo) if c != tracking]
+    try:
+        path = repo.git_dir / SEEN_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{oid}\n" for oid in [tracking, *complete][:8]))  # a few remotes' worth
+    except OSError:
+        pass  # a read-only clone looks again next time
 
 
 def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history", "notes", "tags")) -> None:

@@ -82,3 +82,30 @@ def test_verify_fails_while_the_remote_has_tags_this_clone_lacks(clones, mv):
     _, bob = clones
     r = mv("verify", cwd=bob, code=1)
     assert GAP in r.out + r.err and FIX in r.out + r.err
+
+
+def test_a_note_on_an_object_no_remote_tag_holds_stops_counting_after_sync(tmp_path, keys, mv):
+    """A note can outlive its tag (a version `sync` renumbered before it was published). `sync`
+    fetches every registry tag the remote has, so what is still missing after it is no tag; later
+    fetches are judged by what they bring."""
+    alice = ModelRepo(tmp_path / "alice", keys)
+    bare = make_bare(tmp_path, "remote.git")
+    alice.git("remote", "add", "origin", str(bare))
+    alice.git("push", "-q", "origin", "main")
+    v1 = alice.version(0.85, 0.80)
+    alice.git("push", "-q", "origin", "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote")
+    (alice.path.parent / "gone").write_text("an object only alice has\n")
+    gone = alice.git("hash-object", "-w", str(alice.path.parent / "gone"))
+    alice.git("notes", "--ref=mv-promote", "add", "-m", "schema = 1", gone)  # pushing the note sends no object
+    alice.git("push", "-q", "origin", "refs/notes/mv-promote")
+    bob = tmp_path / "bob"
+    git("clone", "-q", f"file://{bare}", str(bob), cwd=tmp_path)
+    git("fetch", "-q", "origin", "refs/notes/mv-promote:refs/notes/remotes/origin/mv-promote", cwd=bob)
+    assert GAP in mv("show", "churn", cwd=bob).err  # offline, the orphan looks like a tag not fetched
+    mv("sync", "origin", cwd=bob)
+    assert GAP not in mv("show", "churn", cwd=bob).err
+    alice.mv("eval", "churn", v1)
+    alice.git("push", "-q", "origin", "refs/notes/mv-promote")
+    git("fetch", "-q", "origin", cwd=bob)
+    git("notes", "--ref=mv-promote", "merge", "-q", "refs/notes/remotes/origin/mv-promote", cwd=bob)
+    assert GAP not in mv("show", "churn", cwd=bob).err
