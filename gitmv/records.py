@@ -478,9 +478,10 @@ NOTE_SHAPES = {
     # an eval without metrics, or with a non-finite one, is no evidence: it would pass as "nothing
     # to compare" or compare as inf/nan, so it is malformed wherever it is read
     "eval": _note_shape(suite=Field(STRING), metrics=Field(METRICS, required=True), slices=Field(SLICES),
-                        artifacts=Field(Map(STRING))),
+                        artifacts=Field(Map(STRING)), model=Field(STRING), version=Field(STRING),
+                        command=Field(STRING), code_commit=Field(STRING), command_digest=Field(STRING)),
     "approval": _note_shape(approvers=Field(Array(STRING))),
-    "deprecation": _note_shape(reason=Field(STRING)),
+    "deprecation": _note_shape(reason=Field(STRING), sunset=Field(STRING)),
     "reproduction": _note_shape(match=Field(BOOLEAN)),
     "observation": _note_shape(),
     # a signed in-toto statement (DSSE envelope) and the PEM public key its envelope verifies with

@@ -39,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
 EXCEPTIONS = {
     ("ops", "gitmv.hooks.install"),  # `init` installs the client hook
     ("ops", "gitmv.hooks.enforce"),  # `sync` judges a refused push as pre-push does; `audit` re-judges stage tags
+    ("hooks", "gitmv.dvc.pins"),  # R9: a version is retrievable when DVC pins it at its commit (blob reads only)
     ("errors", "gitmv.proc.Completed"),  # a type annotation only (under TYPE_CHECKING)
 }
 IO_MODULES = {"os", "subprocess", "sqlite3", "socket", "shutil", "tempfile", "pathlib", "io", "signal", "pygit2",

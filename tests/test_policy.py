@@ -380,3 +380,14 @@ def test_a_soak_duration_that_is_not_a_duration_is_refused():
 
 def test_an_unknown_soak_key_is_refused():
     assert "models.churn.gate.soak.share" in policy_error(edit("traffic = 50", "traffic = 50, share = 50", SOAK))
+
+
+# ---------------------------------------------------------------- defaults and messages docs/policy.md states
+
+def test_policy_approvals_default_to_one():
+    assert parse_policy(POLICY.encode()).policy_approvals == 1
+
+
+def test_a_boolean_key_of_the_wrong_type_is_named_with_its_path():
+    msg = policy_error(edit('protected_branch = "main"\n', 'protected_branch = "main"\nrequire_previous_stage = "yes"\n'))
+    assert "registry.require_previous_stage must be true or false, got 'yes'" in msg

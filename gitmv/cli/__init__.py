@@ -81,12 +81,23 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except BrokenPipeError:
         code = EXIT_OK
+    except SystemExit:
+        # click answers a closed pipe (EPIPE) with exit 1, after wrapping the streams so that
+        # nothing more is written to them; `git mv-promote log | head` is not a fault
+        if not isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            raise
+        code = EXIT_OK
     except Exception:  # a bug: keep the traceback, tell where it is
         fd, log_path = tempfile.mkstemp(prefix="git-mv-promote-crash-", suffix=".log")
         with os.fdopen(fd, "w") as fh:
             traceback.print_exc(file=fh)
         output.error(f"bug: git mv-promote crashed ({sys.exc_info()[1]!r}); traceback in {log_path} — please report it")
         code = EXIT_BUG
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # the reader went away after the last write
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

@@ -193,6 +193,22 @@ class Repo:
         obj = self._r[entry.id]
         return obj.data if isinstance(obj, pygit2.Blob) else None
 
+    def blob_ids(self, commit: str, paths: list[str]) -> dict[str, str]:
+        """path -> blob id for each of `paths` that is a file in `commit`'s tree (others left out)."""
+        try:
+            tree = self._r[commit].peel(pygit2.Tree)
+        except (KeyError, ValueError, pygit2.GitError):
+            return {}
+        out = {}
+        for path in paths:
+            try:
+                entry = tree[path]
+            except (KeyError, ValueError, pygit2.GitError):
+                continue
+            if entry.type_str == "blob":
+                out[path] = str(entry.id)
+        return out
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         if ancestor == descendant:
             return True

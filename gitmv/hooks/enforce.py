@@ -18,6 +18,9 @@ Rules (numbered as in docs/hooks.md):
   R8 a stage record carries `traffic` exactly in a rollout stage, in range, and a share change
      (kind = rollout) targets the stage's current version (rules/rollout.py). The canary soak is
      part of R1 (rules/soak.py), timed by the pushed stage tag's own time.
+  R9 outside the research tier, what the CLI refuses cannot be pushed by hand (rules/provenance.py):
+     a version whose artifact is not retrievable at its commit, an eval record that does not say
+     truthfully what produced it, a second identical deprecation.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from gitmv.registry import Registry
 from gitmv.rules import artifacts as artifact_rules, branch_guard, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import promotion as rules
+from gitmv.rules import provenance
 from gitmv.rules import refs as refrules
 from gitmv.rules import rollout as rollout_rules
 from gitmv.rules import soak as soak_rules
@@ -224,10 +228,11 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[t
         parsed = refrules.parse(ref)
         if parsed is not None:
             reg_updates.append((old, new, parsed.name))
+    notes_base: str | None = None
     for old, new, ref in reg_updates:
         if ref == NOTES_REF:
             try:
-                _check_notes(repo, old, new, server_notes, signers)
+                notes_base = _check_notes(repo, old, new, server_notes, signers)
                 notes_commit = new
             except Refusal as r:
                 refusals += r.texts
@@ -238,6 +243,12 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[t
                 refusals += r.texts
     reg = Registry(repo, policy, signers, notes_commit, hidden=hidden, protected_ref=protected_ref)
     tags = [u for u in reg_updates if u[2] not in (NOTES_REF, ATTESTATIONS_REF)]
+    if notes_commit is not None and notes_commit != server_notes:
+        try:
+            _check_new_records(reg, policy, notes_base, notes_commit, protected_ref,
+                               [(new, ref) for _old, new, ref in tags if VERSION_REF_RE.match(ref) and new != ZERO])
+        except Refusal as r:
+            refusals += r.texts
 
     def order(update):
         m = STAGE_REF_RE.match(update[2])
@@ -271,7 +282,7 @@ def judge_tag(reg: Registry, policy, old: str, new: str, ref: str) -> Refusal | 
 
 
 def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signers: bytes | None,
-                 ref: str = NOTES_REF) -> None:
+                 ref: str = NOTES_REF) -> str | None:
     """A notes ref (the evidence, or the attestations) only fast-forwards to a commit, and every
     commit the push adds is checked on every parent edge: each changed note canonical and valid,
     holding only its ref's kinds of record, no record removed or altered. A history that merely
@@ -296,6 +307,7 @@ def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signe
                       "push evidence in smaller steps ('git mv-promote sync' after each batch)")
     for commit in added:
         _check_notes_commit(repo, commit, signers, ref)
+    return base
 
 
 NOTES_COMMITS_LIMIT = 10000
@@ -349,6 +361,93 @@ def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str
                 raise Refusal(ref, "R3 notes-append-only",
                               f"record {rid} on {target[:12]} would be {what} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
+
+
+def _check_new_records(reg: Registry, policy, base: str | None, new: str, protected_ref: str,
+                       pushed_versions: list[tuple[str, str]]) -> None:
+    """R9 over the records this push adds: those in the notes at `new` and not at `base` (the
+    server's notes). Records already on the server are never judged again, so evidence written
+    before a rule existed stays readable, and a sync merge that brings server records back in is
+    not blamed for them. Every edge was already checked to be append-only, so the tip holds every
+    record any pushed notes commit added."""
+    repo = reg.repo
+    for target in sorted(repo.changed_note_targets(base, new)):
+        after = notes.read_records(repo, new, target)
+        before = notes.read_records(repo, base, target) if base else []
+        for rid, earlier in provenance.repeated_deprecations(before, after):
+            raise Refusal(NOTES_REF, provenance.DEPRECATION_ONCE,
+                          f"deprecation record {rid[:19]}… on {target[:12]} repeats the reason and sunset of "
+                          f"{earlier[:19]}…", "nothing to do: that version is already deprecated so; to change the "
+                          "reason or sunset, 'git mv-promote deprecate' with the new -m/--sunset")
+        known = {r["id"] for r in before}
+        added = [r for r in after if r["id"] not in known and r.get("kind") == "eval"]
+        if added:
+            _check_new_evals(reg, policy, target, added, protected_ref, pushed_versions)
+
+
+def _check_new_evals(reg: Registry, policy, target: str, added: list[dict], protected_ref: str,
+                     pushed_versions: list[tuple[str, str]]) -> None:
+    repo = reg.repo
+    tag = repo.tag(target)
+    match = VERSION_REF_RE.match(f"refs/tags/{tag.name}") if tag else None
+    if tag is None or match is None or match.group(1) not in policy.models:
+        return  # not on a version: no gate reads it (a model not in the policy is refused as R2)
+    mp = policy.models[match.group(1)]
+    if mp.tier == "research":
+        return
+    try:
+        version = reg.version_by_tag(target, f"refs/tags/{tag.name}")
+    except MvError:
+        return  # a version tag that does not parse is no version; its own push is refused (R1/R3)
+    protected_tip = repo.ref(protected_ref)
+    protected = _eval_command_at(repo, protected_tip, mp.name, policy) if protected_tip else None
+    roots = [version.record.commit, *(t for t in (protected_tip,) if t)]
+    for new_tag, ref in pushed_versions:
+        pushed = repo.tag(new_tag, ref)
+        if pushed is not None and ref.startswith(model_tags_prefix(mp.name)):
+            roots.append(pushed.target)
+    try:
+        latest = reg.latest(mp.name)
+        if latest:
+            roots.append(reg.version(mp.name, latest).record.commit)
+    except MvError:
+        pass  # the server's newest version does not parse: one place fewer to find the code in
+    for rec in sorted(added, key=lambda r: r["id"]):
+        code_commit = rec.get("code_commit")
+        facts = None
+        if isinstance(code_commit, str) and code_commit:
+            kind = repo.object_type(code_commit) if len(code_commit) == 40 else None
+            facts = provenance.EvalFacts(
+                code_commit_kind=kind,
+                reachable=kind == "commit" and any(repo.is_ancestor(code_commit, root) for root in dict.fromkeys(roots)),
+                at_commit=_eval_command_at(repo, code_commit, mp.name) if kind == "commit" else None,
+                protected=protected, protected_branch=policy.protected_branch)
+        problems = provenance.eval_problems(rec, facts)
+        if problems:
+            what = f"eval record {rec['id'][:19]}… on {mp.name} {version.record.version}"
+            fix = (f"run 'git mv-promote eval {mp.name} {version.record.version}' on an up-to-date "
+                   f"{policy.protected_branch} (its commits pushed: git push origin {policy.protected_branch}), "
+                   "then push refs/notes/mv-promote; evidence written by hand is not accepted")
+            lines = [(provenance.PROVENANCE, f"{what}: {p}", fix) for p in problems]
+            raise Refusal(NOTES_REF, *lines[0], more=tuple(lines[1:]))
+
+
+def _eval_command_at(repo: Repo, commit: str, model: str, policy=None) -> tuple[str, str] | None:
+    """(the eval command of `model`, its digest with the files it names) as of `commit`: under the
+    policy committed there, or under `policy` when given (the server's, read from that commit)."""
+    if policy is None:
+        raw = repo.blob_at(commit, POLICY_PATH)
+        if raw is None:
+            return None
+        try:
+            policy = parse_policy(raw, f"{POLICY_PATH} at {commit[:12]}")
+        except MvError:
+            return None
+    mp = policy.models.get(model)
+    if mp is None or not mp.eval_command:
+        return None
+    blobs = repo.blob_ids(commit, provenance.command_paths(mp.eval_command))
+    return mp.eval_command, provenance.command_digest(mp.eval_command, blobs)
 
 
 def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
@@ -411,15 +510,45 @@ def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
     # an artifact stored in Git at the tagged commit must have the digest the record claims: a
     # record naming another version's digest would borrow that version's evals (one recorded by
     # URI names no bytes here: nothing to compare, and nothing can bind to it without a sha256)
-    for path, meta in sorted(version.record.artifacts.items()):
-        if path in uris:
-            continue
-        blob = reg.repo.blob_at(version.record.commit, path)
-        if blob is not None and hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+    commit = version.record.commit
+    stored = {path: meta for path, meta in version.record.artifacts.items() if path not in uris}
+    committed = {path: _sha256_or_none(reg.repo.blob_at(commit, path)) for path in stored}
+    for path, meta in sorted(stored.items()):
+        have = committed[path]
+        if have is not None and have != meta["sha256"]:
             raise Refusal(ref, "R1 version-artifacts",
-                          f"{path} at commit {version.record.commit[:12]} has sha256 {hashlib.sha256(blob).hexdigest()[:12]}…, "
-                          f"but the record claims {meta['sha256'][:12]}…",
+                          f"{path} at commit {commit[:12]} has sha256 {have[:12]}…, but the record claims {meta['sha256'][:12]}…",
                           f"register with git mv-promote register {mp.name}")
+    if mp.tier == "research":
+        return
+    # R9: outside the research tier the version must be retrievable at its commit, as `register`
+    # demands: committed there, or pinned by DVC there (a .dvc file or a dvc.lock out); artifacts
+    # recorded by URI are never fetched by this tool and answer to the tier rule above instead
+    facts = {path: provenance.ArtifactFacts(sha, None if sha is not None else _dvc_pin(reg.repo, commit, path))
+             for path, sha in committed.items()}
+    problems = provenance.artifact_problems(stored, facts, commit)
+    if problems:
+        fix = (f"commit the artifact, or 'dvc add' it and commit its .dvc file (and 'dvc push'), then register "
+               f"again with git mv-promote register {mp.name}; or put {mp.name} in the research tier")
+        raise Refusal(ref, provenance.RETRIEVABLE, problems[0], fix,
+                      more=tuple((provenance.RETRIEVABLE, p, fix) for p in problems[1:]))
+
+
+def _sha256_or_none(blob: bytes | None) -> str | None:
+    return hashlib.sha256(blob).hexdigest() if blob is not None else None
+
+
+def _dvc_pin(repo: Repo, commit: str, path: str) -> dict | None:
+    """The DVC pin covering `path` at `commit` (`<path>.dvc` or a dvc.lock out); a pin file that
+    does not parse pins nothing."""
+    from gitmv.dvc import pins as dvcpins  # blob reads only; no dvc import
+
+    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
+    try:
+        found = dvcpins.read_pins(read, [f"{path}.dvc"] if read(f"{path}.dvc") is not None else [])
+    except MvError:
+        return None
+    return dvcpins.pins_by_path(found).get(path)
 
 
 def _check_stage_tag(reg: Registry, policy, mp, tag, ref: str, stage: str, seq: int) -> None:

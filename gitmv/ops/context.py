@@ -72,15 +72,61 @@ def visibility_gaps(repo: Repo, registry: Registry) -> list[visibility.Gap]:
         tracking = repo.ref(tracking_notes_ref(name))
         fetches = any(spec.lstrip("+").startswith("refs/notes/mv-promote") for spec in specs)
         merged = tracking is not None and notes is not None and (tracking == notes or repo.is_ancestor(tracking, notes))
-        remotes.append(visibility.RemoteNotes(name, fetches, tracking, merged))
+        remotes.append(visibility.RemoteNotes(name, fetches, tracking, merged, _unfetched_tags(repo, tracking)))
     has_versions = bool(remotes) and notes is None and bool(registry.model_names)
     return visibility.gaps(shallow=repo.is_shallow, has_local_notes=notes is not None, has_versions=has_versions,
                            remotes=remotes)
 
 
-def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history", "notes")) -> None:
+def _unfetched_tags(repo: Repo, tracking: str | None) -> int:
+    """How many objects the fetched notes of a remote annotate that this clone lacks. Notes are
+    only written on registry tags, so each is a tag of the remote's this clone has not fetched.
+    Offline, and incremental: tracking commits known complete (every target present, or fetched
+    by `sync`, which fetches every registry tag) are remembered, and only the notes changed since
+    the newest of them that the tracking commit descends from are looked at. So the cost follows
+    what a fetch brought, and a note on an object no remote tag holds (a version `sync`
+    renumbered before it was published) stops counting after the next `sync`."""
+    if tracking is None:
+        return 0
+    complete = _complete_tracking(repo)
+    if tracking in complete:
+        return 0
+    base = next((c for c in complete[:4] if repo.exists(c) and repo.is_ancestor(c, tracking)), None)
+    targets = repo.changed_note_targets(base, tracking) if base else repo.note_targets(tracking)
+    missing = sum(1 for t in targets if not repo.exists(t))
+    if not missing:
+        remember_complete(repo, tracking)
+    return missing
+
+
+SEEN_FILE = "mv-promote/notes-targets-complete"
+
+
+def _complete_tracking(repo: Repo) -> list[str]:
+    try:
+        return (repo.git_dir / SEEN_FILE).read_text().split()
+    except OSError:
+        return []
+
+
+def remember_complete(repo: Repo, tracking: str | None) -> None:
+    """Record that this clone holds every registry tag the remote had when its notes were at
+    `tracking` (a cache: losing it costs one walk of the notes tree)."""
+    if tracking is None:
+        return
+    complete = [c for c in _complete_tracking(repo) if c != tracking]
+    try:
+        path = repo.git_dir / SEEN_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{oid}\n" for oid in [tracking, *complete][:8]))  # a few remotes' worth
+    except OSError:
+        pass  # a read-only clone looks again next time
+
+
+def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history", "notes", "tags")) -> None:
     """Refuse a decision this clone cannot make correctly; name the first gap and its fix.
-    `needs` says what the decision reads: history (approvals, past policies), notes (evidence)."""
+    `needs` says what the decision reads: history (approvals, past policies), notes (evidence),
+    tags (the remote's versions and stage tags)."""
     blocking = [g for g in ctx.gaps if g.missing in needs]
     if blocking:
         raise IncompleteError(f"cannot {what} here: {blocking[0].cause}", blocking[0].fix)

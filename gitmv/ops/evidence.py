@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import posixpath
 import shlex
 import signal
 import subprocess
@@ -22,6 +20,7 @@ from gitmv.ops.artifacts import fetch_artifact, refuse_uri_artifacts
 from gitmv.names import NOTES_REF, check_model_name, check_names, check_version_or_experiment
 from gitmv.ops.context import now, open_context, push_hint
 from gitmv.policy import POLICY_PATH
+from gitmv.rules import provenance
 from gitmv.schema import Errors, validate
 
 
@@ -86,34 +85,10 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
 def command_blobs(repo: Repo, commit: str, command: str) -> dict[str, str]:
     """The files an eval command names (a token, or the value of a `--opt=value` token, that is a
     path in `commit`'s tree, relative to the repository root), with their blob ids there."""
-    try:
-        tokens = shlex.split(command)
-    except ValueError:
-        tokens = command.split()
-    candidates = set()
-    for token in tokens:
-        for word in (token, token.partition("=")[2]):
-            if word and "{" not in word and not posixpath.isabs(word):
-                path = posixpath.normpath(word)
-                if path != "." and not path.startswith(".."):
-                    candidates.add(path)
-    if not candidates:
-        return {}
-    out = repo.git("ls-tree", "-z", commit, "--", *sorted(candidates)).stdout.decode("utf-8", "replace")
-    found = {}
-    for entry in out.split("\0"):
-        meta, _, path = entry.partition("\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[1] == "blob":
-            found[path] = parts[2]
-    return dict(sorted(found.items()))
+    return dict(sorted(repo.blob_ids(commit, provenance.command_paths(command)).items()))
 
 
-def command_digest(command: str, blobs: dict[str, str]) -> str:
-    """sha256 of the canonical JSON {"command": <the policy's command, unsubstituted>, "files":
-    {path: blob id}} (docs/storage.md): what produced the evidence, recomputable from the record's
-    `command` and the tree at its `code_commit`."""
-    return "sha256:" + hashlib.sha256(records.canonical_json({"command": command, "files": dict(blobs)})).hexdigest()
+command_digest = provenance.command_digest  # the one definition, shared with the server hook
 
 
 def _refuse_dirty(repo: Repo, model: str, paths: list[str], what: str = "eval") -> None:

@@ -35,7 +35,8 @@ def now_ts() -> int:
 def check(model: str, version: str, stage: str, path: str | os.PathLike = ".") -> dict:
     check_names(model, version)
     ctx = open_context(path)
-    require_complete(ctx, f"check {model} {version} for {stage}")
+    # a remote's unfetched tags are warned about, not refused: check decides nothing
+    require_complete(ctx, f"check {model} {version} for {stage}", needs=("history", "notes"))
     verdict = rules.promotion_verdict(ctx.registry, model, version, stage, approval_check=_approval_check(),
                                       at=now_ts())
     return {**verdict.to_dict(), "warnings": ctx.warnings}

@@ -25,6 +25,7 @@ from gitmv.git import notes, record_signing
 from gitmv.git.repo import ZERO, Repo
 from gitmv.names import (ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, next_version,
                          tracking_attestations_ref, tracking_notes_ref, version_number, version_ref)
+from gitmv.ops.context import remember_complete
 from gitmv.ops.versions import create_version_tag
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.records import VersionRecord
@@ -60,6 +61,8 @@ def sync(repo: Repo, remote: str = "origin", on_progress: Callable[[str], None] 
         ok, text = _push(repo, remote, theirs, merged, report)
         if ok:
             report["notes"] = merged
+            # every registry tag of the remote is here now: its fetched notes hide no missing tag
+            remember_complete(repo, repo.ref(tracking_notes_ref(remote)))
             return report
         if not any(marker in text for marker in RACE_MARKERS) and ls_remote(repo, remote) == theirs:
             lines = [ln.strip() for ln in text.splitlines() if "mv-promote" in ln or "rejected" in ln]

@@ -21,9 +21,11 @@ from gitmv import records
 
 
 def eval_body(repo: ModelRepo, version: str, auc: float = 0.95) -> dict:
-    digest = repo.mv("show", "churn", version, "--json").json["record"]["artifacts"]["model.bin"]["sha256"]
+    record = repo.mv("show", "churn", version, "--json").json["record"]
+    digest = record["artifacts"]["model.bin"]["sha256"]
+    # an eval from a metrics file, at the version's commit (the server refuses evals that name none)
     return {"model": "churn", "version": version, "suite": "holdout", "artifacts": {"model.bin": digest},
-            "metrics": {"auc": auc, "latency_ms": 4.0},
+            "code_commit": record["commit"], "metrics": {"auc": auc, "latency_ms": 4.0},
             "slices": {"region=eu": {"auc": auc}, "region=us": {"auc": auc}}}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import click
 
 from gitmv import output
@@ -53,7 +55,9 @@ def hooks(ctx, server, as_json):
 @json_option
 def hooks_install_cmd(server, as_json):
     """Install the hook shim; an existing hook is kept and run first."""
-    _hooks("install_hooks", server, as_json, "already installed")
+    from gitmv.ops import setup
+
+    _hooks(setup.install_hooks, server, as_json, "already installed")
 
 
 @hooks.command("uninstall", context_settings=CONTEXT)
@@ -61,13 +65,13 @@ def hooks_install_cmd(server, as_json):
 @json_option
 def hooks_uninstall_cmd(server, as_json):
     """Remove the hook shim and restore the hook it replaced."""
-    _hooks("uninstall_hooks", server, as_json, "nothing to remove")
-
-
-def _hooks(operation: str, server: str | None, as_json: bool, nothing: str) -> None:
     from gitmv.ops import setup
 
-    respond(getattr(setup, operation)(server=server), as_json,
+    _hooks(setup.uninstall_hooks, server, as_json, "nothing to remove")
+
+
+def _hooks(operation: Callable[..., dict], server: str | None, as_json: bool, nothing: str) -> None:
+    respond(operation(server=server), as_json,
             lambda result: output.lines(f"- {d}" for d in result["done"] or [nothing]))
 
 
