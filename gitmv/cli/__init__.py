@@ -17,10 +17,10 @@ import traceback
 import click
 
 from gitmv import output
-from gitmv.cli.commands import CONTEXT, evidence, gto_import, inspect, lifecycle, promote, register, report, request, setup, sync, verify
+from gitmv.cli.commands import CONTEXT, evidence, get, gto_import, inspect, lifecycle, promote, register, report, request, setup, sync, verify
 from gitmv.errors import EXIT_BUG, EXIT_FAULT, EXIT_OK, EXIT_USAGE, MvError
 
-FAMILIES = (setup, register, inspect, verify, evidence, promote, request, sync, lifecycle, report, gto_import)
+FAMILIES = (setup, register, inspect, verify, evidence, promote, request, sync, get, lifecycle, report, gto_import)
 
 
 @click.group(context_settings=CONTEXT, commands=[c for family in FAMILIES for c in family.COMMANDS])
