@@ -200,3 +200,4 @@ def test_resolve_verifies_without_downloading(published, deploy):
 def test_a_bad_reference_is_a_usage_error_with_the_grammar(deploy, mv, ref):
     err = mv("get", ref, cwd=deploy, code=2).err
     assert "MODEL@STAGE or MODEL@vN" in err or "invalid" in err
+
