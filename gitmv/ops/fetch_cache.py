@@ -7,19 +7,29 @@ is never a second source of truth, and everything read from it is verified like 
 
 Cost: one `git ls-remote` per call. The refs the cache mirrors are compared with the remote's
 and `git fetch` runs only when they differ, so an unchanged registry costs a listing, not a fetch.
+A verified resolution is remembered (`remember`) under the exact state of the mirrored refs it
+was verified at; while the remote still shows that state, `verified` returns it without opening
+the repository (no pygit2, no signature check: the same objects give the same verdict). Never
+when the allowed signers carry validity windows, whose verdict depends on the clock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitmv import proc as procs
 from gitmv.errors import MvError
-from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF, TAG_ROOT
+
+if TYPE_CHECKING:
+    from gitmv.git.repo import Repo
+
+Listing = tuple[dict[str, str], "str | None"]  # (ref -> oid, the ref HEAD names)
 
 TAGS_SPEC = f"+{TAG_ROOT}*:{TAG_ROOT}*"
 BRANCH_KEY = "mvpromote.protectedBranch"  # the protected branch, once the policy has named it
@@ -40,6 +50,8 @@ class Mirror:
     url: str
     path: Path
     fetched: bool  # False: the remote's refs were those already cached (nothing fetched)
+    branches: list[str] = field(default_factory=list)
+    head: str | None = None
 
 
 def _git(path: Path | None, *args: str, check: str | None = None) -> procs.Completed:
@@ -52,17 +64,19 @@ def _git(path: Path | None, *args: str, check: str | None = None) -> procs.Compl
     return proc
 
 
-def _listing(url: str) -> tuple[dict[str, str], str | None]:
+def _listing(url: str) -> Listing:
     """(ref -> oid of the refs a cache mirrors candidates for, the branch HEAD names)."""
     proc = _git(None, "ls-remote", "--symref", url, check=f"cannot list the refs of {url}")
     refs: dict[str, str] = {}
     head = None
-    for line in proc.stdout.decode("utf-8", "replace").splitlines():
-        left, _, name = line.partition("\t")
-        if left.startswith("ref: ") and name == "HEAD":
-            head = left[len("ref: "):].strip()
-        elif (name.startswith((TAG_ROOT, "refs/heads/")) or name == NOTES_REF) and not name.endswith("^{}"):
-            refs[name] = left.strip()
+    heads, tags = b"refs/heads/", TAG_ROOT.encode()
+    for line in proc.stdout.split(b"\n"):  # bytes, one split per line: 50,000 refs stay cheap
+        left, _, name = line.partition(b"\t")
+        if name.startswith(tags) or name.startswith(heads) or name == NOTES_REF.encode():
+            if not name.endswith(b"^{}"):
+                refs[name.decode("utf-8", "replace")] = left.decode("ascii", "replace")
+        elif name == b"HEAD" and left.startswith(b"ref: "):
+            head = left[5:].decode("utf-8", "replace").strip()
     return refs, head
 
 
@@ -82,7 +96,7 @@ def _init(path: Path, url: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _cached_refs(repo: Repo, branches: list[str]) -> dict[str, str]:
+def _cached_refs(repo: "Repo", branches: list[str]) -> dict[str, str]:
     refs = dict(repo.refs_under(TAG_ROOT))
     for name in [NOTES_REF] + [f"refs/heads/{b}" for b in branches]:
         oid = repo.ref(name)
@@ -100,12 +114,19 @@ def _fetch(path: Path, url: str, listed: dict[str, str], branches: list[str]) ->
          *specs, check=f"cannot fetch the registry from {url}")
 
 
-def open_mirror(url: str) -> Mirror:
+def _mirrored(listed: dict[str, str], branches: list[str]) -> dict[str, str]:
+    heads = {f"refs/heads/{b}" for b in branches}
+    return {k: v for k, v in listed.items() if k.startswith(TAG_ROOT) or k == NOTES_REF or k in heads}
+
+
+def open_mirror(url: str, listing: Listing | None = None) -> Mirror:
     """The cache of `url`, brought up to date with the remote's registry refs and protected branch."""
+    from gitmv.git.repo import Repo
+
     path = cache_path(url)
     if not (path / "HEAD").is_file():
         _init(path, url)
-    listed, head = _listing(url)
+    listed, head = listing or _listing(url)
     repo = Repo.open_partial(path)
     known = repo.config(BRANCH_KEY)
     head_branch = head[len("refs/heads/"):] if head and head.startswith("refs/heads/") else None
@@ -113,10 +134,8 @@ def open_mirror(url: str) -> Mirror:
     if not branches:
         raise MvError(f"{url} has no default branch (HEAD) to read the policy from",
                       "push the protected branch holding .mv-promote.toml to the remote")
-    wanted = {k: v for k, v in listed.items()
-              if k.startswith(TAG_ROOT) or k == NOTES_REF or k in {f"refs/heads/{b}" for b in branches}}
     fetched = False
-    if wanted != _cached_refs(repo, branches):
+    if _mirrored(listed, branches) != _cached_refs(repo, branches):
         _fetch(path, url, listed, branches)
         fetched = True
     if head and _read_head(path) != head:
@@ -134,7 +153,46 @@ def open_mirror(url: str) -> Mirror:
                 fetched = True
             _git(path, "config", BRANCH_KEY, protected, check="cannot configure the deploy cache")
             repo = Repo.open_partial(path)
-    return Mirror(repo, url, path, fetched)
+            branches = sorted(set(branches) | {protected})
+    return Mirror(repo, url, path, fetched, branches, head)
+
+
+# ---------------------------------------------------------------- remembered verdicts
+
+def _state(refs: dict[str, str], head: str | None) -> str:
+    return hashlib.sha256(json.dumps([sorted(refs.items()), head]).encode()).hexdigest()
+
+
+def _verdict_path(url: str, key: str) -> Path:
+    return cache_path(url) / "mv-promote-verified" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
+
+
+def verified(url: str, key: str) -> tuple[dict | None, Listing]:
+    """(the stamp remembered for `key` when the remote's mirrored refs are exactly those it was
+    verified at, else None; the remote's listing, for `open_mirror` to reuse)."""
+    listing = _listing(url)
+    try:
+        found = json.loads(_verdict_path(url, key).read_text())
+        if found["state"] == _state(_mirrored(listing[0], found["branches"]), listing[1]):
+            return found["stamp"], listing
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None, listing
+
+
+def remember(mirror: Mirror, key: str, stamp: dict, allowed_signers: bytes | None) -> None:
+    """Keep the verdict for `key` under the state of the refs it was verified at (best effort)."""
+    if allowed_signers is not None and b"valid-" in allowed_signers:
+        return  # the verdict depends on the clock
+    state = _state(_cached_refs(mirror.repo, mirror.branches), mirror.head)
+    path = _verdict_path(mirror.url, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".{os.getpid()}")
+        tmp.write_text(json.dumps({"state": state, "branches": mirror.branches, "stamp": stamp}))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _read_head(path: Path) -> str | None:

@@ -26,14 +26,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from gitmv.errors import ArtifactError, MvError, NotFoundError, RefusedError, UsageError
-from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF, closest, parse_reference, stage_ref, version_ref
-from gitmv.ops.context import Context
-from gitmv.policy import POLICY_PATH, Policy, parse_policy
-from gitmv.registry import Registry, StageEntry, Version
+
+if TYPE_CHECKING:  # imported where used: the warm path of `get --remote` loads neither pygit2 nor the policy
+    from gitmv.ops.context import Context
+    from gitmv.policy import Policy
+    from gitmv.registry import Registry, StageEntry, Version
 
 STAMP = "mv-promote.json"
 CHUNK = 1 << 20
@@ -52,6 +53,13 @@ class Resolved:
     fetched: bool | None = None  # with --remote: whether the cache had to fetch
     policy_digest: str = ""
     warnings: list = field(default_factory=list)
+    mirror: Any = None  # fetch_cache.Mirror with --remote
+
+    def remember(self, key: str, stamp: dict) -> None:
+        if self.mirror is not None:
+            from gitmv.ops import fetch_cache
+
+            fetch_cache.remember(self.mirror, key, stamp, self.ctx.registry.allowed_signers)
 
     def stamp(self) -> dict[str, Any]:
         from gitmv.ops.context import now
@@ -84,8 +92,15 @@ def get(ref: str, out: str | os.PathLike | None = None, remote: str | None = Non
 
 def resolve_result(ref: str, remote: str | None = None, at: str | None = None,
                    path: str | os.PathLike = ".") -> dict:
-    found = _resolve_verified(ref, remote, at, path)
-    return {"stamp": found.stamp(), "source": found.source, "fetched": found.fetched, "warnings": found.warnings}
+    from gitmv.ops.context import now
+
+    hit, listing = _remembered(ref, remote, at)
+    if hit is not None:
+        return {"stamp": {**hit, "resolved_at": now()}, "source": remote, "fetched": False, "warnings": []}
+    found = _resolve_verified(ref, remote, at, path, listing)
+    stamp = found.stamp()
+    found.remember(_key(ref, at), stamp)
+    return {"stamp": stamp, "source": found.source, "fetched": found.fetched, "warnings": found.warnings}
 
 
 def get_result(ref: str, out: str | os.PathLike | None = None, remote: str | None = None, at: str | None = None,
@@ -93,44 +108,72 @@ def get_result(ref: str, out: str | os.PathLike | None = None, remote: str | Non
     model = parse_reference(ref)[0]
     dest = Path(out) if out is not None else Path(model)
     _check_dest(dest)
-    found = _resolve_verified(ref, remote, at, path)
-    stamp = found.stamp()
+    hit, listing = _remembered(ref, remote, at)
     current = _current_stamp(dest)
+    if hit is not None and current is not None and _same(current, hit) and _files_hold(dest, hit["digests"]):
+        # the remote shows exactly the refs this was verified at, and DIR holds it: nothing to do
+        return {"stamp": current, "dir": str(dest), "unchanged": True, "written": [], "sources": {},
+                "source": remote, "fetched": False, "warnings": []}
+    found = _resolve_verified(ref, remote, at, path, listing)
+    stamp = found.stamp()
     if current is not None and _same(current, stamp) and _files_hold(dest, stamp["digests"]):
+        found.remember(_key(ref, at), current)
         return {"stamp": current, "dir": str(dest), "unchanged": True, "written": [], "sources": {},
                 "source": found.source, "fetched": found.fetched, "warnings": found.warnings}
     sources = _write(found, dest, stamp, current, progress)
+    found.remember(_key(ref, at), stamp)
     return {"stamp": stamp, "dir": str(dest), "unchanged": False, "written": sorted(sources) + [STAMP],
             "sources": sources, "source": found.source, "fetched": found.fetched, "warnings": found.warnings}
 
 
+def _key(ref: str, at: str | None) -> str:
+    return f"{ref}\0{at or ''}"
+
+
+def _remembered(ref: str, remote: str | None, at: str | None) -> tuple[dict | None, Any]:
+    """With --remote: (the stamp verified earlier at exactly the remote's current refs, or None;
+    the remote's listing). A usage error is raised first, as the full path would."""
+    parse_reference(ref)
+    if remote is None:
+        return None, None
+    if at is not None and parse_reference(ref)[1] is None:
+        return None, None  # the full path names the usage error
+    from gitmv.ops import fetch_cache
+
+    return fetch_cache.verified(remote, _key(ref, at))
+
+
 # ---------------------------------------------------------------- resolving
 
-def _open(remote: str | None, path: str | os.PathLike) -> tuple[Context, str, bool | None]:
+def _open(remote: str | None, path: str | os.PathLike, listing: Any = None) -> tuple[Context, str, Any]:
     """The repository and the protected branch's policy and signers: a clone's (its copy of the
     remote's protected branch when it has one), or the deploy cache of `remote`."""
+    from gitmv.git.repo import Repo
     from gitmv.hooks import enforce
+    from gitmv.ops.context import Context
+    from gitmv.registry import Registry
 
     if remote:
         from gitmv.ops import fetch_cache
 
-        mirror = fetch_cache.open_mirror(remote)
+        mirror = fetch_cache.open_mirror(remote, listing)
         repo = mirror.repo
         policy, signers, branch_ref = enforce.load_server_policy(repo)
-        source, fetched = remote, mirror.fetched
+        source = remote
     else:
         repo = Repo.discover(path)
         branch = enforce.local_protected_branch(repo)
         branch_ref = next((r for r in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}") if repo.ref(r)),
                           f"refs/heads/{branch}")
         policy, signers, _ = enforce.branch_policy(repo, branch_ref)
-        source, fetched = str(repo.workdir or repo.git_dir), None
+        source, mirror = str(repo.workdir or repo.git_dir), None
     tip = repo.ref(branch_ref) or ""
     reg = Registry(repo, policy, signers, repo.ref(NOTES_REF), protected_ref=branch_ref)
-    return Context(repo, policy, tip, reg), source, fetched
+    return Context(repo, policy, tip, reg), source, mirror
 
 
-def _resolve_verified(ref: str, remote: str | None, at: str | None, path: str | os.PathLike) -> Resolved:
+def _resolve_verified(ref: str, remote: str | None, at: str | None, path: str | os.PathLike,
+                      listing: Any = None) -> Resolved:
     from gitmv import records
 
     model, stage, version = parse_reference(ref)
@@ -143,7 +186,7 @@ def _resolve_verified(ref: str, remote: str | None, at: str | None, path: str | 
             when = int(records.parse_time(at).timestamp())
         except MvError as exc:
             raise UsageError(exc.cause, exc.fix) from None
-    ctx, source, fetched = _open(remote, path)
+    ctx, source, mirror = _open(remote, path, listing)
     reg = ctx.registry
     if model not in ctx.policy.models and not reg.refs_of(model):
         guess = closest(model, ctx.policy.models)
@@ -157,7 +200,8 @@ def _resolve_verified(ref: str, remote: str | None, at: str | None, path: str | 
             raise RefusedError(f"refused {ref}: {failures[0]}", _FIX)
         version = entry.record.version
     assert version is not None
-    found = Resolved(ctx, model, _check_version(ctx, model, version, failures), stage, entry, source, fetched)
+    found = Resolved(ctx, model, _check_version(ctx, model, version, failures), stage, entry, source,
+                     mirror.fetched if mirror else None, mirror=mirror)
     if entry is not None:
         found.policy_digest = _check_entry(ctx, found.version, entry, previous, failures)
     else:
@@ -241,6 +285,8 @@ def _check_entry(ctx: Context, v: Version, entry: StageEntry, previous: StageEnt
     if mp_then.tier == "research":
         failures.append(f"{ref}: research-tier models cannot enter protected stage {stage}")
     if mp_then.gated:
+        from gitmv.registry import Registry
+
         then_view = Registry(reg.repo, then, reg.allowed_signers, reg.notes_commit, protected_ref=reg.protected_ref)
         valid = {r["id"] for r in then_view.evals(v, mp_then.eval_suite)}
         if rec.eval_record is None or rec.eval_record not in valid:
@@ -268,6 +314,8 @@ def _entry_version(reg: Registry, ref: str, oid: str) -> str | None:
 def _policy_held(ctx: Context, digest: str) -> Policy | None:
     """The policy whose digest a stage record names, if the protected branch ever held it (newest
     first: the current policy is found at once)."""
+    from gitmv.policy import POLICY_PATH, parse_policy
+
     repo = ctx.repo
     if ctx.policy.digest == digest:
         return ctx.policy

@@ -154,11 +154,13 @@ def test_get_at_a_time_resolves_the_version_the_stage_held_then(published, deplo
 
 def test_a_forged_stage_tag_pushed_around_the_hook_is_refused_naming_it(published, deploy, mv):
     repo, server = published
+    mv("get", "churn@production", "--remote", server.url, "-o", "before", cwd=deploy)  # verified and remembered
+    before = snapshot(deploy)
     ref = forge_stage_tag(repo, "v1", "production", 2, key="alice")
     around_the_hook(server, repo, f"{ref}:{ref}")
-    err = mv("get", "churn@production", "--remote", server.url, cwd=deploy, code=1).err
+    err = mv("get", "churn@production", "--remote", server.url, "-o", "before", cwd=deploy, code=1).err
     assert re.search(r"refused churn@production: refs/tags/mv/churn/production/2: .*(policy_digest|at|previous)", err)
-    assert list(deploy.iterdir()) == []
+    assert snapshot(deploy) == before
 
 
 def test_a_version_tag_re_signed_by_a_foreign_key_is_refused(published, deploy, mv):
