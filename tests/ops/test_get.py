@@ -189,6 +189,27 @@ def test_a_forged_eval_in_the_notes_is_refused(published, deploy, mv, forgery):
     assert list(deploy.iterdir()) == []
 
 
+def test_get_of_a_version_needs_no_stage_and_stamps_none(published, deploy, mv):
+    _, server = published
+    stamp = mv("get", "churn@v1", "--remote", server.url, "--json", cwd=deploy).json["stamp"]
+    assert (stamp["version"], stamp["stage"], stamp["seq"], stamp["stage_tag"]) == ("v1", None, None, None)
+    assert (deploy / "churn" / "model.bin").is_file()
+
+
+def test_at_with_a_version_reference_is_a_usage_error(deploy, mv):
+    err = mv("get", "churn@v1", "--at", "2026-11-03T00:00:00Z", cwd=deploy, code=2).err
+    assert "--at applies to MODEL@STAGE" in err
+
+
+def test_a_directory_that_get_did_not_write_is_refused_untouched(published, deploy, mv):
+    _, server = published
+    (deploy / "churn").mkdir()
+    (deploy / "churn" / "notes.txt").write_text("mine")
+    err = mv("get", "churn@production", "--remote", server.url, cwd=deploy, code=1).err
+    assert "holds no mv-promote.json" in err
+    assert [p.name for p in (deploy / "churn").iterdir()] == ["notes.txt"]
+
+
 def test_resolve_verifies_without_downloading(published, deploy):
     from gitmv import api
 
