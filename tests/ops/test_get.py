@@ -24,9 +24,9 @@ STAMP_KEYS = {"model", "version", "tag", "stage", "seq", "stage_tag", "digests",
 
 
 def allow_partial_clone(bare: Path) -> None:
-    """What GitHub, GitLab and Gitea serve: `--filter` and fetching objects by id on demand."""
+    """What GitHub, GitLab and Gitea serve: `--filter` (blobs are then fetched by id on demand,
+    which protocol v2 allows for any reachable object)."""
     subprocess.run(["git", "--git-dir", str(bare), "config", "uploadpack.allowFilter", "true"], check=True)
-    subprocess.run(["git", "--git-dir", str(bare), "config", "uploadpack.allowAnySHA1InWant", "true"], check=True)
 
 
 def around_the_hook(server, repo: ModelRepo, *refspecs: str) -> None:
@@ -208,6 +208,18 @@ def test_a_directory_that_get_did_not_write_is_refused_untouched(published, depl
     err = mv("get", "churn@production", "--remote", server.url, cwd=deploy, code=1).err
     assert "holds no mv-promote.json" in err
     assert [p.name for p in (deploy / "churn").iterdir()] == ["notes.txt"]
+
+
+def test_the_deploy_cache_is_a_partial_clone_that_reuses_what_it_fetched(published, deploy, mv):
+    from gitmv.ops.fetch_cache import cache_path
+
+    _, server = published
+    mv("get", "churn@production", "--remote", server.url, cwd=deploy)
+    cache = cache_path(server.url)
+    missing = subprocess.run(["git", "--git-dir", str(cache), "rev-list", "--objects", "--missing=print", "--all"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "\n?" in "\n" + missing  # blobs never read (eval.py) were never fetched
+    assert cache.parent.parent == deploy.parent / "home" / ".cache" / "git-mv-promote"
 
 
 def test_resolve_verifies_without_downloading(published, deploy):
