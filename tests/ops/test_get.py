@@ -138,6 +138,14 @@ def test_second_get_of_an_unchanged_stage_fetches_and_writes_nothing(published, 
     assert second["stamp"] == first["stamp"]
 
 
+def test_the_installed_command_writes_once_then_finds_nothing_to_write(published, deploy, mv_proc):
+    _, server = published
+    first = mv_proc("get", "churn@production", "--remote", server.url, cwd=deploy)
+    assert "churn v1 (production #1): verified; wrote model.bin from git blob" in first.out
+    second = mv_proc("get", "churn@production", "--remote", server.url, cwd=deploy)
+    assert "already holds it, nothing written" in second.out
+
+
 def test_get_at_a_time_resolves_the_version_the_stage_held_then(published, deploy, mv, monkeypatch):
     repo, server = published
     set_clock(monkeypatch, "2026-11-05T09:00:00+00:00")
