@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (DVC_POLICY, DvcRepo, ModelRepo, accepted, dvc, forge_stage_tag, note_text, push,
+from conftest import (DVC_POLICY, DvcRepo, ModelRepo, accepted, approval_team, dvc, forge_stage_tag, note_text, push,
                       published_repo, put_note, recreate, run_mv, set_clock)
 
 STAMP_KEYS = {"model", "version", "tag", "stage", "seq", "stage_tag", "digests", "code_commit", "policy_digest",
@@ -228,6 +228,14 @@ def test_the_deploy_cache_is_a_partial_clone_that_reuses_what_it_fetched(publish
                              capture_output=True, text=True, check=True).stdout
     assert "\n?" in "\n" + missing  # blobs never read (eval.py) were never fetched
     assert cache.parent.parent == deploy.parent / "home" / ".cache" / "git-mv-promote"
+
+
+def test_an_approved_production_entry_verifies_its_approval_from_the_remote(daemon_server, tmp_path, keys, deploy, mv):
+    """approvals = 1: bob's signed merge of alice's request is recomputed from the remote's main."""
+    allow_partial_clone(daemon_server.path)
+    approval_team(daemon_server, tmp_path, keys, keys.allowed_line("alice") + keys.allowed_line("bob"), "signers")
+    stamp = mv("get", "churn@production", "--remote", daemon_server.url, "--json", cwd=deploy).json["stamp"]
+    assert (stamp["version"], stamp["seq"]) == ("v1", 1)
 
 
 def test_resolve_verifies_without_downloading(published, deploy):
