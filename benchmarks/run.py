@@ -8,6 +8,8 @@ Sections (each prints rows: operation, ours, peer, ratio, target, PASS/FAIL):
   hash       register of a 1 GiB artifact vs `sha256sum`
   startup    `git-mv-promote --help`, `git mv-promote -h`, every command's `-h`, reads on a tiny repo,
              and the import time of `import gitmv.cli` and of the server hook's fast path
+  deploy     `get MODEL@staging --remote URL` of an unchanged stage from a warm deploy cache at 5,000
+             versions vs `git ls-remote URL` on the same remote (a git daemon on 127.0.0.1; a path: info)
 
 With --baseline REV every measurement of our code is made twice, alternating, with the current code
 and with REV's (checked out into a throw-away worktree, benchmarks/baseline.py), on byte-identical
@@ -19,7 +21,7 @@ run works on throw-away copies under benchmarks/out/scratch/. Subprocesses get a
 environment (private HOME with an ssh signing key, GIT_CONFIG_NOSYSTEM=1, no GIT_* variables).
 GTO runs from its own virtualenv, benchmarks/.venv-gto (created on first use with pip).
 
-Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,hash,startup] [--skip-gto]
+Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,hash,startup,deploy] [--skip-gto]
                                 [--baseline REV [--tolerance 0.10]]
 """
 
@@ -445,6 +447,38 @@ def hash_section(rep: Report, bench: Bench, mib: int, runs: int) -> None:
     big.unlink()
 
 
+# ---------------------------------------------------------------- deploy
+
+def deploy_section(rep: Report, bench: Bench, versions: int, runs: int) -> None:
+    """`get` of an unchanged stage, cache and DIR warm, against `git ls-remote` of the same remote:
+    the steady state of a serving job that checks for a new version at every start."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from gitservers import git_daemon  # the test suite's daemon: 127.0.0.1, a free port, torn down after
+
+    print(f"\n== deploy: `get` of an unchanged stage from a warm cache at {versions:,} versions vs git ls-remote")
+    src, _ = make_repo.cached(versions, "mv")
+    served = OUT / "scratch" / "deploy-served"
+    if served.exists():
+        subprocess.run(["rm", "-rf", str(served)], check=True)
+    served.mkdir(parents=True)
+    env = dict(bench.cur.env, XDG_CACHE_HOME=str(OUT / "scratch" / "deploy-cache"))
+    git(["clone", "-q", "--mirror", str(src), str(served / "reg.git")], served, env)
+    git(["--git-dir", str(served / "reg.git"), "config", "uploadpack.allowFilter", "true"], served, env)
+    work = OUT / "scratch" / "deploy-work"
+    subprocess.run(["rm", "-rf", str(work), env["XDG_CACHE_HOME"]], check=True)
+    work.mkdir(parents=True)
+    with git_daemon(served, env=env) as base:
+        for label, url, target in (("a git daemon", base + "reg.git", 3), ("a local path", str(served / "reg.git"), None)):
+            cmd = MV + ["get", f"{MODEL}@staging", "--remote", url, "-o", f"out-{target}"]
+            t_first, _ = run(cmd, work, env)  # fills the cache and DIR
+            ours = timed_runs(cmd, work, env, runs)
+            peer = timed_runs(["git", "ls-remote", url], work, env, runs)
+            print(f"  first get (empty cache) from {label}: {fmt_s(t_first)}")
+            rep.add("deploy", f"`get {MODEL}@staging --remote URL`, unchanged stage, warm cache, {label}", ours,
+                    "`git ls-remote URL`", peer, f"≤ {target}×" if target else "(info)",
+                    (lambda r, t=target: r <= t) if target else None, ratio_of=lambda o, p: o / p)
+
+
 # ---------------------------------------------------------------- start-up
 
 def commands(env: dict, cwd: Path) -> list[str]:
@@ -556,7 +590,7 @@ def main() -> int:
     ap.add_argument("--versions", type=int, help="size of the GTO comparison (default 5,000; quick 500)")
     ap.add_argument("--scale", default=None, help="small,large versions for the scaling checks (default 100,50000)")
     ap.add_argument("--mib", type=int, help="artifact size for the hashing check (default 1024; quick 64)")
-    ap.add_argument("--only", default="gto,scale,hash,startup", help="sections to run (gto includes the git section)")
+    ap.add_argument("--only", default="gto,scale,hash,startup,deploy", help="sections to run (gto includes the git section)")
     ap.add_argument("--baseline", metavar="REV", help="also run REV's code (a throw-away worktree), alternating with "
                     "the current code, and compare them (ratio current/baseline)")
     ap.add_argument("--tolerance", type=float, default=0.10,
@@ -591,7 +625,8 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
     sections: dict[str, dict] = {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     titles = {"gto": f"vs GTO at {versions:,} versions", "git": f"vs git for-each-ref at {versions:,} versions",
-              "scale": f"scaling {small:,} -> {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
+              "scale": f"scaling {small:,} -> {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up",
+              "deploy": f"deploy (`get`) at {versions:,} versions"}
 
     def save() -> str:
         total = time.monotonic() - started
@@ -626,7 +661,8 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
                                                  args.skip_gto)),
                      ("scale", lambda: scale_section(rep, bench, small, large, runs)),
                      ("hash", lambda: hash_section(rep, bench, mib, runs)),
-                     ("startup", lambda: startup_section(rep, bench, runs))):
+                     ("startup", lambda: startup_section(rep, bench, runs)),
+                     ("deploy", lambda: deploy_section(rep, bench, versions, runs))):
         if name not in only:
             continue
         meta = sections[name] = {"load_before": wait_idle(log=print), "code_before": code_version()}

@@ -25,6 +25,7 @@ _HOME = {
     "data_changes": ("gitmv.ops.inspect", "data_changes"), "diff": ("gitmv.ops.inspect", "diff"),
     "history": ("gitmv.ops.inspect", "history"), "log": ("gitmv.ops.inspect", "log"),
     "metric_deltas": ("gitmv.ops.inspect", "metric_deltas"), "show": ("gitmv.ops.inspect", "show"),
+    "get": ("gitmv.ops.get", "get"), "resolve": ("gitmv.ops.get", "resolve"),
     "experiments": ("gitmv.ops.lifecycle", "experiments"), "gc": ("gitmv.ops.lifecycle", "gc"),
     "lineage": ("gitmv.ops.lifecycle", "lineage"),
     "check": ("gitmv.ops.promote", "check"), "promote": ("gitmv.ops.promote", "promote"),
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # what type checkers and readers see; at run time __getattr__
     from gitmv.ops.context import Context, now, open_context  # noqa: F401
     from gitmv.ops.evidence import deprecate, evaluate, reproduce, substitute  # noqa: F401
     from gitmv.ops.inspect import data_changes, diff, history, log, metric_deltas, show  # noqa: F401
+    from gitmv.ops.get import get, resolve  # noqa: F401
     from gitmv.ops.lifecycle import experiments, gc, lineage  # noqa: F401
     from gitmv.ops.promote import check, promote, rollback, rollout  # noqa: F401
     from gitmv.ops.register import register  # noqa: F401

@@ -130,6 +130,21 @@ def check_names(model: str, *versions: str | None) -> None:
             check_version_name(version)
 
 
+REFERENCE_RULE = "MODEL@STAGE or MODEL@vN, e.g. churn@production or churn@v7"
+
+
+def parse_reference(text: str) -> tuple[str, str | None, str | None]:
+    """(model, stage, version) of `MODEL@STAGE` or `MODEL@vN` (exactly one of stage and version
+    set), or UsageError naming the grammar. What `get` and `gitmv.api.resolve` take."""
+    model, at, name = text.partition("@")
+    if not at or not model or not name or "@" in name:
+        raise UsageError(f"invalid reference '{text}'", f"references are {REFERENCE_RULE}")
+    check_model_name(model)
+    if VERSION_SHAPED_RE.fullmatch(name):
+        return model, None, check_version_name(name)
+    return model, check_stage_name(name), None
+
+
 def is_experiment_name(name: str) -> bool:
     return bool(NAME_RE.fullmatch(name)) and not VERSION_SHAPED_RE.fullmatch(name)
 

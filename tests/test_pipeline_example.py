@@ -108,7 +108,7 @@ def test_docs_api_md_documents_every_public_function_with_its_real_signature():
     documented = {m.group(1): m.group(2) for m in re.finditer(r"^### `(\w+)\((.*)\) -> dict`$", text, re.M)}
     public = ["register", "evaluate", "check", "promote", "rollout", "rollback", "request", "approvals_status", "sync", "show",
               "history", "log", "diff", "deprecate", "verify", "verify_data", "reproduce", "experiments", "gc",
-              "lineage", "init", "attest", "replay", "audit"]
+              "lineage", "init", "attest", "replay", "audit", "resolve", "get"]
     assert sorted(documented) == sorted(public)
     for name in public:
         parts, keyword_only = [], False

@@ -17,11 +17,12 @@ import traceback
 import click
 
 from gitmv import output
-from gitmv.cli.commands import (CONTEXT, attest, audit, evidence, gto_import, inspect, lifecycle, promote, register, replay, report,
-                                 request, setup, sync, verify)
+from gitmv.cli.commands import (CONTEXT, attest, audit, evidence, get, gto_import, inspect, lifecycle, promote, register, replay,
+                                 report, request, setup, sync, verify)
 from gitmv.errors import EXIT_BUG, EXIT_FAULT, EXIT_OK, EXIT_USAGE, MvError
 
-FAMILIES = (setup, register, inspect, verify, evidence, replay, promote, request, sync, lifecycle, report, gto_import, attest, audit)
+FAMILIES = (setup, register, inspect, verify, evidence, replay, promote, request, sync, get, lifecycle, report, gto_import, attest,
+            audit)
 
 
 @click.group(context_settings=CONTEXT, commands=[c for family in FAMILIES for c in family.COMMANDS])

@@ -47,7 +47,13 @@ def _version_or_experiment(name: str) -> str:
     return name
 
 
+def _reference(text: str) -> str:
+    names.parse_reference(text)
+    return text
+
+
 MODEL = NameType("model", names.check_model_name)
+REFERENCE = NameType("reference", _reference)
 VERSION = NameType("version", names.check_version_name)
 VERSION_OR_EXPERIMENT = NameType("version", _version_or_experiment)
 STAGE = NameType("stage", names.check_stage_name)

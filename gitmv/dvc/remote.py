@@ -51,6 +51,10 @@ class Remote:
     def download(self, oid: str, dest: str | os.PathLike) -> None:
         self.odb.fs.get_file(self.odb.oid_to_path(oid), str(dest))
 
+    def open(self, oid: str):
+        """The object as a binary file to read from (streamed: `get` hashes while it copies)."""
+        return self.odb.fs.open(self.odb.oid_to_path(oid), "rb")
+
     def manifest(self, oid: str) -> list[dict] | None:
         try:
             entries = json.loads(self.read(oid))

@@ -47,6 +47,7 @@ class Repo:
         self.hook_mode = hook_mode
         self._config: dict[str, list[str]] | None = None
         self._notes_trees: dict = {}
+        self.promisor = False  # a partial clone (`open_partial`): missing blobs are fetched on demand
 
     # ------------------------------------------------------------ opening
 
@@ -69,6 +70,30 @@ class Repo:
         if quarantine:
             repo.odb.add_disk_alternate(quarantine)
         return cls(repo, hook_mode=True)
+
+    @classmethod
+    def open_partial(cls, git_dir: str | os.PathLike) -> "Repo":
+        """Open a partial clone (`extensions.partialClone`, blobs fetched on demand; the deploy
+        cache of `get --remote`). libgit2 refuses the extension unless told it may open it, and
+        cannot fetch a missing blob itself: `_object` asks git to."""
+        pygit2.option(pygit2.enums.Option.SET_EXTENSIONS, ["partialclone"], 1)
+        try:
+            repo = cls(pygit2.Repository(str(git_dir), RepositoryOpenFlag.NO_SEARCH))
+        except pygit2.GitError as exc:
+            raise NotARepoError(f"cannot open the repository at {git_dir}: {exc}") from exc
+        repo.promisor = True
+        return repo
+
+    def _object(self, oid) -> "pygit2.Object":
+        """The object `oid`; in a partial clone a blob not fetched yet is fetched first (git's
+        lazy fetch from the promisor remote), then read again (libgit2 re-scans packs on a miss)."""
+        try:
+            return self._r[oid]
+        except KeyError:
+            if not self.promisor:
+                raise
+        self.git("cat-file", "-e", str(oid), check=False)
+        return self._r[oid]
 
     @property
     def git_dir(self) -> Path:
@@ -190,7 +215,7 @@ class Repo:
             entry = tree[path]
         except (KeyError, ValueError, pygit2.GitError):
             return None
-        obj = self._r[entry.id]
+        obj = self._object(entry.id)
         return obj.data if isinstance(obj, pygit2.Blob) else None
 
     def blob_ids(self, commit: str, paths: list[str]) -> dict[str, str]:
@@ -429,7 +454,7 @@ class Repo:
         """The note on `target` in the notes commit, whatever its fan-out (flat, 2/38, 2/2/36)."""
         if notes_commit is None:
             return None
-        return _find_note(self._r, self._notes_tree(notes_commit), target)
+        return _find_note(self._r, self._notes_tree(notes_commit), target, read=self._object)
 
     def note_targets(self, notes_commit: str | None) -> list[str]:
         """Every annotated object id in a notes commit."""
@@ -571,11 +596,11 @@ def _tree_with_files(r, base, files: dict[str, bytes]) -> "pygit2.Oid":
     return builder.write()
 
 
-def _find_note(r, tree, target: str, prefix_len: int = 0) -> bytes | None:
+def _find_note(r, tree, target: str, prefix_len: int = 0, read=None) -> bytes | None:
     rest = target[prefix_len:]
     try:
         entry = tree[rest]
-        obj = r[entry.id]
+        obj = (read or r.__getitem__)(entry.id)
         if obj.type == ObjectType.BLOB:
             return obj.data
     except KeyError:
@@ -586,7 +611,7 @@ def _find_note(r, tree, target: str, prefix_len: int = 0) -> bytes | None:
         except KeyError:
             return None
         if sub.type == ObjectType.TREE:
-            return _find_note(r, sub, target, prefix_len + 2)
+            return _find_note(r, sub, target, prefix_len + 2, read)
     return None
 
 

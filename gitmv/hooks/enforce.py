@@ -83,6 +83,12 @@ def _policy_state(repo: Repo, branch_ref: str):
     return policy, repo.blob_at(tip, policy.allowed_signers), tip
 
 
+def branch_policy(repo: Repo, branch_ref: str):
+    """(policy, allowed signers, tip) as a branch holds them: `get` in a clone judges by its copy
+    of the protected branch, as pre-push does."""
+    return _policy_state(repo, branch_ref)
+
+
 def _server_branch(repo: Repo) -> str:
     configured = repo.config("mvpromote.protectedBranch")
     if configured:

@@ -15,7 +15,7 @@ from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
 from gitmv.ops.context import Context, open_context
 from gitmv.policy import POLICY_PATH
-from gitmv.registry import Registry, Version
+from gitmv.registry import Registry, StageEntry, Version
 from gitmv.rules import artifacts as artifact_rules
 from gitmv.rules import notes as notes_rules
 
@@ -114,70 +114,78 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
         got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=False, tmpdir=tmp)
         if not got.ok and not from_dvc_remote(ctx, v, rel, tmp, got.tried):
             failures.append(f"{ref}: {got.describe_failure()}")
-    for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
+    failures.extend(note_failures(reg, ref, v, mp, ctx.warnings))
+
+
+def note_failures(reg: Registry, ref: str, v: Version, mp, warnings: list) -> list[str]:
+    """The version's note: it parses, each record still hashes to its id, and each signed one
+    verifies (unsigned ones are warned about: not evidence). Shared by `verify` and `get`."""
+    try:
+        found = reg.note_records(v.tag.id)
+    except MvError as exc:
+        return [f"{ref}: note: {exc.cause}"]
+    failures = []
+    for rec in found:
         if not records.record_is_intact(rec):
             failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) does not match its id: tampered")
         elif "signature" in rec and not reg.record_signature(rec).ok:
             failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}): signature: "
                             f"{reg.record_signature(rec).reason}")
         elif "signature" not in rec and (mp is None or mp.signed):
-            ctx.warnings.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) is unsigned: not evidence")
-
-
-def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:
-    try:
-        reg.note_records(v.tag.id)
-        return True
-    except MvError as exc:
-        failures.append(f"{ref}: note: {exc.cause}")
-        return False
+            warnings.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) is unsigned: not evidence")
+    return failures
 
 
 def _verify_stage(ctx: Context, model: str, stage: str, mp, failures: list, policies: dict) -> None:
     """Every entry of a stage, in order: the tag, its signature, and each claim of its record
     recomputed against the entries before it (the same rules the server hook applies). `policies`
     maps each policy digest the protected branch has held to its rollout stages (None: unreadable)."""
+    previous = None
+    for seq, oid in ctx.registry.stage_seqs(model, stage):
+        previous = stage_entry_failures(ctx, model, stage, seq, oid, previous, mp, failures, policies)
+
+
+def stage_entry_failures(ctx: Context, model: str, stage: str, seq: int, oid: str, previous: StageEntry | None, mp,
+                         failures: list, policies: dict) -> StageEntry | None:
+    """One stage entry: its tag, signature, and each claim of its record recomputed against the
+    entry before it (`previous`); its traffic judged under the policy its digest names (`policies`:
+    digest -> rollout stages, None when unreadable). Appends to `failures`; returns the entry (None
+    when unreadable). Shared by `verify` (every entry in turn) and `get` (the entry it deploys)."""
     from gitmv.rules import rollout, stage_record
 
-    policy_digests = frozenset(policies)
-
     reg = ctx.registry
-    previous = None
-    for seq, oid in reg.stage_seqs(model, stage):
-        ref = stage_ref(model, stage, seq)
-        try:
-            entry = reg.stage_entry(ref, oid)
-            target = reg.version(model, entry.record.version)
-        except MvError as exc:
-            failures.append(f"{ref}: {exc.cause}")
-            previous = None
-            continue
-        if target.tag.id != entry.record.version_tag:
-            failures.append(f"{ref}: points at {entry.record.version_tag[:12]}, not at {model} {entry.record.version}")
-        sig = reg.signature(entry.tag)
-        if not sig.ok and (mp is None or mp.signed):
-            failures.append(f"{ref}: signature: {sig.reason}")
-        rec = entry.record
-        try:
-            valid_evals = {r["id"] for r in reg.evals(target, None)}
-        except MvError:
-            valid_evals = set()  # the unreadable note is reported with its version
-        if rec.eval_record is not None and rec.eval_record not in valid_evals:
-            failures.append(f"{ref}: eval_record: {rec.eval_record} is not a valid, signed eval bound to "
-                            f"{model} {rec.version}'s artifact digests")
-        facts = stage_record.StageFacts(
-            target_version=rec.version, previous_version=previous.record.version if previous else None,
-            previous_seq=previous.seq if previous else seq - 1,
-            previous_time=previous.tag.tagger_time if previous else None, tagger_time=entry.tag.tagger_time,
-            signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint, policy_digests=policy_digests,
-            approval=_recomputed_approval(ctx, target, stage, rec.approval, ref, failures, entry.tag.tagger_time))
-        failures.extend(f"{ref}: {m}" for m in stage_record.mismatches(rec, facts))
-        # traffic is judged under the policy the record was made by (the one its digest names)
-        rollout_stages = policies.get(rec.policy_digest)
-        failures.extend(f"{ref}: {m}" for m in rollout.traffic_mismatches(
-            rec, rollout_stage=None if rollout_stages is None else stage in rollout_stages,
-            previous=previous.record if previous else None))
-        previous = entry
+    ref = stage_ref(model, stage, seq)
+    try:
+        entry = reg.stage_entry(ref, oid)
+        target = reg.version(model, entry.record.version)
+    except MvError as exc:
+        failures.append(f"{ref}: {exc.cause}")
+        return None
+    if target.tag.id != entry.record.version_tag:
+        failures.append(f"{ref}: points at {entry.record.version_tag[:12]}, not at {model} {entry.record.version}")
+    sig = reg.signature(entry.tag)
+    if not sig.ok and (mp is None or mp.signed):
+        failures.append(f"{ref}: signature: {sig.reason}")
+    rec = entry.record
+    try:
+        valid_evals = {r["id"] for r in reg.evals(target, None)}
+    except MvError:
+        valid_evals = set()  # the unreadable note is reported with its version
+    if rec.eval_record is not None and rec.eval_record not in valid_evals:
+        failures.append(f"{ref}: eval_record: {rec.eval_record} is not a valid, signed eval bound to "
+                        f"{model} {rec.version}'s artifact digests")
+    facts = stage_record.StageFacts(
+        target_version=rec.version, previous_version=previous.record.version if previous else None,
+        previous_seq=previous.seq if previous else seq - 1,
+        previous_time=previous.tag.tagger_time if previous else None, tagger_time=entry.tag.tagger_time,
+        signer=sig.principal if sig.ok else None, fingerprint=sig.fingerprint, policy_digests=frozenset(policies),
+        approval=_recomputed_approval(ctx, target, stage, rec.approval, ref, failures, entry.tag.tagger_time))
+    failures.extend(f"{ref}: {m}" for m in stage_record.mismatches(rec, facts))
+    rollout_stages = policies.get(rec.policy_digest)
+    failures.extend(f"{ref}: {m}" for m in rollout.traffic_mismatches(
+        rec, rollout_stage=None if rollout_stages is None else stage in rollout_stages,
+        previous=previous.record if previous else None))
+    return entry
 
 
 def _recomputed_approval(ctx: Context, target: Version, stage: str, claimed: dict | None, ref: str,
