@@ -5,6 +5,8 @@ held its share long enough (times from the tags, set with the fixed clock: no sl
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import ROLLOUT_POLICY, SOAK_POLICY, ModelRepo, forge_stage_tag, set_clock, tag_message
@@ -237,3 +239,14 @@ def test_a_rollback_is_not_held_to_the_soak(soaking, monkeypatch):
 def test_request_does_not_wait_for_the_soak(soaking, monkeypatch):
     set_clock(monkeypatch, "2026-11-02T12:00:00+00:00")
     soaking.mv("request", "churn", "v1", "--stage", "production")
+
+
+# ---------------------------------------------------------------- get reports the share
+
+def test_get_of_a_rollout_stage_stamps_the_current_share(canary, tmp_path):
+    canary.mv("rollout", "churn", "v1", "--stage", "canary", "--traffic", "25")
+    canary.mv("rollout", "churn", "v1", "--stage", "canary", "--traffic", "50")
+    out = tmp_path / "deploy"
+    result = canary.mv("get", "churn@canary", "-o", str(out), "--json").json
+    stamp = json.loads((out / "mv-promote.json").read_text())
+    assert (result["stamp"]["traffic"], stamp["traffic"], stamp["seq"]) == (50, 50, 2)
