@@ -76,6 +76,16 @@ def test_model_signing_cli_refuses_the_signature_after_one_artifact_byte_changes
     assert proc.returncode != 0 and "Verification failed" in proc.stdout + proc.stderr
 
 
+def test_when_the_work_tree_holds_another_version_the_verify_command_fetches_the_files_first(promoted, attest_key):
+    promoted.version(0.90, 0.85)  # the work tree now holds v2's model.bin
+    result = attest(promoted, attest_key).json
+    fetch, _, check = result["model_signing"]["verify"].partition(" && ")
+    assert fetch == "git mv-promote get churn@v1 -o churn-v1"
+    promoted.mv(*shlex.split(fetch)[2:])
+    proc = model_signing_verify({"model_signing": {"verify": check}}, promoted.path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_model_signing_verifies_a_model_directory_without_extra_flags(tmp_path, keys, attest_key):
     from conftest import POLICY, ModelRepo
 

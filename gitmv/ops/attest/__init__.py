@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import shlex
 import tempfile
 from pathlib import Path
@@ -184,6 +185,18 @@ def _store(ctx: Context, v: Version, key: dsse.SigningKey, stored: list, warning
     return {"ref": ATTESTATIONS_REF, "commit": commit, "records": [r["id"] for r in recs]}
 
 
+def _work_tree_holds(ctx: Context, v: Version) -> bool:
+    """Does the work tree hold exactly this version's artifact bytes (so model_signing can verify it there)?"""
+    root = ctx.repo.workdir
+    if root is None:
+        return False
+    for rel, meta in v.record.artifacts.items():
+        file = root / rel
+        if not file.is_file() or sha256_file(file)[0] != meta.get("sha256"):
+            return False
+    return True
+
+
 def _holds_others(ctx: Context, model_dir: str, v: Version) -> bool:
     """Does the artifacts' directory hold other files (then model_signing must be told to ignore them)?"""
     root = ctx.repo.workdir
@@ -225,13 +238,20 @@ def attest(model: str, version: str, *, stage: str | None = None, out: str | os.
         return os.path.relpath(p, here)
 
     shown_dir = rel(ctx.repo.workdir / model_dir) if ctx.repo.workdir is not None else model_dir
+    fetch = ""
+    if not _work_tree_holds(ctx, v):
+        # the work tree holds other bytes (another version, or none): verify a copy `get` fetched and checked
+        files_dir = f"{model}-{version}"
+        fetch = f"git mv-promote get {shlex.quote(f'{model}@{version}')} -o {shlex.quote(files_dir)} && "
+        shown_dir = posixpath.normpath(posixpath.join(files_dir, model_dir))
+        ignore = " --ignore_unsigned_files"  # get's stamp (mv-promote.json) sits beside the files
     return {
         "model": model, "version": version, "tag": v.tag.id, "dir": str(target), "keyid": signing_key.keyid,
         "public_key": str(pub),
         "statements": [{"file": name, "predicateType": kind} for name, kind in made["kinds"].items()],
         "files": sorted(made["files"]),
         "model_signing": {"file": str(sig), "model_dir": model_dir,
-                            "verify": f"model_signing verify key {shlex.quote(shown_dir)} --signature {shlex.quote(rel(sig))} "
+                            "verify": f"{fetch}model_signing verify key {shlex.quote(shown_dir)} --signature {shlex.quote(rel(sig))} "
                                       f"--public_key {shlex.quote(rel(pub))}{ignore}"},
         "bom": str(target / BOM_FILE) if bom else None,
         "stored": stored,
