@@ -129,6 +129,41 @@ def test_every_statement_validates_against_its_published_schema(promoted, attest
                      "https://slsa.dev/verification_summary/v1": 1, "https://model_signing/signature/v1.0": 1}
 
 
+def _statements(result: dict) -> list[dict]:
+    out = Path(result["dir"])
+    return [payload(envelope(out, doc["file"])) if doc["file"].endswith(".intoto.json") else
+            payload(envelope(out, doc["file"])["dsseEnvelope"]) for doc in result["statements"]]
+
+
+def test_every_statement_parses_strictly_with_the_in_toto_reference_protobuf_definitions(promoted, attest_key):
+    """The in-toto project's own definitions (PyPI in-toto-attestation): the Statement and each
+    predicate parse with unknown fields refused, and the Statement passes the library's validate()."""
+    pytest.importorskip("in_toto_attestation")
+    from google.protobuf import json_format
+    from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+    from in_toto_attestation.predicates.test_result.v0 import test_result_pb2
+    from in_toto_attestation.predicates.vsa.v1 import vsa_pb2
+    from in_toto_attestation.v1 import statement_pb2
+    from in_toto_attestation.v1.statement import Statement
+
+    predicates = {"https://slsa.dev/provenance/v1": provenance_pb2.Provenance,
+                  "https://in-toto.io/attestation/test-result/v0.1": test_result_pb2.TestResult,
+                  "https://slsa.dev/verification_summary/v1": vsa_pb2.VerificationSummary}
+    parsed = set()
+    for st in _statements(attest(promoted, attest_key, "--stage", "production").json):
+        Statement.copy_from_pb(json_format.ParseDict(st, statement_pb2.Statement())).validate()
+        if st["predicateType"] in predicates:
+            predicate = dict(st["predicate"])
+            if st["predicateType"] == "https://slsa.dev/verification_summary/v1":
+                # the spec makes verifiedLevels an array; the proto (0.9.x) still has one string,
+                # a known bug (in-toto/attestation#425, the spec is authoritative): checked apart
+                levels = predicate.pop("verifiedLevels")
+                assert isinstance(levels, list) and levels and all(isinstance(x, str) for x in levels)
+            json_format.ParseDict(predicate, predicates[st["predicateType"]]())
+            parsed.add(st["predicateType"])
+    assert parsed == set(predicates)
+
+
 def test_the_schemas_refuse_a_statement_that_breaks_them(promoted, attest_key):
     """The checker itself: a VSA without its verdict is refused by the schema."""
     from jsonschema import ValidationError
