@@ -196,7 +196,7 @@ def _time(epoch: int) -> str:
 # ---------------------------------------------------------------- 2. the rollback path
 
 def _rollbacks(ctx: Context, model: str, checked: dict) -> list[Finding]:
-    from gitmv.ops.promote import _pins_retrievability
+    from gitmv.ops.promote import pins_retrievability
 
     reg = ctx.registry
     out = []
@@ -220,7 +220,7 @@ def _rollbacks(ctx: Context, model: str, checked: dict) -> list[Finding]:
                                                     for c in verdict.criteria) else None
         if version is not None:
             out += _retrievable(ctx, version, model, stage, ref, fix)
-            _pins_retrievability(ctx, version, verdict, False)  # presence in the DVC remote, no download
+            pins_retrievability(ctx, version, verdict, False)  # presence in the DVC remote, no download
         for c in verdict.failures():
             out.append(Finding(rules.ROLLBACK, model, stage, ref,
                                f"rollback to {target} (what 'rollback' picks) fails: {c.name}: {c.detail}", fix))
@@ -229,7 +229,7 @@ def _rollbacks(ctx: Context, model: str, checked: dict) -> list[Finding]:
 
 def _retrievable(ctx: Context, version: Version, model: str, stage: str, ref: str, fix: str) -> list[Finding]:
     """Each artifact from the work tree, the Git blob or the DVC cache; one tracked by DVC may
-    instead be in the DVC remote, which `_pins_retrievability` asks object by object."""
+    instead be in the DVC remote, which `pins_retrievability` asks object by object."""
     out = []
     with tempfile.TemporaryDirectory(prefix="mv-audit-") as tmp:
         for rel, meta in sorted(version.record.artifacts.items()):

@@ -210,7 +210,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
         verdict.criteria.append(Criterion(f"retrievable {item['path']}", item["ok"] or force,
                                           f"from {item['source']}" if item["ok"] else
                                           ("FORCED: " if force else "") + "; ".join(item["tried"])))
-    missing_objects = _pins_retrievability(ctx, target, verdict, force) if target is not None else []
+    missing_objects = pins_retrievability(ctx, target, verdict, force) if target is not None else []
     plan = {"model": model, "stage": stage, "from": current, "to": to, "traffic": traffic, "verdict": verdict.to_dict(),
             "retrievable": retrievability, "missing_objects": missing_objects, "dry_run": dry_run,
             "warnings": ctx.warnings}
@@ -225,7 +225,7 @@ def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = F
     return {**plan, **result}
 
 
-def _pins_retrievability(ctx: Context, target: Version, verdict: rules.Verdict, force: bool) -> list[dict]:
+def pins_retrievability(ctx: Context, target: Version, verdict: rules.Verdict, force: bool) -> list[dict]:
     """Every object of the target's DVC pins must be in its remote; adds one criterion."""
     from gitmv.dvc import remote as dvcremote
     from gitmv.ops import data as data_ops

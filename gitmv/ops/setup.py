@@ -31,7 +31,7 @@ def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = Fal
         if ensure_notes_refspec(repo, remote):
             done.append(f"added notes fetch refspec to remote {remote}")
     if add_signer:
-        done.append(_add_signer(repo, policy_file))
+        done.append(add_allowed_signer(repo, policy_file))
     if install_hook:
         from gitmv.hooks import install as hooks_install
 
@@ -66,7 +66,7 @@ def uninstall_hooks(server: str | None = None, path: str | os.PathLike = ".") ->
     return {"done": done, "warnings": []}
 
 
-def _add_signer(repo: Repo, policy_file: Path) -> str:
+def add_allowed_signer(repo: Repo, policy_file: Path) -> str:
     fmt = repo.config("gpg.format")
     key = repo.config("user.signingkey")
     email = repo.config("user.email")

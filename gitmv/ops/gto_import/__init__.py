@@ -92,7 +92,7 @@ def _with_written_policy(path: str | os.PathLike, *, dry_run: bool, sign: bool) 
     head = repo.head_commit()
     policy_file.refuse_existing(repo, head)
     tags = read_gto_tags(repo)
-    names = planning._name_map(planning._usable(tags, []))
+    names = planning.name_map(planning.usable_tags(tags, []))
     if not names:
         raise PolicyError("no GTO artifacts to write a policy for (no name@vX.Y.Z or name#stage#N tags)",
                           "run it in the GTO repository, after 'git fetch --tags'")
@@ -111,9 +111,9 @@ def _with_written_policy(path: str | os.PathLike, *, dry_run: bool, sign: bool) 
     (repo.workdir / POLICY_PATH).write_text(text)
     warnings = []
     if repo.config("gpg.format") == "ssh" and repo.config("user.signingkey"):
-        from gitmv.ops.setup import _add_signer
+        from gitmv.ops.setup import add_allowed_signer
 
-        out["signer"] = _add_signer(repo, repo.workdir / POLICY_PATH)
+        out["signer"] = add_allowed_signer(repo, repo.workdir / POLICY_PATH)
         paths.append(policy_file.SIGNERS_PATH)
     else:
         warnings.append(f"no ssh signing key configured: {policy_file.SIGNERS_PATH} not written, so no signature "

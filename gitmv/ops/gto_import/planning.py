@@ -73,8 +73,8 @@ class _Imported:
 def plan(ctx: Context, tags: list[GtoTag], sign: bool) -> Plan:
     """Everything the import will write, or the refusal: nothing is written here."""
     out = Plan()
-    usable = _usable(tags, out.skipped)
-    names = _name_map(usable)
+    usable = usable_tags(tags, out.skipped)
+    names = name_map(usable)
     index = index_name(ctx.repo, ctx.head)
     stage_map = {t.stage: map_name(t.stage) for t in usable if t.stage}
     _check_policy(ctx, names, stage_map, index, sign)
@@ -92,7 +92,7 @@ def plan(ctx: Context, tags: list[GtoTag], sign: bool) -> Plan:
     return out
 
 
-def _usable(tags: list[GtoTag], skipped: list) -> list[GtoTag]:
+def usable_tags(tags: list[GtoTag], skipped: list) -> list[GtoTag]:
     usable = []
     for t in sorted(tags, key=lambda t: t.name):
         if not t.annotated:
@@ -365,7 +365,7 @@ def open_for_import(path) -> Context:
                           "and commit it") from exc
 
 
-def _name_map(tags: list[GtoTag]) -> dict[str, str]:
+def name_map(tags: list[GtoTag]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     back: dict[str, str] = {}
     for gto_name in sorted({t.artifact for t in tags}):
