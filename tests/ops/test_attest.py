@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,10 @@ import pytest
 from conftest import Clone, approval_team, published_repo, push, refused
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "attest"
+# the reference verifier's CLI, installed beside this interpreter (or, in a venv over the system site, on PATH)
 MODEL_SIGNING = Path(sys.executable).with_name("model_signing")
+if not MODEL_SIGNING.exists():
+    MODEL_SIGNING = Path(shutil.which("model_signing") or MODEL_SIGNING)
 ATTEST_REF = "refs/notes/mv-promote-attestations"
 SCHEMAS = {"https://slsa.dev/provenance/v1": "slsa-provenance-v1.schema.json",
            "https://in-toto.io/attestation/test-result/v0.1": "test-result-v0.1.schema.json",
