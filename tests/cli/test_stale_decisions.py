@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Clone, ModelRepo, published_repo
+from conftest import ROLLOUT_POLICY, Clone, ModelRepo, accepted, push, published_repo
 
 FIX = "run `git mv-promote sync`, then decide again"
 UNREACHABLE = "git://127.0.0.1:1/x.git"
@@ -101,3 +101,21 @@ def test_a_clone_without_a_remote_decides_silently(model_repo):
     v1 = model_repo.version(0.85, 0.80)
     r = model_repo.mv("promote", "churn", v1, "--stage", "staging", "--json")
     assert r.json["warnings"] == []
+
+
+def test_a_rollout_dry_run_refuses_while_the_remote_has_the_stages_tags(daemon_server, tmp_path, keys):
+    """The dry run reports what the rollout would do: on a stale canary it would be wrong."""
+    alice = ModelRepo(tmp_path / "alice", keys, policy=ROLLOUT_POLICY)
+    alice.git("remote", "add", "origin", daemon_server.url)
+    accepted(push(alice, "main"))
+    v1 = alice.version(0.85, 0.80)
+    alice.mv("promote", "churn", v1, "--stage", "staging")
+    alice.mv("sync")
+    bob = Clone(tmp_path / "bob", daemon_server.url, keys)
+    bob.mv("sync")
+    bob.mv("rollout", "churn", v1, "--stage", "canary", "--traffic", "10")
+    bob.mv("sync")
+    before = local_refs(alice)
+    r = alice.mv("rollout", "churn", v1, "--stage", "canary", "--traffic", "20", "--dry-run", code=1)
+    assert "the remote 'origin' has refs/tags/mv/churn/canary/1 that this clone has not fetched" in r.err
+    assert FIX in r.err and local_refs(alice) == before
