@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 from gitmv.errors import MvError
 from gitmv.git.repo import Repo
 from gitmv.names import ATTESTATIONS_REF, NOTES_FETCH_REFSPEC, NOTES_REF, TAG_ROOT
 from gitmv.rules import refs as refrules
 
 
-def ls_remote(repo: Repo, remote: str) -> dict[str, str]:
-    """The remote's registry refs in the grammar, read as bytes. A name outside it (which a server
-    without our hook may hold) is skipped: never fetched, never misread as another ref."""
-    proc = repo.git("ls-remote", remote, TAG_ROOT + "*", NOTES_REF, ATTESTATIONS_REF, check=False).check(
+def ls_remote(repo: Repo, remote: str, patterns: tuple[str, ...] = (TAG_ROOT + "*", NOTES_REF, ATTESTATIONS_REF),
+              interactive: bool = True) -> dict[str, str]:
+    """The remote's registry refs in the grammar (those matching `patterns`), read as bytes. A
+    name outside it (which a server without our hook may hold) is skipped: never fetched, never
+    misread as another ref. `interactive=False` never prompts for credentials: a look that may
+    fail (a decision's comparison) must not wait on a terminal."""
+    env = None if interactive else {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    proc = repo.git("ls-remote", remote, *patterns, check=False, env=env).check(
         f"cannot reach remote '{remote}'", "check 'git remote -v' and your access to the remote")
     try:
         listed = refrules.parse_ls_remote(proc.stdout)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from gitmv import records
-from gitmv.errors import IncompleteError, PolicyError
+from gitmv.errors import CommandError, IncompleteError, MvError, PolicyError
+from gitmv.git.remote import ls_remote
 from gitmv.git.repo import Repo, parse_git_date
-from gitmv.names import NOTES_REF, tracking_notes_ref
+from gitmv.names import NOTES_REF, model_tags_prefix, tracking_notes_ref
 from gitmv.policy import POLICY_PATH, Policy, parse_policy
 from gitmv.registry import Registry
 from gitmv.rules import visibility
@@ -130,6 +131,39 @@ def require_complete(ctx: Context, what: str, needs: tuple[str, ...] = ("history
     blocking = [g for g in ctx.gaps if g.missing in needs]
     if blocking:
         raise IncompleteError(f"cannot {what} here: {blocking[0].cause}", blocking[0].fix)
+
+
+OFFLINE_WARNING = "--offline: not compared with the remote's registry tags; deciding on this clone's state as of its last sync"
+
+
+def require_current(ctx: Context, model: str, what: str, *, remote: str | None = None, offline: bool = False
+                    ) -> list[str]:
+    """Refuse a decision on `model` while the remote the clone syncs with has registry tags of it
+    this clone lacks (or holds with another object): stage tags carry no notes, so no offline
+    look sees another clone's promotion. One `git ls-remote` of the model's tag prefix, no fetch.
+    An unreachable remote does not block the decision (deciding offline is allowed): the warnings
+    returned say so; `offline` skips the look and says that instead."""
+    if offline:
+        return [OFFLINE_WARNING]
+    remotes = ctx.repo.remotes()
+    name = visibility.decision_remote(remotes, remote)
+    if name is None:
+        return [] if not remotes else [
+            f"not compared with a remote: this clone has several ({', '.join(remotes)}) and none is 'origin'; "
+            "deciding on this clone's state as of its last sync"]
+    prefix = model_tags_prefix(model)
+    try:
+        theirs = ls_remote(ctx.repo, name, (prefix + "*",), interactive=False)
+    except MvError as exc:
+        why = exc.result.last_line() if isinstance(exc, CommandError) and exc.result is not None else exc.cause
+        return [f"could not compare with remote '{name}' ({why or 'no answer'}): "
+                "deciding on this clone's state as of its last sync"]
+    # ls-remote patterns match a ref's tail: keep exactly the model's own tags
+    theirs = {ref: oid for ref, oid in theirs.items() if ref.startswith(prefix)}
+    gap = visibility.remote_ahead(name, model, dict(ctx.repo.refs_under(prefix)), theirs)
+    if gap is not None:
+        raise IncompleteError(f"cannot {what} here: {gap.cause}", gap.fix)
+    return []
 
 
 def gate_refusal(subject: str, failures) -> str:

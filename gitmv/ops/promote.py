@@ -11,7 +11,8 @@ from gitmv.git import notes, record_signing
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, gate_refusal, now, open_context, push_hint, require_complete
+from gitmv.ops.context import (Context, gate_refusal, now, open_context, push_hint, require_complete,
+                                require_current)
 from gitmv.names import NOTES_REF, check_names, stage_ref, stage_tag_name
 from gitmv import records
 from gitmv.records import PromotionRecord, parse_time, promotion_schema
@@ -60,18 +61,30 @@ def _traffic_for(ctx: Context, stage: str, traffic: int | None, command: str) ->
 
 
 def promote(model: str, version: str, stage: str, *, reason: str = "", traffic: int | None = None,
-            path: str | os.PathLike = ".") -> dict:
+            offline: bool = False, path: str | os.PathLike = ".") -> dict:
+    """`offline` skips the comparison with the remote's registry tags (`require_current`)."""
     check_names(model, version)
+    return _promote(model, version, stage, reason, traffic, path, offline, None)
+
+
+def _promote(model: str, version: str, stage: str, reason: str, traffic: int | None, path: str | os.PathLike,
+             offline: bool, compared: list[str] | None) -> dict:
+    """`compared`: the warnings of the remote comparison already made by the caller (None: make
+    it), so a promotion that turns into a rollout, or back, asks the remote once."""
     for _ in range(10):
         ctx = open_context(path)
-        require_complete(ctx, f"promote {model} {version} to {stage}")
+        what = f"promote {model} {version} to {stage}"
+        require_complete(ctx, what)
+        if compared is None:
+            compared = require_current(ctx, model, what, offline=offline)
+        ctx.warnings.extend(compared)
         mp = ctx.policy.model(model)
         traffic = _traffic_for(ctx, stage, traffic, "a promotion")
         current = ctx.registry.current(model, stage)
         if current is not None and current.record.version == version and traffic is not None \
                 and traffic != current.record.traffic:
             # the version is already in the stage: what changes is its share, a rollout
-            return rollout(model, version, stage, traffic=traffic, reason=reason, path=path)
+            return _rollout(model, version, stage, traffic, reason, False, path, offline, compared)
         if current is not None and current.record.version == version:
             # a second stage tag would say nothing new and would read as a fresh promotion in history
             return {"model": model, "version": version, "stage": stage, "noop": True, "seq": current.record.seq,
@@ -92,14 +105,23 @@ def promote(model: str, version: str, stage: str, *, reason: str = "", traffic: 
 
 
 def rollout(model: str, version: str, stage: str, *, traffic: int, reason: str = "", dry_run: bool = False,
-            path: str | os.PathLike = ".") -> dict:
+            offline: bool = False, path: str | os.PathLike = ".") -> dict:
     """Set the share of `stage` (a rollout stage) that `version` gets. The version's first entry
     into the stage is a promotion (the gate decides, the record is kind = promote with the
     share); a later change of the current version's share is a stage tag of kind = rollout."""
     check_names(model, version)
+    return _rollout(model, version, stage, traffic, reason, dry_run, path, offline, None)
+
+
+def _rollout(model: str, version: str, stage: str, traffic: int, reason: str, dry_run: bool,
+             path: str | os.PathLike, offline: bool, compared: list[str] | None) -> dict:
     for _ in range(10):
         ctx = open_context(path)
-        require_complete(ctx, f"roll out {model} {version} in {stage}")
+        what = f"roll out {model} {version} in {stage}"
+        require_complete(ctx, what)
+        if compared is None:  # a dry run compares too: it reports what the decision would do
+            compared = require_current(ctx, model, what, offline=offline)
+        ctx.warnings.extend(compared)
         mp = ctx.policy.model(model)
         _traffic_for(ctx, stage, traffic, "a rollout")
         current = ctx.registry.current(model, stage)
@@ -108,7 +130,7 @@ def rollout(model: str, version: str, stage: str, *, traffic: int, reason: str =
                 verdict = rules.promotion_verdict(ctx.registry, model, version, stage,
                                                   approval_check=_approval_check(), at=now_ts())
                 return _rollout_plan(ctx, verdict, current, traffic)
-            return promote(model, version, stage, reason=reason, traffic=traffic, path=path)
+            return _promote(model, version, stage, reason, traffic, path, offline, compared)
         if current.record.traffic == traffic:
             return {"model": model, "version": version, "stage": stage, "noop": True, "seq": current.record.seq,
                     "ref": current.ref, "tag": current.tag.id, "traffic": traffic, "dry_run": dry_run,
@@ -167,10 +189,13 @@ def _write_stage_tag(ctx: Context, mp, verdict: rules.Verdict, reason: str, kind
 
 
 def rollback(model: str, stage: str, *, to: str | None = None, dry_run: bool = False, reason: str = "",
-             force: bool = False, traffic: int | None = None, path: str | os.PathLike = ".") -> dict:
+             force: bool = False, traffic: int | None = None, offline: bool = False,
+             path: str | os.PathLike = ".") -> dict:
     check_names(model, to)
     ctx = open_context(path)
     require_complete(ctx, f"roll back {stage} of {model}")
+    # a dry run compares too: it reports what the rollback would do
+    ctx.warnings.extend(require_current(ctx, model, f"roll back {stage} of {model}", offline=offline))
     reg, repo = ctx.registry, ctx.repo
     mp = ctx.policy.model(model)
     ctx.policy.stage_index(stage)

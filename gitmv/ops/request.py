@@ -7,21 +7,25 @@ import os
 from gitmv.errors import ConflictError, MvError, NotFoundError, RefusedError
 from gitmv.git.remote import push_branch
 from gitmv.hashing import sha256_bytes
-from gitmv.ops.context import gate_refusal, now, open_context, require_complete
+from gitmv.ops.context import gate_refusal, now, open_context, require_complete, require_current
 from gitmv.names import check_names
 from gitmv.ops.inspect import diff_in
 from gitmv.rules import promotion as rules
 
 
 def request(model: str, version: str, stage: str, *, reason: str = "", push: bool = False, remote: str = "origin",
-            path: str | os.PathLike = ".") -> dict:
+            offline: bool = False, path: str | os.PathLike = ".") -> dict:
     """Open a promotion request: a branch whose one commit writes the request file and the
-    reviewer's page. Every gate criterion but approvals must already pass."""
+    reviewer's page. Every gate criterion but approvals must already pass. The model's registry
+    tags are compared with `remote`'s first (`offline` skips it): a request against a stale stage
+    would show the reviewer the wrong baseline."""
     from gitmv.ops import request_page as request_mod
 
     check_names(model, version)
     ctx = open_context(path)
-    require_complete(ctx, f"request {model} {version} for {stage}")
+    what = f"request {model} {version} for {stage}"
+    require_complete(ctx, what)
+    ctx.warnings.extend(require_current(ctx, model, what, remote=remote, offline=offline))
     reg, repo, policy = ctx.registry, ctx.repo, ctx.policy
     mp = policy.model(model)
     verdict = rules.promotion_verdict(reg, model, version, stage, count_approvals=False, check_soak=False)

@@ -35,6 +35,8 @@ def check(model, version, stage, as_json):
 
 
 TRAFFIC = click.IntRange(min=0)  # the range itself (1..100) is the rule's, checked with the policy
+OFFLINE = click.option("--offline", is_flag=True,
+                       help="Skip the comparison of the model's registry tags with the remote's (decide on this clone's state).")
 
 
 def _share(result: dict) -> str:
@@ -48,10 +50,11 @@ def _share(result: dict) -> str:
 @click.option("--traffic", type=TRAFFIC, metavar="PERCENT",
               help="Share of a rollout stage's traffic (1..100); required for, and only for, a rollout stage.")
 @click.option("-m", "--message", "reason", default="", help="Why.")
+@OFFLINE
 @json_option
-def promote(model, version, stage, traffic, reason, as_json):
+def promote(model, version, stage, traffic, reason, offline, as_json):
     """Promote VERSION into STAGE with a signed stage tag, if the gate passes."""
-    result = api().promote(model, version, stage, reason=reason, traffic=traffic)
+    result = api().promote(model, version, stage, reason=reason, traffic=traffic, offline=offline)
     warn(result)
     if as_json:
         return output.emit_json(result)
@@ -72,14 +75,15 @@ def promote(model, version, stage, traffic, reason, as_json):
               help="The share of the stage's traffic VERSION gets, 1..100.")
 @click.option("--dry-run", is_flag=True, help="Check everything, write nothing.")
 @click.option("-m", "--message", "reason", default="", help="Why.")
+@OFFLINE
 @json_option
-def rollout(model, version, stage, traffic, dry_run, reason, as_json):
+def rollout(model, version, stage, traffic, dry_run, reason, offline, as_json):
     """Give VERSION PERCENT of a rollout STAGE with a new signed stage tag.
 
     \b
     Entering the stage is a promotion (the gate decides); changing the share of the stage's
     current version is a stage tag of kind = rollout."""
-    result = api().rollout(model, version, stage, traffic=traffic, reason=reason, dry_run=dry_run)
+    result = api().rollout(model, version, stage, traffic=traffic, reason=reason, dry_run=dry_run, offline=offline)
     warn(result)
     if as_json:
         output.emit_json(result)
@@ -107,10 +111,12 @@ def rollout(model, version, stage, traffic, dry_run, reason, as_json):
 @click.option("--traffic", type=TRAFFIC, metavar="PERCENT",
               help="Share for a rollout stage (default: the share the stage gives now).")
 @click.option("-m", "--message", "reason", default="", help="Why.")
+@OFFLINE
 @json_option
-def rollback(model, stage, to, dry_run, force, traffic, reason, as_json):
+def rollback(model, stage, to, dry_run, force, traffic, reason, offline, as_json):
     """Return STAGE to an earlier version with a new signed stage tag (kind = rollback)."""
-    result = api().rollback(model, stage, to=to, dry_run=dry_run, reason=reason, force=force, traffic=traffic)
+    result = api().rollback(model, stage, to=to, dry_run=dry_run, reason=reason, force=force, traffic=traffic,
+                            offline=offline)
     warn(result)
     if as_json:
         output.emit_json(result)

@@ -20,16 +20,18 @@ def _review_options(stage_help: str, reason_help: str, push_help: str):
                  click.option("--remote", default="origin", show_default=True, help="Remote to push to."), json_option)
 
 
+@click.option("--offline", is_flag=True,
+              help="Skip the comparison of the model's registry tags with the remote's (decide on this clone's state).")
 @_review_options("Target stage.", "Why (goes into the request and the page).",
                  "Push the branch, the registry tags and the notes.")
-def request(model, version, stage, reason, push, remote, as_json):
+def request(model, version, stage, reason, push, remote, as_json, offline):
     """Open a promotion request for review: branch mv-promote/<model>/<version>-<stage>.
 
     Its one commit writes promotions/<model>/<stage>.toml (the request) and .md (the reviewer's
     comparison with the stage's current version). The reviewed merge into the protected branch is
     the approval; then 'promote' records it.
     """
-    result = api().request(model, version, stage, reason=reason, push=push, remote=remote)
+    result = api().request(model, version, stage, reason=reason, push=push, remote=remote, offline=offline)
     warn(result)
     if as_json:
         return output.emit_json(result)
