@@ -34,6 +34,7 @@ class RecordCache:
         self._db: sqlite3.Connection | None = None
         self._opened = False
         self._pending: dict[str, str] = {}
+        self._pending_digests: dict[str, tuple[str, str]] = {}
 
     def _conn(self) -> sqlite3.Connection | None:
         if not self._opened:
@@ -42,6 +43,11 @@ class RecordCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(str(self.path), timeout=0.2, isolation_level=None)
                 db.execute("CREATE TABLE IF NOT EXISTS records (oid TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+                # a version tag's artifact digests (a hash of them), looked up by model: register's
+                # duplicate check without reading every version's record
+                db.execute("CREATE TABLE IF NOT EXISTS digests (oid TEXT PRIMARY KEY, model TEXT NOT NULL, "
+                           "dkey TEXT NOT NULL)")
+                db.execute("CREATE INDEX IF NOT EXISTS digests_model ON digests (model)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._db = None
@@ -60,6 +66,22 @@ class RecordCache:
             return None
         return entry if isinstance(entry, dict) else None
 
+    def digests_of(self, model: str) -> dict[str, str]:
+        """{version tag object id: digest key} of the versions of `model` indexed so far."""
+        found = {oid: dkey for oid, (m, dkey) in self._pending_digests.items() if m == model}
+        db = self._conn()
+        if db is None:
+            return found
+        try:
+            rows = db.execute("SELECT oid, dkey FROM digests WHERE model = ?", (model,)).fetchall()
+        except sqlite3.Error:
+            return found
+        return {**{str(o): str(k) for o, k in rows}, **found}
+
+    def put_digests(self, oid: str, model: str, dkey: str) -> None:
+        _UNFLUSHED.add(self)
+        self._pending_digests[oid] = (model, dkey)
+
     def put(self, oid: str, record: dict) -> None:
         _UNFLUSHED.add(self)
         self._pending[oid] = json.dumps(record, separators=(",", ":"))
@@ -67,13 +89,16 @@ class RecordCache:
     def flush(self) -> None:
         """Write pending entries in one transaction and close the database."""
         pending, self._pending = self._pending, {}
+        digests, self._pending_digests = self._pending_digests, {}
         _UNFLUSHED.discard(self)
-        db = self._conn() if pending else self._db
+        db = self._conn() if pending or digests else self._db
         try:
-            if pending and db is not None:
+            if (pending or digests) and db is not None:
                 with db:
                     db.execute("BEGIN")
                     db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
+                    db.executemany("INSERT OR IGNORE INTO digests (oid, model, dkey) VALUES (?, ?, ?)",
+                                   [(oid, m, k) for oid, (m, k) in digests.items()])
         except sqlite3.Error:
             pass  # busy or read-only: the entries are simply parsed again next time
         finally:
