@@ -5,6 +5,7 @@ Sections (each prints rows: operation, ours, peer, ratio, target, PASS/FAIL):
   gto        reads and writes at 5,000 versions vs GTO on a twin repository (GTO N=1 by default)
   git        reads at 5,000 versions vs `git for-each-ref --format='%(refname) %(contents:subject)' refs/tags`
   scale      `show MODEL VERSION` and the server hook (one-stage-tag push) at 50,000 vs 100 versions
+  writes     `register`, `eval`, `promote` at 50,000 vs 100 versions; `eval` on a version with 500 records vs 1
   hash       register of a 1 GiB artifact vs `sha256sum`
   startup    `git-mv-promote --help`, `git mv-promote -h`, every command's `-h`, reads on a tiny repo,
              and the import time of `import gitmv.cli` and of the server hook's fast path
@@ -19,7 +20,7 @@ run works on throw-away copies under benchmarks/out/scratch/. Subprocesses get a
 environment (private HOME with an ssh signing key, GIT_CONFIG_NOSYSTEM=1, no GIT_* variables).
 GTO runs from its own virtualenv, benchmarks/.venv-gto (created on first use with pip).
 
-Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,hash,startup] [--skip-gto]
+Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,writes,hash,startup] [--skip-gto]
                                 [--baseline REV [--tolerance 0.10]]
 """
 
@@ -354,6 +355,83 @@ def scale_section(rep: Report, bench: Bench, small: int, large: int, runs: int) 
     return out
 
 
+# ---------------------------------------------------------------- writes
+
+NOTE_FILL = 500  # records on the version of the "eval on a version with many records" row
+
+
+def fill_note(repo: Path, env: dict, model: str, version: str, records: int) -> None:
+    """Give `model version` a note of `records` signed eval records (untimed setup), written as the
+    canonical bytes with plain git (a blob, then `git notes add -C`), so no side's cache knows it."""
+    from gitmv.records import make_note_record, render_note
+
+    signer = make_repo.Signer(make_repo.ensure_home(OUT))
+    tag = git(["rev-parse", f"refs/tags/mv/{model}/{version}"], repo, env).strip()
+    recs = [signer.record(make_note_record("eval", {
+        "model": model, "version": version, "suite": "holdout", "metrics": {"auc": 0.9, "latency_ms": 5.0},
+        "slices": {"region=eu": {"auc": 0.9}, "region=us": {"auc": 0.9}}, "command": make_repo.EVAL_COMMAND,
+        "exit_status": 0, "duration_s": 0.1}, at=f"2020-01-01T{k // 3600:02d}:{k // 60 % 60:02d}:{k % 60:02d}Z",
+        by=make_repo.PRINCIPAL)) for k in range(records)]
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, env=env, check=True, capture_output=True,
+                          input=render_note(recs).encode()).stdout.decode().strip()
+    git(["notes", "--ref", "refs/notes/mv-promote", "add", "-f", "-C", blob, tag], repo, env)
+
+
+def writes_section(rep: Report, bench: Bench, small: int, large: int, runs: int) -> None:
+    """Writes flat in history size: a round of register, eval and promote (to staging) of a new
+    version at both sizes, interleaved, warm record cache; and eval of a version whose note already
+    holds NOTE_FILL records vs one holding one."""
+    print(f"\n== writes: {large:,} versions vs {small:,}; eval on {NOTE_FILL} records vs 1")
+    env = bench.env
+    repos = {}
+    for n in (small, large):
+        src, meta = make_repo.cached(n, "mv")
+        repos[n] = bench.copies(src, f"writes-{n}")
+        for s in bench.sides:
+            fill_s = fill_record_cache(repos[n][s.name], s.env, meta["models"])
+            print(f"  record cache at {n:,} versions filled{', ' + s.name if len(bench.sides) > 1 else ''} "
+                  f"in {fill_s:.1f} s", flush=True)
+
+    def round_(s: Side) -> dict:
+        got = {}
+        for n in (small, large):
+            repo = repos[n][s.name]
+            commit_new_artifact(repo, env, MODEL, latest_j(repo, MODEL) + 1)
+            t, proc = run(MV + ["register", MODEL, "-m", "bench", "--json"], repo, s.env)
+            got[f"register {n}"] = (t, proc)
+            version = out_json(proc)["version"]
+            got[f"eval {n}"] = run(MV + ["eval", MODEL, version], repo, s.env)
+            got[f"promote {n}"] = run(MV + ["promote", MODEL, version, "--stage", "staging", "-m", "bench"], repo, s.env)
+        return got
+
+    times = alternate(bench.sides, runs, round_)
+    for op, label in (("register", f"`register {MODEL}` (signed; after a new commit)"),
+                      ("eval", f"`eval {MODEL} VERSION` of the new version"),
+                      ("promote", f"`promote {MODEL} VERSION --stage staging` (gated)")):
+        rep.add("writes", f"{label} at {large:,} vs {small:,} versions, warm record cache",
+                times[f"{op} {large}"]["current"], f"same at {small:,} versions", times[f"{op} {small}"]["current"],
+                "≤ 1.3×", lambda r: r <= 1.3, ratio_of=lambda o, p: o / p)
+        for n in (small, large):
+            rep.ab(f"{label} at {n:,} versions", times[f"{op} {n}"])
+
+    # eval on a version with NOTE_FILL records vs one with one (m1: untouched by the rounds above)
+    many, one_rec = "v2", "v3"
+    m = "m1"
+    for s in bench.sides:
+        fill_note(repos[small][s.name], env, m, many, NOTE_FILL)
+
+    def evals(s: Side) -> dict:
+        repo = repos[small][s.name]
+        return {v: run(MV + ["eval", m, v], repo, s.env) for v in (many, one_rec)}
+
+    ev = alternate(bench.sides, runs, evals)
+    rep.add("writes", f"`eval {m} VERSION` on a version with {NOTE_FILL} records vs with 1 ({small:,} versions; "
+            "the first untimed eval warms the cache)", ev[many]["current"], "same on a version with 1 record",
+            ev[one_rec]["current"], "≤ 1.5×", lambda r: r <= 1.5, ratio_of=lambda o, p: o / p)
+    for v in (many, one_rec):
+        rep.ab(f"`eval {m} VERSION` on a version with {NOTE_FILL if v == many else 1} record(s)", ev[v])
+
+
 # ---------------------------------------------------------------- hashing
 
 # sha256_file timed inside Python; looked up (untimed) wherever the package layout keeps it
@@ -556,7 +634,7 @@ def main() -> int:
     ap.add_argument("--versions", type=int, help="size of the GTO comparison (default 5,000; quick 500)")
     ap.add_argument("--scale", default=None, help="small,large versions for the scaling checks (default 100,50000)")
     ap.add_argument("--mib", type=int, help="artifact size for the hashing check (default 1024; quick 64)")
-    ap.add_argument("--only", default="gto,scale,hash,startup", help="sections to run (gto includes the git section)")
+    ap.add_argument("--only", default="gto,scale,writes,hash,startup", help="sections to run (gto includes the git section)")
     ap.add_argument("--baseline", metavar="REV", help="also run REV's code (a throw-away worktree), alternating with "
                     "the current code, and compare them (ratio current/baseline)")
     ap.add_argument("--tolerance", type=float, default=0.10,
@@ -591,7 +669,8 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
     sections: dict[str, dict] = {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     titles = {"gto": f"vs GTO at {versions:,} versions", "git": f"vs git for-each-ref at {versions:,} versions",
-              "scale": f"scaling {small:,} -> {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
+              "scale": f"scaling {small:,} -> {large:,} versions",
+              "writes": f"writes {small:,} -> {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
 
     def save() -> str:
         total = time.monotonic() - started
@@ -625,6 +704,7 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
     for name, fn in (("gto", lambda: gto_section(rep, bench, versions, runs, args.gto_runs, args.gto_timeout,
                                                  args.skip_gto)),
                      ("scale", lambda: scale_section(rep, bench, small, large, runs)),
+                     ("writes", lambda: writes_section(rep, bench, small, large, runs)),
                      ("hash", lambda: hash_section(rep, bench, mib, runs)),
                      ("startup", lambda: startup_section(rep, bench, runs))):
         if name not in only:
