@@ -10,6 +10,7 @@ exits). A locked or unwritable cache is skipped: it only makes a command slower.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import sqlite3
 import weakref
@@ -29,8 +30,8 @@ def _flush_all() -> None:
 
 
 class RecordCache:
-    def __init__(self, git_dir: Path):
-        self.path = Path(git_dir) / CACHE_FILE
+    def __init__(self, git_dir: Path, file: str = CACHE_FILE):
+        self.path = Path(git_dir) / file
         self._db: sqlite3.Connection | None = None
         self._opened = False
         self._pending: dict[str, str] = {}
@@ -111,3 +112,37 @@ class RecordCache:
             self.flush()
         except Exception:  # interpreter shutdown: nothing left to do
             pass
+
+
+# verify's own file: what it has established, never mixed with what reads cached
+VERDICT_FILE = "mv-promote/verified-v1.sqlite"
+
+
+class VerdictCache(RecordCache):
+    """Signature verdicts `verify` established, so an incremental verify checks only new objects.
+
+    Keys name the object (a tag's object id, a record's content hash) and the exact allowed signers
+    (Registry._sig_cache_key), so a changed object or signers file is checked again. Only
+    successes are stored: a failure is checked and reported on every run. Each entry carries a
+    hash of its key and verdict, and one that does not match (a damaged file, an entry copied to
+    another key) is ignored, never trusted; an unreadable file is no cache at all. Never used by
+    the server hook.
+    """
+
+    def __init__(self, git_dir: Path):
+        super().__init__(git_dir, VERDICT_FILE)
+
+    def get(self, oid: str) -> dict | None:
+        entry = super().get(oid)
+        verdict = entry.get("verdict") if entry else None
+        if not isinstance(verdict, dict) or verdict.get("ok") is not True or entry.get("sum") != _entry_sum(oid, verdict):
+            return None
+        return verdict
+
+    def put(self, oid: str, record: dict) -> None:
+        if record.get("ok") is True:
+            super().put(oid, {"verdict": record, "sum": _entry_sum(oid, record)})
+
+
+def _entry_sum(key: str, verdict: dict) -> str:
+    return hashlib.sha256(json.dumps([key, verdict], sort_keys=True).encode()).hexdigest()

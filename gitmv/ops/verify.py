@@ -29,6 +29,11 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
         check_names(model, version or None)
     ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
+    from gitmv.cache import VerdictCache
+
+    # records are parsed afresh; a signature verified before is not verified again (same object,
+    # same allowed signers: the same verdict)
+    reg.verdicts = VerdictCache(repo.git_dir)
     # verify fails when it cannot see what it must check
     failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps]
     checked: list[str] = []
