@@ -6,6 +6,7 @@ Sections (each prints rows: operation, ours, peer, ratio, target, PASS/FAIL):
   git        reads at 5,000 versions vs `git for-each-ref --format='%(refname) %(contents:subject)' refs/tags`
   scale      `show MODEL VERSION` and the server hook (one-stage-tag push) at 50,000 vs 100 versions
   writes     `register`, `eval`, `promote` at 50,000 vs 100 versions; `eval` on a version with 500 records vs 1
+  verify     a full cold `verify` at 5,000 versions, and an incremental one after one new version
   hash       register of a 1 GiB artifact vs `sha256sum`
   startup    `git-mv-promote --help`, `git mv-promote -h`, every command's `-h`, reads on a tiny repo,
              and the import time of `import gitmv.cli` and of the server hook's fast path
@@ -20,7 +21,7 @@ run works on throw-away copies under benchmarks/out/scratch/. Subprocesses get a
 environment (private HOME with an ssh signing key, GIT_CONFIG_NOSYSTEM=1, no GIT_* variables).
 GTO runs from its own virtualenv, benchmarks/.venv-gto (created on first use with pip).
 
-Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,writes,hash,startup] [--skip-gto]
+Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,writes,verify,hash,startup] [--skip-gto]
                                 [--baseline REV [--tolerance 0.10]]
 """
 
@@ -432,6 +433,45 @@ def writes_section(rep: Report, bench: Bench, small: int, large: int, runs: int)
         rep.ab(f"`eval {m} VERSION` on a version with {NOTE_FILL if v == many else 1} record(s)", ev[v])
 
 
+# ---------------------------------------------------------------- verify
+
+VERDICTS = Path(".git") / "mv-promote" / "verified-v1.sqlite"  # gitmv.cache.VerdictCache
+
+
+def verify_section(rep: Report, bench: Bench, versions: int, runs: int) -> None:
+    """A full cold `verify` (no cache of verdicts: every signature checked) at `versions`, once per
+    side, then an incremental one after one new version (register + eval untimed)."""
+    print(f"\n== verify at {versions:,} versions: cold, then incremental after one new version")
+    env = bench.env
+    src, _ = make_repo.cached(versions, "mv")
+    repos = bench.copies(src, f"verify-{versions}")
+
+    def cold(s: Side) -> dict:
+        (repos[s.name] / VERDICTS).unlink(missing_ok=True)
+        return {"cold": run(MV + ["verify"], repos[s.name], s.env)}
+
+    cold_t = alternate(bench.sides, 1, cold, warmup=0)["cold"]
+    rep.add("verify", f"`verify` at {versions:,} versions, cold (every signature checked)", cold_t["current"],
+            "(no peer)", None, "(info)", None)
+    rep.ab(f"`verify` at {versions:,} versions, cold", cold_t)
+
+    def incremental(s: Side) -> dict:
+        repo = repos[s.name]
+        commit_new_artifact(repo, env, MODEL, latest_j(repo, MODEL) + 1)
+        _, proc = run(MV + ["register", MODEL, "-m", "bench", "--json"], repo, s.env)
+        run(MV + ["eval", MODEL, out_json(proc)["version"]], repo, s.env)
+        return {"incremental": run(MV + ["verify"], repo, s.env)}
+
+    # the baseline (no verdict cache) re-checks everything each time: measured once
+    inc = alternate(bench.sides, runs, incremental, warmup=0) if len(bench.sides) == 1 else {
+        "incremental": {**alternate(bench.sides[:1], runs, incremental, warmup=0)["incremental"],
+                        **alternate(bench.sides[1:], 1, incremental, warmup=0)["incremental"]}}
+    t = inc["incremental"]["current"]
+    rep.add("verify", f"`verify` at {versions:,} versions, incremental after one new version", t,
+            "1 s", [1.0], "≤ 1 s", lambda r: r <= 1.0, ratio_of=lambda o, p: o / p)
+    rep.ab(f"`verify` at {versions:,} versions after one new version", inc["incremental"])
+
+
 # ---------------------------------------------------------------- hashing
 
 # sha256_file timed inside Python; looked up (untimed) wherever the package layout keeps it
@@ -634,7 +674,7 @@ def main() -> int:
     ap.add_argument("--versions", type=int, help="size of the GTO comparison (default 5,000; quick 500)")
     ap.add_argument("--scale", default=None, help="small,large versions for the scaling checks (default 100,50000)")
     ap.add_argument("--mib", type=int, help="artifact size for the hashing check (default 1024; quick 64)")
-    ap.add_argument("--only", default="gto,scale,writes,hash,startup", help="sections to run (gto includes the git section)")
+    ap.add_argument("--only", default="gto,scale,writes,verify,hash,startup", help="sections to run (gto includes the git section)")
     ap.add_argument("--baseline", metavar="REV", help="also run REV's code (a throw-away worktree), alternating with "
                     "the current code, and compare them (ratio current/baseline)")
     ap.add_argument("--tolerance", type=float, default=0.10,
@@ -670,7 +710,8 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     titles = {"gto": f"vs GTO at {versions:,} versions", "git": f"vs git for-each-ref at {versions:,} versions",
               "scale": f"scaling {small:,} -> {large:,} versions",
-              "writes": f"writes {small:,} -> {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
+              "writes": f"writes {small:,} -> {large:,} versions",
+              "verify": f"verify at {versions:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
 
     def save() -> str:
         total = time.monotonic() - started
@@ -705,6 +746,7 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
                                                  args.skip_gto)),
                      ("scale", lambda: scale_section(rep, bench, small, large, runs)),
                      ("writes", lambda: writes_section(rep, bench, small, large, runs)),
+                     ("verify", lambda: verify_section(rep, bench, versions, runs)),
                      ("hash", lambda: hash_section(rep, bench, mib, runs)),
                      ("startup", lambda: startup_section(rep, bench, runs))):
         if name not in only:
