@@ -119,14 +119,14 @@ VERDICT_FILE = "mv-promote/verified-v1.sqlite"
 
 
 class VerdictCache(RecordCache):
-    """Signature verdicts `verify` established, so an incremental verify checks only new objects.
-
-    Keys name the object (a tag's object id, a record's content hash) and the exact allowed signers
-    (Registry._sig_cache_key), so a changed object or signers file is checked again. Only
-    successes are stored: a failure is checked and reported on every run. Each entry carries a
-    hash of its key and verdict, and one that does not match (a damaged file, an entry copied to
-    another key) is ignored, never trusted; an unreadable file is no cache at all. Never used by
-    the server hook.
+    """What `verify` established, so an incremental verify checks only new objects: records that
+    passed the canonical-form and shape checks (by tag object id, or note content hash), signature
+    verdicts (Registry._sig_cache_key: the object and the exact allowed signers) and artifact
+    blobs whose digest matched (by blob id). Every key names immutable content, so a changed
+    object is a new key, checked again. Only successes are stored: a failure is checked and
+    reported on every run. Each entry carries a hash of its key and content, and one that does
+    not match (a damaged file, an entry copied to another key) is ignored, never trusted; an
+    unreadable file is no cache at all. Never used by the server hook.
     """
 
     def __init__(self, git_dir: Path):
@@ -134,15 +134,19 @@ class VerdictCache(RecordCache):
 
     def get(self, oid: str) -> dict | None:
         entry = super().get(oid)
-        verdict = entry.get("verdict") if entry else None
-        if not isinstance(verdict, dict) or verdict.get("ok") is not True or entry.get("sum") != _entry_sum(oid, verdict):
+        body = entry.get("body") if entry else None
+        if not isinstance(body, dict) or entry.get("sum") != _entry_sum(oid, body) or not _success(oid, body):
             return None
-        return verdict
+        return body
 
     def put(self, oid: str, record: dict) -> None:
-        if record.get("ok") is True:
-            super().put(oid, {"verdict": record, "sum": _entry_sum(oid, record)})
+        if _success(oid, record):
+            super().put(oid, {"body": record, "sum": _entry_sum(oid, record)})
 
 
-def _entry_sum(key: str, verdict: dict) -> str:
-    return hashlib.sha256(json.dumps([key, verdict], sort_keys=True).encode()).hexdigest()
+def _success(key: str, body: dict) -> bool:
+    return body.get("ok") is True if key.startswith("sig:") else True
+
+
+def _entry_sum(key: str, body: dict) -> str:
+    return hashlib.sha256(json.dumps([key, body], sort_keys=True).encode()).hexdigest()

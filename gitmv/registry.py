@@ -78,8 +78,6 @@ class Registry:
         self.protected_ref = protected_ref
         # parsed records by tag object id (gitmv.cache); None where records must be read afresh
         self.cache = cache
-        # verify's signature verdicts (gitmv.cache.VerdictCache) where records are read afresh
-        self.verdicts: RecordCache | None = None
         self._model_refs: dict[str, dict[str, str]] = {}
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
@@ -281,27 +279,23 @@ class Registry:
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs:
             key = self._sig_cache_key("tag", tag.id)
-            cache = self._sig_cache()
-            hit = cache.get(key) if key and cache is not None else None
+            hit = self.cache.get(key) if key and self.cache is not None else None
             if hit is not None:
                 self._sigs[tag.id] = SignatureCheck(**hit)
             else:
                 raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
                 self._sigs[tag.id] = verify_signature(raw, self.allowed_signers)
-                if key and cache is not None:
-                    cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
+                if key and self.cache is not None:
+                    self.cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
         return self._sigs[tag.id]
 
     def _sig_cache_key(self, kind: str, ident: str) -> str | None:
         """Where a signature verdict may be cached: keyed by the object and the exact allowed
         signers, so a changed signers file re-checks everything. Not when a key has a validity
         window (the verdict then depends on the clock), and never in verify or the hook."""
-        if self._sig_cache() is None or self.allowed_signers is None or b"valid-" in self.allowed_signers:
+        if self.cache is None or self.allowed_signers is None or b"valid-" in self.allowed_signers:
             return None
         return f"sig:{kind}:{ident}:{hashlib.sha256(self.allowed_signers).hexdigest()}"
-
-    def _sig_cache(self) -> RecordCache | None:
-        return self.cache if self.cache is not None else self.verdicts
 
     # ------------------------------------------------------------ evidence
 
@@ -340,14 +334,13 @@ class Registry:
         if key not in self._rec_sigs:
             sig = rec.get("signature")
             cache_key = self._sig_cache_key("record", key) if isinstance(sig, str) and sig else None
-            cache = self._sig_cache()
-            hit = cache.get(cache_key) if cache_key and cache is not None else None
+            hit = self.cache.get(cache_key) if cache_key and self.cache is not None else None
             if hit is not None:
                 check = SignatureCheck(**hit)
             else:
                 check = verify_record(rec, self.allowed_signers)
-                if cache_key and cache is not None:
-                    cache.put(cache_key, dataclasses.asdict(check))
+                if cache_key and self.cache is not None:
+                    self.cache.put(cache_key, dataclasses.asdict(check))
             self._rec_sigs[key] = check
         return self._rec_sigs[key]
 

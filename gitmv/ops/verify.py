@@ -31,9 +31,9 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
     reg, repo = ctx.registry, ctx.repo
     from gitmv.cache import VerdictCache
 
-    # records are parsed afresh; a signature verified before is not verified again (same object,
-    # same allowed signers: the same verdict)
-    reg.verdicts = VerdictCache(repo.git_dir)
+    # what a previous verify established of the same objects (and allowed signers) is not
+    # established again; the cache of listings (gitmv.cache.RecordCache) is never consulted
+    reg.cache = VerdictCache(repo.git_dir)
     # verify fails when it cannot see what it must check
     failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps]
     checked: list[str] = []
@@ -116,9 +116,16 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
             if digest != meta["sha256"]:
                 failures.append(f"{ref}: artifact {rel} in the work tree has sha256 {digest}, the record says {meta['sha256']}")
             continue
+        # a blob id names its bytes: one whose sha256 matched the record once always will
+        blob = repo.blob_ids(v.record.commit, [rel]).get(rel)
+        seen = f"blob:{blob}:{meta['sha256']}" if blob and reg.cache is not None else None
+        if seen and reg.cache is not None and reg.cache.get(seen) is not None:
+            continue
         got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=False, tmpdir=tmp)
         if not got.ok and not from_dvc_remote(ctx, v, rel, tmp, got.tried):
             failures.append(f"{ref}: {got.describe_failure()}")
+        elif seen and got.source == "git blob" and reg.cache is not None:
+            reg.cache.put(seen, {"sha256": meta["sha256"]})
     for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
         if not records.record_is_intact(rec):
             failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) does not match its id: tampered")

@@ -7,6 +7,7 @@ The registry: v1 (promoted to production) and v2, both evaluated and verified on
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import tomllib
 
@@ -17,6 +18,7 @@ from gitmv import records
 
 VERDICTS = ".git/mv-promote/verified-v1.sqlite"
 NOTES = "refs/notes/mv-promote"
+MODEL_V1 = b"0.85 0.8 5.0\n"  # v1's model.bin (ModelRepo.write_model)
 
 
 @pytest.fixture
@@ -41,9 +43,24 @@ def tag_key(r: ModelRepo, ref: str) -> str:
     return found[0]
 
 
+def signature_verdicts(r: ModelRepo) -> set[str]:
+    return {k for k in entries(r) if k.startswith("sig:")}
+
+
 def test_verify_stores_one_verdict_per_signed_tag_and_record(verified):
     # v1, v2, production/1, and the two signed eval records
-    assert len(entries(verified)) == 5
+    assert len(signature_verdicts(verified)) == 5
+
+
+def test_verify_stores_the_records_and_artifact_blobs_it_checked(verified):
+    keys = set(entries(verified))
+    for ref in ("refs/tags/mv/churn/v1", "refs/tags/mv/churn/v2", "refs/tags/mv/churn/production/1"):
+        assert verified.git("rev-parse", ref) in keys
+    assert sum(k.startswith("note:") for k in keys) == 2
+    # v1's artifact is checked from its git blob (v2's is HEAD's: the work tree, never cached)
+    assert [k for k in keys if k.startswith("blob:")] == [
+        f"blob:{verified.git('rev-parse', 'refs/tags/mv/churn/v1^{commit}:model.bin')}:"
+        f"{hashlib.sha256(MODEL_V1).hexdigest()}"]
 
 
 def test_a_second_verify_reuses_the_verdicts_and_adds_none(verified):
@@ -53,10 +70,10 @@ def test_a_second_verify_reuses_the_verdicts_and_adds_none(verified):
 
 
 def test_a_new_version_adds_only_its_own_verdicts(verified):
-    before = entries(verified)
+    before = signature_verdicts(verified)
     verified.version(0.95, 0.90)
     assert verified.mv("verify", "--json").json["ok"] is True
-    added = set(entries(verified)) - set(before)
+    added = signature_verdicts(verified) - before
     assert len(added) == 2  # v3's tag and its eval record
     assert any(k.startswith(f"sig:tag:{verified.git('rev-parse', 'refs/tags/mv/churn/v3')}:") for k in added)
 
