@@ -121,8 +121,9 @@ VERDICT_FILE = "mv-promote/verified-v1.sqlite"
 class VerdictCache(RecordCache):
     """What `verify` established, so an incremental verify checks only new objects: records that
     passed the canonical-form and shape checks (by tag object id, or note content hash), signature
-    verdicts (Registry._sig_cache_key: the object and the exact allowed signers) and artifact
-    blobs whose digest matched (by blob id). Every key names immutable content, so a changed
+    verdicts (Registry._sig_cache_key: the object and the exact allowed signers), notes whose
+    every record passed (content hash, allowed signers, tier rule) and artifact blobs whose digest
+    matched (by blob id). Every key names immutable content, so a changed
     object is a new key, checked again. Only successes are stored: a failure is checked and
     reported on every run. Each entry carries a hash of its key and content, and one that does
     not match (a damaged file, an entry copied to another key) is ignored, never trusted; an
@@ -131,22 +132,39 @@ class VerdictCache(RecordCache):
 
     def __init__(self, git_dir: Path):
         super().__init__(git_dir, VERDICT_FILE)
+        self._all: dict[str, str] | None = None
+
+    def _entries(self) -> dict[str, str]:
+        """Every entry, read in one query: verify asks for nearly all of them."""
+        if self._all is None:
+            db = self._conn()
+            try:
+                self._all = dict(db.execute("SELECT oid, entry FROM records").fetchall()) if db is not None else {}
+            except sqlite3.Error:
+                self._all = {}
+        return self._all
 
     def get(self, oid: str) -> dict | None:
-        entry = super().get(oid)
-        body = entry.get("body") if entry else None
-        if not isinstance(body, dict) or entry.get("sum") != _entry_sum(oid, body) or not _success(oid, body):
+        text = self._pending.get(oid) or self._entries().get(oid)
+        try:
+            entry = json.loads(text) if text else None
+            body_text = entry.get("body") if isinstance(entry, dict) else None
+            if not isinstance(body_text, str) or entry.get("sum") != _entry_sum(oid, body_text):
+                return None
+            body = json.loads(body_text)
+        except (ValueError, TypeError):
             return None
-        return body
+        return body if isinstance(body, dict) and _success(oid, body) else None
 
     def put(self, oid: str, record: dict) -> None:
         if _success(oid, record):
-            super().put(oid, {"body": record, "sum": _entry_sum(oid, record)})
+            body_text = json.dumps(record, separators=(",", ":"))
+            super().put(oid, {"body": body_text, "sum": _entry_sum(oid, body_text)})
 
 
 def _success(key: str, body: dict) -> bool:
     return body.get("ok") is True if key.startswith("sig:") else True
 
 
-def _entry_sum(key: str, body: dict) -> str:
-    return hashlib.sha256(json.dumps([key, body], sort_keys=True).encode()).hexdigest()
+def _entry_sum(key: str, body_text: str) -> str:
+    return hashlib.sha256(f"{key}\0{body_text}".encode()).hexdigest()

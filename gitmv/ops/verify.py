@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 
@@ -126,14 +127,24 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
             failures.append(f"{ref}: {got.describe_failure()}")
         elif seen and got.source == "git blob" and reg.cache is not None:
             reg.cache.put(seen, {"sha256": meta["sha256"]})
+    # a note whose exact bytes passed every record check before (same allowed signers, same tier
+    # rule) passes again; a note that failed or warned is checked every time
+    raw = repo.read_note(v.tag.id, reg.notes_commit) if reg.notes_commit else None
+    signed = mp is None or mp.signed
+    seen = reg._sig_cache_key("note", f"{hashlib.sha256(raw).hexdigest()}:{signed}") if raw is not None else None
+    if seen and reg.cache is not None and reg.cache.get(seen) is not None:
+        return
+    before = (len(failures), len(ctx.warnings))
     for rec in reg.note_records(v.tag.id) if _note_parses(reg, v, ref, failures) else []:
         if not records.record_is_intact(rec):
             failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) does not match its id: tampered")
         elif "signature" in rec and not reg.record_signature(rec).ok:
             failures.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}): signature: "
                             f"{reg.record_signature(rec).reason}")
-        elif "signature" not in rec and (mp is None or mp.signed):
+        elif "signature" not in rec and signed:
             ctx.warnings.append(f"{ref}: note record {rec.get('id')} ({rec.get('kind')}) is unsigned: not evidence")
+    if seen and reg.cache is not None and (len(failures), len(ctx.warnings)) == before:
+        reg.cache.put(seen, {"ok": True})
 
 
 def _note_parses(reg: Registry, v: Version, ref: str, failures: list) -> bool:

@@ -13,7 +13,7 @@ import tomllib
 
 import pytest
 
-from conftest import ModelRepo, remake_tag, tag_message
+from conftest import ModelRepo, put_note, remake_tag, tag_message
 from gitmv import records
 
 VERDICTS = ".git/mv-promote/verified-v1.sqlite"
@@ -44,7 +44,7 @@ def tag_key(r: ModelRepo, ref: str) -> str:
 
 
 def signature_verdicts(r: ModelRepo) -> set[str]:
-    return {k for k in entries(r) if k.startswith("sig:")}
+    return {k for k in entries(r) if k.startswith(("sig:tag:", "sig:record:"))}
 
 
 def test_verify_stores_one_verdict_per_signed_tag_and_record(verified):
@@ -56,7 +56,8 @@ def test_verify_stores_the_records_and_artifact_blobs_it_checked(verified):
     keys = set(entries(verified))
     for ref in ("refs/tags/mv/churn/v1", "refs/tags/mv/churn/v2", "refs/tags/mv/churn/production/1"):
         assert verified.git("rev-parse", ref) in keys
-    assert sum(k.startswith("note:") for k in keys) == 2
+    assert sum(k.startswith("note:") for k in keys) == 2  # parsed and canonical
+    assert sum(k.startswith("sig:note:") for k in keys) == 2  # every record intact and signed
     # v1's artifact is checked from its git blob (v2's is HEAD's: the work tree, never cached)
     assert [k for k in keys if k.startswith("blob:")] == [
         f"blob:{verified.git('rev-parse', 'refs/tags/mv/churn/v1^{commit}:model.bin')}:"
@@ -125,3 +126,14 @@ def test_a_corrupted_cache_file_is_ignored_and_verify_still_fails_a_bad_tag(veri
 def test_a_corrupted_cache_file_does_not_fail_a_good_registry(verified):
     (verified.path / VERDICTS).write_bytes(b"not a database\0" * 64)
     assert verified.mv("verify", "--json").json["ok"] is True
+
+
+def test_an_unsigned_record_is_reported_on_every_run_not_only_the_first(verified):
+    """A note that warned is not remembered as passed: the warning comes back each time."""
+    tag = verified.git("rev-parse", "refs/tags/mv/churn/v1")
+    kept = tomllib.loads(verified.git("notes", "--ref", "mv-promote", "show", tag))["record"]
+    unsigned = records.make_note_record("observation", {"note": "looked fine"}, at="2026-11-02T09:00:00Z", by="alice")
+    put_note(verified, "v1", records.render_note(kept + [unsigned]))
+    for _ in range(2):
+        warnings = verified.mv("verify", "--json").json["warnings"]
+        assert any(f"note record {unsigned['id']} (observation) is unsigned" in w for w in warnings), warnings
