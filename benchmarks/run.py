@@ -7,6 +7,7 @@ Sections (each prints rows: operation, ours, peer, ratio, target, PASS/FAIL):
   scale      `show MODEL VERSION` and the server hook (one-stage-tag push) at 50,000 vs 100 versions
   writes     `register`, `eval`, `promote` at 50,000 vs 100 versions; `eval` on a version with 500 records vs 1
   verify     a full cold `verify` at 5,000 versions, and an incremental one after one new version
+  sync       `sync` with nothing to do at 50,000 versions vs `git fetch` + `git push --dry-run` of the same refspecs
   hash       register of a 1 GiB artifact vs `sha256sum`
   startup    `git-mv-promote --help`, `git mv-promote -h`, every command's `-h`, reads on a tiny repo,
              and the import time of `import gitmv.cli` and of the server hook's fast path
@@ -21,7 +22,7 @@ run works on throw-away copies under benchmarks/out/scratch/. Subprocesses get a
 environment (private HOME with an ssh signing key, GIT_CONFIG_NOSYSTEM=1, no GIT_* variables).
 GTO runs from its own virtualenv, benchmarks/.venv-gto (created on first use with pip).
 
-Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,writes,verify,hash,startup] [--skip-gto]
+Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,writes,verify,sync,hash,startup] [--skip-gto]
                                 [--baseline REV [--tolerance 0.10]]
 """
 
@@ -32,6 +33,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -472,6 +474,46 @@ def verify_section(rep: Report, bench: Bench, versions: int, runs: int) -> None:
     rep.ab(f"`verify` at {versions:,} versions after one new version", inc["incremental"])
 
 
+# ---------------------------------------------------------------- sync
+
+def sync_section(rep: Report, bench: Bench, versions: int, runs: int) -> None:
+    """`sync` with nothing to do (the remote a --mirror clone, synced once untimed) vs what git
+    alone does for the same refspecs: `git fetch` of the registry tags and the notes (to sync's
+    tracking ref) + `git push --dry-run` of the same."""
+    from gitmv.names import tracking_notes_ref
+
+    print(f"\n== sync with nothing to do at {versions:,} versions vs git fetch + git push --dry-run")
+    env = bench.env
+    src, meta = make_repo.cached(versions, "mv")
+    repos = bench.copies(src, f"sync-{versions}")
+    for s in bench.sides:
+        server = OUT / "scratch" / f"sync-{versions}-{s.name}.git"
+        if server.exists():
+            shutil.rmtree(server)
+        git(["clone", "-q", "--mirror", str(repos[s.name]), str(server)], repos[s.name].parent, env)
+        git(["remote", "add", "origin", str(server)], repos[s.name], env)
+        run(MV + ["sync"], repos[s.name], s.env)  # untimed: tracking refs made; nothing left to do
+    specs = ["refs/tags/mv/*:refs/tags/mv/*", f"+refs/notes/mv-promote:{tracking_notes_ref('origin')}"]
+    push_specs = ["refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote:refs/notes/mv-promote"]
+
+    def peer() -> float:
+        t1, _ = run(["git", "fetch", "--no-tags", "--quiet", "origin", *specs], repos["current"], env)
+        t2, _ = run(["git", "push", "--dry-run", "--quiet", "origin", *push_specs], repos["current"], env)
+        return t1 + t2
+
+    peers = []
+
+    def one(s: Side) -> dict:
+        if s.name == "current":
+            peers.append(peer())
+        return {"sync": run(MV + ["sync"], repos[s.name], s.env)}
+
+    got = alternate(bench.sides, runs, one)["sync"]
+    rep.add("sync", f"`sync` with nothing to do at {versions:,} versions", got["current"],
+            "git fetch + git push --dry-run", peers[-runs:], "≤ 2×", lambda r: r <= 2.0, ratio_of=lambda o, p: o / p)
+    rep.ab(f"`sync` with nothing to do at {versions:,} versions", got)
+
+
 # ---------------------------------------------------------------- hashing
 
 # sha256_file timed inside Python; looked up (untimed) wherever the package layout keeps it
@@ -674,7 +716,7 @@ def main() -> int:
     ap.add_argument("--versions", type=int, help="size of the GTO comparison (default 5,000; quick 500)")
     ap.add_argument("--scale", default=None, help="small,large versions for the scaling checks (default 100,50000)")
     ap.add_argument("--mib", type=int, help="artifact size for the hashing check (default 1024; quick 64)")
-    ap.add_argument("--only", default="gto,scale,writes,verify,hash,startup", help="sections to run (gto includes the git section)")
+    ap.add_argument("--only", default="gto,scale,writes,verify,sync,hash,startup", help="sections to run (gto includes the git section)")
     ap.add_argument("--baseline", metavar="REV", help="also run REV's code (a throw-away worktree), alternating with "
                     "the current code, and compare them (ratio current/baseline)")
     ap.add_argument("--tolerance", type=float, default=0.10,
@@ -711,7 +753,8 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
     titles = {"gto": f"vs GTO at {versions:,} versions", "git": f"vs git for-each-ref at {versions:,} versions",
               "scale": f"scaling {small:,} -> {large:,} versions",
               "writes": f"writes {small:,} -> {large:,} versions",
-              "verify": f"verify at {versions:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
+              "verify": f"verify at {versions:,} versions",
+              "sync": f"sync at {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up"}
 
     def save() -> str:
         total = time.monotonic() - started
@@ -747,6 +790,7 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
                      ("scale", lambda: scale_section(rep, bench, small, large, runs)),
                      ("writes", lambda: writes_section(rep, bench, small, large, runs)),
                      ("verify", lambda: verify_section(rep, bench, versions, runs)),
+                     ("sync", lambda: sync_section(rep, bench, large, runs)),
                      ("hash", lambda: hash_section(rep, bench, mib, runs)),
                      ("startup", lambda: startup_section(rep, bench, runs))):
         if name not in only:

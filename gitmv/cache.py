@@ -148,7 +148,9 @@ class VerdictCache(RecordCache):
         text = self._pending.get(oid) or self._entries().get(oid)
         try:
             entry = json.loads(text) if text else None
-            body_text = entry.get("body") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict):
+                return None
+            body_text = entry.get("body")
             if not isinstance(body_text, str) or entry.get("sum") != _entry_sum(oid, body_text):
                 return None
             body = json.loads(body_text)
