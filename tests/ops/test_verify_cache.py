@@ -58,6 +58,9 @@ def test_verify_stores_the_records_and_artifact_blobs_it_checked(verified):
         assert verified.git("rev-parse", ref) in keys
     assert sum(k.startswith("note:") for k in keys) == 2  # parsed and canonical
     assert sum(k.startswith("sig:note:") for k in keys) == 2  # every record intact and signed
+    # v1 passed whole; v2 is HEAD's version, checked against the work tree: never remembered whole
+    assert [k.split(":")[2] for k in keys if k.startswith("sig:version:")] == [
+        verified.git("rev-parse", "refs/tags/mv/churn/v1")]
     # v1's artifact is checked from its git blob (v2's is HEAD's: the work tree, never cached)
     assert [k for k in keys if k.startswith("blob:")] == [
         f"blob:{verified.git('rev-parse', 'refs/tags/mv/churn/v1^{commit}:model.bin')}:"
