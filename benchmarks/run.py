@@ -232,7 +232,7 @@ def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: i
     for label, ours_args, _ in reads:
         for state, times in (("warm", warm[label]["current"]), ("cold", cold[label]["current"])):
             rep.add("git", f"{label} (`{' '.join(ours_args)}`), {state} record cache", times, "git for-each-ref", fer,
-                    "≤ 5×", lambda r: r <= 5, ratio_of=lambda o, p: o / p)
+                    "≤ 3×", lambda r: r <= 3, ratio_of=lambda o, p: o / p)
 
     # writes (record cache warm, as a used clone has it): each round registers a new signed version
     # of m3 (after committing a new artifact), evaluates it (untimed) and promotes it to staging

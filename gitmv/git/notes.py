@@ -9,15 +9,21 @@ bytes.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from gitmv import records
 from gitmv.errors import RecordError
 from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF
 
-if TYPE_CHECKING:
-    from gitmv.cache import RecordCache
+
+
+class NoteCache(Protocol):
+    """What appending needs of the record cache (gitmv.cache.RecordCache): entries by key."""
+
+    def get(self, oid: str) -> dict | None: ...
+
+    def put(self, oid: str, record: dict) -> None: ...
 
 
 def read_records(repo: Repo, notes_commit: str | None, target: str) -> list[dict]:
@@ -27,10 +33,10 @@ def read_records(repo: Repo, notes_commit: str | None, target: str) -> list[dict
     return records.parse_note(raw, f"note on {target[:12]}")
 
 
-def append(repo: Repo, target: str, new_records: list[dict], message: str, ref: str = NOTES_REF) -> str:
-    """Add records to the note on `target`; returns the notes commit that holds them."""
-
-    cache = _note_cache(repo)
+def append(repo: Repo, target: str, new_records: list[dict], message: str, ref: str = NOTES_REF,
+           cache: "NoteCache | None" = None) -> str:
+    """Add records to the note on `target`; returns the notes commit that holds them. With the
+    record cache (gitmv.cache.RecordCache) an append does not depend on the records already there."""
 
     def compute(old: str | None) -> str | None:
         raw = repo.read_note(target, old) if old else None
@@ -62,16 +68,7 @@ def append(repo: Repo, target: str, new_records: list[dict], message: str, ref: 
 _END_KEY = "note-end:"
 
 
-def _note_cache(repo: Repo) -> "RecordCache | None":
-    from gitmv.cache import RecordCache
-
-    try:
-        return RecordCache(repo.git_dir)
-    except Exception:  # pragma: no cover - an unusable cache only makes appending slower
-        return None
-
-
-def _appended(cache: "RecordCache | None", raw: bytes, new_records: list[dict]) -> bytes | None:
+def _appended(cache: "NoteCache | None", raw: bytes, new_records: list[dict]) -> bytes | None:
     """The note `raw` with `new_records` appended as bytes, when the cache vouches that `raw` is
     canonical (an entry written by an append, or the records a read validated) and they sort last;
     None otherwise (the caller parses and re-renders the note, checking it)."""
