@@ -17,7 +17,6 @@ from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF
 
 
-
 class NoteCache(Protocol):
     """What appending needs of the record cache (gitmv.cache.RecordCache): entries by key."""
 
