@@ -10,6 +10,7 @@ exits). A locked or unwritable cache is skipped: it only makes a command slower.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import sqlite3
 import weakref
@@ -29,11 +30,12 @@ def _flush_all() -> None:
 
 
 class RecordCache:
-    def __init__(self, git_dir: Path):
-        self.path = Path(git_dir) / CACHE_FILE
+    def __init__(self, git_dir: Path, file: str = CACHE_FILE):
+        self.path = Path(git_dir) / file
         self._db: sqlite3.Connection | None = None
         self._opened = False
         self._pending: dict[str, str] = {}
+        self._pending_digests: dict[str, tuple[str, str]] = {}
 
     def _conn(self) -> sqlite3.Connection | None:
         if not self._opened:
@@ -42,6 +44,11 @@ class RecordCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(str(self.path), timeout=0.2, isolation_level=None)
                 db.execute("CREATE TABLE IF NOT EXISTS records (oid TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+                # a version tag's artifact digests (a hash of them), looked up by model: register's
+                # duplicate check without reading every version's record
+                db.execute("CREATE TABLE IF NOT EXISTS digests (oid TEXT PRIMARY KEY, model TEXT NOT NULL, "
+                           "dkey TEXT NOT NULL)")
+                db.execute("CREATE INDEX IF NOT EXISTS digests_model ON digests (model)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._db = None
@@ -60,6 +67,22 @@ class RecordCache:
             return None
         return entry if isinstance(entry, dict) else None
 
+    def digests_of(self, model: str) -> dict[str, str]:
+        """{version tag object id: digest key} of the versions of `model` indexed so far."""
+        found = {oid: dkey for oid, (m, dkey) in self._pending_digests.items() if m == model}
+        db = self._conn()
+        if db is None:
+            return found
+        try:
+            rows = db.execute("SELECT oid, dkey FROM digests WHERE model = ?", (model,)).fetchall()
+        except sqlite3.Error:
+            return found
+        return {**{str(o): str(k) for o, k in rows}, **found}
+
+    def put_digests(self, oid: str, model: str, dkey: str) -> None:
+        _UNFLUSHED.add(self)
+        self._pending_digests[oid] = (model, dkey)
+
     def put(self, oid: str, record: dict) -> None:
         _UNFLUSHED.add(self)
         self._pending[oid] = json.dumps(record, separators=(",", ":"))
@@ -67,13 +90,16 @@ class RecordCache:
     def flush(self) -> None:
         """Write pending entries in one transaction and close the database."""
         pending, self._pending = self._pending, {}
+        digests, self._pending_digests = self._pending_digests, {}
         _UNFLUSHED.discard(self)
-        db = self._conn() if pending else self._db
+        db = self._conn() if pending or digests else self._db
         try:
-            if pending and db is not None:
+            if (pending or digests) and db is not None:
                 with db:
                     db.execute("BEGIN")
                     db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
+                    db.executemany("INSERT OR IGNORE INTO digests (oid, model, dkey) VALUES (?, ?, ?)",
+                                   [(oid, m, k) for oid, (m, k) in digests.items()])
         except sqlite3.Error:
             pass  # busy or read-only: the entries are simply parsed again next time
         finally:
@@ -86,3 +112,61 @@ class RecordCache:
             self.flush()
         except Exception:  # interpreter shutdown: nothing left to do
             pass
+
+
+# verify's own file: what it has established, never mixed with what reads cached
+VERDICT_FILE = "mv-promote/verified-v1.sqlite"
+
+
+class VerdictCache(RecordCache):
+    """What `verify` established, so an incremental verify checks only new objects: records that
+    passed the canonical-form and shape checks (by tag object id, or note content hash), signature
+    verdicts (Registry._sig_cache_key: the object and the exact allowed signers), notes whose
+    every record passed (content hash, allowed signers, tier rule) and artifact blobs whose digest
+    matched (by blob id). Every key names immutable content, so a changed
+    object is a new key, checked again. Only successes are stored: a failure is checked and
+    reported on every run. Each entry carries a hash of its key and content, and one that does
+    not match (a damaged file, an entry copied to another key) is ignored, never trusted; an
+    unreadable file is no cache at all. Never used by the server hook.
+    """
+
+    def __init__(self, git_dir: Path):
+        super().__init__(git_dir, VERDICT_FILE)
+        self._all: dict[str, str] | None = None
+
+    def _entries(self) -> dict[str, str]:
+        """Every entry, read in one query: verify asks for nearly all of them."""
+        if self._all is None:
+            db = self._conn()
+            try:
+                self._all = dict(db.execute("SELECT oid, entry FROM records").fetchall()) if db is not None else {}
+            except sqlite3.Error:
+                self._all = {}
+        return self._all
+
+    def get(self, oid: str) -> dict | None:
+        text = self._pending.get(oid) or self._entries().get(oid)
+        try:
+            entry = json.loads(text) if text else None
+            if not isinstance(entry, dict):
+                return None
+            body_text = entry.get("body")
+            if not isinstance(body_text, str) or entry.get("sum") != _entry_sum(oid, body_text):
+                return None
+            body = json.loads(body_text)
+        except (ValueError, TypeError):
+            return None
+        return body if isinstance(body, dict) and _success(oid, body) else None
+
+    def put(self, oid: str, record: dict) -> None:
+        if _success(oid, record):
+            body_text = json.dumps(record, separators=(",", ":"))
+            super().put(oid, {"body": body_text, "sum": _entry_sum(oid, body_text)})
+
+
+def _success(key: str, body: dict) -> bool:
+    return body.get("ok") is True if key.startswith("sig:") else True
+
+
+def _entry_sum(key: str, body_text: str) -> str:
+    return hashlib.sha256(f"{key}\0{body_text}".encode()).hexdigest()

@@ -434,6 +434,30 @@ def render_note(records: Iterable[dict[str, Any]]) -> str:
     return to_toml({"schema": SCHEMA, "record": ordered}) if ordered else to_toml({"schema": SCHEMA})
 
 
+def note_end(records: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The (at, id) of the record a canonical note ends with: new records sorting after it can be
+    appended as bytes (`append_to_note`)."""
+    return _order(records[-1]) if records else None
+
+
+def append_to_note(raw: bytes, end: tuple[str, str], new: Iterable[dict[str, Any]]) -> bytes | None:
+    """The canonical note of a canonical note `raw` (whose greatest record is `end`) plus `new`,
+    without parsing or re-rendering `raw`: an array of tables renders one table after another, so
+    when every new record sorts after `end` and none of their ids is in `raw`, render_note(old +
+    new) is `raw` followed by the new tables' bytes. None when that does not hold (the caller
+    renders the whole note). Keeps appending an eval independent of the records already there."""
+    added = merge_records([], new)
+    if not added or _order(added[0]) <= end:
+        return None
+    if any(str(r["id"]).encode() in raw for r in added):
+        return None  # an id seen before: merge_records decides which copy stays
+    empty = render_note([]).encode()
+    full = render_note(added).encode()
+    if not full.startswith(empty) or not raw.startswith(empty):
+        return None
+    return raw + full[len(empty):]
+
+
 NOTE = Table({"schema": Field(INTEGER, required=True), "record": Field(Array(ANY_TABLE), default=[])})
 
 

@@ -7,6 +7,7 @@ server's refs, with the refs accepted so far in the push laid over them (`overla
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class Registry:
         # parsed records by tag object id (gitmv.cache); None where records must be read afresh
         self.cache = cache
         self._model_refs: dict[str, dict[str, str]] = {}
+        self._version_nums: dict[str, list[int]] = {}
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
         self._notes: dict[str, list[dict]] = {}
@@ -111,6 +113,13 @@ class Registry:
     def add_overlay(self, ref: str, oid: str) -> None:
         self.overlay[ref] = oid
         self._versions.pop(oid, None)
+        m = VERSION_REF_RE.match(ref)
+        nums = self._version_nums.get(m.group(1)) if m else None
+        if m and nums is not None:  # kept, not listed again: a push of N versions stays linear in N
+            n = int(m.group(2))
+            i = bisect.bisect_left(nums, n)
+            if i == len(nums) or nums[i] != n:
+                nums.insert(i, n)
 
     @cached_property
     def model_names(self) -> list[str]:
@@ -124,12 +133,19 @@ class Registry:
         return sorted(names)
 
     def versions(self, model: str) -> list[str]:
-        nums = []
-        for ref in self.refs_of(model):
-            name = ref.rsplit("/", 1)[1]
-            if name[:1] == "v" and ref.count("/") == 4 and VERSION_RE.match(name):
-                nums.append(int(name[1:]))
-        return [f"v{n}" for n in sorted(nums)]
+        return [f"v{n}" for n in self.version_numbers(model)]
+
+    def version_numbers(self, model: str) -> list[int]:
+        """The model's version numbers, ascending (do not modify the list); listed once per view and
+        kept current by add_overlay."""
+        if model not in self._version_nums:
+            nums = []
+            for ref in self.refs_of(model):
+                name = ref.rsplit("/", 1)[1]
+                if name[:1] == "v" and ref.count("/") == 4 and VERSION_RE.match(name):
+                    nums.append(int(name[1:]))
+            self._version_nums[model] = sorted(nums)
+        return self._version_nums[model]
 
     def latest(self, model: str) -> str | None:
         names = self.versions(model)

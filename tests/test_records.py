@@ -594,3 +594,29 @@ def test_traffic_of_the_wrong_type_is_named():
     with pytest.raises(RecordError, match="traffic must be an integer"):
         PromotionRecord.from_message(text)
 
+
+
+def _eval_rec(second: int, auc: float = 0.9) -> dict:
+    return records.make_note_record("eval", {"suite": "holdout", "metrics": {"auc": auc},
+                                             "slices": {"region=eu": {"auc": auc}}},
+                                    at=f"2026-01-01T00:00:{second:02d}Z", by="alice")
+
+
+def test_appending_a_record_that_sorts_last_gives_the_rendered_note():
+    have = [_eval_rec(k) for k in range(5)]
+    new = _eval_rec(9)
+    raw = records.render_note(have).encode()
+    assert records.append_to_note(raw, records.note_end(have), [new]) == records.render_note(have + [new]).encode()
+
+
+def test_appending_a_record_that_sorts_before_the_end_is_left_to_a_full_render():
+    have = [_eval_rec(k) for k in range(1, 5)]
+    raw = records.render_note(have).encode()
+    assert records.append_to_note(raw, records.note_end(have), [_eval_rec(0)]) is None
+
+
+def test_appending_a_record_whose_id_is_already_in_the_note_is_left_to_a_full_render():
+    have = [_eval_rec(k) for k in range(5)]
+    again = {**have[-1], "at": "2026-01-01T00:00:59Z"}  # a later copy under an id the note holds
+    raw = records.render_note(have).encode()
+    assert records.append_to_note(raw, records.note_end(have), [again]) is None

@@ -494,8 +494,9 @@ def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
             raise Refusal(ref, "R1 signed-version", f"{sig.reason} ({mp.tier} tier)", FIX_SIGN)
     # the next number only: a far-ahead v999999999 would leave the model no number to grow into
     # (versions pushed together are judged in number order, each against the state the earlier left)
-    taken = [records.version_number(v) for v in reg.versions(mp.name) if version_ref(mp.name, v) != ref]
-    expected = max(taken, default=0) + 1
+    own = records.version_number(version.name)
+    nums = reg.version_numbers(mp.name)  # ascending; the highest other than this ref's own number
+    expected = max((n for n in nums[-2:] if n != own), default=0) + 1
     if records.version_number(version.name) != expected:
         raise Refusal(ref, "R1 version-seq", f"{version.name} but the server's next {mp.name} version is v{expected}",
                       f"run 'git mv-promote sync' (it renumbers unpublished versions), or register again "

@@ -78,7 +78,7 @@ def evaluate(model: str, version: str, *, suite: str | None = None, from_file: s
     }
     rec = record_signing.new_record(repo, "eval", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=mp.signed, warnings=ctx.warnings)
-    notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}")
+    notes.append(repo, v.tag.id, [rec], f"mv-promote: eval {model} {version} on {suite}", cache=reg.cache)
     return {"model": model, "version": version, "record": rec, "next": [push_hint(NOTES_REF)], "warnings": ctx.warnings}
 
 
@@ -180,7 +180,7 @@ def reproduce(model: str, version: str, path: str | os.PathLike = ".") -> dict:
             "exit_status": result["exit_status"], "duration_s": result["duration_s"], "commit": v.record.commit}
     rec = record_signing.new_record(ctx.repo, "reproduction", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=mp.signed, warnings=ctx.warnings)
-    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}")
+    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: reproduction of {model} {version}", cache=ctx.registry.cache)
     return {"model": model, "version": version, "match": result["match"], "record": rec,
             "recorded": v.digests, "produced": result["produced"], "warnings": ctx.warnings}
 
@@ -206,6 +206,6 @@ def deprecate(model: str, version: str, *, reason: str, sunset: str | None = Non
                               {"model": model, "version": version, "reason": reason, "sunset": sunset},
                               at=now(), allowed_signers=ctx.registry.allowed_signers,
                               signed=ctx.policy.model(model).signed, warnings=ctx.warnings)
-    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}")
+    notes.append(ctx.repo, v.tag.id, [rec], f"mv-promote: deprecate {model} {version}", cache=ctx.registry.cache)
     return {"model": model, "version": version, "record": rec, "current_in": live, "next": [push_hint(NOTES_REF)],
             "warnings": warnings}

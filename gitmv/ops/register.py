@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from typing import Callable
 
@@ -135,12 +137,25 @@ def _dirty_tracked_files(repo: Repo) -> list[str]:
 
 
 def _refuse_known_digest(reg: Registry, model: str, digests: dict) -> None:
-    wanted = {p: d["sha256"] for p, d in digests.items()}
+    """Refuse digests some version of `model` already has. With the record cache, each version's
+    digests are read once (indexed by tag object id, which names immutable content), so the check
+    costs a ref listing and a lookup rather than a record read per version."""
+    wanted = _digest_key({p: d["sha256"] for p, d in digests.items()})
+    indexed = reg.cache.digests_of(model) if reg.cache is not None else {}
     for name in reversed(reg.versions(model)):
-        try:
-            if reg.version(model, name).digests == wanted:
-                raise RefusedError(f"these artifact digests are already registered as {model} {name}",
-                                   f"use {model} {name}, or retrain to make a new version")
-        except MvError as exc:
-            if isinstance(exc, RefusedError):
-                raise
+        oid = reg.version_tag_id(model, name)
+        key = indexed.get(oid) if oid else None
+        if key is None:
+            try:
+                key = _digest_key(reg.version(model, name).digests)
+            except MvError:
+                continue  # an unreadable version names no digests
+            if oid and reg.cache is not None:
+                reg.cache.put_digests(oid, model, key)
+        if key == wanted:
+            raise RefusedError(f"these artifact digests are already registered as {model} {name}",
+                               f"use {model} {name}, or retrain to make a new version")
+
+
+def _digest_key(digests: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(digests, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

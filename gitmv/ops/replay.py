@@ -61,7 +61,8 @@ def replay(model: str, version: str, *, against: str | None = None, path: str | 
     }
     rec = record_signing.new_record(ctx.repo, "replay", body, at=now(), allowed_signers=ctx.registry.allowed_signers,
                                     signed=mp.signed, warnings=ctx.warnings)
-    notes.append(ctx.repo, candidate.tag.id, [rec], f"mv-promote: replay {model} {version} against {baseline.name}")
+    notes.append(ctx.repo, candidate.tag.id, [rec], f"mv-promote: replay {model} {version} against {baseline.name}",
+                 cache=ctx.registry.cache)
     return {"model": model, "version": version, "against": baseline.name, "against_stage": stage, "record": rec,
             "next": [push_hint(NOTES_REF)], "warnings": ctx.warnings}
 

@@ -112,10 +112,12 @@ def _fetch(repo: Repo, remote: str, theirs: dict[str, str], report: dict, say: C
     local = dict(repo.refs_under(TAG_ROOT))
     specs, clashes = [], []
     for ref, oid in sorted(theirs.items()):
-        if ref == NOTES_REF:
-            specs.append(f"+{NOTES_REF}:{tracking_notes_ref(remote)}")
+        if ref == NOTES_REF:  # already fetched at that commit: nothing to ask the remote for
+            if repo.ref(tracking_notes_ref(remote)) != oid:
+                specs.append(f"+{NOTES_REF}:{tracking_notes_ref(remote)}")
         elif ref == ATTESTATIONS_REF:
-            specs.append(f"+{ATTESTATIONS_REF}:{tracking_attestations_ref(remote)}")
+            if repo.ref(tracking_attestations_ref(remote)) != oid:
+                specs.append(f"+{ATTESTATIONS_REF}:{tracking_attestations_ref(remote)}")
         elif ref not in local:
             specs.append(f"{ref}:{ref}")
         elif local[ref] != oid:

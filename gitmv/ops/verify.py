@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 
@@ -29,6 +30,11 @@ def verify(model: str | None = None, version: str | None = None, path: str | os.
         check_names(model, version or None)
     ctx = open_context(path, cached=False)
     reg, repo = ctx.registry, ctx.repo
+    from gitmv.cache import VerdictCache
+
+    # what a previous verify established of the same objects (and allowed signers) is not
+    # established again; the cache of listings (gitmv.cache.RecordCache) is never consulted
+    reg.cache = VerdictCache(repo.git_dir)
     # verify fails when it cannot see what it must check
     failures: list[str] = [f"{g.cause} (fix: {g.fix})" for g in ctx.gaps]
     checked: list[str] = []
@@ -86,13 +92,34 @@ def _verify_attestations(ctx: Context, models: list[str], version: str | None, f
 
 
 def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list, unverifiable: list) -> None:
+    """One version: its tag, signature, artifacts and note. A version that passed whole before,
+    with the same tag object, note bytes, allowed signers and tier rule, and whose artifacts were
+    all checked from Git blobs (never the work tree or DVC, which can change), passes again."""
+    reg, repo = ctx.registry, ctx.repo
+    oid = reg.version_tag_id(model, vname)
+    raw = repo.read_note(oid, reg.notes_commit) if oid and reg.notes_commit else None
+    note = hashlib.sha256(raw).hexdigest() if raw is not None else "-"
+    key = reg._sig_cache_key("version", f"{oid}:{note}:{mp is None or mp.signed}") if oid else None
+    hit = reg.cache.get(key) if key and reg.cache is not None else None
+    if hit is not None and hit.get("commit") != ctx.head:
+        return
+    before = (len(failures), len(ctx.warnings), len(unverifiable))
+    commit = _check_version(ctx, model, vname, mp, tmp, failures, unverifiable)
+    if key and commit and reg.cache is not None and (len(failures), len(ctx.warnings), len(unverifiable)) == before:
+        reg.cache.put(key, {"ok": True, "commit": commit})
+
+
+def _check_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures: list, unverifiable: list) -> str | None:
+    """The checks of one version; returns its commit when every artifact was checked from a Git
+    blob (a result that cannot change while the objects do not), else None."""
     reg, repo = ctx.registry, ctx.repo
     ref = version_ref(model, vname)
     try:
         v = reg.version(model, vname)
     except MvError as exc:
         failures.append(f"{ref}: {exc.cause}")
-        return
+        return None
+    stable = True
     sig = reg.signature(v.tag)
     if not sig.ok and (mp is None or mp.signed):
         failures.append(f"{ref}: signature: {sig.reason}")
@@ -102,6 +129,7 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
         if records.is_uri_artifact(meta):
             unverifiable.append(f"{ref}: {artifact_rules.not_verifiable(rel, meta)}")
             continue
+        stable = stable and not use_worktree
         if use_worktree and workdir is not None:
             file = workdir / rel
             if not file.is_file():
@@ -111,10 +139,30 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
             if digest != meta["sha256"]:
                 failures.append(f"{ref}: artifact {rel} in the work tree has sha256 {digest}, the record says {meta['sha256']}")
             continue
+        # a blob id names its bytes: one whose sha256 matched the record once always will
+        blob = repo.blob_ids(v.record.commit, [rel]).get(rel)
+        seen = f"blob:{blob}:{meta['sha256']}" if blob and reg.cache is not None else None
+        if seen and reg.cache is not None and reg.cache.get(seen) is not None:
+            continue
         got = artifacts_mod.retrieve(repo, v.record.commit, rel, meta["sha256"], use_worktree=False, tmpdir=tmp)
+        stable = stable and got.source == "git blob"
         if not got.ok and not from_dvc_remote(ctx, v, rel, tmp, got.tried):
             failures.append(f"{ref}: {got.describe_failure()}")
-    failures.extend(note_failures(reg, ref, v, mp, ctx.warnings))
+        elif seen and got.source == "git blob" and reg.cache is not None:
+            reg.cache.put(seen, {"sha256": meta["sha256"]})
+    # a note whose exact bytes passed every record check before (same allowed signers, same tier
+    # rule) passes again; a note that failed or warned is checked every time
+    commit = v.record.commit if stable else None
+    raw = repo.read_note(v.tag.id, reg.notes_commit) if reg.notes_commit else None
+    seen = reg._sig_cache_key("note", f"{hashlib.sha256(raw).hexdigest()}:{mp is None or mp.signed}") if raw is not None else None
+    if seen and reg.cache is not None and reg.cache.get(seen) is not None:
+        return commit
+    warned = len(ctx.warnings)
+    found = note_failures(reg, ref, v, mp, ctx.warnings)
+    failures.extend(found)
+    if seen and reg.cache is not None and not found and len(ctx.warnings) == warned:
+        reg.cache.put(seen, {"ok": True})
+    return commit
 
 
 def note_failures(reg: Registry, ref: str, v: Version, mp, warnings: list) -> list[str]:

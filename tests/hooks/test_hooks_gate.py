@@ -224,6 +224,18 @@ def test_versions_pushed_together_are_judged_in_number_order(published, server):
     assert "refs/tags/mv/churn/v10" in server.refs()
 
 
+def test_a_version_skipping_a_number_after_one_accepted_earlier_in_the_same_push_is_refused(published, server):
+    """Each version of a push is judged against the state the earlier ones left (v2 accepted, so the
+    next is v3), without listing the model's versions again per tag."""
+    v2 = published.version(0.86, 0.80, evaluate=False)
+    forge_version_tag(published, 4)
+    before = server.refs()
+    proc = push(published, f"refs/tags/mv/churn/{v2}", "refs/tags/mv/churn/v4")
+    refused(proc, "R1 version-seq")
+    assert "v4 but the server's next churn version is v3" in proc.stdout + proc.stderr
+    assert server.refs() == before
+
+
 def test_a_version_record_without_artifacts_is_refused(published, server):
     forge_version_tag(published, 2, artifacts={})
     before = server.refs()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POLICY, ModelRepo, git
+from conftest import POLICY, ModelRepo, git, remake_tag, tag_message
 from gitmv.hooks.install import CHAINED_SUFFIX, MARKER
 from gitmv.policy import parse_policy
 from gitmv.records import VersionRecord, split_signature
@@ -466,3 +466,33 @@ def test_a_200_mb_artifact_registers_with_the_right_digest(tmp_path, keys):
     r.commit("ignore the big artifact")
     out = r.mv("register", "churn", "--json").json
     assert out["record"]["artifacts"]["model.bin"] == {"sha256": expected.hexdigest(), "size": 200 << 20}
+
+
+def test_digests_of_an_older_version_are_refused_once_the_digest_index_knows_it(model_repo):
+    """register's duplicate check reads each version's digests once (indexed in the record cache by
+    tag object id); a later register still finds v1 among the indexed versions."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)  # indexes v1 on the way
+    r.write_model(0.85, 0.80)
+    r.commit("back to v1's model")
+    result = r.mv("register", "churn", code=1)
+    assert "already registered as churn v1" in result.err
+
+
+def test_a_version_retagged_with_other_digests_is_read_again_not_taken_from_the_index(model_repo):
+    """The index is keyed by the tag object: v1 re-created (a new object) naming other digests is
+    read afresh, so its old digests register again and its new ones are refused."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)  # indexes v1
+    ref = "refs/tags/mv/churn/v1"
+    old_digest = hashlib.sha256(b"0.85 0.8 5.0\n").hexdigest()
+    message = tag_message(r, ref)
+    assert old_digest.encode() in message
+    r.write_model(0.95, 0.90)
+    new_digest = hashlib.sha256((r.path / "model.bin").read_bytes()).hexdigest()
+    remake_tag(r, ref, target=r.git("rev-parse", f"{ref}^{{commit}}"),
+               message=message.replace(old_digest.encode(), new_digest.encode()), key="alice")
+    r.commit("train auc=0.95")
+    assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
