@@ -36,7 +36,8 @@ def test_server_refuses_a_stage_tag_whose_replay_is_below_min_agreement(server, 
     assert server.refs() == before
 
 
-def test_server_refuses_a_stage_tag_without_a_replay_record(server, tmp_path, keys):
+def test_server_refuses_a_stage_tag_without_a_replay_record(daemon_server, tmp_path, keys):
+    server = daemon_server  # the rule does not depend on the transport; both are pushed through in the test above
     repo = _live(server, tmp_path, keys)
     v2 = repo.classifier("lr-0.1")
     accepted(push(repo, f"refs/tags/mv/churn/{v2}", "refs/notes/mv-promote"))
@@ -49,7 +50,8 @@ def test_server_refuses_a_stage_tag_without_a_replay_record(server, tmp_path, ke
     assert server.refs() == before
 
 
-def test_server_accepts_a_stage_tag_whose_replay_meets_the_bound(server, tmp_path, keys):
+def test_server_accepts_a_stage_tag_whose_replay_meets_the_bound(daemon_server, tmp_path, keys):
+    server = daemon_server
     repo = _live(server, tmp_path, keys)
     v2 = repo.classifier("lr-0.1")
     repo.mv("replay", "churn", v2)
