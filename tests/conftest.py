@@ -335,6 +335,18 @@ def model_repo(tmp_path, keys) -> ModelRepo:
     return ModelRepo(tmp_path / "repo", keys)
 
 
+@pytest.fixture
+def verified_registry(model_repo) -> ModelRepo:
+    """v1 promoted to production and v2 registered, both evaluated; HEAD is v2's commit; `verify`
+    has passed once (so its verdict cache is filled)."""
+    r = model_repo
+    r.version(0.85, 0.80)
+    r.mv("promote", "churn", "v1", "--stage", "production")
+    r.version(0.90, 0.85)
+    assert r.mv("verify", "--json").json["ok"] is True
+    return r
+
+
 # ---------------------------------------------------------------- forging tags by hand (what an attacker can do)
 
 def tag_message(repo: "ModelRepo", ref: str) -> bytes:

@@ -19,16 +19,6 @@ NOTES = "refs/notes/mv-promote"
 DETECTED: list[str] = []
 
 
-@pytest.fixture
-def registry(model_repo) -> ModelRepo:
-    r = model_repo
-    r.version(0.85, 0.80)
-    r.mv("promote", "churn", "v1", "--stage", "production")
-    r.version(0.90, 0.85)
-    assert r.mv("verify", "--json").json["ok"] is True
-    return r
-
-
 def note_of(r: ModelRepo, version: str) -> tuple[str, str]:
     tag = r.git("rev-parse", f"refs/tags/mv/churn/{version}")
     return tag, r.git("notes", "--ref", "mv-promote", "show", tag) + "\n"
@@ -139,13 +129,13 @@ CASES = [note_record_edited, note_record_forged, note_record_forged_canonically,
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
-def test_verify_detects(registry, case):
-    expected = case(registry)
-    result = registry.mv("verify", "--json", code=1).json
+def test_verify_detects(verified_registry, case):
+    expected = case(verified_registry)
+    result = verified_registry.mv("verify", "--json", code=1).json
     assert result["ok"] is False
     for wanted in expected:
         assert any(wanted in f for f in result["failures"]), f"{wanted!r} not in {result['failures']}"
-    text = registry.mv("verify", code=1)
+    text = verified_registry.mv("verify", code=1)
     for wanted in expected:
         assert f"FAIL {wanted}" in text.err
     DETECTED.append(case.__name__)
@@ -169,10 +159,10 @@ def test_verify_detects_an_older_version_whose_stored_copy_is_gone(tmp_path, key
     DETECTED.append("artifact_not_retrievable")
 
 
-def test_verify_reports_a_change_to_a_record_that_was_already_tampered(registry):
+def test_verify_reports_a_change_to_a_record_that_was_already_tampered(verified_registry):
     """A record may not change once it is in the notes history, even one whose id never matched:
     the server refuses that edge (gitmv/rules/notes.py), so verify reports it too."""
-    r = registry
+    r = verified_registry
     tag, note = note_of(r, "v1")
     kept = tomllib.loads(note)["record"]
     forged = {"id": "sha256:" + "0" * 64, "kind": "approval", "at": "2026-11-01T09:00:00Z", "by": "Mallory"}
@@ -182,10 +172,10 @@ def test_verify_reports_a_change_to_a_record_that_was_already_tampered(registry)
     assert f"notes: record {forged['id']} on {tag[:12]} was changed in {NOTES}" in failures
 
 
-def test_a_tampered_note_is_refused_by_the_server_too(registry, daemon_server):  # noqa: F811
+def test_a_tampered_note_is_refused_by_the_server_too(verified_registry, daemon_server):  # noqa: F811
     """verify is the offline check; the server hook refuses to publish the same tampering."""
     server = daemon_server
-    r = registry
+    r = verified_registry
     r.git("remote", "add", "origin", server.url)
     accepted(push(r, "main"))
     note_record_edited(r)
