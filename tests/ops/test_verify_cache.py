@@ -11,7 +11,6 @@ import hashlib
 import sqlite3
 import tomllib
 
-
 from conftest import ModelRepo, put_note, remake_tag, tag_message
 from gitmv import records
 
