@@ -662,6 +662,16 @@ class DvcRepo:
         self.commit(message)
         return run_mv("register", "churn", "-m", message, "--json", cwd=self.path).json["version"]
 
+    def two_versions_in(self, stage: str) -> None:
+        """v1 trained, evaluated and promoted to `stage`; then retrained with another seed as v2,
+        which replaces it there (v1 is the stage's rollback target)."""
+        for message in ("v1", "v2"):
+            if message == "v2":
+                (self.path / "params.yaml").write_text("seed: 8\n")
+            version = self.train_and_register(message)
+            run_mv("eval", "churn", version, cwd=self.path)
+            run_mv("promote", "churn", version, "--stage", stage, cwd=self.path)
+
     def remote_objects(self, root: Path) -> list[Path]:
         return [p for p in root.rglob("*") if p.is_file()]
 

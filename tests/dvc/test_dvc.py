@@ -103,13 +103,7 @@ def test_an_object_deleted_from_the_remote_fails_verify_data_by_name(drepo, loca
 
 
 def test_rollback_refuses_a_target_whose_data_is_gone_and_force_records_it(drepo, local_remote):
-    v1 = drepo.train_and_register("v1")
-    run_mv("eval", "churn", v1, cwd=drepo.path)
-    run_mv("promote", "churn", v1, "--stage", "staging", cwd=drepo.path)
-    (drepo.path / "params.yaml").write_text("seed: 8\n")
-    v2 = drepo.train_and_register("v2")
-    run_mv("eval", "churn", v2, cwd=drepo.path)
-    run_mv("promote", "churn", v2, "--stage", "staging", cwd=drepo.path)
+    drepo.two_versions_in("staging")
     md5 = _md5_of(drepo.path / "data" / "train" / "a.csv")
     _remote_path(local_remote, md5).unlink()
     rehearsal = run_mv("rollback", "churn", "--stage", "staging", "--dry-run", cwd=drepo.path, code=1)
@@ -155,13 +149,7 @@ def test_eval_from_a_dvc_stage_checks_the_model_it_measured(drepo):
 
 
 def test_rollback_retrieves_an_artifact_from_the_dvc_remote(drepo):
-    v1 = drepo.train_and_register("v1")
-    run_mv("eval", "churn", v1, cwd=drepo.path)
-    run_mv("promote", "churn", v1, "--stage", "staging", cwd=drepo.path)
-    (drepo.path / "params.yaml").write_text("seed: 8\n")
-    v2 = drepo.train_and_register("v2")
-    run_mv("eval", "churn", v2, cwd=drepo.path)
-    run_mv("promote", "churn", v2, "--stage", "staging", cwd=drepo.path)
+    drepo.two_versions_in("staging")
     shutil.rmtree(drepo.path / ".dvc" / "cache")
     plan = run_mv("rollback", "churn", "--stage", "staging", "--dry-run", "--json", cwd=drepo.path).json
     assert plan["retrievable"] == [{"path": "model.bin", "ok": True, "source": "dvc remote", "tried": plan["retrievable"][0]["tried"]}]
