@@ -376,6 +376,11 @@ def _soak(name: str, soak: dict[str, Any] | None) -> SoakPolicy | None:
                       duration=parse_duration(soak["duration"], f"models.{name}.gate.soak.duration"))
 
 
+def policy_digest(raw: bytes) -> str:
+    """What stage and version records name a policy by: the sha256 of its committed bytes."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
@@ -396,7 +401,7 @@ def parse_policy(raw: bytes, source: str = POLICY_PATH) -> Policy:
                   rollback_requires_approval=reg["rollback_requires_approval"],
                   experiment_retention=parse_duration(reg["experiment_retention"], "registry.experiment_retention"),
                   models={name: _model(name, table) for name, table in p["models"].items()},
-                  digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+                  digest=policy_digest(raw),
                   host_signers=reg.get("host_signers"), policy_approvals=reg["policy_approvals"],
                   rollout_stages=tuple(reg["rollout_stages"]))
 

@@ -17,7 +17,6 @@ gap named (`require_complete`): missing state is never read as clean.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -29,14 +28,14 @@ from gitmv.errors import MvError, NotFoundError, UsageError
 from gitmv.git.repo import ZERO, Repo
 from gitmv.names import STAGE_REF_RE, check_model_name, stage_ref, version_ref
 from gitmv.ops import artifacts as artifacts_mod
-from gitmv.ops.context import Context, now, open_context, require_complete
+from gitmv.approvals import protected_tip
+from gitmv.ops.context import Context, now, open_context, policy_history, require_complete
 from gitmv.policy import POLICY_PATH, Policy, parse_policy
 from gitmv.registry import Registry, Version
 from gitmv.rules import audit as rules
 from gitmv.rules import promotion
 from gitmv.rules.audit import Finding
 
-CHAIN_LIMIT = 100000  # first-parent commits of the protected branch read (the policies in force)
 
 
 class AsOf(Registry):
@@ -92,19 +91,12 @@ def _since(since: str | None) -> int | None:
 
 def _branch_chain(ctx: Context) -> tuple[list[rules.BranchPoint], str | None]:
     """The protected branch's first-parent history, newest first, with the policy at each commit."""
-    repo = ctx.repo
     branch = ctx.policy.protected_branch
-    tip = repo.ref(f"refs/heads/{branch}") or repo.ref(f"refs/remotes/origin/{branch}")
+    tip = protected_tip(ctx.registry)
     if tip is None:
         raise NotFoundError(f"the protected branch {branch} is not in this clone",
                             f"git fetch origin {branch}")
-    chain = []
-    for n, info in enumerate(repo.first_parent_walk(tip)):
-        if n >= CHAIN_LIMIT:
-            break
-        raw = repo.blob_at(info["id"], POLICY_PATH)
-        digest = "sha256:" + hashlib.sha256(raw).hexdigest() if raw is not None else None
-        chain.append(rules.BranchPoint(info["id"], info["time"], digest))
+    chain = [rules.BranchPoint(info["id"], info["time"], digest) for info, _raw, digest in policy_history(ctx.repo, tip)]
     return chain, tip
 
 

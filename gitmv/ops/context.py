@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Iterator
 from datetime import datetime, timezone
 
 from gitmv import records
@@ -11,7 +12,7 @@ from gitmv.errors import CommandError, IncompleteError, MvError, PolicyError
 from gitmv.git.remote import ls_remote
 from gitmv.git.repo import Repo, parse_git_date
 from gitmv.names import NOTES_REF, model_tags_prefix, tracking_notes_ref
-from gitmv.policy import POLICY_PATH, Policy, parse_policy
+from gitmv.policy import POLICY_PATH, Policy, parse_policy, policy_digest
 from gitmv.registry import Registry
 from gitmv.rules import visibility
 
@@ -170,3 +171,17 @@ def gate_refusal(subject: str, failures) -> str:
     """A refusal's cause with each failed criterion on its own line, each line naming what was
     refused (one long "; "-joined line buried every cause after the first)."""
     return "\n  ".join(f"{subject}: {c.name}: {c.detail}" for c in failures)
+
+
+POLICY_HISTORY_LIMIT = 100000  # first-parent commits of the protected branch read for the policies it held
+
+
+def policy_history(repo: Repo, tip: str) -> Iterator[tuple[dict, bytes | None, str | None]]:
+    """The protected branch's first-parent history from `tip`, newest first: each commit, the
+    policy bytes it holds and their digest (None where it holds none). The one walk by which
+    `verify`, `get` and `audit` learn which policies the branch held, and when."""
+    for n, info in enumerate(repo.first_parent_walk(tip)):
+        if n >= POLICY_HISTORY_LIMIT:
+            return
+        raw = repo.blob_at(info["id"], POLICY_PATH)
+        yield info, raw, policy_digest(raw) if raw is not None else None

@@ -314,22 +314,19 @@ def _entry_version(reg: Registry, ref: str, oid: str) -> str | None:
 def _policy_held(ctx: Context, digest: str) -> Policy | None:
     """The policy whose digest a stage record names, if the protected branch ever held it (newest
     first: the current policy is found at once)."""
+    from gitmv.ops.context import policy_history
     from gitmv.policy import POLICY_PATH, parse_policy
 
-    repo = ctx.repo
     if ctx.policy.digest == digest:
         return ctx.policy
     if not ctx.head:
         return None
-    for n, info in enumerate(repo.first_parent_walk(ctx.head)):
-        raw = repo.blob_at(info["id"], POLICY_PATH)
-        if raw is not None and "sha256:" + hashlib.sha256(raw).hexdigest() == digest:
+    for info, raw, held in policy_history(ctx.repo, ctx.head):
+        if raw is not None and held == digest:
             try:
                 return parse_policy(raw, f"{POLICY_PATH} at {info['id'][:12]}")
             except MvError:
                 return None
-        if n >= 100000:
-            break
     return None
 
 

@@ -14,8 +14,7 @@ from gitmv.names import NOTES_REF, check_names, stage_ref, version_ref
 from gitmv.hashing import sha256_file
 from gitmv.ops import artifacts as artifacts_mod
 from gitmv.ops.artifacts import from_dvc_remote
-from gitmv.ops.context import Context, open_context
-from gitmv.policy import POLICY_PATH
+from gitmv.ops.context import Context, open_context, policy_history
 from gitmv.registry import Registry, StageEntry, Version
 from gitmv.rules import artifacts as artifact_rules
 from gitmv.rules import notes as notes_rules
@@ -259,25 +258,16 @@ def _policy_digests(ctx: Context) -> dict:
     """Digests of every policy the protected branch has held: a stage record's policy_digest must
     name one of them (the policy the decision was made under). Each maps to that policy's rollout
     stages (None when it does not parse here), by which the record's traffic is judged."""
-    import hashlib
-
+    from gitmv.approvals import protected_tip
     from gitmv.policy import parse_policy
 
-    repo = ctx.repo
-    branch = ctx.policy.protected_branch
-    tip = repo.ref(f"refs/heads/{branch}") or repo.ref(f"refs/remotes/origin/{branch}") or ctx.head
     found: dict = {}
-    for n, info in enumerate(repo.first_parent_walk(tip)):
-        raw = repo.blob_at(info["id"], POLICY_PATH)
-        if raw is not None:
-            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-            if digest not in found:
-                try:
-                    found[digest] = parse_policy(raw).rollout_stages
-                except MvError:
-                    found[digest] = None
-        if n >= 100000:
-            break
+    for _info, raw, digest in policy_history(ctx.repo, protected_tip(ctx.registry) or ctx.head):
+        if raw is not None and digest not in found:
+            try:
+                found[digest] = parse_policy(raw).rollout_stages
+            except MvError:
+                found[digest] = None
     return found
 
 
