@@ -504,15 +504,27 @@ def daemon_server(hosts, tmp_path) -> Server:
     return Server(bare, urls["daemon"] + name)
 
 
-def report_figures(capsys, record_property, title: str, figures: dict) -> None:
-    """Print the figures (captured with -q) and also straight to the terminal, so CI logs show them."""
+FIGURES = "reliability figures"  # the user property pytest_terminal_summary prints
+
+
+def report_figures(record_property, title: str, figures: dict) -> None:
+    """Record the figures on the test's report, so the run's summary shows them in CI logs: a
+    report property, unlike a print, reaches the terminal from pytest-xdist's workers too."""
     line = f"[reliability] {title}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
     print(line)
     for key, value in figures.items():
         record_property(key, value)
-    with capsys.disabled():
-        sys.stdout.write("\n" + line + "\n")
-        sys.stdout.flush()
+    record_property(FIGURES, line)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    lines = [value for reports in terminalreporter.stats.values() for rep in reports
+             for name, value in getattr(rep, "user_properties", ()) if name == FIGURES
+             and getattr(rep, "when", "call") == "call"]
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 # ---------------------------------------------------------------- published registries and hand-edited evidence

@@ -121,7 +121,7 @@ def collect(procs: list[subprocess.Popen], timeout: float) -> list[dict]:
 
 # ================================================================ one clone, many processes
 
-def test_parallel_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_path, capsys, record_property):
+def test_parallel_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_path, record_property):
     r = model_repo
     r.version(0.85, 0.80, evaluate=False)
     script = tmp_path / "writer.py"
@@ -142,12 +142,12 @@ def test_parallel_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_path,
     assert r.mv("verify", "--json").json["ok"] is True
     commits = int(r.git("rev-list", "--count", "refs/notes/mv-promote"))
     assert commits == WRITERS * PER_WRITER, "one notes commit per record: no write overwrote another"
-    report_figures(capsys, record_property, "one clone, parallel eval writers", {
+    report_figures(record_property, "one clone, parallel eval writers", {
         "writers": WRITERS, "records_written": len(written), "records_found": len(found),
         "cas_conflicts_surfaced": sum(res["conflicts"] for res in results), "seconds": round(elapsed, 1)})
 
 
-def test_parallel_cli_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_path, capsys, record_property):
+def test_parallel_cli_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_path, record_property):
     """The same through the real command line: 4 shells each running `git mv-promote eval
     --from-file` 5 times."""
     r = model_repo
@@ -166,7 +166,7 @@ def test_parallel_cli_eval_writers_in_one_clone_lose_no_record(model_repo, tmp_p
     evidence = r.mv("show", "churn", "v1", "--json").json["evidence"]
     found = len([rec for rec in evidence if rec["kind"] == "eval"])
     assert found == writers * each
-    report_figures(capsys, record_property, "one clone, parallel CLI eval writers",
+    report_figures(record_property, "one clone, parallel CLI eval writers",
                    {"writers": writers, "records_written": writers * each, "records_found": found})
 
 
@@ -203,7 +203,7 @@ def server_evidence(bare: Path) -> tuple[dict, dict]:
 
 
 def test_many_clones_registering_evaluating_and_syncing_at_once_lose_nothing(
-        model_repo, daemon_server, tmp_path, keys, capsys, record_property):
+        model_repo, daemon_server, tmp_path, keys, record_property):
     alice = model_repo
     alice.git("remote", "add", "origin", daemon_server.url)
     accepted(push(alice, "main"))
@@ -246,7 +246,7 @@ def test_many_clones_registering_evaluating_and_syncing_at_once_lose_nothing(
                "sync_conflicts_surfaced": sum(res["sync_retries"] for res in results),
                "server_races_surfaced_as_refusals": sum(res["server_races"] for res in results),
                "seconds": round(elapsed, 1)}
-    report_figures(capsys, record_property, "many clones, one server", figures)
+    report_figures(record_property, "many clones, one server", figures)
     # and the clones all converge once each syncs twice more
     for _ in range(2):
         for c in clones:

@@ -166,7 +166,7 @@ def versions_by_digest(path: Path) -> dict[str, list[str]]:
 
 # ================================================================ register / eval / promote
 
-def test_register_killed_at_random_points(model_repo, capsys, record_property):
+def test_register_killed_at_random_points(model_repo, record_property):
     r = model_repo
     inj = Injector("register")
     r.write_model(0.80, 0.80)
@@ -189,12 +189,12 @@ def test_register_killed_at_random_points(model_repo, capsys, record_property):
     names = run_mv("show", "churn", "--json", cwd=r.path).json["versions"]
     assert [v["version"] for v in names] == [f"v{i}" for i in range(1, len(names) + 1)], "version numbers have a gap"
     assert inj.crashes == CRASHES
-    report_figures(capsys, record_property, "crashes: register", {
+    report_figures(record_property, "crashes: register", {
         "crashes_injected": inj.crashes, "finished_before_kill": inj.finished_first,
         "stale_locks_left": len(inj.stale_locks), "versions": len(names)})
 
 
-def test_eval_killed_at_random_points(model_repo, capsys, record_property):
+def test_eval_killed_at_random_points(model_repo, record_property):
     r = model_repo
     r.version(0.85, 0.80)
     inj = Injector("eval")
@@ -219,12 +219,12 @@ def test_eval_killed_at_random_points(model_repo, capsys, record_property):
     evidence = r.mv("show", "churn", "v1", "--json").json["evidence"]
     assert set(range(n + 1)) <= {rec["metrics"].get("run") for rec in evidence if "run" in rec["metrics"]}
     assert inj.crashes == CRASHES
-    report_figures(capsys, record_property, "crashes: eval", {
+    report_figures(record_property, "crashes: eval", {
         "crashes_injected": inj.crashes, "finished_before_kill": inj.finished_first,
         "stale_locks_left": len(inj.stale_locks), "records": len(evidence)})
 
 
-def test_promote_killed_at_random_points(model_repo, capsys, record_property):
+def test_promote_killed_at_random_points(model_repo, record_property):
     r = model_repo
     r.version(0.85, 0.80)
     inj = Injector("promote")
@@ -242,14 +242,14 @@ def test_promote_killed_at_random_points(model_repo, capsys, record_property):
         seqs = [row["seq"] for row in r.mv("history", "churn", "--stage", stage, "--json").json["stages"][stage]]
         assert seqs == list(range(1, len(seqs) + 1)), f"{stage} seqs have a gap: {seqs}"
     assert inj.crashes == CRASHES
-    report_figures(capsys, record_property, "crashes: promote", {
+    report_figures(record_property, "crashes: promote", {
         "crashes_injected": inj.crashes, "finished_before_kill": inj.finished_first,
         "stale_locks_left": len(inj.stale_locks)})
 
 
 # ================================================================ sync
 
-def test_sync_killed_at_random_points(model_repo, daemon_server, capsys, record_property):  # noqa: F811
+def test_sync_killed_at_random_points(model_repo, daemon_server, record_property):  # noqa: F811
     """Local state, the server's refs and its notes stay valid whatever instant sync dies at, and
     a re-run publishes everything."""
     r = model_repo
@@ -281,7 +281,7 @@ def test_sync_killed_at_random_points(model_repo, daemon_server, capsys, record_
         server_ids = {rec["id"] for rec in _records(daemon_server.path, refs[f"refs/tags/mv/churn/{version}"])}
         assert rid in server_ids
     assert inj.crashes == CRASHES
-    report_figures(capsys, record_property, "crashes: sync", {
+    report_figures(record_property, "crashes: sync", {
         "crashes_injected": inj.crashes, "finished_before_kill": inj.finished_first,
         "stale_locks_left": len(inj.stale_locks), "server_races_on_rerun": inj.server_races})
 

@@ -54,9 +54,12 @@ def deploy(tmp_path) -> Path:
 # ---------------------------------------------------------------- a DVC model whose artifact is in S3
 
 @pytest.fixture
-def s3_live(server, tmp_path, keys, dvc_env, s3_remote):
+def s3_live(daemon_server, tmp_path, keys, dvc_env, s3_remote):
     """churn v1 trained by DVC (model.bin a DVC output, never in Git), pushed to S3, evaluated and
-    promoted to production, all pushed to the server: (repo, server, bucket client)."""
+    promoted to production, all pushed to the server: (repo, server, bucket client). Served by git
+    daemon only: what these tests exercise is the S3 side; `get --remote` over http is covered by
+    the Git-blob tests below, which run on both servers."""
+    server = daemon_server
     endpoint, client = s3_remote
     allow_partial_clone(server.path)
     # a prefix of its own: moto keeps one bucket state per process, across tests
