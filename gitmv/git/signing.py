@@ -105,6 +105,18 @@ def verify_detached(payload: bytes, signature: bytes, allowed_signers: bytes | N
     ssh_allowed, gpg_allowed = _split_allowed(allowed_signers)
     if signature.startswith(b"-----BEGIN PGP SIGNATURE-----"):
         return _verify_gpg(payload, signature, gpg_allowed)
+    from gitmv.git import sshsig
+
+    verdict = sshsig.check(payload, signature, ssh_allowed, namespace=namespace, at=at)
+    if verdict is not None:
+        return SignatureCheck(*verdict, method="ssh")
+    return verify_ssh_keygen(payload, signature, ssh_allowed, namespace=namespace, at=at)
+
+
+def verify_ssh_keygen(payload: bytes, signature: bytes, ssh_allowed: bytes, *, namespace: str = "git",
+                      at: int | None = None) -> SignatureCheck:
+    """The ssh-keygen path (find-principals, then verify or check-novalidate), for what the
+    in-process `sshsig.check` leaves to it; `ssh_allowed` holds the ssh lines of allowed signers."""
     when = [f"-Overify-time={time.strftime('%Y%m%d%H%M%SZ', time.gmtime(at))}"] if at is not None else []
     with tempfile.TemporaryDirectory(prefix="mvsig") as tmp:
         allowed_path = Path(tmp, "allowed")
