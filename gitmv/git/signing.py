@@ -4,6 +4,8 @@ Signing itself is done by `git tag -s` (see `Repo.create_tag`), so the user's ow
 setup is used. Verification reads the raw tag object and asks ssh-keygen directly, with the
 allowed-signers file taken from the policy (the protected branch on a server): this works the same
 inside a server hook, where no user configuration exists and `GIT_*` variables must not leak.
+ssh signatures are checked in-process by `sshsig.check` when it can give exactly ssh-keygen's
+verdict, and by ssh-keygen (`verify_ssh_keygen`) otherwise.
 
 Allowed signers use the ssh-keygen format. A gpg key may be allowed with a line
 `<principal> gpg:<FINGERPRINT>`; ssh-keygen never sees those lines.

@@ -31,6 +31,7 @@ import base64
 import calendar
 import datetime
 import hashlib
+import os
 import re
 import struct
 import time
@@ -292,7 +293,8 @@ def parse_line(line: bytes) -> Signer | None:
 
 
 @lru_cache(maxsize=16)
-def _parse_allowed(allowed: bytes) -> tuple[Signer, ...] | None:
+def _parse_allowed(allowed: bytes, tz: str | None) -> tuple[Signer, ...] | None:
+    """Cached per file and time zone (local valid-after/valid-before depend on TZ)."""
     try:
         return parse_allowed(allowed)
     except Unsure:
@@ -341,8 +343,9 @@ def _public_key(key: Key) -> Any:
         return ed25519.Ed25519PublicKey.from_public_bytes(key.params[0])
     if key.type == "ssh-rsa":
         return rsa.RSAPublicNumbers(*key.params).public_key()
-    curve = {"nistp256": ec.SECP256R1, "nistp384": ec.SECP384R1, "nistp521": ec.SECP521R1}[key.params[0]]()
-    return ec.EllipticCurvePublicKey.from_encoded_point(curve, key.params[1])
+    curves: dict[str, ec.EllipticCurve] = {"nistp256": ec.SECP256R1(), "nistp384": ec.SECP384R1(),
+                                           "nistp521": ec.SECP521R1()}
+    return ec.EllipticCurvePublicKey.from_encoded_point(curves[key.params[0]], key.params[1])
 
 
 def verifies(sig: Sshsig, data: bytes) -> bool:
@@ -414,7 +417,7 @@ def check(payload: bytes, signature: bytes, allowed: bytes, *, namespace: str = 
 def _check(payload: bytes, signature: bytes, allowed: bytes, namespace: str, at: int | float | None) -> Verdict:
     if not SAFE_TEXT_RE.fullmatch(namespace) or "SHA256:" in namespace:
         raise Unsure("namespace")
-    signers = _parse_allowed(allowed)
+    signers = _parse_allowed(allowed, os.environ.get("TZ"))
     if signers is None:
         raise Unsure("allowed signers")
     sig = parse_signature(signature)
