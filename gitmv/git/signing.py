@@ -4,6 +4,8 @@ Signing itself is done by `git tag -s` (see `Repo.create_tag`), so the user's ow
 setup is used. Verification reads the raw tag object and asks ssh-keygen directly, with the
 allowed-signers file taken from the policy (the protected branch on a server): this works the same
 inside a server hook, where no user configuration exists and `GIT_*` variables must not leak.
+ssh signatures are checked in-process by `sshsig.check` when it can give exactly ssh-keygen's
+verdict, and by ssh-keygen (`verify_ssh_keygen`) otherwise.
 
 Allowed signers use the ssh-keygen format. A gpg key may be allowed with a line
 `<principal> gpg:<FINGERPRINT>`; ssh-keygen never sees those lines.
@@ -105,6 +107,18 @@ def verify_detached(payload: bytes, signature: bytes, allowed_signers: bytes | N
     ssh_allowed, gpg_allowed = _split_allowed(allowed_signers)
     if signature.startswith(b"-----BEGIN PGP SIGNATURE-----"):
         return _verify_gpg(payload, signature, gpg_allowed)
+    from gitmv.git import sshsig
+
+    verdict = sshsig.check(payload, signature, ssh_allowed, namespace=namespace, at=at)
+    if verdict is not None:
+        return SignatureCheck(*verdict, method="ssh")
+    return verify_ssh_keygen(payload, signature, ssh_allowed, namespace=namespace, at=at)
+
+
+def verify_ssh_keygen(payload: bytes, signature: bytes, ssh_allowed: bytes, *, namespace: str = "git",
+                      at: int | None = None) -> SignatureCheck:
+    """The ssh-keygen path (find-principals, then verify or check-novalidate), for what the
+    in-process `sshsig.check` leaves to it; `ssh_allowed` holds the ssh lines of allowed signers."""
     when = [f"-Overify-time={time.strftime('%Y%m%d%H%M%SZ', time.gmtime(at))}"] if at is not None else []
     with tempfile.TemporaryDirectory(prefix="mvsig") as tmp:
         allowed_path = Path(tmp, "allowed")
