@@ -37,7 +37,7 @@ class RecordCache:
         self._opened = False
         self._pending: dict[str, str] = {}
         self._pending_digests: dict[str, tuple[str, str]] = {}
-        self._fetched: dict[str, str] = {}  # entries read ahead by prefetch
+        self._fetched: dict[str, str | None] = {}  # entries read ahead by prefetch (None: not in the file)
 
     def _conn(self) -> sqlite3.Connection | None:
         if not self._opened:
@@ -61,6 +61,8 @@ class RecordCache:
             return json.loads(self._pending[oid])
         text = self._fetched.get(oid)
         if text is None:
+            if oid in self._fetched:
+                return None  # looked up by prefetch: not in the file
             db = self._conn()
             if db is None:
                 return None
@@ -79,7 +81,7 @@ class RecordCache:
 
     def prefetch(self, keys: list[str]) -> None:
         """Read the entries of `keys` in a few queries, so that a listing's get() per version
-        costs no query of its own. Entries found stay in memory for this cache's life."""
+        costs no query of its own. What it found, or found missing, is kept for this cache's life."""
         wanted = [k for k in dict.fromkeys(keys) if k not in self._fetched and k not in self._pending]
         db = self._conn() if wanted else None
         if db is None:
@@ -88,7 +90,8 @@ class RecordCache:
             for i in range(0, len(wanted), _BATCH):
                 chunk = wanted[i:i + _BATCH]
                 marks = ",".join("?" * len(chunk))
-                self._fetched.update(db.execute(f"SELECT oid, entry FROM records WHERE oid IN ({marks})", chunk))
+                found = dict(db.execute(f"SELECT oid, entry FROM records WHERE oid IN ({marks})", chunk))
+                self._fetched.update((k, found.get(k)) for k in chunk)
         except sqlite3.Error:
             pass  # entries not read ahead are read one by one
 

@@ -66,44 +66,16 @@ def _parse(text: str) -> dict[str, Any]:
         if not line:
             continue  # blank lines: their places are checked by the re-render
         if line[0] == "[":
-            if line.startswith("[["):
-                if not line.endswith("]]"):
-                    raise _Decline
-                path = _key_path(line[2:-2])
-                if len(path) != 1:
-                    raise _Decline
-                tables = root.setdefault(path[0], [])
-                if not isinstance(tables, list) or id(tables) not in arrays and tables:
-                    raise _Decline
-                arrays.add(id(tables))
-                current = {}
-                tables.append(current)
-            else:
-                if not line.endswith("]"):
-                    raise _Decline
-                *parents, last = _key_path(line[1:-1])
-                node = root
-                for part in parents:
-                    node = node.setdefault(part, {})
-                    if isinstance(node, list) and id(node) in arrays:
-                        node = node[-1]
-                    if not isinstance(node, dict):
-                        raise _Decline
-                if last in node:
-                    raise _Decline
-                current = node[last] = {}
+            current = _header(line, root, arrays)
             continue
         if line[0] == '"':
             m = _QUOTED_KEY.match(line)
             if m is None:
                 raise _Decline
-            key = _string(m.group())
-            rest = line[m.end():]
+            key, rest = _string(m.group()), line[m.end():]
         else:
-            bare, sep, value_text = line.partition(" = ")
-            if not sep:
-                raise _Decline
-            key, rest = bare, " = " + value_text
+            key, sep, value_text = line.partition(" = ")
+            rest = sep + value_text
         if not rest.startswith(" = ") or key in current:
             raise _Decline
         value_text = rest[3:]
@@ -122,6 +94,37 @@ def _parse(text: str) -> dict[str, Any]:
         else:
             current[key] = _scalar(value_text)
     return root
+
+
+def _header(line: str, root: dict[str, Any], arrays: set[int]) -> dict[str, Any]:
+    """The table a `[a.b]` or `[[a]]` line opens (an array of tables only at the top)."""
+    if line.startswith("[["):
+        if not line.endswith("]]"):
+            raise _Decline
+        path = _key_path(line[2:-2])
+        if len(path) != 1:
+            raise _Decline
+        tables = root.setdefault(path[0], [])
+        if not isinstance(tables, list) or id(tables) not in arrays and tables:
+            raise _Decline
+        arrays.add(id(tables))
+        table: dict[str, Any] = {}
+        tables.append(table)
+        return table
+    if not line.endswith("]"):
+        raise _Decline
+    *parents, last = _key_path(line[1:-1])
+    node = root
+    for part in parents:
+        node = node.setdefault(part, {})
+        if isinstance(node, list) and id(node) in arrays:
+            node = node[-1]
+        if not isinstance(node, dict):
+            raise _Decline
+    if last in node:
+        raise _Decline
+    node[last] = {}
+    return node[last]
 
 
 def _key_path(text: str) -> list[str]:
@@ -178,7 +181,7 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is dict:
         return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
     if type(a) is list:
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 import tomllib
@@ -511,7 +512,7 @@ def _in_note_order(data: dict[str, Any], records: list[dict[str, Any]]) -> bool:
         return False
     ids = {rec["id"] for rec in records}
     keys = [_order(rec) for rec in records]
-    return data["schema"] == SCHEMA and len(ids) == len(records) and all(a < b for a, b in zip(keys, keys[1:]))
+    return data["schema"] == SCHEMA and len(ids) == len(records) and all(a < b for a, b in itertools.pairwise(keys))
 
 
 def is_finite_number(value: object) -> TypeGuard[float]:
