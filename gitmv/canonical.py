@@ -176,6 +176,8 @@ def _scalar(text: str) -> Any:
 def same(a: Any, b: Any) -> bool:
     """Equal and of the same types all the way down (== alone takes 1, 1.0 and True for one
     another, which TOML writes differently)."""
+    if a is b:
+        return True
     if type(a) is not type(b):
         return False
     if type(a) is dict:
