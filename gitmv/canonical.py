@@ -212,7 +212,7 @@ def _table(table: dict[str, Any], name: str, inside_array: bool, out: list[str])
             raise _Decline
         if isinstance(v, dict):
             tables.append((k, v, False))
-        elif isinstance(v, list) and v and all(isinstance(t, dict) for t in v):
+        elif type(v) is list and v and isinstance(v[0], dict) and all(isinstance(t, dict) for t in v):
             tables.append((k, v, True))
             size += _MAX_INLINE + 1
         else:
