@@ -21,6 +21,7 @@ CACHE_FILE = "mv-promote/records-v2.sqlite"
 # Caches with unwritten entries; weak, so a cache (and its database handle) goes away with the
 # registry that used it, flushing on the way out, and long-lived processes leak no descriptors.
 _UNFLUSHED: "weakref.WeakSet[RecordCache]" = weakref.WeakSet()
+_BATCH = 500  # keys per query (under SQLite's oldest limit of 999 parameters)
 
 
 @atexit.register
@@ -36,6 +37,7 @@ class RecordCache:
         self._opened = False
         self._pending: dict[str, str] = {}
         self._pending_digests: dict[str, tuple[str, str]] = {}
+        self._fetched: dict[str, str | None] = {}  # entries read ahead by prefetch (None: not in the file)
 
     def _conn(self) -> sqlite3.Connection | None:
         if not self._opened:
@@ -57,15 +59,41 @@ class RecordCache:
     def get(self, oid: str) -> dict | None:
         if oid in self._pending:
             return json.loads(self._pending[oid])
-        db = self._conn()
-        if db is None:
-            return None
+        text = self._fetched.get(oid)
+        if text is None:
+            if oid in self._fetched:
+                return None  # looked up by prefetch: not in the file
+            db = self._conn()
+            if db is None:
+                return None
+            try:
+                row = db.execute("SELECT entry FROM records WHERE oid = ?", (oid,)).fetchone()
+            except sqlite3.Error:
+                return None
+            if row is None:
+                return None
+            text = row[0]
         try:
-            row = db.execute("SELECT entry FROM records WHERE oid = ?", (oid,)).fetchone()
-            entry = json.loads(row[0]) if row else None
-        except (sqlite3.Error, ValueError):
+            entry = json.loads(text)
+        except (ValueError, TypeError):
             return None
         return entry if isinstance(entry, dict) else None
+
+    def prefetch(self, keys: list[str]) -> None:
+        """Read the entries of `keys` in a few queries, so that a listing's get() per version
+        costs no query of its own. What it found, or found missing, is kept for this cache's life."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._fetched and k not in self._pending]
+        db = self._conn() if wanted else None
+        if db is None:
+            return
+        try:
+            for i in range(0, len(wanted), _BATCH):
+                chunk = wanted[i:i + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                found = dict(db.execute(f"SELECT oid, entry FROM records WHERE oid IN ({marks})", chunk))
+                self._fetched.update((k, found.get(k)) for k in chunk)
+        except sqlite3.Error:
+            pass  # entries not read ahead are read one by one
 
     def digests_of(self, model: str) -> dict[str, str]:
         """{version tag object id: digest key} of the versions of `model` indexed so far."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 import tomllib
@@ -24,7 +25,7 @@ from typing import Any, ClassVar, Iterable, Self, TypeGuard, TypeVar
 
 import tomli_w
 
-from gitmv import names
+from gitmv import canonical, names
 from gitmv.errors import RecordError
 from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Problem, Table, Value, \
     non_empty, validate
@@ -262,11 +263,31 @@ def parse_canonical_message(message: bytes, cls: type[R], what: str) -> R:
         text = message.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(f"{what} is not UTF-8 text") from exc
+    head, sep, body = text.partition("\n\n")
+    data = canonical.loads(body) if sep else None
+    if data is not None:
+        # the body is the canonical rendering of `data` (gitmv.canonical); the message is then
+        # canonical when the record holds exactly `data` and its subject is `head`
+        record = cls.from_dict(data, what)
+        if head == record.subject() and canonical.same(_fields(record), data):
+            return record
     record = cls.from_message(text, what)
     if record.to_message().encode() != message:
         raise RecordError(f"{what} is not in canonical form (its bytes differ from the record they parse to)",
                           "registry records are written only by git mv-promote; re-create the tag with it")
     return record
+
+
+def _as_dict(record: Any) -> dict[str, Any]:
+    """_clean(dataclasses.asdict(record)) for a record, whose fields hold no dataclass: _clean
+    copies every dict and list already, so asdict's deep copy before it is only cost."""
+    return _clean({f.name: getattr(record, f.name) for f in dataclasses.fields(record)})  # type: ignore[no-any-return]
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    """A record's fields without the unset ones: its to_dict() when the same as a parsed value
+    (which holds no None at any depth), at a fraction of dataclasses.asdict's cost."""
+    return {f.name: v for f in dataclasses.fields(record) if (v := getattr(record, f.name)) is not None}
 
 
 def parse_tag_message(message: str, what: str, schemas: tuple[int, ...] = (SCHEMA,)) -> dict[str, Any]:
@@ -350,7 +371,7 @@ class VersionRecord(_TagRecord):
         return {path: meta for path, meta in self.artifacts.items() if is_uri_artifact(meta)}
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
+        return _as_dict(self)
 
     def subject(self) -> str:
         why = self.message.splitlines()[0] if self.message else "registered"
@@ -386,7 +407,7 @@ class PromotionRecord(_TagRecord):
     traffic: int | None = None  # percent of a rollout stage's traffic (schema 2; rules/rollout.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(dataclasses.asdict(self))  # type: ignore[no-any-return]
+        return _as_dict(self)
 
     def subject(self) -> str:
         if self.kind == "rollout":
@@ -468,17 +489,30 @@ def parse_note(raw: bytes, what: str = "note") -> list[dict[str, Any]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(f"{what} is not UTF-8 text") from exc
-    data = _loads(text, what)
+    fast = canonical.loads(text)  # the canonical rendering of `fast`, or None (gitmv.canonical)
+    data = _loads(text, what) if fast is None else fast
     _check_schema(data, what)
     records: list[dict[str, Any]] = validate(NOTE, data, Errors(RecordError, where=what))["record"]
     for rec in records:
         if not isinstance(rec.get("id"), str) or rec.get("kind") not in NOTE_KINDS:
             raise RecordError(f"{what} holds a record without a valid id and kind")
         check_record_shape(rec, what)
+    if fast is not None and _in_note_order(fast, records):
+        return records  # render_note(records) is to_toml(fast), which is the text
     if render_note(records).encode() != raw:
         raise RecordError(f"{what} is not in canonical form (its bytes differ from the records they parse to)",
                           "evidence is written only by git mv-promote; do not edit notes by hand")
     return records
+
+
+def _in_note_order(data: dict[str, Any], records: list[dict[str, Any]]) -> bool:
+    """Whether render_note(records) is to_toml(data) without rendering: `data` holds the schema
+    and exactly these records, with distinct ids, already in canonical (at, id) order."""
+    if set(data) != {"schema", "record"} or not records or not canonical.same(data["record"], records):
+        return False
+    ids = {rec["id"] for rec in records}
+    keys = [_order(rec) for rec in records]
+    return data["schema"] == SCHEMA and len(ids) == len(records) and all(a < b for a, b in itertools.pairwise(keys))
 
 
 def is_finite_number(value: object) -> TypeGuard[float]:

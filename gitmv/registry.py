@@ -85,6 +85,7 @@ class Registry:
         self._sigs: dict[str, SignatureCheck] = {}
         self._notes: dict[str, list[dict]] = {}
         self._notes_checked = False
+        self._raw_notes: dict[str, bytes | None] = {}  # note bytes read ahead by _prefetch
         self._rec_sigs: dict[str, SignatureCheck] = {}
         self._histories: dict[str, list[tuple[int, set[str]]]] = {}
 
@@ -255,10 +256,29 @@ class Registry:
         self._versions[oid] = found
         return found
 
+    def prefetch_versions(self, model: str) -> None:
+        """Read the cached records (and tag signature verdicts) of all of a model's versions in a
+        few queries rather than one per version: listings read them all."""
+        self._prefetch([oid for ref, oid in self.refs_of(model).items() if VERSION_REF_RE.match(ref)])
+
+    def _prefetch(self, oids: list[str]) -> None:
+        if self.cache is None:
+            return
+        keys = oids + [k for k in (self._sig_cache_key("tag", oid) for oid in oids) if k]
+        if self.notes_commit is not None:
+            for oid in oids:  # the notes too: their entries are keyed by the note's bytes
+                if oid not in self._notes and oid not in self._raw_notes:
+                    raw = self.repo.read_note(oid, self.notes_commit)
+                    self._raw_notes[oid] = raw
+                    if raw is not None:
+                        keys.append("note:" + hashlib.sha256(raw).hexdigest())
+        self.cache.prefetch(keys)
+
     def version_summaries(self, model: str) -> list[dict]:
         """One row per version for listings, from validated (canonical) records: a listing never
         shows what the parser would reject."""
         rows = []
+        self.prefetch_versions(model)
         for name in self.versions(model):
             v = self.version(model, name)
             rows.append({"version": name, "tag": v.tag.id, "commit": v.record.commit,
@@ -279,7 +299,9 @@ class Registry:
         return StageEntry(ref, record.seq, tag, record)
 
     def stage_history(self, model: str, stage: str) -> list[StageEntry]:
-        return [self.stage_entry(stage_ref(model, stage, seq), oid) for seq, oid in self.stage_seqs(model, stage)]
+        seqs = self.stage_seqs(model, stage)
+        self._prefetch([oid for _, oid in seqs])
+        return [self.stage_entry(stage_ref(model, stage, seq), oid) for seq, oid in seqs]
 
     def current(self, model: str, stage: str) -> StageEntry | None:
         seqs = self.stage_seqs(model, stage)
@@ -329,7 +351,10 @@ class Registry:
         passed the checks are ever cached."""
         if self.cache is None:
             return notes.read_records(self.repo, self.notes_commit, target)
-        raw = self.repo.read_note(target, self.notes_commit) if self.notes_commit else None
+        if target in self._raw_notes:
+            raw = self._raw_notes.pop(target)  # read ahead by _prefetch, from the same notes commit
+        else:
+            raw = self.repo.read_note(target, self.notes_commit) if self.notes_commit else None
         if raw is None:
             return []
         key = "note:" + hashlib.sha256(raw).hexdigest()

@@ -47,6 +47,8 @@ class Repo:
         self.hook_mode = hook_mode
         self._config: dict[str, list[str]] | None = None
         self._notes_trees: dict = {}
+        # (notes commit, fan-out path) -> subtree: reading many notes parses each fan-out tree once
+        self._note_subtrees: dict = {}
         self.promisor = False  # a partial clone (`open_partial`): missing blobs are fetched on demand
 
     # ------------------------------------------------------------ opening
@@ -454,7 +456,10 @@ class Repo:
         """The note on `target` in the notes commit, whatever its fan-out (flat, 2/38, 2/2/36)."""
         if notes_commit is None:
             return None
-        return _find_note(self._r, self._notes_tree(notes_commit), target, read=self._object)
+        if len(self._note_subtrees) > 4096:
+            self._note_subtrees.clear()
+        return _find_note(self._r, self._notes_tree(notes_commit), target, read=self._object,
+                          subtrees=self._note_subtrees, key=notes_commit)
 
     def note_targets(self, notes_commit: str | None) -> list[str]:
         """Every annotated object id in a notes commit."""
@@ -596,7 +601,8 @@ def _tree_with_files(r, base, files: dict[str, bytes]) -> "pygit2.Oid":
     return builder.write()
 
 
-def _find_note(r, tree, target: str, prefix_len: int = 0, read=None) -> bytes | None:
+def _find_note(r, tree, target: str, prefix_len: int = 0, read=None, subtrees: dict | None = None,
+               key: str = "") -> bytes | None:
     rest = target[prefix_len:]
     try:
         entry = tree[rest]
@@ -606,12 +612,17 @@ def _find_note(r, tree, target: str, prefix_len: int = 0, read=None) -> bytes | 
     except KeyError:
         pass
     if len(rest) > 2:
-        try:
-            sub = r[tree[rest[:2]].id]
-        except KeyError:
-            return None
+        where = (key, target[:prefix_len + 2])
+        sub = subtrees.get(where) if subtrees is not None else None
+        if sub is None:
+            try:
+                sub = r[tree[rest[:2]].id]
+            except KeyError:
+                return None
+            if subtrees is not None and key:
+                subtrees[where] = sub
         if sub.type == ObjectType.TREE:
-            return _find_note(r, sub, target, prefix_len + 2, read)
+            return _find_note(r, sub, target, prefix_len + 2, read, subtrees, key)
     return None
 
 

@@ -115,6 +115,7 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
     events: list[dict[str, Any]] = []
     for name in models:
         check_model_name(name)
+        reg.prefetch_versions(name)
         for vname in reg.versions(name):
             try:
                 v = reg.version(name, vname)

@@ -1,0 +1,49 @@
+"""The record cache (gitmv.cache.RecordCache): a listing's entries read ahead in a few queries
+answer exactly as one query per entry would, and a warm listing shows what a cold one shows."""
+
+from __future__ import annotations
+
+import shutil
+
+from gitmv.cache import CACHE_FILE, RecordCache
+
+
+def filled(git_dir, entries: dict[str, dict]) -> None:
+    cache = RecordCache(git_dir)
+    for key, entry in entries.items():
+        cache.put(key, entry)
+    cache.flush()
+
+
+def test_entries_read_ahead_are_the_entries_read_one_by_one(tmp_path):
+    entries = {f"{i:040x}": {"record": {"n": i}} for i in range(1200)}  # more than one batch
+    filled(tmp_path, entries)
+    ahead, one_by_one = RecordCache(tmp_path), RecordCache(tmp_path)
+    ahead.prefetch(list(entries) + ["f" * 40])
+    assert all(ahead.get(key) == one_by_one.get(key) == entry for key, entry in entries.items())
+
+
+def test_a_key_read_ahead_but_missing_is_a_miss_until_it_is_put(tmp_path):
+    filled(tmp_path, {"a" * 40: {"record": {}}})
+    cache = RecordCache(tmp_path)
+    cache.prefetch(["b" * 40])
+    assert cache.get("b" * 40) is None
+    cache.put("b" * 40, {"record": {"n": 1}})
+    assert cache.get("b" * 40) == {"record": {"n": 1}}
+
+
+def test_reading_ahead_from_a_corrupted_file_is_no_cache(tmp_path):
+    (tmp_path / CACHE_FILE).parent.mkdir(parents=True)
+    (tmp_path / CACHE_FILE).write_bytes(b"not a database" * 100)
+    cache = RecordCache(tmp_path)
+    cache.prefetch(["a" * 40])
+    assert cache.get("a" * 40) is None
+
+
+def test_a_warm_listing_shows_what_a_cold_one_shows(verified_registry):
+    r = verified_registry
+    shutil.rmtree(r.path / ".git" / "mv-promote", ignore_errors=True)
+    cold = [r.mv(*args, "--json").json for args in (["show", "churn"], ["history", "churn"], ["log", "churn"])]
+    warm = [r.mv(*args, "--json").json for args in (["show", "churn"], ["history", "churn"], ["log", "churn"])]
+    assert (r.path / ".git" / CACHE_FILE).exists()
+    assert warm == cold
