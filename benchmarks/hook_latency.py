@@ -23,6 +23,10 @@ first round is a warm-up and is not counted.
 
 Target (issue "Enforcement"): the same latency (±20%) with 100 and with 100,000 existing refs.
 
+For `run.py` (issue "Performance": a push of many version tags is checked in time linear in the
+tags pushed), `add_versions` registers new versions on the client and `measure_many` runs the hook
+alone, and in-process, on a push of the first k of them.
+
 Usage:  python benchmarks/hook_latency.py [--refs 100,100000] [--runs 9] [--quick]
 """
 
@@ -37,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (MV, OUT, Side, alternate, code_version, env_for, fmt_s, git, latest_j, loadavg, median,  # noqa: E402
-                    out_json, register_signed, run, scratch_copy)
+from common import (MV, OUT, Side, alternate, code_version, commit_new_artifact, env_for, fmt_s, git,  # noqa: E402
+                    latest_j, loadavg, median, out_json, register_signed, run, scratch_copy)
 import make_repo  # noqa: E402
 
 ZERO = "0" * 40
@@ -103,12 +107,17 @@ def _push(setup: dict, ref: str, env: dict, hook: bool):
 
 
 def _hook_alone(setup: dict, ref: str, tag: str, env: dict):
+    return _hook_on(setup, f"{ZERO} {tag} {ref}\n", env)
+
+
+def _hook_on(setup: dict, lines: str, env: dict):
+    """The installed pre-receive shim run alone in the bare repository with `lines` on stdin."""
     server = setup["server"]
     hook_env = dict(env, GIT_DIR=".")
-    dt, proc = run([str(server / "hooks" / "pre-receive")], server, hook_env,
-                   input=f"{ZERO} {tag} {ref}\n".encode(), check=False)
+    dt, proc = run([str(server / "hooks" / "pre-receive")], server, hook_env, input=lines.encode(), check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"the hook refused {ref}: {proc.stderr.decode(errors='replace')}")
+        raise RuntimeError(f"the hook refused {lines.split()[2]} (of {lines.count(chr(10))} refs): "
+                           f"{proc.stderr.decode(errors='replace')}")
     return dt, proc
 
 
@@ -139,8 +148,12 @@ print(json.dumps({"wall": walls, "cpu": cpus}))
 def _check_in_process(setup: dict, ref: str, tag: str, env: dict, runs: int) -> dict:
     """The hook's own work without interpreter start-up and imports: the hook's main called
     `runs` times in one process (diagnostic: it is far less noisy than whole processes)."""
-    _, proc = run([sys.executable, "-c", IN_PROCESS, f"{ZERO} {tag} {ref}\n", str(runs)], setup["server"],
-                  dict(env, GIT_DIR="."))
+    return _check_lines_in_process(setup, f"{ZERO} {tag} {ref}\n", env, runs)
+
+
+def _check_lines_in_process(setup: dict, lines: str, env: dict, runs: int) -> dict:
+    """{"wall": [...], "cpu": [...]} of the hook's main called `runs` times on `lines` in one process."""
+    _, proc = run([sys.executable, "-c", IN_PROCESS, lines, str(runs)], setup["server"], dict(env, GIT_DIR="."))
     return json.loads(proc.stdout.decode())
 
 
@@ -186,6 +199,57 @@ def measure(setup: dict, env: dict, runs: int, stages=("staging", "production"),
     return result
 
 
+PENDING = "refs/bench-pending/"  # outside the registry namespace: the hook's fast path lets it through
+
+
+def add_versions(setup: dict, env: dict, count: int, log=print) -> list[tuple[str, str]]:
+    """`count` new signed versions of m3 made on the client (untimed: a commit and a
+    `git mv-promote register` each), the numbers after the prepared version's. Their commits reach
+    the server on main (through the hook) and their tag objects under refs/bench-pending/, so the
+    hook can be run on any first k of them as on a push of k new version tags, the same push every
+    time (no registry ref is ever updated). Returns [(ref, tag id)] in number order."""
+    client = setup["client"]
+    j = latest_j(client, MODEL)
+    made = []
+    for _ in range(count):
+        j += 1
+        commit_new_artifact(client, env, MODEL, j)
+        _, proc = run(MV + ["register", MODEL, "-m", f"bench build {j}", "--json"], client, env)
+        made.append(out_json(proc)["version"])
+    refs = [f"refs/tags/mv/{MODEL}/{v}" for v in made]
+    git(["push", "-q", "--no-verify", "origin", "main", *(f"{r}:{PENDING}{v}" for r, v in zip(refs, made, strict=True))],
+        client, env)
+    ids = git(["rev-parse", *refs], client, env).split()
+    log(f"  {count} new versions of {MODEL} ({made[0]} … {made[-1]}) registered; their tags on the server "
+        f"under {PENDING}")
+    return list(zip(refs, ids, strict=True))
+
+
+def measure_many(setup: dict, env: dict, runs: int, pending: list[tuple[str, str]], counts=(10, 100),
+                 sides: list[Side] | None = None) -> dict:
+    """The hook on a push of the first k pending version tags, for each k in `counts`: the shim
+    process alone ("hook") and, as a diagnostic, its check in-process ("check"), sizes interleaved.
+    {side name: {k: {measurement: {"wall": [...], "cpu": [...]}}}}."""
+    sides = sides or [Side("current", "current", Path(), env, "")]
+    if len(sides) > 1:
+        install_shims(setup, sides)
+    hook = setup["server"] / "hooks" / "pre-receive"
+    stdin = {k: "".join(f"{ZERO} {tag} {ref}\n" for ref, tag in pending[:k]) for k in counts}
+
+    def one(s: Side) -> dict:
+        if len(sides) > 1:
+            shutil.copy2(setup["server"] / f"hooks-{s.name}" / "pre-receive", hook)
+        return {k: _hook_on(setup, stdin[k], s.env) for k in counts}
+
+    got = alternate(sides, runs, one)
+    result: dict = {s.name: {} for s in sides}
+    for s in sides:
+        for k in counts:
+            result[s.name][k] = {"hook": {"wall": list(got[k][s.name]), "cpu": got[k][s.name].cpu},
+                                 "check": _check_lines_in_process(setup, stdin[k], s.env, runs)}
+    return result
+
+
 def run_size(versions: int, runs: int, env: dict | None = None, log=print, sides: list[Side] | None = None) -> dict:
     """`stages` holds the current side's measurements, `sides` every side's (see `measure`);
     the setup is made by `env` (the current code)."""
@@ -194,7 +258,7 @@ def run_size(versions: int, runs: int, env: dict | None = None, log=print, sides
     load = loadavg()
     data = measure(setup, env, runs, sides=sides)
     return {"versions": versions, "refs": setup["refs"], "stages": data["current"], "sides": data,
-            "load": f"{load} -> {loadavg()}"}
+            "load": f"{load} -> {loadavg()}", "setup": setup}
 
 
 def compare(small: dict, large: dict, tolerance: float = TOLERANCE, two_sided: bool = True) -> list[dict]:

@@ -3,8 +3,10 @@
 
 Sections (each prints rows: operation, ours, peer, ratio, target, PASS/FAIL):
   gto        reads and writes at 5,000 versions vs GTO on a twin repository (GTO N=1 by default)
-  git        reads at 5,000 versions vs `git for-each-ref --format='%(refname) %(contents:subject)' refs/tags`
-  scale      `show MODEL VERSION` and the server hook (one-stage-tag push) at 50,000 vs 100 versions
+  git        reads at 5,000 versions (`show`, `history`, `log MODEL`, `check`), cold and warm record cache, vs
+             `git for-each-ref --format='%(refname) %(contents:subject)' refs/tags`
+  scale      `show MODEL VERSION` and the server hook (one-stage-tag push) at 50,000 vs 100 versions; the
+             hook on a push of 100 new version tags vs 10 at 50,000 versions (linear in the tags pushed)
   writes     `register`, `eval`, `promote` at 50,000 vs 100 versions; `eval` on a version with 500 records vs 1
   verify     a full cold `verify` at 5,000 versions, and an incremental one after one new version
   sync       `sync` with nothing to do at 50,000 versions vs `git fetch` + `git push --dry-run` of the same refspecs
@@ -168,15 +170,22 @@ class Bench:
         the other (the cache's format may change between the two)."""
         return {s.name: scratch_copy(src, name if s.name == "current" else f"{name}-{s.name}") for s in self.sides}
 
-    def timed(self, cmd, cwd, runs: int, before=None, **kw) -> dict[str, Times]:
+    def timed(self, cmd, cwd, runs: int, before=None, expect=(0,), warmup: int = 1, **kw) -> dict[str, Times]:
         """{side name: Times} of `cmd` (a list, or side -> list) run in `cwd` (a path, or side name ->
-        path) with each side's environment, sides alternating; `before(side)` is untimed."""
+        path) with each side's environment, sides alternating; `before(side)` is untimed; a run
+        whose exit code is not in `expect` stops the measurement."""
         def one(s: Side) -> dict:
             if before:
                 before(s)
-            return {"t": run(cmd(s) if callable(cmd) else cmd, cwd[s.name] if isinstance(cwd, dict) else cwd,
-                             s.env, **kw)}
-        return alternate(self.sides, runs, one)["t"]
+            args, where = cmd(s) if callable(cmd) else cmd, cwd[s.name] if isinstance(cwd, dict) else cwd
+            if tuple(expect) == (0,):
+                return {"t": run(args, where, s.env, **kw)}
+            t, proc = run(args, where, s.env, check=False, **kw)
+            if proc.returncode not in expect:
+                raise Failed(f"{' '.join(map(str, args))} (in {where}) exited {proc.returncode}, expected "
+                             f"{' or '.join(map(str, expect))}: {proc.stderr.decode(errors='replace')[-2000:]}")
+            return {"t": (t, proc)}
+        return alternate(self.sides, runs, one, warmup=warmup)["t"]
 
 
 # ---------------------------------------------------------------- GTO
@@ -187,6 +196,21 @@ def ensure_gto(log=print) -> None:
     log(f"creating {GTO_VENV} and installing gto with pip (PyPI) ...")
     subprocess.run([sys.executable, "-m", "venv", str(GTO_VENV)], check=True)
     subprocess.run([str(GTO_VENV / "bin" / "pip"), "install", "-q", "gto"], check=True)
+
+
+SLOW_S = 10.0  # a cold read slower than this is timed SLOW_RUNS times instead of --runs
+SLOW_RUNS = 2
+
+
+def expect_check_failures(repo: Path, env: dict, model: str, version: str, failing: dict[str, list[str]]) -> None:
+    """The `check` rows measure the gate as it should run: each stage's dry run fails on exactly
+    the criteria named (untimed, --json), so a row never times an early error."""
+    for stage, names in failing.items():
+        _, proc = run(MV + ["check", model, version, "--stage", stage, "--json"], repo, env, check=False)
+        got = [c["name"] for c in out_json(proc)["criteria"] if not c["passed"]]
+        if got != names or proc.returncode != (1 if names else 0):
+            raise Failed(f"check {model} {version} --stage {stage}: exit {proc.returncode}, failing criteria {got}, "
+                         f"expected {names}")
 
 
 def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: int, gto_timeout: float,
@@ -201,40 +225,64 @@ def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: i
         gto = scratch_copy(gto_src, f"gto-{versions}")
     per_model = versions // len(mv_meta["models"])
     mid = max(1, per_model // 2)
-    reads = [("show", ["show"], ["show"]),
-             ("show MODEL", ["show", MODEL], ["show", MODEL]),
-             ("show MODEL VERSION", ["show", MODEL, f"v{mid}"], ["show", f"{MODEL}@v0.0.{mid}"]),
-             ("history MODEL", ["history", MODEL], ["history", MODEL])]
+    # (label, our arguments, GTO's (None: no GTO peer), the exit codes a correct run has)
+    reads = [("show", ["show"], ["show"], (0,)),
+             ("show MODEL", ["show", MODEL], ["show", MODEL], (0,)),
+             ("show MODEL VERSION", ["show", MODEL, f"v{mid}"], ["show", f"{MODEL}@v0.0.{mid}"], (0,)),
+             ("history MODEL", ["history", MODEL], ["history", MODEL], (0,)),
+             ("log MODEL", ["log", MODEL], None, (0,)),
+             # the gate's dry run for the model's newest version (current in both stages: the
+             # baseline is itself): every criterion is evaluated; staging passes, production fails
+             # only on approvals (the synthetic main line has no reviewed merge), hence exit 1
+             ("check MODEL VERSION", ["check", MODEL, f"v{per_model}", "--stage", "staging"], None,
+              (0,)),
+             ("check MODEL VERSION", ["check", MODEL, f"v{per_model}", "--stage", "production"],
+              None, (1,))]
+    expect_check_failures(mv["current"], bench.cur.env, MODEL, f"v{per_model}", {"staging": [], "production": ["approvals"]})
     fer = timed_runs(FOR_EACH_REF, mv["current"], env, runs)
     fer_med = median(fer)
     print(f"  git for-each-ref (peer of every read): median {fmt_s(fer_med)} over {runs} runs, "
           f"{mv_meta['refs']:,} refs")
     # two states of our derived record cache (.git/mv-promote, gitmv.cache): "cold" = deleted before
     # every run (a fresh clone, or the first read after fetching many versions); "warm" = the
-    # steady state of a used clone, every model listed once before measuring
-    cold = {}
-    for label, ours_args, gto_args in reads:
-        cold[label] = bench.timed(MV + ours_args, mv, runs, before=lambda s: drop_record_cache(mv[s.name]))
-        rep.ab(f"`{' '.join(ours_args)}` at {versions:,} versions, cold record cache", cold[label])
-        if not skip_gto:
+    # steady state of a used clone, every model listed once (and `log MODEL` run once) before measuring
+    cold, notes = {}, {}
+
+    def drop(s: Side) -> None:
+        drop_record_cache(mv[s.name])
+
+    for label, ours_args, gto_args, codes in reads:
+        key = " ".join(ours_args)
+        # a cold read that takes longer than SLOW_S (`log MODEL`: two ssh-keygen runs per version
+        # tag until the verdicts are cached) is timed fewer times; the probe is its warm-up
+        drop(bench.cur)
+        probe, _ = run(MV + ours_args, mv["current"], bench.cur.env, check=False)
+        n = runs if probe < SLOW_S else min(runs, SLOW_RUNS)
+        notes[key] = "" if n == runs else f"({n} runs: one takes {fmt_s(probe)})"
+        cold[key] = bench.timed(MV + ours_args, mv, n, before=drop, expect=codes, warmup=1 if n == runs else 0)
+        rep.ab(f"`{key}` at {versions:,} versions, cold record cache", cold[key], notes[key])
+        if not skip_gto and gto_args:
             try:
                 peer, note = timed_runs([str(GTO)] + gto_args, gto, env, gto_runs, warmup=0, timeout=gto_timeout), ""
             except Failed as exc:
                 peer, note = None, str(exc)[:200]
-            rep.add("gto", f"{label} (`{' '.join(ours_args)}`), ours with a cold record cache", cold[label]["current"],
+            rep.add("gto", f"{label} (`{' '.join(ours_args)}`), ours with a cold record cache", cold[key]["current"],
                     f"`gto {' '.join(gto_args)}`", peer, "≥ 100×", lambda r: r >= 100, note)
     for s in bench.sides:
         fill_s = fill_record_cache(mv[s.name], s.env, mv_meta["models"])
         files, size = cache_size(mv[s.name])
+        log_s, _ = run(MV + ["log", MODEL], mv[s.name], s.env)
         print(f"  record cache filled (every model listed{', ' + s.name if len(bench.sides) > 1 else ''}) in "
-              f"{fill_s:.1f} s: {files:,} files, {size / 1e6:.1f} MB")
-    warm = {label: bench.timed(MV + ours_args, mv, runs) for label, ours_args, _ in reads}
-    for label, ours_args, _ in reads:
-        rep.ab(f"`{' '.join(ours_args)}` at {versions:,} versions, warm record cache", warm[label])
-    for label, ours_args, _ in reads:
-        for state, times in (("warm", warm[label]["current"]), ("cold", cold[label]["current"])):
+              f"{fill_s:.1f} s: {files:,} files, {size / 1e6:.1f} MB; then `log {MODEL}` once (its version tags' "
+              f"signature verdicts, which listings do not check) in {log_s:.1f} s")
+    warm = {" ".join(args): bench.timed(MV + args, mv, runs, expect=codes) for _, args, _, codes in reads}
+    for key, times in warm.items():
+        rep.ab(f"`{key}` at {versions:,} versions, warm record cache", times)
+    for label, ours_args, _, _ in reads:
+        key = " ".join(ours_args)
+        for state, times in (("warm", warm[key]["current"]), ("cold", cold[key]["current"])):
             rep.add("git", f"{label} (`{' '.join(ours_args)}`), {state} record cache", times, "git for-each-ref", fer,
-                    "≤ 3×", lambda r: r <= 3, ratio_of=lambda o, p: o / p)
+                    "≤ 3×", lambda r: r <= 3, notes[key] if state == "cold" else "", ratio_of=lambda o, p: o / p)
 
     # writes (record cache warm, as a used clone has it): each round registers a new signed version
     # of m3 (after committing a new artifact), evaluates it (untimed) and promotes it to staging
@@ -357,7 +405,37 @@ def scale_section(rep: Report, bench: Bench, small: int, large: int, runs: int) 
         rep.add("scale", f"hook's share of the push (median on − median off), one {stage} tag, {large:,} vs {small:,}",
                 share[large], f"same at {small:,} versions", share[small], "(info)", None, ratio_of=lambda o, p: o / p)
     print(f"  load average during the hook rounds: {out[small]['load']} (small), {out[large]['load']} (large)")
+    many_tags_rows(rep, bench, out[large]["setup"], large, runs)
     return out
+
+
+MANY_TAGS = (10, 100)  # a push of this many new version tags at once, the smaller the reference
+
+
+def many_tags_rows(rep: Report, bench: Bench, setup: dict, versions: int, runs: int) -> None:
+    """The hook on a push of 100 new version tags vs one of 10 (issue 19: linear in the tags
+    pushed): the versions are registered on the hook benchmark's client (signed, untimed), their
+    objects put on the server outside the registry namespace, and the shim run alone with the
+    first 10 or 100 of them on stdin, so every run judges the same push."""
+    few, lots = MANY_TAGS
+    print(f"  server hook, a push of {lots} vs {few} new version tags at {versions:,} versions: registering {lots} "
+          "versions ...", flush=True)
+    pending = hook_latency.add_versions(setup, bench.cur.env, lots, log=lambda s: print(s, flush=True))
+    got = hook_latency.measure_many(setup, bench.cur.env, runs, pending, MANY_TAGS,
+                                    sides=bench.sides if len(bench.sides) > 1 else None)
+    limit = lots / few * 1.2  # linear is lots/few; 20% for noise (quadratic would be (lots/few)²)
+    for what, label in (("hook", "server hook process alone"),
+                        ("check", "hook's check in-process, no start-up")):
+        t = {k: Times(got["current"][k][what]["wall"], got["current"][k][what]["cpu"]) for k in MANY_TAGS}
+        a, b = median(t[few]), median(t[lots])
+        note = (f"({fmt_s(b / lots)} vs {fmt_s(a / few)} a tag; {fmt_s((b - a) / (lots - few))} a tag beyond the "
+                f"first {few})")
+        rep.add("scale", f"{label}, a push of {lots} new version tags vs {few}, at {versions:,} versions", t[lots],
+                f"same, {few} new version tags", t[few], f"≤ {limit:g}× (linear: {lots / few:g}×)",
+                lambda r: r <= limit, note, ratio_of=lambda o, p: o / p)
+        for k in MANY_TAGS:
+            rep.ab(f"{label}, a push of {k} new version tags, {versions:,} versions",
+                   {side: Times(st[k][what]["wall"], st[k][what]["cpu"]) for side, st in got.items()})
 
 
 # ---------------------------------------------------------------- writes
