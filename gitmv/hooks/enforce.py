@@ -95,8 +95,7 @@ def _server_branch(repo: Repo) -> str:
     configured = repo.config("mvpromote.protectedBranch")
     if configured:
         return f"refs/heads/{configured}"
-    head = repo.git("symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
-    return head or "refs/heads/main"
+    return repo.head_ref() or "refs/heads/main"
 
 
 def load_server_policy(repo: Repo):
