@@ -95,6 +95,7 @@ class Side:
     root: Path
     env: dict
     entry: str
+    python: str = sys.executable  # the interpreter of `entry` and of the hook shim `hooks install` writes
 
 
 def alternate(sides: list[Side], runs: int, one, warmup: int = 1) -> dict[str, dict[str, Times]]:

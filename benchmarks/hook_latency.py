@@ -12,7 +12,7 @@ reviewed merge of `git mv-promote request` into main signed by a reviewer's key,
 * **push**     `git push --no-verify origin refs/tags/mv/m3/<stage>/<seq>`: the whole push, hook included;
 * **no hook**  the same push with the server's hooks switched off (core.hooksPath -> empty dir):
                what git itself costs at that many refs (ref advertisement, connectivity check);
-* **hook**     the installed hooks/pre-receive shim (`python -m gitmv.hooks pre-receive`) run alone
+* **hook**     the installed hooks/pre-receive shim (`python -I -m gitmv.hooks pre-receive`) run alone
                in the bare repo with the one stdin line `<zero> <tag id> <ref>`;
 * **check**    (diagnostic) `gitmv.hooks.main(["pre-receive"])` called repeatedly inside one Python
                process with the same line: the hook's own work without start-up and imports.
@@ -159,8 +159,8 @@ def _check_lines_in_process(setup: dict, lines: str, env: dict, runs: int) -> di
 
 def install_shims(setup: dict, sides: list[Side]) -> None:
     """Each side's own pre-receive shim, as its `hooks install --server` writes it, kept in
-    server/hooks-<side>/ and copied into hooks/ before that side's runs (its PYTHONPATH, inherited
-    through git push, picks the code)."""
+    server/hooks-<side>/ and copied into hooks/ before that side's runs (the interpreter it names,
+    the side's own, picks the code: baseline.side_python)."""
     server = setup["server"]
     for s in sides:
         run(MV + ["hooks", "install", "--server", str(server)], setup["client"], s.env)

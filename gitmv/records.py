@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Iterable, Self, TypeGuard, TypeVar
 
-import tomli_w
-
 from gitmv import canonical, names
 from gitmv.errors import RecordError
 from gitmv.schema import ANYTHING, BOOLEAN, FINITE, INTEGER, STRING, Array, Errors, Field, Invalid, Map, Problem, Table, Value, \
@@ -107,6 +105,8 @@ def record_payload(rec: dict[str, Any]) -> bytes:
 
 
 def to_toml(data: dict[str, Any]) -> str:
+    import tomli_w  # only when a record is rendered (written, or read back to check it is canonical)
+
     return tomli_w.dumps(_clean(data))
 
 

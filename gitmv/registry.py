@@ -88,6 +88,7 @@ class Registry:
         self._raw_notes: dict[str, bytes | None] = {}  # note bytes read ahead by _prefetch
         self._rec_sigs: dict[str, SignatureCheck] = {}
         self._histories: dict[str, list[tuple[int, set[str]]]] = {}
+        self._stage_listings: dict[str, list[tuple[str, str]]] = {}  # by prefix, in a server hook only
 
     # ------------------------------------------------------------ refs
 
@@ -172,6 +173,12 @@ class Registry:
         prefix = f"{TAG_ROOT}{model}/{stage}/"
         if model in self._model_refs:
             refs = {k: v for k, v in self._model_refs[model].items() if k.startswith(prefix)}
+        elif self.repo.hook_mode:
+            # refs cannot change while a hook checks (git refuses ref updates in the quarantine):
+            # one listing per stage serves the whole push (the gate reads a stage several times)
+            if prefix not in self._stage_listings:
+                self._stage_listings[prefix] = self._registry_refs(prefix)
+            refs = dict(self._stage_listings[prefix])
         else:
             refs = dict(self._registry_refs(prefix))
         refs.update({k: v for k, v in self.overlay.items() if k.startswith(prefix)})

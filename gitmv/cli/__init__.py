@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 
 import click
 
@@ -89,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         code = EXIT_OK
     except Exception:  # a bug: keep the traceback, tell where it is
+        import tempfile  # only on a crash: every command pays for what is imported at the top
+        import traceback
+
         fd, log_path = tempfile.mkstemp(prefix="git-mv-promote-crash-", suffix=".log")
         with os.fdopen(fd, "w") as fh:
             traceback.print_exc(file=fh)

@@ -123,6 +123,15 @@ class Repo:
             return None
         return self._r.head.shorthand
 
+    def head_ref(self) -> str | None:
+        """The ref HEAD names, born or not, as `git symbolic-ref -q HEAD` prints it (None when
+        detached), read in process: the hook asks on every registry push."""
+        try:
+            target = self._r.lookup_reference("HEAD").target
+        except (KeyError, pygit2.GitError):
+            return None
+        return target if isinstance(target, str) else None
+
     # ------------------------------------------------------------ git subprocess
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True, env: dict | None = None

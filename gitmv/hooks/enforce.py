@@ -36,17 +36,19 @@ from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import ZERO, Repo
 from gitmv.names import ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
 from gitmv.git.signing import verify_commit
-from gitmv import approvals
 from gitmv.policy import POLICY_PATH, parse_policy
 from gitmv.registry import Registry
-from gitmv.rules import artifacts as artifact_rules, branch_guard, stage_record
+from gitmv.rules import artifacts as artifact_rules, stage_record
 from gitmv.rules import notes as notes_rules
-from gitmv.rules import promotion as rules
-from gitmv.rules import provenance
 from gitmv.rules import refs as refrules
 from gitmv.rules import rollout as rollout_rules
 from gitmv.rules import soak as soak_rules
 from gitmv.rules.gate import Criterion
+
+# Imported where they are needed, not here: a hook process starts for every push, and a push
+# needs only some of the rules (docs/design.md, "Hook start-up"): rules.branch_guard only when a
+# branch is pushed, the gate (rules.promotion, gitmv.approvals) only for a protected stage or a
+# soak, rules.provenance (R9) only for versions and evidence.
 
 FIX_SIGN = "sign with a key listed in the policy's allowed_signers (git config user.signingkey; gpg.format ssh)"
 
@@ -93,8 +95,7 @@ def _server_branch(repo: Repo) -> str:
     configured = repo.config("mvpromote.protectedBranch")
     if configured:
         return f"refs/heads/{configured}"
-    head = repo.git("symbolic-ref", "-q", "HEAD", check=False).stdout.decode().strip()
-    return head or "refs/heads/main"
+    return repo.head_ref() or "refs/heads/main"
 
 
 def load_server_policy(repo: Repo):
@@ -376,6 +377,8 @@ def _check_new_records(reg: Registry, policy, base: str | None, new: str, protec
     before a rule existed stays readable, and a sync merge that brings server records back in is
     not blamed for them. Every edge was already checked to be append-only, so the tip holds every
     record any pushed notes commit added."""
+    from gitmv.rules import provenance  # R9: only a push of evidence needs it
+
     repo = reg.repo
     for target in sorted(repo.changed_note_targets(base, new)):
         after = notes.read_records(repo, new, target)
@@ -393,6 +396,8 @@ def _check_new_records(reg: Registry, policy, base: str | None, new: str, protec
 
 def _check_new_evals(reg: Registry, policy, target: str, added: list[dict], protected_ref: str,
                      pushed_versions: list[tuple[str, str]]) -> None:
+    from gitmv.rules import provenance  # R9: only a push of evidence needs it
+
     repo = reg.repo
     tag = repo.tag(target)
     match = VERSION_REF_RE.match(f"refs/tags/{tag.name}") if tag else None
@@ -441,6 +446,8 @@ def _check_new_evals(reg: Registry, policy, target: str, added: list[dict], prot
 def _eval_command_at(repo: Repo, commit: str, model: str, policy=None) -> tuple[str, str] | None:
     """(the eval command of `model`, its digest with the files it names) as of `commit`: under the
     policy committed there, or under `policy` when given (the server's, read from that commit)."""
+    from gitmv.rules import provenance  # R9: only a push of evidence needs it
+
     if policy is None:
         raw = repo.blob_at(commit, POLICY_PATH)
         if raw is None:
@@ -531,6 +538,8 @@ def _check_version_tag(reg: Registry, mp, tag, ref: str) -> None:
     # R9: outside the research tier the version must be retrievable at its commit, as `register`
     # demands: committed there, or pinned by DVC there (a .dvc file or a dvc.lock out); artifacts
     # recorded by URI are never fetched by this tool and answer to the tier rule above instead
+    from gitmv.rules import provenance  # R9: only a push of a version needs it
+
     facts = {path: provenance.ArtifactFacts(sha, None if sha is not None else _dvc_pin(reg.repo, commit, path))
              for path, sha in committed.items()}
     problems = provenance.artifact_problems(stored, facts, commit)
@@ -634,6 +643,8 @@ def _check_soak(reg: Registry, policy, mp, record, stage: str, ref: str, at: int
     the soak stage as it is live before the push, as the gate's own check is: a canary tag that
     never reached the server never served traffic from it."""
     if record.kind == "promote" and soak_rules.applies(policy, mp.gate.soak, stage, record.kind):
+        from gitmv.rules import promotion as rules  # the gate: only when a soak applies
+
         found = rules.soak_criterion(reg.before_stage_overlay(), mp.name, record.version, at)
         if not found.passed:
             raise Refusal(ref, "R1 soak", f"{found.name}: {found.detail}", _soak_fix(mp.name, record.version, stage))
@@ -647,6 +658,9 @@ def _soak_fix(model: str, version: str, stage: str) -> str:
 def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str, at: int):
     """The gate (or rollback or rollout rules) over the server's state, at the stage tag's time;
     refuses when it fails."""
+    from gitmv import approvals  # the gate: only a protected stage needs it
+    from gitmv.rules import promotion as rules
+
     model = mp.name
     check = lambda r, v, s, n: approvals.check(r, v, s, n)  # noqa: E731  (reads reg.protected_ref)
     if record.kind == "rollback":
@@ -685,7 +699,6 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str, at: 
 # ---------------------------------------------------------------- R7 the protected branch
 
 SIDE_LIMIT = 5000  # commits on a merged side; a longer side is refused rather than half-examined
-GUARDED_PREFIXES = [branch_guard.PROMOTIONS]
 
 
 def protected_branch_state(repo: Repo):
@@ -724,6 +737,8 @@ def check_protected_branch(repo: Repo, updates: list[tuple[str, str, str]]) -> l
     heads = [u for u in updates if u[2].startswith("refs/heads/")]
     if not heads:
         return []
+    from gitmv.rules import branch_guard  # R7: only a push of a branch needs it
+
     refs, policy, signers, hosts, error = protected_branch_state(repo)
     if error is not None:  # fail closed for the guarded branches (all branches when unknown)
         return [Refusal(ref, branch_guard.RULE, f"the server's policy cannot be read: {error.cause}",
@@ -738,8 +753,11 @@ def check_protected_branch(repo: Repo, updates: list[tuple[str, str, str]]) -> l
 
 
 def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: str, ref: str):
+    from gitmv import approvals  # R7: only a push of a branch needs these
+    from gitmv.rules import branch_guard
     from gitmv.rules.branch_guard import BranchCommit, Change, UpdateFacts
 
+    guarded = [branch_guard.PROMOTIONS]
     if new == ZERO:
         return UpdateFacts(ref, deleting=True)
     new_policy, policy_error = None, None
@@ -763,12 +781,12 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
     tip_changes: tuple[str, ...] = ()
     on_chain = True
     if old != ZERO:
-        tip_changes = tuple(repo.changed_paths(old, new, paths, GUARDED_PREFIXES))
+        tip_changes = tuple(repo.changed_paths(old, new, paths, guarded))
         on_chain = old == new or any(repo.commit_info(c)["parents"][:1] == [old] for c in chain)
     for cid in chain:
         info = repo.commit_info(cid)
         parents = info["parents"]
-        changed = repo.changed_paths(parents[0] if parents else None, cid, paths, GUARDED_PREFIXES)
+        changed = repo.changed_paths(parents[0] if parents else None, cid, paths, guarded)
         if not changed:
             continue
         changes = []
@@ -790,7 +808,7 @@ def _branch_facts(repo: Repo, refs: set, policy, signers, hosts, old: str, new: 
             sinfo = repo.commit_info(sc["id"])
             sp = sinfo["parents"]
             bindings = branch_guard.approve_bindings(sinfo["message"])
-            touched = repo.changed_paths(sp[0] if sp else None, sc["id"], paths, GUARDED_PREFIXES)
+            touched = repo.changed_paths(sp[0] if sp else None, sc["id"], paths, guarded)
             if not bindings and not touched:
                 continue
             sig = verify_commit(repo.read_raw(sc["id"]), signers)

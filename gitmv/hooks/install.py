@@ -1,8 +1,14 @@
 """Installing the hook shims: client `pre-push`, server `pre-receive` (the authority).
 
-A shim is a few lines of sh that exec the hook entry point (`python -m gitmv.hooks`) with the
-interpreter that has gitmv installed. An existing hook is never overwritten: it is moved aside
-to `<hook>.mv-promote-chained`, run first by the shim, and restored by uninstall.
+A shim is a few lines of sh that exec the hook entry point (`python -I -m gitmv.hooks`) with the
+interpreter that has gitmv installed. `-I` (isolated mode): no PYTHON* variable of the host or
+the pusher, no user site-packages and not the repository directory decide which code checks the
+push, and bytecode is written even where PYTHONDONTWRITEBYTECODE is set. Before a shim is
+written, that interpreter is started once as the shim starts it (`check_interpreter`): a hook
+that could not import gitmv is refused at install rather than failing every push, and gitmv's
+bytecode is compiled then, so a hook user who cannot write `__pycache__` does not compile every
+module on every push. An existing hook is never overwritten: it is moved aside to
+`<hook>.mv-promote-chained`, run first by the shim, and restored by uninstall.
 
 gitolite manages `hooks/` itself, so a gitolite repository (recognised by gitolite's `update`
 hook) is handled differently: gitolite's hooks are never moved. When `pre-receive` is gitolite's
@@ -15,6 +21,7 @@ and says so.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -27,6 +34,8 @@ MARKER = "# git-mv-promote hook shim"
 CHAINED_SUFFIX = ".mv-promote-chained"
 CLIENT_HOOKS = ("pre-push",)
 SERVER_HOOKS = ("pre-receive",)
+PY_FLAGS = "-I"  # isolated mode: what the environment and the working directory cannot steer (module docstring)
+HOOK_DEPENDENCIES = ("pygit2", "tomli_w")  # what the check needs beyond gitmv (the fast path needs neither)
 
 
 def shim(hook: str, python: str | None = None) -> str:
@@ -41,11 +50,45 @@ if [ -x "$chained" ]; then
     input=$(cat)
     printf '%s\\n' "$input" | "$chained" "$@" || exit $?
     # not exec: inside a pipeline it would only replace the subshell and fall through
-    printf '%s\\n' "$input" | "$PY" -m gitmv.hooks {hook} "$@"
+    printf '%s\\n' "$input" | "$PY" {PY_FLAGS} -m gitmv.hooks {hook} "$@"
     exit $?
 fi
-exec "$PY" -m gitmv.hooks {hook} "$@"
+exec "$PY" {PY_FLAGS} -m gitmv.hooks {hook} "$@"
 """
+
+
+# Run by the hook's interpreter, started as the shim starts it: where it finds gitmv, which of the
+# hook's dependencies it lacks, and whether gitmv's bytecode is on disk (compiled now if missing).
+_PROBE = f"""\
+import compileall, importlib.util, json, os
+import gitmv.hooks.entry
+package = os.path.dirname(os.path.dirname(gitmv.hooks.entry.__file__))
+missing = [name for name in {HOOK_DEPENDENCIES!r} if importlib.util.find_spec(name) is None]
+print(json.dumps({{"package": package, "missing": missing, "bytecode": compileall.compile_dir(package, quiet=2)}}))
+"""
+
+
+def check_interpreter(python: str | None = None) -> list[str]:
+    """Start the hook's interpreter once as the shim will: raise MvError when the hook could not
+    run there (gitmv or a dependency only reachable through PYTHONPATH, the user site-packages or
+    the current directory, which `-I` ignores); return a warning when gitmv's bytecode cannot be
+    written (every push would then compile it: ~50 ms on the benchmark machine, docs/hooks.md)."""
+    from gitmv import proc  # the probe's one child
+
+    py = python or sys.executable or "python3"
+    fix = (f"install git-mv-promote into the site-packages of {py} (a virtualenv, not --user or PYTHONPATH: "
+           "the hook runs it with -I), or run 'hooks install' with the Python that has it")
+    done = proc.run([py, PY_FLAGS, "-c", _PROBE], env=None)
+    if not done.ok:
+        raise MvError(f"the hook's interpreter cannot start the hook: '{py} {PY_FLAGS}' says "
+                      f"{done.last_line() or f'exit {done.returncode}'}", fix)
+    found = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    if found["missing"]:
+        raise MvError(f"the hook's interpreter '{py} {PY_FLAGS}' lacks {', '.join(found['missing'])}", fix)
+    if not found["bytecode"]:
+        return [f"gitmv's bytecode could not be written under {found['package']}: the hook will compile its "
+                f"modules on every push; run '{py} -m compileall {found['package']}' as the owner of that directory"]
+    return []
 
 
 def _hooks_dir(repo: Repo) -> Path:

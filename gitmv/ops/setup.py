@@ -20,6 +20,10 @@ def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = Fal
         raise UsageError("init needs a work tree", "run it in a clone, not in a bare repository")
     if model:
         check_model_name(model)
+    from gitmv.hooks import install as hooks_install
+
+    # before anything is written: a hook that could not start is refused, not installed
+    warnings = hooks_install.check_interpreter() if install_hook else []
     done = []
     policy_file = repo.workdir / POLICY_PATH
     if policy_file.exists():
@@ -33,12 +37,10 @@ def init(model: str | None = None, artifacts: tuple = (), add_signer: bool = Fal
     if add_signer:
         done.append(add_allowed_signer(repo, policy_file))
     if install_hook:
-        from gitmv.hooks import install as hooks_install
-
         done.extend(hooks_install.install_client(repo))
     # only paths that exist: `git add` of a missing path fails and adds nothing
     paths = " ".join(p for p in (POLICY_PATH, ".mv-promote") if (repo.workdir / p).exists())
-    return {"done": done, "next": [f"git add {paths} && git commit -m 'Add mv-promote policy'"], "warnings": []}
+    return {"done": done, "next": [f"git add {paths} && git commit -m 'Add mv-promote policy'"], "warnings": warnings}
 
 
 def install_hooks(server: str | None = None, path: str | os.PathLike = ".") -> dict:
@@ -46,8 +48,9 @@ def install_hooks(server: str | None = None, path: str | os.PathLike = ".") -> d
     pre-receive hook of that bare repository. `done` is empty when it was installed already."""
     from gitmv.hooks import install as hooks_install
 
+    warnings = hooks_install.check_interpreter()  # before anything is written: a hook that could not start is refused
     done = hooks_install.install_server(server) if server else hooks_install.install_client(Repo.discover(path))
-    return {"done": done, "warnings": []}
+    return {"done": done, "warnings": warnings}
 
 
 def hooks_status(server: str | None = None, path: str | os.PathLike = ".") -> dict:
