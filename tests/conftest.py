@@ -201,7 +201,8 @@ def mv_proc():
 class ModelRepo:
     """A repository with the test policy committed, alice allowed to sign, and an eval script."""
 
-    def __init__(self, path: Path, keys: Keys, policy: str = POLICY, signers: tuple[str, ...] = ("alice",)):
+    def __init__(self, path: Path, keys: Keys, policy: str = POLICY, signers: tuple[str, ...] = ("alice",),
+                 extra_signers: str = ""):
         self.path = path
         self.keys = keys
         path.mkdir(parents=True, exist_ok=True)
@@ -209,7 +210,8 @@ class ModelRepo:
         (path / "eval.py").write_text(EVAL_SCRIPT)
         (path / ".mv-promote.toml").write_text(policy)
         (path / ".mv-promote").mkdir(exist_ok=True)
-        (path / ".mv-promote" / "allowed_signers").write_text("".join(keys.allowed_line(k) for k in signers))
+        (path / ".mv-promote" / "allowed_signers").write_text(
+            "".join(keys.allowed_line(k) for k in signers) + extra_signers)
         self.commit("Add policy")
 
     def git(self, *args, check=True) -> str:
@@ -317,10 +319,11 @@ def accepted(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def published_repo(server: Server, tmp_path: Path, keys: Keys, stages=("staging", "production")) -> ModelRepo:
+def published_repo(server: Server, tmp_path: Path, keys: Keys, stages=("staging", "production"),
+                   extra_signers: str = "") -> ModelRepo:
     """alice's clone: policy on main, v1 (auc 0.85, eu 0.80) evaluated and promoted to `stages`,
-    all pushed to `server`."""
-    repo = ModelRepo(tmp_path / "alice", keys)
+    all pushed to `server`. `extra_signers`: more allowed-signers lines, as written."""
+    repo = ModelRepo(tmp_path / "alice", keys, extra_signers=extra_signers)
     repo.git("remote", "add", "origin", server.url)
     accepted(push(repo, "main"))
     v1 = repo.version(0.85, 0.80)

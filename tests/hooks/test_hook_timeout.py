@@ -1,8 +1,10 @@
 """The server hook's time limit fails closed: a check that does not finish within
 MV_PROMOTE_HOOK_TIMEOUT seconds refuses the push, says so, and leaves the server's refs as they were.
 
-The hang is real: `ssh-keygen` (which the hook runs to check a tag's signature) is, for this push
-only, a program that blocks opening a FIFO nobody writes. The push goes to a bare repository by
+The hang is real: `ssh-keygen` is, for this push only, a program that blocks opening a FIFO nobody
+writes. The hook checks signatures in process only when it understands the whole allowed-signers
+file; this one also lists a legacy DSA key, which sends every check to `ssh-keygen`, as it would on
+a server whose signers file has lines outside that subset. The push goes to a bare repository by
 path, so `git receive-pack` and its hook run with this test's environment."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import subprocess
 
 from conftest import Server, accepted, push, published_repo, run_mv
 from gitservers import make_bare
@@ -19,7 +22,7 @@ def test_a_check_that_does_not_finish_in_time_refuses_the_push(tmp_path, keys, m
     bare = make_bare(tmp_path, "models.git")
     run_mv("hooks", "install", "--server", str(bare), cwd=tmp_path)
     server = Server(bare, str(bare))
-    alice = published_repo(server, tmp_path, keys, stages=("staging",))
+    alice = published_repo(server, tmp_path, keys, stages=("staging",), extra_signers=_legacy_dsa_line(tmp_path))
     v2 = alice.version(0.90, 0.85)
     before = server.refs()
 
@@ -44,6 +47,13 @@ def test_a_check_that_does_not_finish_in_time_refuses_the_push(tmp_path, keys, m
     monkeypatch.delenv("MV_PROMOTE_HOOK_TIMEOUT")
     monkeypatch.setenv("PATH", os.environ["PATH"].split(os.pathsep, 1)[1])
     accepted(push(alice, f"refs/tags/mv/churn/{v2}"))  # the same push, without the hang, is accepted
+
+
+def _legacy_dsa_line(tmp_path) -> str:
+    key = tmp_path / "legacy-dsa"
+    subprocess.run(["ssh-keygen", "-q", "-t", "dsa", "-N", "", "-f", str(key)], check=True)
+    public = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    return f'legacy@example.com namespaces="git" {public}\n'
 
 
 def _release(fifo) -> None:
