@@ -26,7 +26,7 @@ run works on throw-away copies under benchmarks/out/scratch/. Subprocesses get a
 environment (private HOME with an ssh signing key, GIT_CONFIG_NOSYSTEM=1, no GIT_* variables).
 GTO runs from its own virtualenv, benchmarks/.venv-gto (created on first use with pip).
 
-Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,git,scale,writes,verify,sync,hash,startup,deploy] [--skip-gto]
+Usage:  python benchmarks/run.py [--quick] [--runs N] [--only gto,reads,scale,hook,writes,verify,sync,hash,startup,deploy] [--skip-gto]
                                 [--baseline REV [--tolerance 0.10]]
 """
 
@@ -213,16 +213,11 @@ def expect_check_failures(repo: Path, env: dict, model: str, version: str, faili
                          f"expected {names}")
 
 
-def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: int, gto_timeout: float,
-                skip_gto: bool) -> None:
-    print(f"\n== reads and writes at {versions:,} versions: ours vs GTO (GTO N={gto_runs}) and vs git for-each-ref")
+def read_rows(rep: Report, bench: Bench, section: str, versions: int, runs: int, mv: dict, mv_meta: dict,
+              gto: Path | None, gto_runs: int, gto_timeout: float) -> None:
+    """Every read command, cold and warm record cache, against `git for-each-ref` (rows in
+    `section`) and, with `gto`, against GTO (rows in "gto")."""
     env = bench.env
-    mv_src, mv_meta = make_repo.cached(versions, "mv")
-    mv = bench.copies(mv_src, f"mv-{versions}")
-    if not skip_gto:
-        ensure_gto()
-        gto_src, _ = make_repo.cached(versions, "gto")
-        gto = scratch_copy(gto_src, f"gto-{versions}")
     per_model = versions // len(mv_meta["models"])
     mid = max(1, per_model // 2)
     # (label, our arguments, GTO's (None: no GTO peer), the exit codes a correct run has)
@@ -261,7 +256,7 @@ def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: i
         notes[key] = "" if n == runs else f"({n} runs: one takes {fmt_s(probe)})"
         cold[key] = bench.timed(MV + ours_args, mv, n, before=drop, expect=codes, warmup=1 if n == runs else 0)
         rep.ab(f"`{key}` at {versions:,} versions, cold record cache", cold[key], notes[key])
-        if not skip_gto and gto_args:
+        if gto is not None and gto_args:
             try:
                 peer, note = timed_runs([str(GTO)] + gto_args, gto, env, gto_runs, warmup=0, timeout=gto_timeout), ""
             except Failed as exc:
@@ -281,8 +276,22 @@ def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: i
     for label, ours_args, _, _ in reads:
         key = " ".join(ours_args)
         for state, times in (("warm", warm[key]["current"]), ("cold", cold[key]["current"])):
-            rep.add("git", f"{label} (`{' '.join(ours_args)}`), {state} record cache", times, "git for-each-ref", fer,
+            rep.add(section, f"{label} (`{' '.join(ours_args)}`), {state} record cache", times, "git for-each-ref", fer,
                     "≤ 3×", lambda r: r <= 3, notes[key] if state == "cold" else "", ratio_of=lambda o, p: o / p)
+
+
+def gto_section(rep: Report, bench: Bench, versions: int, runs: int, gto_runs: int, gto_timeout: float,
+                skip_gto: bool) -> None:
+    print(f"\n== reads and writes at {versions:,} versions: ours vs GTO (GTO N={gto_runs}) and vs git for-each-ref")
+    env = bench.env
+    mv_src, mv_meta = make_repo.cached(versions, "mv")
+    mv = bench.copies(mv_src, f"mv-{versions}")
+    gto = None
+    if not skip_gto:
+        ensure_gto()
+        gto_src, _ = make_repo.cached(versions, "gto")
+        gto = scratch_copy(gto_src, f"gto-{versions}")
+    read_rows(rep, bench, "git", versions, runs, mv, mv_meta, gto, gto_runs, gto_timeout)
 
     # writes (record cache warm, as a used clone has it): each round registers a new signed version
     # of m3 (after committing a new artifact), evaluates it (untimed) and promotes it to staging
@@ -407,6 +416,50 @@ def scale_section(rep: Report, bench: Bench, small: int, large: int, runs: int) 
     print(f"  load average during the hook rounds: {out[small]['load']} (small), {out[large]['load']} (large)")
     many_tags_rows(rep, bench, out[large]["setup"], large, runs)
     return out
+
+
+def reads_section(rep: Report, bench: Bench, versions: int, runs: int) -> None:
+    """The read rows of the gto section at the large registry (issue 19: within 3× of
+    `git for-each-ref` at 5,000 and at 50,000 versions), without GTO and writes."""
+    print(f"\n== reads at {versions:,} versions vs git for-each-ref")
+    mv_src, mv_meta = make_repo.cached(versions, "mv")
+    read_rows(rep, bench, "reads", versions, runs, bench.copies(mv_src, f"mv-{versions}"), mv_meta, None, 0, 0)
+
+
+HOOK_REFS = (100, 100_000)  # issue 19: a one-stage-tag push, 100 vs 100,000 existing refs
+HOOK_LIMIT_S = 0.150  # and under this at 100,000 refs, on the benchmark machine
+
+
+def hook_section(rep: Report, bench: Bench, runs: int, sizes: tuple[int, int] = HOOK_REFS) -> None:
+    """`hook_latency.py` at 100 and 100,000 refs: the installed hook process alone on a push of
+    one staging (unprotected) and one production (full gate) tag."""
+    small, large = sizes
+    print(f"\n== server hook, one stage tag: {small:,} vs {large:,} existing refs")
+    out = {}
+    for refs in sizes:
+        out[refs] = hook_latency.run_size(make_repo.versions_for_refs(refs), runs, bench.cur.env,
+                                          log=lambda s: print(s, flush=True),
+                                          sides=bench.sides if len(bench.sides) > 1 else None)
+    n_small, n_large = out[small]["refs"], out[large]["refs"]
+    for stage in ("staging", "production"):
+        for what, label in (("hook", "server hook process alone"),
+                            ("check", "hook's check in-process, no start-up (diagnostic)")):
+            t = {refs: Times(out[refs]["stages"][stage][what]["wall"], out[refs]["stages"][stage][what]["cpu"])
+                 for refs in sizes}
+            info = what == "check"
+            rep.add("hook", f"{label}, one {stage} tag, {n_large:,} vs {n_small:,} refs", t[large],
+                    f"same at {n_small:,} refs", t[small], "(info)" if info else "≤ 1.3×",
+                    None if info else (lambda r: r <= 1.3), ratio_of=lambda o, p: o / p)
+            if not info:
+                rep.add("hook", f"{label}, one {stage} tag, at {n_large:,} refs", t[large],
+                        "the issue's limit", Times([HOOK_LIMIT_S]), f"< {HOOK_LIMIT_S * 1000:.0f} ms",
+                        lambda r: r < 1, ratio_of=lambda o, p: o / p)
+            for refs in sizes:
+                rep.ab(f"{label}, one {stage} tag, {out[refs]['refs']:,} refs",
+                       {side: Times(st[stage][what]["wall"], st[stage][what]["cpu"])
+                        for side, st in out[refs]["sides"].items()})
+    print(f"  load average during the hook rounds: {out[small]['load']} ({n_small:,} refs), "
+          f"{out[large]['load']} ({n_large:,} refs)")
 
 
 MANY_TAGS = (10, 100)  # a push of this many new version tags at once, the smaller the reference
@@ -828,7 +881,7 @@ def main() -> int:
     ap.add_argument("--versions", type=int, help="size of the GTO comparison (default 5,000; quick 500)")
     ap.add_argument("--scale", default=None, help="small,large versions for the scaling checks (default 100,50000)")
     ap.add_argument("--mib", type=int, help="artifact size for the hashing check (default 1024; quick 64)")
-    ap.add_argument("--only", default="gto,scale,writes,verify,sync,hash,startup,deploy", help="sections to run (gto includes the git section)")
+    ap.add_argument("--only", default="gto,reads,scale,hook,writes,verify,sync,hash,startup,deploy", help="sections to run (gto includes the git section)")
     ap.add_argument("--baseline", metavar="REV", help="also run REV's code (a throw-away worktree), alternating with "
                     "the current code, and compare them (ratio current/baseline)")
     ap.add_argument("--tolerance", type=float, default=0.10,
@@ -861,9 +914,12 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
     if base_meta:
         print(f"current vs {rep.baseline}: ratio current/baseline, {rep.rule()}")
     sections: dict[str, dict] = {}
+    hook_refs = (100, 5000) if args.quick else HOOK_REFS
     stamp = time.strftime("%Y%m%d-%H%M%S")
     titles = {"gto": f"vs GTO at {versions:,} versions", "git": f"vs git for-each-ref at {versions:,} versions",
+              "reads": f"vs git for-each-ref at {large:,} versions",
               "scale": f"scaling {small:,} -> {large:,} versions",
+              "hook": f"server hook at {hook_refs[0]:,} vs {hook_refs[1]:,} refs",
               "writes": f"writes {small:,} -> {large:,} versions",
               "verify": f"verify at {versions:,} versions",
               "sync": f"sync at {large:,} versions", "hash": f"hashing {mib} MiB", "startup": "start-up",
@@ -900,7 +956,9 @@ def measure_all(args, bench: Bench, base_meta: dict | None, info: dict, started:
 
     for name, fn in (("gto", lambda: gto_section(rep, bench, versions, runs, args.gto_runs, args.gto_timeout,
                                                  args.skip_gto)),
+                     ("reads", lambda: reads_section(rep, bench, large, runs)),
                      ("scale", lambda: scale_section(rep, bench, small, large, runs)),
+                     ("hook", lambda: hook_section(rep, bench, runs, hook_refs)),
                      ("writes", lambda: writes_section(rep, bench, small, large, runs)),
                      ("verify", lambda: verify_section(rep, bench, versions, runs)),
                      ("sync", lambda: sync_section(rep, bench, large, runs)),
