@@ -856,10 +856,14 @@ def imports_rows(rep: Report, bench: Bench, tiny: dict[str, Path], runs: int) ->
 # ---------------------------------------------------------------- main
 
 def make_bench(env: dict, rev: str | None) -> tuple[Bench, dict | None]:
-    """The current side alone (the installed entry point, as a user runs it), or with --baseline
-    the current and the baseline side, both run from their trees (baseline.py)."""
+    """The current side alone, or with --baseline the current and the baseline side, each run
+    from its tree by its own small virtualenv (baseline.py), as a user's venv or pipx install
+    runs it: no other site-packages' .pth start-up hooks (an editable install's finder, this
+    sandbox's certificate hook) are timed as ours."""
     if not rev:
-        return Bench(env, [Side("current", "current", ROOT, env, str(Path(sys.executable).parent / "git-mv-promote"))]), None
+        cur = baseline.make_side("current", "current", ROOT, env)
+        print(f"  current: gitmv from {baseline.check(cur, OUT)}")
+        return Bench(env, [cur]), None
     sha, subject = baseline.resolve(rev)
     print(f"baseline: {rev} = {sha[:10]} {subject!r}, checked out into a throw-away worktree ...", flush=True)
     tree = baseline.checkout(sha)
