@@ -324,6 +324,13 @@ class _TagRecord:
         record._check_coherent(what)
         return record
 
+    @classmethod
+    def from_checked(cls, data: dict[str, Any]) -> Self:
+        """The record whose `to_dict` is `data`, for a dict `from_dict` accepted before (the record
+        cache keeps only those): built without checking it again, which a listing of thousands of
+        versions would pay for each. A dict of another shape raises TypeError."""
+        return cls(**data)
+
     def _check_coherent(self, what: str) -> None:
         """Claims that only make sense together (a record type says which)."""
 

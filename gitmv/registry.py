@@ -85,7 +85,7 @@ class Registry:
         self._sigs: dict[str, SignatureCheck] = {}
         self._notes: dict[str, list[dict]] = {}
         self._notes_checked = False
-        self._raw_notes: dict[str, bytes | None] = {}  # note bytes read ahead by _prefetch
+        self._note_blobs: dict[str, str | None] = {}  # note blob ids looked up ahead by _prefetch
         self._rec_sigs: dict[str, SignatureCheck] = {}
         self._histories: dict[str, list[tuple[int, set[str]]]] = {}
         self._stage_listings: dict[str, list[tuple[str, str]]] = {}  # by prefix, in a server hook only
@@ -237,7 +237,10 @@ class Registry:
         if hit is not None and isinstance(hit.get("record"), dict):
             cached = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
                              raw=b"", tagger_time=hit["tagger_time"])
-            return cached, cls.from_dict(hit["record"], what)
+            try:
+                return cached, cls.from_checked(hit["record"])
+            except TypeError:  # an entry of another shape (an older format): check it as read
+                return cached, cls.from_dict(hit["record"], what)
         tag = self.repo.tag(oid, ref)
         if tag is None:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
@@ -273,12 +276,12 @@ class Registry:
             return
         keys = oids + [k for k in (self._sig_cache_key("tag", oid) for oid in oids) if k]
         if self.notes_commit is not None:
-            for oid in oids:  # the notes too: their entries are keyed by the note's bytes
-                if oid not in self._notes and oid not in self._raw_notes:
-                    raw = self.repo.read_note(oid, self.notes_commit)
-                    self._raw_notes[oid] = raw
-                    if raw is not None:
-                        keys.append("note:" + hashlib.sha256(raw).hexdigest())
+            for oid in oids:  # the notes too: their entries are keyed by the note blob's id
+                if oid not in self._notes and oid not in self._note_blobs:
+                    blob = self.repo.note_blob_id(oid, self.notes_commit)
+                    self._note_blobs[oid] = blob
+                    if blob is not None:
+                        keys.append(notes.NOTE_KEY + blob)
         self.cache.prefetch(keys)
 
     def version_summaries(self, model: str) -> list[dict]:
@@ -354,20 +357,23 @@ class Registry:
 
     def _read_note(self, target: str) -> list[dict]:
         """The note's records, validated (canonical, well-shaped). With a record cache, keyed by the
-        note's content hash: the same bytes always parse to the same records, and only bytes that
-        passed the checks are ever cached."""
+        note blob's object id: the same id is the same bytes, which always parse to the same
+        records, and only bytes that passed the checks are ever cached; a warm read never reads
+        the blob."""
         if self.cache is None:
             return notes.read_records(self.repo, self.notes_commit, target)
-        if target in self._raw_notes:
-            raw = self._raw_notes.pop(target)  # read ahead by _prefetch, from the same notes commit
+        if target in self._note_blobs:
+            blob = self._note_blobs.pop(target)  # looked up ahead by _prefetch, in the same notes commit
         else:
-            raw = self.repo.read_note(target, self.notes_commit) if self.notes_commit else None
-        if raw is None:
+            blob = self.repo.note_blob_id(target, self.notes_commit)
+        if blob is None:
             return []
-        key = "note:" + hashlib.sha256(raw).hexdigest()
+        key = notes.NOTE_KEY + blob
         hit = self.cache.get(key)
         if hit is not None and isinstance(hit.get("records"), list):
             return hit["records"]
+        raw = self.repo.read_note(target, self.notes_commit)
+        assert raw is not None  # the blob just found
         found = records.parse_note(raw, f"note on {target[:12]}")
         self.cache.put(key, {"records": found})
         return found

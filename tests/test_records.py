@@ -620,3 +620,20 @@ def test_appending_a_record_whose_id_is_already_in_the_note_is_left_to_a_full_re
     again = {**have[-1], "at": "2026-01-01T00:00:59Z"}  # a later copy under an id the note holds
     raw = records.render_note(have).encode()
     assert records.append_to_note(raw, records.note_end(have), [again]) is None
+
+
+@pytest.mark.parametrize("golden_file, cls", [("version_record.toml", VersionRecord),
+                                               ("version_record_uri.toml", VersionRecord),
+                                               ("promotion_record.toml", PromotionRecord),
+                                               ("rollout_record.toml", PromotionRecord)])
+def test_a_record_rebuilt_from_its_checked_dict_is_the_record_the_checks_build(golden_file, cls):
+    """What the record cache relies on: `from_checked(to_dict())` skips the checks, not a field."""
+    checked = cls.from_dict(tomllib.loads((GOLDEN / golden_file).read_text()))
+    assert cls.from_checked(checked.to_dict()) == checked
+
+
+def test_a_dict_of_another_shape_is_refused_by_from_checked():
+    data = version_record().to_dict()
+    data["retired_field"] = 1
+    with pytest.raises(TypeError):
+        VersionRecord.from_checked(data)

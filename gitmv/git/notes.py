@@ -65,6 +65,9 @@ def append(repo: Repo, target: str, new_records: list[dict], message: str, ref: 
 # "this note's bytes are canonical and end with the record (at, id)": what appending needs to know
 # of a note without parsing it, keyed by the bytes' hash (so never stale), in the record cache
 _END_KEY = "note-end:"
+# a note's validated records in canonical order (Registry._read_note), keyed by the note blob's
+# object id: a listing looks the id up in the notes tree and never reads the blob when it is known
+NOTE_KEY = "note:"
 
 
 def _appended(cache: "NoteCache | None", raw: bytes, new_records: list[dict]) -> bytes | None:
@@ -77,7 +80,7 @@ def _appended(cache: "NoteCache | None", raw: bytes, new_records: list[dict]) ->
     hit = cache.get(_END_KEY + digest)
     end = hit.get("end") if hit else None
     if not (isinstance(end, list) and len(end) == 2 and all(isinstance(e, str) for e in end)):
-        read = cache.get("note:" + digest)  # Registry._read_note's entry: validated records in canonical order
+        read = cache.get(NOTE_KEY + Repo.blob_id(raw))  # Registry._read_note's entry
         found = read.get("records") if read else None
         end = list(records.note_end(found) or ()) if isinstance(found, list) and found else None
     if not end:

@@ -463,12 +463,27 @@ class Repo:
 
     def read_note(self, target: str, notes_commit: str | None) -> bytes | None:
         """The note on `target` in the notes commit, whatever its fan-out (flat, 2/38, 2/2/36)."""
+        blob = self.note_blob_id(target, notes_commit)
+        if blob is None:
+            return None
+        obj = self._object(blob)
+        assert isinstance(obj, pygit2.Blob)  # _find_note found a blob entry
+        return obj.data
+
+    def note_blob_id(self, target: str, notes_commit: str | None) -> str | None:
+        """The object id of the note's blob on `target`, found without reading the blob: what a
+        cache of parsed notes is keyed by (the same id is the same bytes)."""
         if notes_commit is None:
             return None
         if len(self._note_subtrees) > 4096:
             self._note_subtrees.clear()
-        return _find_note(self._r, self._notes_tree(notes_commit), target, read=self._object,
-                          subtrees=self._note_subtrees, key=notes_commit)
+        return _find_note(self._r, self._notes_tree(notes_commit), target, subtrees=self._note_subtrees,
+                          key=notes_commit)
+
+    @staticmethod
+    def blob_id(data: bytes) -> str:
+        """The object id `data` has as a blob (what `note_blob_id` returns for a note of these bytes)."""
+        return str(pygit2.hash(data))
 
     def note_targets(self, notes_commit: str | None) -> list[str]:
         """Every annotated object id in a notes commit."""
@@ -610,14 +625,13 @@ def _tree_with_files(r, base, files: dict[str, bytes]) -> "pygit2.Oid":
     return builder.write()
 
 
-def _find_note(r, tree, target: str, prefix_len: int = 0, read=None, subtrees: dict | None = None,
-               key: str = "") -> bytes | None:
+def _find_note(r, tree, target: str, prefix_len: int = 0, subtrees: dict | None = None, key: str = "") -> str | None:
+    """The id of the note blob on `target` (the tree entry's type says it is a blob: no read)."""
     rest = target[prefix_len:]
     try:
         entry = tree[rest]
-        obj = (read or r.__getitem__)(entry.id)
-        if obj.type == ObjectType.BLOB:
-            return obj.data
+        if entry.type == ObjectType.BLOB:
+            return str(entry.id)
     except KeyError:
         pass
     if len(rest) > 2:
@@ -631,7 +645,7 @@ def _find_note(r, tree, target: str, prefix_len: int = 0, read=None, subtrees: d
             if subtrees is not None and key:
                 subtrees[where] = sub
         if sub.type == ObjectType.TREE:
-            return _find_note(r, sub, target, prefix_len + 2, read, subtrees, key)
+            return _find_note(r, sub, target, prefix_len + 2, subtrees, key)
     return None
 
 

@@ -28,3 +28,22 @@ def test_each_notes_commit_reads_its_own_note_through_the_fan_out(tmp_path):
     repo = Repo.discover(tmp_path)
     assert [repo.read_note(TARGET, c) for c in (first, second, first)] == [b"one\n", b"two\n", b"one\n"]
     assert repo.read_note("ab" + "d" * 38, first) is None
+
+
+def test_a_note_blob_id_is_the_object_id_of_the_note_bytes_git_stored(tmp_path):
+    git(tmp_path, "init", "-q")
+    commit = fanned_out_notes_commit(tmp_path, b"one\n")
+    repo = Repo.discover(tmp_path)
+    blob = repo.note_blob_id(TARGET, commit)
+    assert blob == git(tmp_path, "hash-object", "--stdin", input=b"one\n") == Repo.blob_id(b"one\n")
+    assert repo.note_blob_id("ab" + "d" * 38, commit) is None and repo.note_blob_id(TARGET, None) is None
+
+
+def test_a_tree_where_a_note_would_be_is_not_a_note(tmp_path):
+    git(tmp_path, "init", "-q")
+    blob = git(tmp_path, "hash-object", "-w", "--stdin", input=b"x\n")
+    inner = git(tmp_path, "mktree", input=f"100644 blob {blob}\tfile\n".encode())
+    root = git(tmp_path, "mktree", input=f"040000 tree {inner}\t{TARGET}\n".encode())
+    commit = git(tmp_path, "commit-tree", root, "-m", "notes")
+    repo = Repo.discover(tmp_path)
+    assert repo.note_blob_id(TARGET, commit) is None and repo.read_note(TARGET, commit) is None

@@ -1,0 +1,35 @@
+"""The `git-mv-promote` process runs without the cyclic garbage collector (a short process: its
+passes were a tenth of a read's time); a caller passing arguments from a longer-lived process
+(a test, a notebook, a serving job) keeps its collector as it was."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from gitmv.cli import main
+
+PROBE = """
+import atexit, gc, sys
+from gitmv.cli import main
+atexit.register(lambda: print("collector enabled:", gc.isenabled(), "frozen:", gc.get_freeze_count() > 0))
+sys.argv = ["git-mv-promote", "--version"]
+main()
+"""
+
+
+def test_the_program_runs_without_the_cyclic_collector():
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "collector enabled: False frozen: True"
+
+
+def test_a_caller_passing_arguments_keeps_its_collector():
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
