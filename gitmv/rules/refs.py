@@ -170,6 +170,8 @@ def parse_ref_listing(data: bytes, nfields: int, sized: bool = False) -> list[tu
     so free text is framed by its length and no message can forge or hide a record; the tuple
     then holds n-1 fields and the text. Output that does not frame exactly raises ValueError.
     """
+    if not sized:
+        return _parse_unsized(data, nfields)
     out = []
     pos, end = 0, len(data)
     while pos < end:
@@ -193,6 +195,21 @@ def parse_ref_listing(data: bytes, nfields: int, sized: bool = False) -> list[tu
             raise ValueError("for-each-ref output is not NUL-framed")
         pos += 1
         out.append(tuple(fields))
+    return out
+
+
+def _parse_unsized(data: bytes, nfields: int) -> list[tuple[bytes, ...]]:
+    """The same framing split in bulk (a listing of a model's 5,000 versions is read by every
+    `register`): with no free text, every record is n NUL-ended fields and an LF, and no field
+    holds either byte, so the LFs count the records."""
+    if not data:
+        return []
+    records = data[:-2].split(b"\x00\n") if data.endswith(b"\x00\n") else None
+    if records is None or data.count(b"\n") != len(records):
+        raise ValueError("for-each-ref output is not NUL-framed")
+    out = [tuple(record.split(b"\x00")) for record in records]
+    if any(len(fields) != nfields for fields in out):
+        raise ValueError("for-each-ref output is not NUL-framed")
     return out
 
 

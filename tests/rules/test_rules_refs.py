@@ -218,3 +218,19 @@ def test_ls_remote_is_split_on_lf_and_tab_only_and_drops_peeled_lines():
     name = "refs/tags/mv/churn/prod\u2028x/1".encode()
     data = OLD.encode() + b"\t" + name + b"\n" + NEW.encode() + b"\t" + name + b"^{}\n"
     assert refs.parse_ls_remote(data) == [(name, OLD)]
+
+
+@pytest.mark.parametrize("data", [b"refs/x\x00" + OLD.encode() + b"\x00" + b"\n\n",  # a blank line after
+                                  b"refs/x\x00\n" + OLD.encode() + b"\x00\n",  # LF inside a record
+                                  b"refs/x\x00" + OLD.encode() + b"\x00extra\x00\n"])  # a field too many
+def test_a_listing_with_an_lf_or_a_field_out_of_place_raises(data):
+    with pytest.raises(ValueError):
+        refs.parse_ref_listing(data, 2)
+
+
+@given(st.lists(st.tuples(st.binary(max_size=12).filter(lambda b: b"\x00" not in b and b"\n" not in b),
+                          st.binary(max_size=12).filter(lambda b: b"\x00" not in b and b"\n" not in b)),
+                max_size=8))
+def test_any_framed_listing_reads_back_its_fields(records):
+    data = b"".join(name + b"\x00" + oid + b"\x00\n" for name, oid in records)
+    assert refs.parse_ref_listing(data, 2) == records
