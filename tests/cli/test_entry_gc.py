@@ -1,6 +1,6 @@
-"""The `git-mv-promote` process runs without the cyclic garbage collector (a short process: its
-passes were a tenth of a read's time); a caller passing arguments from a longer-lived process
-(a test, a notebook, a serving job) keeps its collector as it was."""
+"""The `git-mv-promote` process and the server hook's run without the cyclic garbage collector
+(short processes: its passes were a tenth of a read's time); a caller passing arguments from a
+longer-lived process (a test, a notebook, a serving job) keeps its collector as it was."""
 
 from __future__ import annotations
 
@@ -33,3 +33,17 @@ def test_a_caller_passing_arguments_keeps_its_collector():
         main(["--version"])
     assert exit_.value.code == 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+HOOK_PROBE = """
+import atexit, gc, runpy, sys
+atexit.register(lambda: print("collector enabled:", gc.isenabled(), "frozen:", gc.get_freeze_count() > 0))
+sys.argv = ["gitmv.hooks"]
+runpy.run_module("gitmv.hooks", run_name="__main__")
+"""
+
+
+def test_the_hook_program_runs_without_the_cyclic_collector():
+    done = subprocess.run([sys.executable, "-c", HOOK_PROBE], capture_output=True, text=True)
+    assert done.returncode == 2 and "usage:" in done.stderr  # no hook named: usage, exit 2
+    assert done.stdout.splitlines()[-1] == "collector enabled: False frozen: True"
