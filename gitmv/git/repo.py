@@ -215,7 +215,9 @@ class Repo:
             return None
         raw = self._r.odb.read(obj.id)[1]
         tagger_time = obj.tagger.time if obj.tagger is not None else 0
-        target_type = _TYPE_NAMES.get(self._r.odb.read(obj.target)[0]) if obj.target in self._r.odb else None
+        # the type from the object's header (a cold listing of a model's versions read every
+        # version's commit whole just to tell it is a commit)
+        target_type = _TYPE_NAMES.get(self._r.odb.read_header(obj.target)[0]) if obj.target in self._r.odb else None
         return TagInfo(id=str(obj.id), name=name or obj.name or "", target=str(obj.target),
                        target_type=target_type or "missing", message=obj.raw_message.decode("utf-8", "replace"),
                        raw=raw, tagger_time=tagger_time)
