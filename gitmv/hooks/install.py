@@ -62,9 +62,10 @@ exec "$PY" {PY_FLAGS} -m gitmv.hooks {hook} "$@"
 _PROBE = f"""\
 import compileall, importlib.util, json, os
 import gitmv.hooks.entry
+from gitmv import output
 package = os.path.dirname(os.path.dirname(gitmv.hooks.entry.__file__))
 missing = [name for name in {HOOK_DEPENDENCIES!r} if importlib.util.find_spec(name) is None]
-print(json.dumps({{"package": package, "missing": missing, "bytecode": compileall.compile_dir(package, quiet=2)}}))
+output.line(json.dumps({{"package": package, "missing": missing, "bytecode": compileall.compile_dir(package, quiet=2)}}))
 """
 
 
