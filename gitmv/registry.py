@@ -372,9 +372,7 @@ class Registry:
         hit = self.cache.get(key)
         if hit is not None and isinstance(hit.get("records"), list):
             return hit["records"]
-        raw = self.repo.read_note(target, self.notes_commit)
-        assert raw is not None  # the blob just found
-        found = records.parse_note(raw, f"note on {target[:12]}")
+        found = records.parse_note(self.repo.blob_data(blob), f"note on {target[:12]}")
         self.cache.put(key, {"records": found})
         return found
 

@@ -466,10 +466,13 @@ class Repo:
     def read_note(self, target: str, notes_commit: str | None) -> bytes | None:
         """The note on `target` in the notes commit, whatever its fan-out (flat, 2/38, 2/2/36)."""
         blob = self.note_blob_id(target, notes_commit)
-        if blob is None:
-            return None
+        return None if blob is None else self.blob_data(blob)
+
+    def blob_data(self, blob: str) -> bytes:
+        """The bytes of the blob `blob` (fetched first in a partial clone, see `_object`)."""
         obj = self._object(blob)
-        assert isinstance(obj, pygit2.Blob)  # _find_note found a blob entry
+        if not isinstance(obj, pygit2.Blob):
+            raise KeyError(blob)
         return obj.data
 
     def note_blob_id(self, target: str, notes_commit: str | None) -> str | None:
