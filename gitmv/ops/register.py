@@ -142,9 +142,8 @@ def _refuse_known_digest(reg: Registry, model: str, digests: dict) -> None:
     costs a ref listing and a lookup rather than a record read per version."""
     wanted = _digest_key({p: d["sha256"] for p, d in digests.items()})
     indexed = reg.cache.digests_of(model) if reg.cache is not None else {}
-    refs = reg.refs_of(model)  # the one listing, also behind reg.versions
     for name in reversed(reg.versions(model)):
-        oid = refs.get(version_ref(model, name))
+        oid = reg.version_tag_id(model, name)
         key = indexed.get(oid) if oid else None
         if key is None:
             try:
