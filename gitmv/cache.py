@@ -153,7 +153,7 @@ VERDICT_FILE = "mv-promote/verified-v1.sqlite"
 class VerdictCache(RecordCache):
     """What `verify` established, so an incremental verify checks only new objects: records that
     passed the canonical-form and shape checks (by tag object id, or note content hash), signature
-    verdicts (Registry._sig_cache_key: the object and the exact allowed signers), notes whose
+    verdicts (Registry.verdict_key: the object and the exact allowed signers), notes whose
     every record passed (content hash, allowed signers, tier rule) and artifact blobs whose digest
     matched (by blob id). Every key names immutable content, so a changed
     object is a new key, checked again. Only successes are stored: a failure is checked and

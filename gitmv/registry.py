@@ -274,7 +274,7 @@ class Registry:
     def _prefetch(self, oids: list[str]) -> None:
         if self.cache is None:
             return
-        keys = oids + [k for k in (self._sig_cache_key("tag", oid) for oid in oids) if k]
+        keys = oids + [k for k in (self.verdict_key("tag", oid) for oid in oids) if k]
         if self.notes_commit is not None:
             for oid in oids:  # the notes too: their entries are keyed by the note blob's id
                 if oid not in self._notes and oid not in self._note_blobs:
@@ -326,7 +326,7 @@ class Registry:
 
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs:
-            key = self._sig_cache_key("tag", tag.id)
+            key = self.verdict_key("tag", tag.id)
             hit = self.cache.get(key) if key and self.cache is not None else None
             if hit is not None:
                 self._sigs[tag.id] = SignatureCheck(**hit)
@@ -337,13 +337,18 @@ class Registry:
                     self.cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
         return self._sigs[tag.id]
 
-    def _sig_cache_key(self, kind: str, ident: str) -> str | None:
-        """Where a signature verdict may be cached: keyed by the object and the exact allowed
-        signers, so a changed signers file re-checks everything. Not when a key has a validity
-        window (the verdict then depends on the clock), and never in verify or the hook."""
+    def verdict_key(self, kind: str, ident: str) -> str | None:
+        """Where a verdict on signed objects may be cached (a tag's signature here, a version or
+        note passed whole in `verify`): keyed by the object and the exact allowed signers, so a
+        changed signers file re-checks everything. None without a record cache (the hook has none)
+        or when a key has a validity window (the verdict then depends on the clock)."""
         if self.cache is None or self.allowed_signers is None or b"valid-" in self.allowed_signers:
             return None
-        return f"sig:{kind}:{ident}:{hashlib.sha256(self.allowed_signers).hexdigest()}"
+        return f"sig:{kind}:{ident}:{self._signers_digest}"
+
+    @cached_property
+    def _signers_digest(self) -> str:
+        return hashlib.sha256(self.allowed_signers or b"").hexdigest()
 
     # ------------------------------------------------------------ evidence
 
@@ -385,7 +390,7 @@ class Registry:
         key = f"{rec.get('id')}:{hashlib.sha256(records.canonical_json(rec)).hexdigest()}"
         if key not in self._rec_sigs:
             sig = rec.get("signature")
-            cache_key = self._sig_cache_key("record", key) if isinstance(sig, str) and sig else None
+            cache_key = self.verdict_key("record", key) if isinstance(sig, str) and sig else None
             hit = self.cache.get(cache_key) if cache_key and self.cache is not None else None
             if hit is not None:
                 check = SignatureCheck(**hit)

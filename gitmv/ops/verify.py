@@ -98,7 +98,7 @@ def _verify_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures
     oid = reg.version_tag_id(model, vname)
     raw = repo.read_note(oid, reg.notes_commit) if oid and reg.notes_commit else None
     note = hashlib.sha256(raw).hexdigest() if raw is not None else "-"
-    key = reg._sig_cache_key("version", f"{oid}:{note}:{mp is None or mp.signed}") if oid else None
+    key = reg.verdict_key("version", f"{oid}:{note}:{mp is None or mp.signed}") if oid else None
     hit = reg.cache.get(key) if key and reg.cache is not None else None
     if hit is not None and hit.get("commit") != ctx.head:
         return
@@ -153,7 +153,7 @@ def _check_version(ctx: Context, model: str, vname: str, mp, tmp: str, failures:
     # rule) passes again; a note that failed or warned is checked every time
     commit = v.record.commit if stable else None
     raw = repo.read_note(v.tag.id, reg.notes_commit) if reg.notes_commit else None
-    seen = reg._sig_cache_key("note", f"{hashlib.sha256(raw).hexdigest()}:{mp is None or mp.signed}") if raw is not None else None
+    seen = reg.verdict_key("note", f"{hashlib.sha256(raw).hexdigest()}:{mp is None or mp.signed}") if raw is not None else None
     if seen and reg.cache is not None and reg.cache.get(seen) is not None:
         return commit
     warned = len(ctx.warnings)
