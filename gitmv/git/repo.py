@@ -208,17 +208,34 @@ class Repo:
 
     def tag(self, oid: str, name: str = "") -> TagInfo | None:
         try:
+            kind, raw = self._r.odb.read(oid)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        if kind != ObjectType.TAG:
+            return None
+        # the header of a tag as git writes it, read here (libgit2's Tag object would read the
+        # object a second time); anything else goes to libgit2's parser
+        m = _TAG_HEADER.match(raw)
+        if m is None or not _FULL_ID.fullmatch(str(oid)):
+            return self._tag_parsed(oid, name, raw)
+        try:
+            target_type = _TYPE_NAMES.get(self._r.odb.read_header(m.group(1).decode())[0])
+        except (KeyError, ValueError, pygit2.GitError):
+            target_type = None  # the header alone, not the target read whole: is it a commit?
+        return TagInfo(id=str(oid), name=name or m.group(2).decode("utf-8", "replace"), target=m.group(1).decode(),
+                       target_type=target_type or "missing", message=raw[m.end():].decode("utf-8", "replace"),
+                       raw=raw, tagger_time=int(m.group(3) or 0))
+
+    def _tag_parsed(self, oid: str, name: str, raw: bytes) -> TagInfo | None:
+        try:
             obj = self._r.get(oid)
-        except (ValueError, pygit2.GitError):
+        except (ValueError, pygit2.GitError):  # a header libgit2 cannot parse: not a tag to read
             return None
         if not isinstance(obj, pygit2.Tag):
             return None
-        raw = self._r.odb.read(obj.id)[1]
         tagger_time = obj.tagger.time if obj.tagger is not None else 0
-        # the type from the object's header (a cold listing of a model's versions read every
-        # version's commit whole just to tell it is a commit)
         target_type = _TYPE_NAMES.get(self._r.odb.read_header(obj.target)[0]) if obj.target in self._r.odb else None
-        return TagInfo(id=str(obj.id), name=name or obj.name or "", target=str(obj.target),
+        return TagInfo(id=str(obj.id), name=name or obj.raw_name.decode("utf-8", "replace"), target=str(obj.target),
                        target_type=target_type or "missing", message=obj.raw_message.decode("utf-8", "replace"),
                        raw=raw, tagger_time=tagger_time)
 
@@ -568,6 +585,13 @@ class Repo:
 
 _TYPE_NAMES = {ObjectType.COMMIT: "commit", ObjectType.TREE: "tree", ObjectType.BLOB: "blob", ObjectType.TAG: "tag"}
 
+
+# a tag object's header exactly as `git tag` writes it (object, type, tag, an optional tagger
+# line, a blank line); the tagger's time is its Unix seconds
+_TAG_HEADER = re.compile(rb"object ([0-9a-f]{40})\ntype (?:commit|tree|blob|tag)\ntag ([^\n]*)\n"
+                         rb"(?:tagger [^\n<>]*<[^\n<>]*> ([0-9]{1,12}) [+-][0-9]{4}\n)?\n")
+
+_FULL_ID = re.compile(r"[0-9a-f]{40}")
 
 LOCK_RE = re.compile(r"Unable to create '([^']+[.]lock)': File exists")
 
