@@ -65,21 +65,24 @@ def _parse(text: str) -> dict[str, Any]:
         i += 1
         if not line:
             continue  # blank lines: their places are checked by the re-render
-        if line[0] == "[":
+        first = line[0]
+        if first == "[":
             current = _header(line, root, arrays)
             continue
-        if line[0] == '"':
+        if first == '"':
             m = _QUOTED_KEY.match(line)
-            if m is None:
+            if m is None or line[m.end():m.end() + 3] != " = ":
                 raise _Decline
-            key, rest = _string(m.group()), line[m.end():]
+            key, value_text = _string(m.group()), line[m.end() + 3:]
         else:
             key, sep, value_text = line.partition(" = ")
-            rest = sep + value_text
-        if not rest.startswith(" = ") or key in current:
+            if not sep:
+                raise _Decline
+        if key in current:
             raise _Decline
-        value_text = rest[3:]
-        if value_text == "[":
+        if value_text[-1:] == '"' and value_text[0] == '"' and len(value_text) > 1 and "\\" not in value_text:
+            current[key] = value_text[1:-1]  # a string without escapes, the most common value
+        elif value_text == "[":
             items = []
             while lines[i] != "]":
                 item = lines[i]
@@ -128,6 +131,8 @@ def _header(line: str, root: dict[str, Any], arrays: set[int]) -> dict[str, Any]
 
 
 def _key_path(text: str) -> list[str]:
+    if '"' not in text:
+        return text.split(".")  # bare keys only (a part that is not one fails the re-render)
     parts = []
     pos = 0
     while True:
@@ -206,18 +211,19 @@ def _table(table: dict[str, Any], name: str, inside_array: bool, out: list[str])
     tables: list[tuple[str, Any, bool]] = []
     size = 0
     for k, v in sorted(table.items()):
-        if v is None:
-            continue
         if type(k) is not str:
             raise _Decline
-        if isinstance(v, dict):
+        kind = type(v)  # exact types: a subclass of dict or list is declined by _literal
+        if kind is dict:
             tables.append((k, v, False))
-        elif type(v) is list and v and isinstance(v[0], dict) and all(isinstance(t, dict) for t in v):
+        elif kind is list and v and type(v[0]) is dict:
+            if not all(type(t) is dict for t in v):
+                raise _Decline
             tables.append((k, v, True))
             size += _MAX_INLINE + 1
-        else:
+        elif v is not None:
             line = f"{_key(k)} = {_literal(v)}\n"
-            size += len(line) - 1 + (_MAX_INLINE + 1 if v and isinstance(v, list) else 0)
+            size += len(line) - 1 + (_MAX_INLINE + 1 if kind is list and v else 0)
             literals.append(line)
     yielded = False
     if inside_array or name and (literals or not tables):
@@ -250,7 +256,15 @@ def _table(table: dict[str, Any], name: str, inside_array: bool, out: list[str])
 
 
 def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _basic(key)
+    found = _KEYS.get(key)
+    if found is None:
+        found = key if _BARE_KEY.fullmatch(key) else _basic(key)
+        if len(_KEYS) < 4096:  # record keys are few; paths and slice names must not grow it without end
+            _KEYS[key] = found
+    return found
+
+
+_KEYS: dict[str, str] = {}
 
 
 def _basic(text: str) -> str:

@@ -151,9 +151,22 @@ def test_the_records_the_tool_writes_are_read_fast(index):
     "[a]\nb = 1\n[c]\nd = 2\n",  # no blank line before a table
     "[a.b]\nc = 1\n\n[a]\nd = 2\n",  # a parent table after its child
     "[[record]]\nid = \"x\"\n",  # a record tomli_w would write inline
+    'a = "x"y"\n',  # a bare quote inside a string (the reader's quick path for plain strings)
+    'a = "\n',  # a lone quote
+    "[a..b]\nc = 1\n", "[a. b]\nc = 1\n", "[.a]\nc = 1\n",  # header paths the quick split takes apart
 ])
 def test_non_canonical_spellings_are_declined(spelling):
     assert canonical.loads(spelling) is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ('a = "plain"\n', "plain"),
+    ('a = "x\\ny"\n', "x\ny"),  # a newline escape
+    ('a = "x\\\\ny"\n', "x\\ny"),  # an escaped backslash, then a letter n
+    ('a = "say \\"hi\\""\n', 'say "hi"'),
+])
+def test_strings_read_as_tomllib_reads_them(text, value):
+    assert canonical.loads(text) == tomllib.loads(text) == {"a": value}
 
 
 def test_a_note_out_of_canonical_order_is_refused_although_its_toml_is_canonical():
