@@ -402,20 +402,11 @@ def scale_section(rep: Report, bench: Bench, small: int, large: int, runs: int) 
         for what, label in (("hook", "server hook process alone"),
                             ("check", "hook's check in-process, no start-up (diagnostic)"),
                             ("push", "git push (hook on)"), ("push_nohook", "git push, hook OFF (git's own cost)")):
-            a = Times(out[small]["stages"][stage][what]["wall"], out[small]["stages"][stage][what]["cpu"])
-            b = Times(out[large]["stages"][stage][what]["wall"], out[large]["stages"][stage][what]["cpu"])
             # The target is the server hook's latency; the whole push also pays git's own cost of
             # advertising and connectivity-checking every ref (shown by the hook-OFF row), so the
-            # push rows are information, the hook row is the target.
-            info = what in ("push_nohook", "check", "push")
-            rep.add("scale", f"{label}, one {stage} tag, {large:,} vs {small:,} versions", b, f"same at {small:,} versions",
-                    a, "(info)" if info else "≤ 1.3×", None if info else (lambda r: r <= 1.3), ratio_of=lambda o, p: o / p)
-            if what == "push_nohook":  # git's own cost: not our code
-                continue
-            for n in (small, large):
-                rep.ab(f"{label}, one {stage} tag, {n:,} versions",
-                       {side: Times(st[stage][what]["wall"], st[stage][what]["cpu"])
-                        for side, st in out[n]["sides"].items()})
+            # push rows are information, the hook row is the target; git's own cost gets no A/B row.
+            hook_rows(rep, "scale", out, (small, large), "versions", stage, what, label,
+                      info=what != "hook", ab=what != "push_nohook")
         share = {}
         for n in (small, large):
             st = out[n]["stages"][stage]
@@ -439,6 +430,23 @@ HOOK_REFS = (100, 100_000)  # issue 19: a one-stage-tag push, 100 vs 100,000 exi
 HOOK_LIMIT_S = 0.150  # and under this at 100,000 refs, on the benchmark machine
 
 
+def hook_rows(rep: Report, section: str, out: dict, sizes: tuple[int, int], unit: str, stage: str, what: str,
+              label: str, *, info: bool, ab: bool = True, count=lambda n: n) -> dict[int, Times]:
+    """One measurement of `hook_latency.run_size` results (`out`, by size): the row comparing the
+    larger size with the smaller (target ≤ 1.3× unless `info`), and with a baseline its A/B row
+    per size. `count` gives the number a size is shown as (the refs actually made for it)."""
+    small, large = sizes
+    t = {n: Times(out[n]["stages"][stage][what]["wall"], out[n]["stages"][stage][what]["cpu"]) for n in sizes}
+    rep.add(section, f"{label}, one {stage} tag, {count(large):,} vs {count(small):,} {unit}", t[large],
+            f"same at {count(small):,} {unit}", t[small], "(info)" if info else "≤ 1.3×",
+            None if info else (lambda r: r <= 1.3), ratio_of=lambda o, p: o / p)
+    if ab:
+        for n in sizes:
+            rep.ab(f"{label}, one {stage} tag, {count(n):,} {unit}",
+                   {side: Times(st[stage][what]["wall"], st[stage][what]["cpu"]) for side, st in out[n]["sides"].items()})
+    return t
+
+
 def hook_section(rep: Report, bench: Bench, runs: int, sizes: tuple[int, int] = HOOK_REFS) -> None:
     """`hook_latency.py` at 100 and 100,000 refs: the installed hook process alone on a push of
     one staging (unprotected) and one production (full gate) tag."""
@@ -453,20 +461,12 @@ def hook_section(rep: Report, bench: Bench, runs: int, sizes: tuple[int, int] = 
     for stage in ("staging", "production"):
         for what, label in (("hook", "server hook process alone"),
                             ("check", "hook's check in-process, no start-up (diagnostic)")):
-            t = {refs: Times(out[refs]["stages"][stage][what]["wall"], out[refs]["stages"][stage][what]["cpu"])
-                 for refs in sizes}
-            info = what == "check"
-            rep.add("hook", f"{label}, one {stage} tag, {n_large:,} vs {n_small:,} refs", t[large],
-                    f"same at {n_small:,} refs", t[small], "(info)" if info else "≤ 1.3×",
-                    None if info else (lambda r: r <= 1.3), ratio_of=lambda o, p: o / p)
-            if not info:
+            t = hook_rows(rep, "hook", out, sizes, "refs", stage, what, label, info=what == "check",
+                          count=lambda n: out[n]["refs"])
+            if what == "hook":
                 rep.add("hook", f"{label}, one {stage} tag, at {n_large:,} refs", t[large],
                         "the issue's limit", Times([HOOK_LIMIT_S]), f"< {HOOK_LIMIT_S * 1000:.0f} ms",
                         lambda r: r < 1, ratio_of=lambda o, p: o / p)
-            for refs in sizes:
-                rep.ab(f"{label}, one {stage} tag, {out[refs]['refs']:,} refs",
-                       {side: Times(st[stage][what]["wall"], st[stage][what]["cpu"])
-                        for side, st in out[refs]["sides"].items()})
     print(f"  load average during the hook rounds: {out[small]['load']} ({n_small:,} refs), "
           f"{out[large]['load']} ({n_large:,} refs)")
 
