@@ -216,8 +216,8 @@ class Repo:
         # the header of a tag as git writes it, read here (libgit2's Tag object would read the
         # object a second time); anything else goes to libgit2's parser
         m = _TAG_HEADER.match(raw)
-        if m is None or not _FULL_ID.fullmatch(str(oid)):
-            return self._tag_parsed(oid, name, raw)
+        if m is None or b"\0" in raw or not _FULL_ID.fullmatch(str(oid)):
+            return self._tag_parsed(oid, name, raw)  # libgit2 reads the name and message as C strings: a NUL cuts them
         try:
             target_type = _TYPE_NAMES.get(self._r.odb.read_header(m.group(1).decode())[0])
         except (KeyError, ValueError, pygit2.GitError):

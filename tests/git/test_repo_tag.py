@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import git
 from gitmv.git.repo import Repo
@@ -55,6 +56,7 @@ def test_an_annotated_tag_reads_as_libgit2_reads_it(repo):
     ("tagger Alice <alice@example.com> 99999999999999999999 +0000\n", "a time past 64 bits\n"),
     (TAGGER + "extra header\n", "an unknown header line\n"),
     (TAGGER.replace("\n", "\r\n"), "CR before LF\n"),
+    (TAGGER, "a NUL \0 inside the message\n"),
 ])
 def test_unusual_headers_read_as_libgit2_reads_them(repo, header, message):
     raw = f"object {head(repo)}\ntype commit\ntag odd\n{header}\n{message}".encode()
@@ -63,6 +65,15 @@ def test_unusual_headers_read_as_libgit2_reads_them(repo, header, message):
 
 def test_a_name_that_is_not_utf8_reads_as_libgit2_reads_it(repo):
     raw = f"object {head(repo)}\ntype commit\ntag ".encode() + b"caf\xe9" + f"\n{TAGGER}\nmsg\n".encode()
+    same_as_libgit2(repo, write_tag(repo, raw))
+
+
+@pytest.mark.parametrize("name, tagger", [
+    (b"mv/m/v1\0tail", TAGGER.encode()),  # libgit2 keeps the name up to the NUL
+    (b"v1", b"tagger Al\0ice <alice@example.com> 1767225600 +0000\n"),
+])
+def test_a_nul_in_the_header_reads_as_libgit2_reads_it(repo, name, tagger):
+    raw = f"object {head(repo)}\ntype commit\ntag ".encode() + name + b"\n" + tagger + b"\nmsg\n"
     same_as_libgit2(repo, write_tag(repo, raw))
 
 
@@ -84,3 +95,16 @@ def test_an_object_that_is_not_a_tag_is_none(repo):
     r = Repo.discover(repo)
     assert r.tag(head(repo)) is None
     assert r.tag("2" * 40) is None
+
+
+# header fields built from the characters that matter to a parser of them
+FIELD = st.text(alphabet=st.sampled_from(list("ab1 <>\n\0+-:")), max_size=12).map(str.encode)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=FIELD, who=FIELD, when=st.sampled_from([b"1767225600", b"0", b"-5", b"", b"12a", b"99999999999999"]),
+       zone=st.sampled_from([b"+0000", b"-0730", b"0000", b"+00", b""]), with_tagger=st.booleans(), message=FIELD)
+def test_any_header_reads_as_libgit2_reads_it(repo, name, who, when, zone, with_tagger, message):
+    tagger = b"tagger " + who + b" <a@b> " + when + b" " + zone + b"\n" if with_tagger else b""
+    raw = f"object {head(repo)}\ntype commit\ntag ".encode() + name + b"\n" + tagger + b"\n" + message
+    same_as_libgit2(repo, write_tag(repo, raw))
