@@ -48,8 +48,8 @@ def loads(text: str) -> dict[str, Any] | None:
     try:
         value = _parse(text)
         return value if render(value) == text else None
-    except (_Decline, ValueError, IndexError, KeyError, TypeError):
-        return None
+    except (_Decline, ValueError, IndexError, KeyError, TypeError, RecursionError):
+        return None  # RecursionError: a table path nested past the stack (the general path refuses it)
 
 
 def _parse(text: str) -> dict[str, Any]:

@@ -159,6 +159,21 @@ def test_non_canonical_spellings_are_declined(spelling):
     assert canonical.loads(spelling) is None
 
 
+def test_a_table_nested_past_the_stack_is_declined_not_raised():
+    assert canonical.loads("[" + ".".join(["a"] * 5000) + "]\nb = 1\n") is None
+
+
+def test_a_note_nested_past_the_stack_is_refused_as_a_record_error():
+    with pytest.raises(RecordError):
+        records.parse_note(("schema = 1\n\n[" + ".".join(["a"] * 5000) + "]\nb = 1\n").encode())
+
+
+def test_a_tag_message_nested_past_the_stack_is_refused_as_a_record_error():
+    body = "[" + ".".join(["a"] * 5000) + "]\nb = 1\n"
+    with pytest.raises(RecordError):
+        records.parse_canonical_message(f"mv-promote: m v1\n\n{body}".encode(), VersionRecord, "tag")
+
+
 @pytest.mark.parametrize("text, value", [
     ('a = "plain"\n', "plain"),
     ('a = "x\\ny"\n', "x\ny"),  # a newline escape

@@ -236,7 +236,8 @@ class Repo:
         tagger_time = obj.tagger.time if obj.tagger is not None else 0
         target_type = _TYPE_NAMES.get(self._r.odb.read_header(obj.target)[0]) if obj.target in self._r.odb else None
         return TagInfo(id=str(obj.id), name=name or obj.raw_name.decode("utf-8", "replace"), target=str(obj.target),
-                       target_type=target_type or "missing", message=obj.raw_message.decode("utf-8", "replace"),
+                       target_type=target_type or "missing",
+                       message=(obj.raw_message or b"").decode("utf-8", "replace"),  # None: no blank line, no message
                        raw=raw, tagger_time=tagger_time)
 
     def blob_at(self, commit: str, path: str) -> bytes | None:

@@ -77,6 +77,14 @@ def test_a_nul_in_the_header_reads_as_libgit2_reads_it(repo, name, tagger):
     same_as_libgit2(repo, write_tag(repo, raw))
 
 
+@pytest.mark.parametrize("tail", [b"", TAGGER.encode()])
+def test_a_tag_without_a_blank_line_reads_with_an_empty_message(repo, tail):
+    raw = f"object {head(repo)}\ntype commit\ntag bare\n".encode() + tail
+    oid = write_tag(repo, raw)
+    same_as_libgit2(repo, oid)
+    assert Repo.discover(repo).tag(oid).message == ""
+
+
 def test_a_tag_of_a_missing_object_says_so(repo):
     missing = "1" * 40
     oid = write_tag(repo, f"object {missing}\ntype commit\ntag ghost\n{TAGGER}\nmsg\n".encode())
