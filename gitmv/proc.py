@@ -18,7 +18,25 @@ from typing import NoReturn
 
 from gitmv.errors import CommandError, MvError
 
-__all__ = ["QUARANTINE_VARS", "CommandError", "Completed", "git_free_env", "run"]
+__all__ = ["QUARANTINE_VARS", "CommandError", "Completed", "allow_helpers", "git_free_env", "may_fork", "run"]
+
+_helpers_allowed = False
+
+
+def allow_helpers() -> None:
+    """Let this process fork helper processes (gitmv.git.verdicts). Only the CLI program says so,
+    as it alone turns off the cyclic GC: a caller of the Python API owns its process, which may
+    run threads of its own or reap children it did not start."""
+    global _helpers_allowed
+    _helpers_allowed = True
+
+
+def may_fork() -> bool:
+    """Allowed, possible here, and safe now: a fork copies one thread, so any other thread's
+    locks (libgit2's, the allocator's) would be held for ever in the child."""
+    import threading
+
+    return _helpers_allowed and hasattr(os, "fork") and threading.active_count() == 1
 
 # Variables that must survive into child git processes inside a server hook, so they keep seeing
 # quarantined objects; every other GIT_* variable is dropped.

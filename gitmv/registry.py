@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
 from gitmv.git import notes
+from gitmv.git import verdicts
 from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import Repo, TagInfo
 from gitmv.names import closest, EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
@@ -83,6 +84,7 @@ class Registry:
         self._version_nums: dict[str, list[int]] = {}
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
+        self._ahead: verdicts.Ahead | None = None  # a helper checking signatures ahead (signatures_ahead)
         self._notes: dict[str, list[dict]] = {}
         self._notes_checked = False
         self._note_blobs: dict[str, str | None] = {}  # note blob ids looked up ahead by _prefetch
@@ -331,11 +333,28 @@ class Registry:
             if hit is not None:
                 self._sigs[tag.id] = SignatureCheck(**hit)
             else:
-                raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
-                self._sigs[tag.id] = verify_signature(raw, self.allowed_signers)
+                check = self._ahead.take(tag.id) if self._ahead is not None else None
+                if check is None:
+                    raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
+                    check = verify_signature(raw, self.allowed_signers)
+                self._sigs[tag.id] = check
                 if key and self.cache is not None:
                     self.cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
         return self._sigs[tag.id]
+
+    def signatures_ahead(self, oids: list[str]) -> None:
+        """The caller will ask `signature` for these tags, in this order, with much else to do in
+        between: where it pays and is allowed, a helper process checks them meanwhile
+        (gitmv.git.verdicts). Verdicts already known or cached are left out; a helper started
+        before is ended."""
+        if self._ahead is not None:
+            self._ahead.close()
+        todo = []
+        for oid in oids:
+            key = self.verdict_key("tag", oid)
+            if oid not in self._sigs and not (key and self.cache is not None and self.cache.get(key) is not None):
+                todo.append(oid)
+        self._ahead = verdicts.start(self.repo, self.allowed_signers, todo)
 
     def verdict_key(self, kind: str, ident: str) -> str | None:
         """Where a verdict on signed objects may be cached (a tag's signature here, a version or

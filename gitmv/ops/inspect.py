@@ -116,6 +116,10 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
     for name in models:
         check_model_name(name)
         reg.prefetch_versions(name)
+        # every version's and stage entry's tag signature is asked below, in this order, each
+        # among that tag's and note's reads: a helper may check them meanwhile (Registry.signatures_ahead)
+        reg.signatures_ahead([oid for oid in (reg.version_tag_id(name, v) for v in reg.versions(name)) if oid]
+                             + [oid for stage in reg.stages_present(name) for _, oid in reg.stage_seqs(name, stage)])
         for vname in reg.versions(name):
             try:
                 v = reg.version(name, vname)

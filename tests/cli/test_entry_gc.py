@@ -1,6 +1,7 @@
 """The `git-mv-promote` process and the server hook's run without the cyclic garbage collector
-(short processes: its passes were a tenth of a read's time); a caller passing arguments from a
-longer-lived process (a test, a notebook, a serving job) keeps its collector as it was."""
+(short processes: its passes were a tenth of a read's time), and only the former may fork helper
+processes (gitmv.git.verdicts); a caller passing arguments from a longer-lived process (a test, a
+notebook, a serving job) keeps its collector as it was and forks nothing."""
 
 from __future__ import annotations
 
@@ -33,6 +34,29 @@ def test_a_caller_passing_arguments_keeps_its_collector():
         main(["--version"])
     assert exit_.value.code == 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+HELPER_PROBE = """
+import atexit, sys
+from gitmv import proc
+from gitmv.cli import main
+atexit.register(lambda: print("helpers allowed:", proc.may_fork()))
+sys.argv = ["git-mv-promote", "--version"]
+main()
+"""
+
+
+def test_the_program_may_fork_helpers():
+    done = subprocess.run([sys.executable, "-c", HELPER_PROBE], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "helpers allowed: True"
+
+
+def test_a_caller_passing_arguments_forks_no_helper():
+    from gitmv import proc
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert not proc.may_fork()
 
 
 HOOK_PROBE = """
