@@ -324,6 +324,12 @@ class _TagRecord:
         record._check_coherent(what)
         return record
 
+    def fields_dict(self) -> dict[str, Any]:
+        """The record's set fields, sharing its values: its to_dict() for a record read from TOML
+        (nothing below the top level is None there), without to_dict's sorted deep copy. What
+        the record cache stores, and `from_checked` builds the same record from."""
+        return _fields(self)
+
     @classmethod
     def from_checked(cls, data: dict[str, Any]) -> Self:
         """The record whose `to_dict` is `data`, for a dict `from_dict` accepted before (the record

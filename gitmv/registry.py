@@ -8,7 +8,6 @@ server's refs, with the refs accepted so far in the push laid over them (`overla
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -248,7 +247,7 @@ class Registry:
             raise RecordError(f"{ref} is not an annotated tag", "registry refs must be annotated tags")
         record: RecordT = records.parse_canonical_message(records.tag_message_bytes(tag.raw), cls, what)
         if self.cache is not None:
-            self.cache.put(oid, {"record": record.to_dict(), "target": tag.target, "target_type": tag.target_type,
+            self.cache.put(oid, {"record": record.fields_dict(), "target": tag.target, "target_type": tag.target_type,
                                  "tagger_time": tag.tagger_time})
         return tag, record
 
@@ -339,7 +338,7 @@ class Registry:
                     check = verify_signature(raw, self.allowed_signers)
                 self._sigs[tag.id] = check
                 if key and self.cache is not None:
-                    self.cache.put(key, dataclasses.asdict(self._sigs[tag.id]))
+                    self.cache.put(key, self._sigs[tag.id].to_dict())
         return self._sigs[tag.id]
 
     def signatures_ahead(self, oids: list[str]) -> None:
@@ -352,7 +351,10 @@ class Registry:
         todo = []
         for oid in oids:
             key = self.verdict_key("tag", oid)
-            if oid not in self._sigs and not (key and self.cache is not None and self.cache.get(key) is not None):
+            hit = self.cache.get(key) if key and self.cache is not None and oid not in self._sigs else None
+            if hit is not None:
+                self._sigs[oid] = SignatureCheck(**hit)  # what `signature` would take from the cache
+            elif oid not in self._sigs:
                 todo.append(oid)
         self._ahead = verdicts.start(self.repo, self.allowed_signers, todo)
 
@@ -416,7 +418,7 @@ class Registry:
             else:
                 check = verify_record(rec, self.allowed_signers)
                 if cache_key and self.cache is not None:
-                    self.cache.put(cache_key, dataclasses.asdict(check))
+                    self.cache.put(cache_key, check.to_dict())
             self._rec_sigs[key] = check
         return self._rec_sigs[key]
 

@@ -235,3 +235,13 @@ def test_same_tells_apart_values_that_compare_equal():
     assert not canonical.same({"a": 1}, {"a": True})
     assert not canonical.same({"a": [1]}, {"a": [1.0]})
     assert canonical.same({"a": [1, {"b": "c"}]}, {"a": [1, {"b": "c"}]})
+
+
+@pytest.mark.parametrize("name, cls", [("version_record.toml", VersionRecord), ("version_record_uri.toml", VersionRecord),
+                                       ("promotion_record.toml", PromotionRecord), ("rollout_record.toml", PromotionRecord)])
+def test_what_the_record_cache_stores_of_a_record_read_is_its_to_dict(name, cls):
+    """fields_dict() (no sorted deep copy) stands for to_dict() for any record read from TOML, and
+    builds the same record again."""
+    rec = cls.from_dict(tomllib.loads((GOLDEN / name).read_text()), name)
+    assert rec.fields_dict() == rec.to_dict()
+    assert cls.from_checked(rec.fields_dict()) == rec

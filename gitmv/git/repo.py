@@ -487,11 +487,18 @@ class Repo:
         return None if blob is None else self.blob_data(blob)
 
     def blob_data(self, blob: str) -> bytes:
-        """The bytes of the blob `blob` (fetched first in a partial clone, see `_object`)."""
-        obj = self._object(blob)
-        if not isinstance(obj, pygit2.Blob):
+        """The bytes of the blob `blob` (fetched first in a partial clone, see `_object`), read
+        from the object store without building a Blob object."""
+        try:
+            kind, data = self._r.odb.read(blob)
+        except KeyError:
+            if not self.promisor:
+                raise
+            self.git("cat-file", "-e", str(blob), check=False)
+            kind, data = self._r.odb.read(blob)
+        if kind != ObjectType.BLOB:
             raise KeyError(blob)
-        return obj.data
+        return data
 
     def note_blob_id(self, target: str, notes_commit: str | None) -> str | None:
         """The object id of the note's blob on `target`, found without reading the blob: what a

@@ -16,7 +16,6 @@ single-threaded.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -88,7 +87,7 @@ def start(repo: Repo, allowed_signers: bytes | None, oids: list[str]) -> Ahead |
             with os.fdopen(write_end, "w", encoding="utf-8") as out:
                 for oid in oids:
                     check = verify_signature(repo.read_raw(oid), allowed_signers)
-                    out.write(json.dumps([oid, dataclasses.asdict(check)]) + "\n")
+                    out.write(json.dumps([oid, check.to_dict()]) + "\n")
             code = 0
         except BaseException:  # noqa: BLE001 - the parent reads the end of the stream and checks the rest itself
             pass

@@ -128,3 +128,13 @@ def test_log_reads_the_same_with_a_helper_and_without(model_repo, monkeypatch):
     monkeypatch.setattr(verdicts, "start", start)
     assert run_mv("log", "churn", "--json", cwd=model_repo.path).out == plain
     assert started and started[0] is not None  # the helper did run
+
+
+def test_a_verdict_travels_and_is_cached_as_dataclasses_would_write_it():
+    from dataclasses import asdict
+
+    from gitmv.git.signing import SignatureCheck
+
+    for check in (SignatureCheck(True, "", "alice@example.com", "SHA256:x", "ssh"), SignatureCheck(False, "unsigned")):
+        assert check.to_dict() == asdict(check)
+        assert SignatureCheck(**check.to_dict()) == check
