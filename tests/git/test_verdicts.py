@@ -20,9 +20,12 @@ from gitmv.ops.context import open_context
 
 @pytest.fixture
 def helpers(monkeypatch):
-    """This process may fork helpers (the CLI program's switch), even for a handful of tags."""
+    """This process may fork helpers (the CLI program's switch), even for a handful of tags, and
+    counts as single-threaded: a test worker may hold threads of the suite's servers, which the
+    helper never touches (the thread rule itself: test_no_helper_while_another_thread_runs)."""
     monkeypatch.setattr(proc, "_helpers_allowed", True)
     monkeypatch.setattr(verdicts, "MIN_TAGS", 1)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
 
 
 @pytest.fixture
@@ -94,7 +97,9 @@ def test_no_helper_unless_the_process_allows_it(model_repo, tags, monkeypatch):
     assert verdicts.start(Repo.discover(model_repo.path), allowed(model_repo), tags) is None
 
 
-def test_no_helper_while_another_thread_runs(helpers, model_repo, tags):
+def test_no_helper_while_another_thread_runs(model_repo, tags, monkeypatch):
+    monkeypatch.setattr(proc, "_helpers_allowed", True)
+    monkeypatch.setattr(verdicts, "MIN_TAGS", 1)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
@@ -111,13 +116,13 @@ def test_no_helper_for_a_few_tags(model_repo, tags, monkeypatch):
     assert verdicts.start(Repo.discover(model_repo.path), allowed(model_repo), tags) is None
 
 
-def test_log_reads_the_same_with_a_helper_and_without(model_repo, monkeypatch):
+def test_log_reads_the_same_with_a_helper_and_without(helpers, model_repo, monkeypatch):
     for auc in (0.8, 0.81, 0.82):
         model_repo.version(auc, 0.8, evaluate=False)
+    monkeypatch.setattr(proc, "_helpers_allowed", False)
     plain = run_mv("log", "churn", "--json", cwd=model_repo.path).out
     shutil.rmtree(model_repo.path / ".git" / "mv-promote")  # no cached verdicts: every one is checked again
     monkeypatch.setattr(proc, "_helpers_allowed", True)
-    monkeypatch.setattr(verdicts, "MIN_TAGS", 1)
     started = []
     real_start = verdicts.start
 
