@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
-from gitmv.git import notes
-from gitmv.git import verdicts
+from gitmv.git import notes, verdicts
 from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import Repo, TagInfo
 from gitmv.names import closest, EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
