@@ -325,20 +325,24 @@ class Registry:
         return entry.record.version if entry else None
 
     def signature(self, tag: TagInfo) -> SignatureCheck:
-        if tag.id not in self._sigs:
+        if tag.id not in self._sigs and not self._cached_verdict(tag.id):
+            check = self._ahead.take(tag.id) if self._ahead is not None else None
+            if check is None:
+                raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
+                check = verify_signature(raw, self.allowed_signers)
+            self._sigs[tag.id] = check
             key = self.verdict_key("tag", tag.id)
-            hit = self.cache.get(key) if key and self.cache is not None else None
-            if hit is not None:
-                self._sigs[tag.id] = SignatureCheck(**hit)
-            else:
-                check = self._ahead.take(tag.id) if self._ahead is not None else None
-                if check is None:
-                    raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
-                    check = verify_signature(raw, self.allowed_signers)
-                self._sigs[tag.id] = check
-                if key and self.cache is not None:
-                    self.cache.put(key, self._sigs[tag.id].to_dict())
+            if key and self.cache is not None:
+                self.cache.put(key, check.to_dict())
         return self._sigs[tag.id]
+
+    def _cached_verdict(self, oid: str) -> bool:
+        """Take tag `oid`'s signature verdict from the record cache into `_sigs`; False when absent."""
+        key = self.verdict_key("tag", oid)
+        hit = self.cache.get(key) if key and self.cache is not None else None
+        if hit is not None:
+            self._sigs[oid] = SignatureCheck(**hit)
+        return hit is not None
 
     def signatures_ahead(self, oids: list[str]) -> None:
         """The caller will ask `signature` for these tags, in this order, with much else to do in
@@ -347,14 +351,7 @@ class Registry:
         before is ended."""
         if self._ahead is not None:
             self._ahead.close()
-        todo = []
-        for oid in oids:
-            key = self.verdict_key("tag", oid)
-            hit = self.cache.get(key) if key and self.cache is not None and oid not in self._sigs else None
-            if hit is not None:
-                self._sigs[oid] = SignatureCheck(**hit)  # what `signature` would take from the cache
-            elif oid not in self._sigs:
-                todo.append(oid)
+        todo = [oid for oid in oids if oid not in self._sigs and not self._cached_verdict(oid)]
         self._ahead = verdicts.start(self.repo, self.allowed_signers, todo)
 
     def verdict_key(self, kind: str, ident: str) -> str | None:

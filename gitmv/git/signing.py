@@ -13,14 +13,13 @@ Allowed signers use the ssh-keygen format. A gpg key may be allowed with a line
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gitmv import proc as procs
 from gitmv.records import SIG_MARKERS

@@ -13,18 +13,18 @@ import pytest
 
 from gitmv.cli import main
 
-PROBE = """
-import atexit, gc, sys
-from gitmv.cli import main
-atexit.register(lambda: print("collector enabled:", gc.isenabled(), "frozen:", gc.get_freeze_count() > 0))
-sys.argv = ["git-mv-promote", "--version"]
-main()
-"""
+
+def program_reports(expression: str) -> str:
+    """What `expression` says at the exit of a `git-mv-promote --version` program run."""
+    probe = (f"import atexit, gc, sys\nfrom gitmv import proc\nfrom gitmv.cli import main\n"
+             f"atexit.register(lambda: print({expression}))\nsys.argv = ['git-mv-promote', '--version']\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()[-1]
 
 
 def test_the_program_runs_without_the_cyclic_collector():
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "collector enabled: False frozen: True"
+    assert program_reports('"collector enabled:", gc.isenabled(), "frozen:", gc.get_freeze_count() > 0') \
+        == "collector enabled: False frozen: True"
 
 
 def test_a_caller_passing_arguments_keeps_its_collector():
@@ -36,19 +36,8 @@ def test_a_caller_passing_arguments_keeps_its_collector():
     assert gc.isenabled() and gc.get_freeze_count() == frozen
 
 
-HELPER_PROBE = """
-import atexit, sys
-from gitmv import proc
-from gitmv.cli import main
-atexit.register(lambda: print("helpers allowed:", proc.may_fork()))
-sys.argv = ["git-mv-promote", "--version"]
-main()
-"""
-
-
 def test_the_program_may_fork_helpers():
-    done = subprocess.run([sys.executable, "-c", HELPER_PROBE], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[-1] == "helpers allowed: True"
+    assert program_reports('"helpers allowed:", proc.may_fork()') == "helpers allowed: True"
 
 
 def test_a_caller_passing_arguments_forks_no_helper():
