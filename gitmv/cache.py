@@ -21,7 +21,13 @@ CACHE_FILE = "mv-promote/records-v2.sqlite"
 # Caches with unwritten entries; weak, so a cache (and its database handle) goes away with the
 # registry that used it, flushing on the way out, and long-lived processes leak no descriptors.
 _UNFLUSHED: "weakref.WeakSet[RecordCache]" = weakref.WeakSet()
+_INHERITED: list[sqlite3.Connection] = []  # a forked child's copies of the parent's handles, kept open
 _BATCH = 500  # keys per query (under SQLite's oldest limit of 999 parameters)
+
+
+def encode(entry: dict) -> str:
+    """An entry as the file stores it (and a helper hands it over: RecordCache.adopt)."""
+    return json.dumps(entry, separators=(",", ":"))
 
 
 @atexit.register
@@ -38,12 +44,14 @@ class RecordCache:
         self._pending: dict[str, str] = {}
         self._pending_digests: dict[str, tuple[str, str]] = {}
         self._fetched: dict[str, str | None] = {}  # entries read ahead by prefetch (None: not in the file)
+        self._created = False  # the file did not exist until this process opened it (and has not written it)
 
     def _conn(self) -> sqlite3.Connection | None:
         if not self._opened:
             self._opened = True
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._created = not self.path.exists()
                 db = sqlite3.connect(str(self.path), timeout=0.2, isolation_level=None)
                 # derived data: a write lost or torn by an OS crash costs a parse, never a wrong
                 # answer (an unreadable file is no cache), so no commit waits for the disk; with
@@ -68,8 +76,8 @@ class RecordCache:
             if oid in self._fetched:
                 return None  # looked up by prefetch: not in the file
             db = self._conn()
-            if db is None:
-                return None
+            if db is None or self._created:
+                return None  # no file, or one this process created: nothing in it yet
             try:
                 row = db.execute("SELECT entry FROM records WHERE oid = ?", (oid,)).fetchone()
             except sqlite3.Error:
@@ -89,6 +97,9 @@ class RecordCache:
         wanted = [k for k in dict.fromkeys(keys) if k not in self._fetched and k not in self._pending]
         db = self._conn() if wanted else None
         if db is None:
+            return
+        if self._created:  # a file this process created holds nothing yet
+            self._fetched.update(dict.fromkeys(wanted))
             return
         try:
             for i in range(0, len(wanted), _BATCH):
@@ -117,7 +128,34 @@ class RecordCache:
 
     def put(self, oid: str, record: dict) -> None:
         _UNFLUSHED.add(self)
-        self._pending[oid] = json.dumps(record, separators=(",", ":"))
+        self._pending[oid] = encode(record)
+
+    def fresh(self) -> bool:
+        """Whether this process created the file (a fresh clone's first read, or one after the
+        cache was deleted): then it holds nothing this process has not put, and a caller need
+        not look up what is in it before deciding what to read."""
+        return self._conn() is not None and self._created
+
+    def known(self, key: str) -> bool:
+        """Whether `key` has an entry this process has put or read ahead (no query)."""
+        return key in self._pending or self._fetched.get(key) is not None
+
+    def text(self, key: str) -> str | None:
+        """The entry under `key` as stored, among those put or read ahead (a helper hands it on)."""
+        return self._pending.get(key) or self._fetched.get(key)
+
+    def adopt(self, key: str, text: str) -> None:
+        """Take an entry a forked helper of this process made (gitmv.ahead), as if put here."""
+        _UNFLUSHED.add(self)
+        self._pending[key] = text
+
+    def detach(self) -> None:
+        """In a forked child: never touch the parent's database handle (not even to close it);
+        the child reads only what was read ahead and writes nothing (it hands its entries on)."""
+        _UNFLUSHED.discard(self)
+        if self._db is not None:
+            _INHERITED.append(self._db)
+        self._db, self._opened = None, True
 
     def flush(self) -> None:
         """Write pending entries in one transaction and close the database."""
@@ -137,7 +175,7 @@ class RecordCache:
         finally:
             if db is not None:
                 db.close()
-            self._db, self._opened = None, False
+            self._db, self._opened, self._created = None, False, False
 
     def __del__(self) -> None:
         try:
@@ -190,9 +228,13 @@ class VerdictCache(RecordCache):
             return None
         return body if isinstance(body, dict) and _success(oid, body) else None
 
+    def adopt(self, key: str, text: str) -> None:
+        """A helper's entry, checked and wrapped as `put` does (verify's own file)."""
+        self.put(key, json.loads(text))
+
     def put(self, oid: str, record: dict) -> None:
         if _success(oid, record):
-            body_text = json.dumps(record, separators=(",", ":"))
+            body_text = encode(record)
             super().put(oid, {"body": body_text, "sum": _entry_sum(oid, body_text)})
 
 

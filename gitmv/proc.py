@@ -24,7 +24,7 @@ _helpers_allowed = False
 
 
 def allow_helpers() -> None:
-    """Let this process fork helper processes (gitmv.git.verdicts). Only the CLI program says so,
+    """Let this process fork helper processes (gitmv.ahead). Only the CLI program says so,
     as it alone turns off the cyclic GC: a caller of the Python API owns its process, which may
     run threads of its own or reap children it did not start."""
     global _helpers_allowed

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
-from gitmv import records
+from gitmv import ahead, records
+from gitmv.cache import encode
 from gitmv.errors import MvError, NotFoundError, RecordError
-from gitmv.git import notes, verdicts
+from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
 from gitmv.git.repo import Repo, TagInfo
 from gitmv.names import closest, EXP_ROOT, EXPERIMENT_REF_RE, NAME_RE, NAME_RULE, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_RE, VERSION_REF_RE, experiment_ref, stage_ref, version_ref
@@ -27,6 +29,13 @@ from gitmv.rules import artifacts as artifact_rules, evidence
 if TYPE_CHECKING:
     from gitmv.cache import RecordCache
 
+
+# read_ahead: the helper's keys for a tag's signature verdict and for the note on a version tag
+# (the cache's key is the note blob's); below MIN_AHEAD signatures and versions the fork (a few
+# ms) does not pay
+SIG_KEY = "sig:"
+NOTE_OF = "note-of:"
+MIN_AHEAD = 64
 
 # the record a registry tag carries: a version tag's or a stage tag's
 RecordT = TypeVar("RecordT", VersionRecord, PromotionRecord)
@@ -82,7 +91,8 @@ class Registry:
         self._version_nums: dict[str, list[int]] = {}
         self._versions: dict[str, Version] = {}
         self._sigs: dict[str, SignatureCheck] = {}
-        self._ahead: verdicts.Ahead | None = None  # a helper checking signatures ahead (signatures_ahead)
+        self._ahead: ahead.Ahead | None = None  # a helper reading and checking ahead (read_ahead)
+        self._ahead_at: dict[str, int] = {}  # version tag id -> its place in the helper's list
         self._notes: dict[str, list[dict]] = {}
         self._notes_checked = False
         self._note_blobs: dict[str, str | None] = {}  # note blob ids looked up ahead by _prefetch
@@ -233,6 +243,7 @@ class Registry:
         """(tag, record) from the record cache, or by reading the tag object and parsing its
         message, which must be canonical. The cache only ever holds records that passed that."""
         what = f"tag {ref}"
+        self._take_ahead(oid, oid)
         hit = self.cache.get(oid) if self.cache is not None else None
         if hit is not None and isinstance(hit.get("record"), dict):
             cached = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
@@ -272,8 +283,8 @@ class Registry:
         self._prefetch([oid for ref, oid in self.refs_of(model).items() if VERSION_REF_RE.match(ref)])
 
     def _prefetch(self, oids: list[str]) -> None:
-        if self.cache is None:
-            return
+        if self.cache is None or self.cache.fresh():
+            return  # no cache, or nothing in it but what this process put
         keys = oids + [k for k in (self.verdict_key("tag", oid) for oid in oids) if k]
         if self.notes_commit is not None:
             for oid in oids:  # the notes too: their entries are keyed by the note blob's id
@@ -285,15 +296,17 @@ class Registry:
         self.cache.prefetch(keys)
 
     def version_summaries(self, model: str) -> list[dict]:
-        """One row per version for listings, from validated (canonical) records: a listing never
-        shows what the parser would reject."""
+        """One row per version for listings, from validated (canonical) records and notes: a
+        listing never shows what the parser would reject. Each version's record and note are read
+        together, in order (the order read_ahead works in)."""
         rows = []
         self.prefetch_versions(model)
         for name in self.versions(model):
             v = self.version(model, name)
             rows.append({"version": name, "tag": v.tag.id, "commit": v.record.commit,
                          "created_at": v.record.created_at, "created_by": v.record.created_by,
-                         "parent": v.record.parent, "message": v.record.message})
+                         "parent": v.record.parent, "message": v.record.message,
+                         "deprecated": self.is_deprecated(v)})
         return rows
 
     def is_deprecated(self, version: Version) -> bool:
@@ -326,14 +339,19 @@ class Registry:
 
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs and not self._cached_verdict(tag.id):
-            check = self._ahead.take(tag.id) if self._ahead is not None else None
-            if check is None:
+            text = self._ahead.take(SIG_KEY + tag.id) if self._ahead is not None else None
+            if text is not None:
+                check = SignatureCheck(**json.loads(text))
+            else:
                 raw = tag.raw or self.repo.read_raw(tag.id)  # a cached tag carries no raw bytes
                 check = verify_signature(raw, self.allowed_signers)
             self._sigs[tag.id] = check
             key = self.verdict_key("tag", tag.id)
             if key and self.cache is not None:
-                self.cache.put(key, check.to_dict())
+                if text is not None:
+                    self.cache.adopt(key, text)  # the helper encodes it as the cache does
+                else:
+                    self.cache.put(key, check.to_dict())
         return self._sigs[tag.id]
 
     def _cached_verdict(self, oid: str) -> bool:
@@ -344,15 +362,99 @@ class Registry:
             self._sigs[oid] = SignatureCheck(**hit)
         return hit is not None
 
-    def signatures_ahead(self, oids: list[str]) -> None:
-        """The caller will ask `signature` for these tags, in this order, with much else to do in
-        between: where it pays and is allowed, a helper process checks them meanwhile
-        (gitmv.git.verdicts). Verdicts already known or cached are left out; a helper started
-        before is ended."""
+    def read_ahead(self, model: str, full: bool = False) -> None:
+        """The caller will read every version of `model` in order, its record and note (and then,
+        when `full`, every stage entry, and every version's and stage entry's tag signature), with
+        much else to do in between: where it pays and is allowed, a helper process (gitmv.ahead)
+        checks the signatures, reads the stage entries and reads versions from the last back
+        meanwhile, into verdicts and record-cache entries this registry then takes as its own. What is cached or known
+        already is left out (in a record cache this process created, nothing is: no need to look);
+        a helper started before is ended."""
         if self._ahead is not None:
             self._ahead.close()
-        todo = [oid for oid in oids if oid not in self._sigs and not self._cached_verdict(oid)]
-        self._ahead = verdicts.start(self.repo, self.allowed_signers, todo)
+            self._ahead = None
+        cache = self.cache
+        fresh = cache is not None and cache.fresh()
+        if not fresh:
+            self.prefetch_versions(model)
+        versions = [(oid, version_ref(model, v)) for v in self.versions(model)
+                    if (oid := self.version_tag_id(model, v)) and oid not in self._versions]
+        sigs: list[str] = []
+        stages: list[tuple[str, str]] = []  # (stage tag id, ref) of the entries not cached
+        if full:
+            stage_tags = [(oid, stage_ref(model, stage, seq)) for stage in self.stages_present(model)
+                          for seq, oid in self.stage_seqs(model, stage)]
+            if cache is not None and not fresh:
+                cache.prefetch([oid for oid, _ in stage_tags]
+                               + [k for k in (self.verdict_key("tag", oid) for oid, _ in stage_tags) if k])
+            if cache is not None:
+                stages = [(oid, ref) for oid, ref in stage_tags if fresh or not cache.known(oid)]
+            if self.allowed_signers is not None:
+                sigs = [oid for oid in [*(oid for oid, _ in versions), *(oid for oid, _ in stage_tags)]
+                        if oid not in self._sigs and (fresh or not self._cached_verdict(oid))]
+        cold: list[tuple[str, str, list[str]]] = []  # (version tag id, ref, keys the helper is to hand over)
+        if cache is not None:
+            for oid, ref in versions:
+                keys = [oid] if fresh or not cache.known(oid) else []
+                if self.notes_commit is not None and oid not in self._notes:
+                    blob = self._note_blobs.get(oid)
+                    if fresh or blob and not cache.known(notes.NOTE_KEY + blob):
+                        keys.append(NOTE_OF + oid)
+                if keys:
+                    cold.append((oid, ref, keys))
+        if len(sigs) + len(stages) + len(cold) < MIN_AHEAD:
+            return
+        self._ahead_at = {oid: i for i, (oid, _, _) in enumerate(cold)}
+        self._ahead = ahead.start(lambda emit, reader_at: self._work_ahead(sigs, stages, cold, emit, reader_at),
+                                  {SIG_KEY + oid for oid in sigs} | {oid for oid, _ in stages})
+
+    def _take_ahead(self, oid: str, key: str) -> None:
+        """Before reading tag `oid` here: take the helper's cache entry for it if it has come (a
+        stage entry's, once it comes), else tell the helper this process reads this version (the
+        helper stops before it)."""
+        if self._ahead is None:
+            return
+        if oid in self._ahead_at:
+            handed = self._ahead.ready(key)
+            if handed is None:
+                self._ahead.reach(self._ahead_at[oid])
+        else:
+            handed = self._ahead.take(key)  # a stage entry: waited for if the helper reads it
+        if handed is not None and self.cache is not None and not self.cache.known(key):
+            self.cache.adopt(key, handed)
+
+    def _work_ahead(self, sigs: list[str], stages: list[tuple[str, str]], cold: list[tuple[str, str, list[str]]],
+                    emit: ahead.Emit, reader_at: ahead.ReaderAt) -> None:
+        """The helper's side of read_ahead (in the forked child): the same checks this process
+        would make, each result emitted as the text the parent takes ("": none, do it yourself).
+        The signatures and stage entries first (asked last, they are then ready), then the
+        versions from the last back to where the parent has got."""
+        for oid in sigs:
+            emit(SIG_KEY + oid, encode(verify_signature(self.repo.read_raw(oid), self.allowed_signers).to_dict()))
+        cache = self.cache
+        if cache is None:
+            return
+        cache.detach()
+        for oid, ref in stages:
+            try:
+                self._parsed(oid, ref, PromotionRecord)
+            except MvError:
+                pass  # the parent reads this one itself, and reports what is wrong with it
+            emit(oid, cache.text(oid) or "")
+        for i in range(len(cold) - 1, -1, -1):
+            if reader_at() >= i:
+                return
+            oid, ref, keys = cold[i]
+            note_key = None
+            try:
+                self._parsed(oid, ref, VersionRecord)
+                note_key = self._note_key(oid)
+                if note_key is not None:
+                    self._cached_note(note_key, oid)
+            except MvError:
+                pass  # the parent reads this one itself, and reports what is wrong with it
+            for key in keys:
+                emit(key, cache.text(oid if key == oid else note_key or "") or "")
 
     def verdict_key(self, kind: str, ident: str) -> str | None:
         """Where a verdict on signed objects may be cached (a tag's signature here, a version or
@@ -384,17 +486,28 @@ class Registry:
         the blob."""
         if self.cache is None:
             return notes.read_records(self.repo, self.notes_commit, target)
+        handed = self._ahead.ready(NOTE_OF + target) if self._ahead is not None else None
+        key = self._note_key(target)
+        if key is None:
+            return []
+        if handed is not None and not self.cache.known(key):
+            self.cache.adopt(key, handed)
+        return self._cached_note(key, target)
+
+    def _note_key(self, target: str) -> str | None:
+        """The record-cache key of the note on `target` (its blob's id); None when it has none."""
         if target in self._note_blobs:
             blob = self._note_blobs.pop(target)  # looked up ahead by _prefetch, in the same notes commit
         else:
             blob = self.repo.note_blob_id(target, self.notes_commit)
-        if blob is None:
-            return []
-        key = notes.NOTE_KEY + blob
+        return None if blob is None else notes.NOTE_KEY + blob
+
+    def _cached_note(self, key: str, target: str) -> list[dict]:
+        assert self.cache is not None
         hit = self.cache.get(key)
         if hit is not None and isinstance(hit.get("records"), list):
             return hit["records"]
-        found = records.parse_note(self.repo.blob_data(blob), f"note on {target[:12]}")
+        found = records.parse_note(self.repo.blob_data(key[len(notes.NOTE_KEY):]), f"note on {target[:12]}")
         self.cache.put(key, {"records": found})
         return found
 

@@ -71,3 +71,35 @@ def test_the_record_cache_never_waits_for_the_disk(tmp_path):
     cache.put("a" * 40, {"record": {"n": 1}})
     cache.flush()
     assert RecordCache(tmp_path).get("a" * 40) == {"record": {"n": 1}}
+
+
+def test_a_cache_this_process_created_is_fresh_until_it_is_written(tmp_path):
+    cache = RecordCache(tmp_path)
+    assert cache.fresh()  # nothing in it but what this process puts: no need to look
+    cache.put("a" * 40, {"record": {"n": 1}})
+    assert cache.get("a" * 40) == {"record": {"n": 1}} and cache.get("b" * 40) is None
+    cache.flush()
+    assert not cache.fresh() and not RecordCache(tmp_path).fresh()
+    assert cache.get("a" * 40) == {"record": {"n": 1}}  # read back from the file
+
+
+def test_a_fresh_cache_reads_ahead_nothing_and_still_answers_what_it_put(tmp_path):
+    cache = RecordCache(tmp_path)
+    assert cache.fresh()
+    cache.put("a" * 40, {"record": {"n": 1}})
+    cache.prefetch(["a" * 40, "b" * 40])
+    assert cache.get("a" * 40) == {"record": {"n": 1}} and cache.get("b" * 40) is None
+    assert cache.known("a" * 40) and not cache.known("b" * 40)
+
+
+def test_an_entry_a_helper_hands_over_is_stored_as_if_put_here(tmp_path):
+    from gitmv.cache import VerdictCache, encode
+
+    for made in (RecordCache, VerdictCache):
+        here, handed = made(tmp_path / made.__name__ / "a"), made(tmp_path / made.__name__ / "b")
+        entry = {"ok": True, "reason": "", "principal": "alice"}
+        here.put("sig:tag:x", entry)
+        handed.adopt("sig:tag:x", encode(entry))
+        here.flush()
+        handed.flush()
+        assert made(tmp_path / made.__name__ / "b").get("sig:tag:x") == made(tmp_path / made.__name__ / "a").get("sig:tag:x") == entry

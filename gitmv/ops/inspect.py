@@ -42,12 +42,12 @@ def show_in(ctx: Context, model: str | None = None, version: str | None = None) 
         entries = {s: reg.current(model, s) for s in reg.stages_present(model)}
         current = {s: e.record.version if e else None for s, e in entries.items()}
         shares = _shares(entries)
+        reg.read_ahead(model)  # every version's record and note is read below, in order
         rows = []
         for row in reg.version_summaries(model):
             row.pop("tag")
             rows.append({**row, "stages": sorted(s for s, cur in current.items() if cur == row["version"]),
-                         "traffic": {s: t for s, t in shares.items() if current[s] == row["version"]},
-                         "deprecated": reg.is_deprecated(reg.version(model, row["version"]))})
+                         "traffic": {s: t for s, t in shares.items() if current[s] == row["version"]}})
         if not rows and model not in ctx.policy.models:
             raise NotFoundError(f"no model '{model}' in the policy or the registry", "see 'git mv-promote show'")
         return {"model": model, "versions": rows, "stages": current, "traffic": shares, "warnings": ctx.warnings}
@@ -115,11 +115,10 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
     events: list[dict[str, Any]] = []
     for name in models:
         check_model_name(name)
-        reg.prefetch_versions(name)
-        # every version's and stage entry's tag signature is asked below, in this order, each
-        # among that tag's and note's reads: a helper may check them meanwhile (Registry.signatures_ahead)
-        reg.signatures_ahead([oid for oid in (reg.version_tag_id(name, v) for v in reg.versions(name)) if oid]
-                             + [oid for stage in reg.stages_present(name) for _, oid in reg.stage_seqs(name, stage)])
+        # every version's record and note, then every version's tag signature, then every stage
+        # entry and its signature, is read below: a helper may do part of it meanwhile (Registry.read_ahead)
+        reg.read_ahead(name, full=True)
+        registered = []  # (event, version): whose signature names who registered it, asked last
         for vname in reg.versions(name):
             try:
                 v = reg.version(name, vname)
@@ -127,10 +126,9 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
                 events.append({"at": "", "model": name, "version": vname, "event": "invalid", "why": exc.cause})
                 continue
             r = v.record
-            sig = reg.signature(v.tag)
-            who = sig.principal if sig.ok else f"unverified ({sig.reason}): {r.created_by}"
-            events.append({"at": r.created_at, "model": name, "version": vname, "event": "register", "by": who,
+            events.append({"at": r.created_at, "model": name, "version": vname, "event": "register", "by": None,
                            "why": r.message, "evidence": v.tag.id, "commit": r.commit})
+            registered.append((events[-1], v))
             try:
                 found = reg.note_records(v.tag.id)
             except MvError:
@@ -139,6 +137,9 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
                 events.append({"at": rec.get("at", ""), "model": name, "version": vname, "event": rec.get("kind"),
                                "by": rec.get("by"), "why": rec.get("reason") or _evidence_summary(rec),
                                "evidence": rec.get("id")})
+        for event, v in registered:
+            sig = reg.signature(v.tag)
+            event["by"] = sig.principal if sig.ok else f"unverified ({sig.reason}): {v.record.created_by}"
         for stage in reg.stages_present(name):
             for e in reg.stage_history(name, stage):
                 sr = e.record

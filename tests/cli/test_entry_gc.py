@@ -1,6 +1,6 @@
 """The `git-mv-promote` process and the server hook's run without the cyclic garbage collector
 (short processes: its passes were a tenth of a read's time), and only the former may fork helper
-processes (gitmv.git.verdicts); a caller passing arguments from a longer-lived process (a test, a
+processes (gitmv.ahead); a caller passing arguments from a longer-lived process (a test, a
 notebook, a serving job) keeps its collector as it was and forks nothing."""
 
 from __future__ import annotations

@@ -1,0 +1,309 @@
+"""A helper process doing reads and checks ahead (gitmv.ahead, Registry.read_ahead) hands over
+exactly what this process would have computed, for any key and in any order asked; what it
+cannot give (it failed, it died, it was not asked) the reader computes itself, reporting what is
+wrong as it always does; it forks only where the process allows it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+
+import pytest
+
+from conftest import make_tag, run_mv
+from gitmv import ahead, proc
+from gitmv import registry as registry_module
+from gitmv.cache import CACHE_FILE, RecordCache
+from gitmv.git.repo import Repo
+from gitmv.git.signing import SignatureCheck, verify_signature
+from gitmv.ops.context import open_context
+
+
+def allow_helpers(monkeypatch) -> None:
+    """This process may fork helpers (the CLI program's switch), even for a handful of versions,
+    and counts as single-threaded: a test worker may hold threads of the suite's servers, which
+    the helper never touches (the thread rule itself: test_no_helper_while_another_thread_runs)."""
+    monkeypatch.setattr(proc, "_helpers_allowed", True)
+    monkeypatch.setattr(registry_module, "MIN_AHEAD", 1)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+
+@pytest.fixture
+def helpers(monkeypatch):
+    allow_helpers(monkeypatch)
+
+
+def lines(n: int, size: int = 10):
+    """A helper's work emitting n keys, each with a JSON text of about `size` bytes."""
+    def work(emit, reader_at):
+        for i in range(n):
+            emit(f"k{i}", f'"{i:0{size}d}"')
+    return work
+
+
+# ---------------------------------------------------------------- the helper
+
+def test_results_come_back_by_key_in_any_order(helpers):
+    got = ahead.start(lines(5), {f"k{i}" for i in range(5)})
+    assert [got.take(f"k{i}") for i in (4, 0, 3, 1, 2)] == [f'"{i:010d}"' for i in (4, 0, 3, 1, 2)]
+
+
+def test_a_key_the_helper_was_not_asked_for_gets_no_answer(helpers):
+    got = ahead.start(lines(3), {"k0", "k1"})
+    assert got.take("k2") is None
+    assert got.take("k1") == '"0000000001"'
+
+
+def test_more_than_a_pipe_holds_is_handed_over_whole(helpers):
+    keys = {f"k{i}" for i in range(400)}  # ~4 MB: the child fills the pipe many times over
+    got = ahead.start(lines(400, 10_000), keys)
+    assert got.take("k399") == f'"{399:010000d}"'
+    assert got.take("k0") == f'"{0:010000d}"'
+
+
+def test_what_a_dying_helper_did_not_give_is_left_to_the_caller(helpers):
+    def work(emit, reader_at):
+        emit("k0", "0")
+        raise RuntimeError("the helper fails half way")
+
+    got = ahead.start(work, {"k0", "k1"})
+    assert got.take("k1") is None
+    assert got.take("k0") == "0"
+
+
+def test_a_result_the_helper_could_not_make_is_no_answer(helpers):
+    got = ahead.start(lambda emit, reader_at: emit("k0", ""), {"k0"})
+    assert got.take("k0") is None
+
+
+def test_the_helper_stops_where_the_reader_has_got_to(helpers):
+    def work(emit, reader_at):
+        emit("hello", "1")
+        while reader_at() < 0:
+            pass  # until the reader says where it is
+        for i in range(9, -1, -1):
+            if reader_at() >= i:
+                emit("stopped", str(i))
+                return
+            emit(f"k{i}", str(i))
+
+    got = ahead.start(work, {"hello", "stopped"})
+    assert got.take("hello") == "1"
+    got.reach(6)
+    assert got.take("stopped") == "6"
+    assert [got.ready(f"k{i}") for i in (9, 8, 7, 6, 5)] == ["9", "8", "7", None, None]
+
+
+def test_a_result_not_waited_for_is_taken_only_once_it_has_come(helpers):
+    got = ahead.start(lines(3), {"k2"})
+    assert got.take("k2") == '"0000000002"'  # the last: the others have come before it
+    assert got.ready("k0") == '"0000000000"'
+    assert got.ready("k0") is None  # taken
+
+
+def test_the_helper_is_reaped_once_its_results_are_taken(helpers):
+    got = ahead.start(lines(3), {"k0", "k1", "k2"})
+    for key in ("k0", "k1", "k2"):
+        got.take(key)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(got._pid, os.WNOHANG)
+
+
+def test_no_helper_unless_the_process_allows_it(monkeypatch):
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert ahead.start(lines(3), {"k0"}) is None
+
+
+def test_no_helper_while_another_thread_runs(monkeypatch):
+    monkeypatch.setattr(proc, "_helpers_allowed", True)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert ahead.start(lines(3), {"k0"}) is None
+    finally:
+        stop.set()
+        other.join()
+
+
+# ---------------------------------------------------------------- the registry's work
+
+@pytest.fixture
+def tags(model_repo):
+    """Tag objects of every verdict: two versions signed by alice (allowed), a tag signed by
+    mallory (not allowed), an unsigned one."""
+    versions = [model_repo.version(0.8, 0.8, evaluate=False), model_repo.version(0.81, 0.8, evaluate=False)]
+    head = model_repo.git("rev-parse", "HEAD")
+    make_tag(model_repo, "refs/tags/stranger", target=head, message=b"signed by a stranger\n", key="mallory")
+    make_tag(model_repo, "refs/tags/plain", target=head, message=b"not signed\n", key=None)
+    refs = [f"refs/tags/mv/churn/{v}" for v in versions] + ["refs/tags/stranger", "refs/tags/plain"]
+    return [model_repo.git("rev-parse", ref) for ref in refs]
+
+
+def expected(model_repo, oid: str) -> SignatureCheck:
+    allowed = (model_repo.path / ".mv-promote" / "allowed_signers").read_bytes()
+    return verify_signature(Repo.discover(model_repo.path).read_raw(oid), allowed)
+
+
+def test_the_helpers_verdicts_are_the_ones_this_process_gives(helpers, model_repo, tags):
+    reg = open_context(model_repo.path).registry
+    got = ahead.start(lambda emit, reader_at: reg._work_ahead(tags, [], [], emit, reader_at), {registry_module.SIG_KEY + oid for oid in tags})
+    checks = [SignatureCheck(**json.loads(got.take(registry_module.SIG_KEY + oid))) for oid in tags]
+    assert checks == [expected(model_repo, oid) for oid in tags]
+    assert [c.ok for c in checks] == [True, True, False, False]
+
+
+@pytest.fixture
+def evaluated(model_repo):
+    """Four evaluated versions of churn: each has a record and a note to read."""
+    for auc in (0.8, 0.81, 0.82, 0.83):
+        model_repo.version(auc, 0.8)
+    return model_repo
+
+
+def cold(r) -> None:
+    shutil.rmtree(r.path / ".git" / "mv-promote", ignore_errors=True)
+
+
+def cache_rows(r) -> set[tuple[str, str]]:
+    with sqlite3.connect(r.path / ".git" / CACHE_FILE) as db:
+        return set(db.execute("SELECT oid, entry FROM records"))
+
+
+def started_helpers(monkeypatch) -> list:
+    started: list = []
+    real_start = ahead.start
+
+    def start(work, wanted):
+        started.append((real_start(work, wanted), set(wanted)))
+        return started[-1][0]
+
+    monkeypatch.setattr(ahead, "start", start)
+    return started
+
+
+def patient_reader(monkeypatch) -> list[str]:
+    """The reader lets the helper finish before it reads any version, so the helper reads them
+    all (it works from the last back to where the reader has got); returns the keys adopted."""
+    adopted: list[str] = []
+    real_take, real_adopt = registry_module.Registry._take_ahead, RecordCache.adopt
+
+    def take(self, oid, key):
+        if self._ahead is not None and self._ahead._pid:
+            try:
+                os.waitpid(self._ahead._pid, 0)
+            except ChildProcessError:
+                pass  # waited for already
+        return real_take(self, oid, key)
+
+    def adopt(self, key, text):
+        adopted.append(key)
+        return real_adopt(self, key, text)
+
+    monkeypatch.setattr(registry_module.Registry, "_take_ahead", take)
+    monkeypatch.setattr(RecordCache, "adopt", adopt)
+    return adopted
+
+
+@pytest.mark.parametrize("args", [("show", "churn", "--json"), ("log", "churn", "--json")])
+@pytest.mark.parametrize("patient", [True, False], ids=["helper reads all", "both read"])
+def test_a_cold_read_is_the_same_with_a_helper_and_without(evaluated, monkeypatch, args, patient):
+    cold(evaluated)
+    plain = run_mv(*args, cwd=evaluated.path).out
+    plain_cache = cache_rows(evaluated)
+    cold(evaluated)
+    allow_helpers(monkeypatch)
+    started = started_helpers(monkeypatch)
+    adopted = patient_reader(monkeypatch) if patient else []
+    assert run_mv(*args, cwd=evaluated.path).out == plain
+    assert started and started[0][0] is not None  # the helper did run
+    if patient:  # every record, note and verdict came from the helper
+        assert sorted(adopted) == sorted(k for k, _ in plain_cache)
+    assert cache_rows(evaluated) == plain_cache  # what it read is cached as if read here
+
+
+def test_a_version_the_helper_cannot_read_is_reported_as_without_it(evaluated, monkeypatch):
+    tag = evaluated.git("rev-parse", "refs/tags/mv/churn/v4")  # the last: the helper's share
+    note = evaluated.git("notes", "--ref", "mv-promote", "show", tag) + "\n"
+    evaluated.git("notes", "--ref", "mv-promote", "add", "-f", "-m", note.replace(" = ", "  =  ").rstrip("\n"), tag)
+    cold(evaluated)
+    plain = run_mv("show", "churn", cwd=evaluated.path, code=None)
+    assert plain.code != 0 and "not in canonical form" in plain.err
+    cold(evaluated)
+    allow_helpers(monkeypatch)
+    started = started_helpers(monkeypatch)
+    adopted = patient_reader(monkeypatch)
+    helped = run_mv("show", "churn", cwd=evaluated.path, code=None)
+
+    assert started and started[0][0] is not None
+    assert (helped.code, helped.out, helped.err) == (plain.code, plain.out, plain.err)
+    blob = evaluated.git("notes", "--ref", "mv-promote", "list", tag)
+    assert tag in adopted and "note:" + blob not in adopted  # the helper read v4's tag, not its note
+
+
+def test_a_helper_that_fails_leaves_every_read_to_the_reader(evaluated, monkeypatch):
+    cold(evaluated)
+    plain = run_mv("log", "churn", "--json", cwd=evaluated.path).out
+    cold(evaluated)
+    allow_helpers(monkeypatch)
+    monkeypatch.setattr(registry_module.Registry, "_work_ahead", lambda *a: 1 / 0)  # inherited by the fork
+    started = started_helpers(monkeypatch)
+    assert run_mv("log", "churn", "--json", cwd=evaluated.path).out == plain
+    assert started and started[0][0] is not None
+
+
+def test_no_helper_for_a_few_versions(evaluated, monkeypatch):
+    monkeypatch.setattr(proc, "_helpers_allowed", True)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    started = started_helpers(monkeypatch)
+    cold(evaluated)
+    run_mv("log", "churn", cwd=evaluated.path)
+    assert not started  # 4 versions and their signatures: below MIN_AHEAD
+
+
+def test_a_verdict_travels_and_is_cached_as_dataclasses_would_write_it():
+    from dataclasses import asdict
+
+    for check in (SignatureCheck(True, "", "alice@example.com", "SHA256:x", "ssh"), SignatureCheck(False, "unsigned")):
+        assert check.to_dict() == asdict(check)
+        assert SignatureCheck(**check.to_dict()) == check
+
+
+def test_a_read_after_new_versions_arrived_is_the_same_with_a_helper_and_without(evaluated, monkeypatch):
+    """The record cache exists and holds some versions (a clone that fetched new ones): the helper
+    reads only what is missing from it."""
+    run_mv("log", "churn", cwd=evaluated.path)
+    known = cache_rows(evaluated)
+    for auc in (0.84, 0.85, 0.86):
+        evaluated.version(auc, 0.8)
+    plain = run_mv("log", "churn", "--json", cwd=evaluated.path).out
+    plain_cache = cache_rows(evaluated)
+    read_by_log = [key for key, _ in plain_cache - known if not key.startswith("note-end:")]  # that one: eval's
+    with sqlite3.connect(evaluated.path / ".git" / CACHE_FILE) as db:
+        db.executemany("DELETE FROM records WHERE oid = ?", [(key,) for key in read_by_log])
+    allow_helpers(monkeypatch)
+    started = started_helpers(monkeypatch)
+    adopted = patient_reader(monkeypatch)
+    assert run_mv("log", "churn", "--json", cwd=evaluated.path).out == plain
+    assert started and started[0][0] is not None
+    assert sorted(adopted) == sorted(read_by_log)
+    assert cache_rows(evaluated) == plain_cache
+
+
+def test_stage_entries_and_their_verdicts_come_from_the_helper_as_read_here(verified_registry, monkeypatch):
+    r = verified_registry  # v1 promoted to production: stage entries to read and check
+    cold(r)
+    plain = run_mv("log", "churn", "--json", cwd=r.path).out
+    plain_cache = cache_rows(r)
+    cold(r)
+    allow_helpers(monkeypatch)
+    adopted = patient_reader(monkeypatch)
+    assert run_mv("log", "churn", "--json", cwd=r.path).out == plain
+    stage_tags = [line.split()[0] for line in r.git("for-each-ref", "--format=%(objectname)",
+                                                    "refs/tags/mv/churn/production/").splitlines()]
+    assert stage_tags and set(stage_tags) <= set(adopted) <= {k for k, _ in plain_cache}
+    assert sorted(adopted) == sorted(k for k, _ in plain_cache)
+    assert cache_rows(r) == plain_cache
