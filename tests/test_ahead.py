@@ -307,3 +307,18 @@ def test_stage_entries_and_their_verdicts_come_from_the_helper_as_read_here(veri
     assert stage_tags and set(stage_tags) <= set(adopted) <= {k for k, _ in plain_cache}
     assert sorted(adopted) == sorted(k for k, _ in plain_cache)
     assert cache_rows(r) == plain_cache
+
+
+def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
+    """A caller reading the program's output to its end is not kept waiting by a helper still at
+    work: the helper's standard streams are not the program's (which, like the CLI, leaves by
+    os._exit: nothing waits for the helper)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, time\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
+             "def work(emit, reader_at):\n    time.sleep(30)\n"
+             "got = ahead.start(work, {'k'})\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20)
+    pid = int(done.stdout.split()[1])
+    os.kill(pid, 9)  # the helper outlived the program (a real one ends at its next write)
