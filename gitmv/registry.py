@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
-from gitmv import ahead, records
-from gitmv.cache import encode
+from gitmv import records
 from gitmv.errors import MvError, NotFoundError, RecordError
 from gitmv.git import notes
 from gitmv.git.record_signing import verify_record
@@ -27,6 +26,7 @@ from gitmv.records import PromotionRecord, VersionRecord
 from gitmv.rules import artifacts as artifact_rules, evidence
 
 if TYPE_CHECKING:
+    from gitmv import ahead
     from gitmv.cache import RecordCache
 
 
@@ -243,7 +243,7 @@ class Registry:
         """(tag, record) from the record cache, or by reading the tag object and parsing its
         message, which must be canonical. The cache only ever holds records that passed that."""
         what = f"tag {ref}"
-        self._take_ahead(oid, oid)
+        self._take_ahead(oid)
         hit = self.cache.get(oid) if self.cache is not None else None
         if hit is not None and isinstance(hit.get("record"), dict):
             cached = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
@@ -367,9 +367,9 @@ class Registry:
         when `full`, every stage entry, and every version's and stage entry's tag signature), with
         much else to do in between: where it pays and is allowed, a helper process (gitmv.ahead)
         checks the signatures, reads the stage entries and reads versions from the last back
-        meanwhile, into verdicts and record-cache entries this registry then takes as its own. What is cached or known
-        already is left out (in a record cache this process created, nothing is: no need to look);
-        a helper started before is ended."""
+        meanwhile, into verdicts and record-cache entries this registry then takes as its own.
+        What is cached or known already is left out (in a record cache this process created,
+        nothing is: no need to look); a helper started before is ended."""
         if self._ahead is not None:
             self._ahead.close()
             self._ahead = None
@@ -404,24 +404,25 @@ class Registry:
                     cold.append((oid, ref, keys))
         if len(sigs) + len(stages) + len(cold) < MIN_AHEAD:
             return
+        from gitmv import ahead  # here: the server hook, which never reads ahead, need not import it
         self._ahead_at = {oid: i for i, (oid, _, _) in enumerate(cold)}
         self._ahead = ahead.start(lambda emit, reader_at: self._work_ahead(sigs, stages, cold, emit, reader_at),
                                   {SIG_KEY + oid for oid in sigs} | {oid for oid, _ in stages})
 
-    def _take_ahead(self, oid: str, key: str) -> None:
+    def _take_ahead(self, oid: str) -> None:
         """Before reading tag `oid` here: take the helper's cache entry for it if it has come (a
         stage entry's, once it comes), else tell the helper this process reads this version (the
         helper stops before it)."""
         if self._ahead is None:
             return
         if oid in self._ahead_at:
-            handed = self._ahead.ready(key)
+            handed = self._ahead.ready(oid)
             if handed is None:
                 self._ahead.reach(self._ahead_at[oid])
         else:
-            handed = self._ahead.take(key)  # a stage entry: waited for if the helper reads it
-        if handed is not None and self.cache is not None and not self.cache.known(key):
-            self.cache.adopt(key, handed)
+            handed = self._ahead.take(oid)  # a stage entry: waited for if the helper reads it
+        if handed is not None and self.cache is not None and not self.cache.known(oid):
+            self.cache.adopt(oid, handed)
 
     def _work_ahead(self, sigs: list[str], stages: list[tuple[str, str]], cold: list[tuple[str, str, list[str]]],
                     emit: ahead.Emit, reader_at: ahead.ReaderAt) -> None:
@@ -429,6 +430,8 @@ class Registry:
         would make, each result emitted as the text the parent takes ("": none, do it yourself).
         The signatures and stage entries first (asked last, they are then ready), then the
         versions from the last back to where the parent has got."""
+        from gitmv.cache import encode  # here: the server hook has no record cache and need not import it
+
         for oid in sigs:
             emit(SIG_KEY + oid, encode(verify_signature(self.repo.read_raw(oid), self.allowed_signers).to_dict()))
         cache = self.cache
@@ -453,8 +456,11 @@ class Registry:
                     self._cached_note(note_key, oid)
             except MvError:
                 pass  # the parent reads this one itself, and reports what is wrong with it
-            for key in keys:
-                emit(key, cache.text(oid if key == oid else note_key or "") or "")
+            if oid in keys:
+                emit(oid, cache.text(oid) or "")
+            if NOTE_OF + oid in keys:  # handed over with the key it is cached under, which the parent checks
+                note = cache.text(note_key) if note_key else None
+                emit(NOTE_OF + oid, f"{note_key}\t{note}" if note else "")
 
     def verdict_key(self, kind: str, ident: str) -> str | None:
         """Where a verdict on signed objects may be cached (a tag's signature here, a version or
@@ -491,7 +497,9 @@ class Registry:
         if key is None:
             return []
         if handed is not None and not self.cache.known(key):
-            self.cache.adopt(key, handed)
+            handed_key, _, text = handed.partition("\t")
+            if handed_key == key:  # the same note blob (the same notes commit): the same records
+                self.cache.adopt(key, text)
         return self._cached_note(key, target)
 
     def _note_key(self, target: str) -> str | None:

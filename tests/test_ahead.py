@@ -191,13 +191,13 @@ def patient_reader(monkeypatch) -> list[str]:
     adopted: list[str] = []
     real_take, real_adopt = registry_module.Registry._take_ahead, RecordCache.adopt
 
-    def take(self, oid, key):
+    def take(self, oid):
         if self._ahead is not None and self._ahead._pid:
             try:
                 os.waitpid(self._ahead._pid, 0)
             except ChildProcessError:
                 pass  # waited for already
-        return real_take(self, oid, key)
+        return real_take(self, oid)
 
     def adopt(self, key, text):
         adopted.append(key)
@@ -322,3 +322,37 @@ def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20)
     pid = int(done.stdout.split()[1])
     os.kill(pid, 9)  # the helper outlived the program (a real one ends at its next write)
+
+
+def test_the_server_hook_loads_neither_the_record_cache_nor_the_helper():
+    """The hook has no record cache and never reads ahead: it does not pay for importing them
+    (SQLite alone is a few ms of every push)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nimport gitmv.hooks.entry, gitmv.hooks.enforce\n"
+             "print(sorted(m for m in ('sqlite3', 'gitmv.cache', 'gitmv.ahead') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_note_handed_over_for_another_blob_is_not_taken(evaluated, monkeypatch):
+    """The helper names the note blob its entry is for; one that is not the blob this process
+    finds for that version (which cannot happen in one notes commit) is read here instead."""
+    cold(evaluated)
+    plain = run_mv("show", "churn", "--json", cwd=evaluated.path).out
+    plain_cache = cache_rows(evaluated)
+    cold(evaluated)
+    allow_helpers(monkeypatch)
+    adopted = patient_reader(monkeypatch)
+    parent, real_key = os.getpid(), registry_module.Registry._note_key
+    v1 = evaluated.git("rev-parse", "refs/tags/mv/churn/v1")
+
+    def v1s_note_in_the_helper(self, target):  # the helper takes every version's note for v1's
+        return real_key(self, target if os.getpid() == parent else v1)
+
+    monkeypatch.setattr(registry_module.Registry, "_note_key", v1s_note_in_the_helper)
+    assert run_mv("show", "churn", "--json", cwd=evaluated.path).out == plain
+    v1_note = "note:" + evaluated.git("notes", "--ref", "mv-promote", "list", v1)
+    assert adopted and {key for key in adopted if key.startswith("note:")} <= {v1_note}
+    assert cache_rows(evaluated) == plain_cache
