@@ -39,10 +39,10 @@ def show_in(ctx: Context, model: str | None = None, version: str | None = None) 
         return {"models": out, "warnings": ctx.warnings}
     check_model_name(model)
     if version is None:
+        reg.read_ahead(model)  # every version's record and note is read below, in order
         entries = {s: reg.current(model, s) for s in reg.stages_present(model)}
         current = {s: e.record.version if e else None for s, e in entries.items()}
         shares = _shares(entries)
-        reg.read_ahead(model)  # every version's record and note is read below, in order
         rows = []
         for row in reg.version_summaries(model):
             row.pop("tag")
