@@ -173,6 +173,17 @@ def cache_rows(r) -> set[tuple[str, str]]:
         return set(db.execute("SELECT oid, entry FROM records"))
 
 
+def plain_read(r, monkeypatch, *args: str) -> tuple[str, set[tuple[str, str]]]:
+    """A cold read without a helper: its output and the cache rows it wrote. Then the cache is
+    dropped again and helpers are allowed, for the same read with one."""
+    cold(r)
+    out = run_mv(*args, cwd=r.path).out
+    rows = cache_rows(r)
+    cold(r)
+    allow_helpers(monkeypatch)
+    return out, rows
+
+
 def started_helpers(monkeypatch) -> list:
     started: list = []
     real_start = ahead.start
@@ -211,11 +222,7 @@ def patient_reader(monkeypatch) -> list[str]:
 @pytest.mark.parametrize("args", [("show", "churn", "--json"), ("log", "churn", "--json")])
 @pytest.mark.parametrize("patient", [True, False], ids=["helper reads all", "both read"])
 def test_a_cold_read_is_the_same_with_a_helper_and_without(evaluated, monkeypatch, args, patient):
-    cold(evaluated)
-    plain = run_mv(*args, cwd=evaluated.path).out
-    plain_cache = cache_rows(evaluated)
-    cold(evaluated)
-    allow_helpers(monkeypatch)
+    plain, plain_cache = plain_read(evaluated, monkeypatch, *args)
     started = started_helpers(monkeypatch)
     adopted = patient_reader(monkeypatch) if patient else []
     assert run_mv(*args, cwd=evaluated.path).out == plain
@@ -295,11 +302,7 @@ def test_a_read_after_new_versions_arrived_is_the_same_with_a_helper_and_without
 
 def test_stage_entries_and_their_verdicts_come_from_the_helper_as_read_here(verified_registry, monkeypatch):
     r = verified_registry  # v1 promoted to production: stage entries to read and check
-    cold(r)
-    plain = run_mv("log", "churn", "--json", cwd=r.path).out
-    plain_cache = cache_rows(r)
-    cold(r)
-    allow_helpers(monkeypatch)
+    plain, plain_cache = plain_read(r, monkeypatch, "log", "churn", "--json")
     adopted = patient_reader(monkeypatch)
     assert run_mv("log", "churn", "--json", cwd=r.path).out == plain
     stage_tags = [line.split()[0] for line in r.git("for-each-ref", "--format=%(objectname)",
@@ -339,11 +342,7 @@ def test_the_server_hook_loads_neither_the_record_cache_nor_the_helper():
 def test_a_note_handed_over_for_another_blob_is_not_taken(evaluated, monkeypatch):
     """The helper names the note blob its entry is for; one that is not the blob this process
     finds for that version (which cannot happen in one notes commit) is read here instead."""
-    cold(evaluated)
-    plain = run_mv("show", "churn", "--json", cwd=evaluated.path).out
-    plain_cache = cache_rows(evaluated)
-    cold(evaluated)
-    allow_helpers(monkeypatch)
+    plain, plain_cache = plain_read(evaluated, monkeypatch, "show", "churn", "--json")
     adopted = patient_reader(monkeypatch)
     parent, real_key = os.getpid(), registry_module.Registry._note_key
     v1 = evaluated.git("rev-parse", "refs/tags/mv/churn/v1")
