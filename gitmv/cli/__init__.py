@@ -119,10 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         # (10 ms of a cold `show` of 500 versions; docs/design.md). Nothing is left unwritten:
         # the streams were flushed above and every file we write is closed where it is written.
         atexit._run_exitfuncs()
-        try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
+        for stream in (sys.stdout, sys.stderr):  # anything an exit handler wrote
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
         os._exit(code)
     sys.exit(code)
 

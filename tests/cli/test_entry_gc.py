@@ -7,6 +7,7 @@ notebook, a serving job) keeps its collector as it was and forks nothing."""
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 
@@ -32,9 +33,10 @@ def test_the_program_runs_its_exit_work_and_skips_the_teardown():
     finalize every object still alive, does not."""
     probe = ("import atexit, sys\nfrom gitmv.cli import main\n"
              "class Witness:\n    def __del__(self):\n        print('torn down', flush=True)\n"
-             "witness = Witness()\natexit.register(lambda: print('exit work', flush=True))\n"
+             "witness = Witness()\natexit.register(lambda: print('exit work'))\n"
              "sys.argv = ['git-mv-promote', '--version']\nmain()\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # what an exit handler prints waits in a buffer
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=buffered)
     assert done.returncode == 0
     assert done.stdout.splitlines()[-1] == "exit work" and "torn down" not in done.stdout
 
