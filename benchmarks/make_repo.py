@@ -118,14 +118,15 @@ def iso(epoch: int) -> str:
 # ---------------------------------------------------------------- environment
 
 def hermetic_env(home: Path, extra_path: list[str] | None = None) -> dict:
-    """No user or system git config, no GIT_* leaking in, a private HOME, C locale, and the
-    interpreter running this script first on PATH (so `git mv-promote` is the real entry
-    point, not a pyenv shim)."""
+    """No user or system git config, no GIT_* leaking in, a private HOME, C locale, Python as a
+    user runs it (bytecode cached, output buffered), and the interpreter running this script
+    first on PATH (so `git mv-promote` is the real entry point, not a pyenv shim)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GTO_"))}
     env.pop("MV_PROMOTE_PYTHON", None)
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1", LC_ALL="C",
                GIT_TERMINAL_PROMPT="0", GTO_EMOJIS="false", PYTHONDONTWRITEBYTECODE="")
     env.pop("PYTHONDONTWRITEBYTECODE")
+    env.pop("PYTHONUNBUFFERED", None)  # a user's commands write through a buffer: so do the measured ones
     path = [str(Path(sys.executable).parent)] + list(extra_path or []) + env.get("PATH", "").split(os.pathsep)
     env["PATH"] = os.pathsep.join(dict.fromkeys(p for p in path if p))
     return env
