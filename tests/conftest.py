@@ -116,7 +116,8 @@ def hermetic(tmp_path, monkeypatch, keys):
     home = tmp_path / "home"
     home.mkdir()
     for var in list(os.environ):
-        if var.startswith("GIT_") or var in ("MV_PROMOTE_PYTHON",):
+        # PYTHONUNBUFFERED: the commands and hooks run write through a buffer, as a user's do
+        if var.startswith("GIT_") or var in ("MV_PROMOTE_PYTHON", "PYTHONUNBUFFERED"):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
