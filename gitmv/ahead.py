@@ -13,7 +13,8 @@ parent takes what the helper has handed over by then and does the rest itself.
 
 The child runs the same code on the same object bytes as the parent would, so a result means the
 same wherever it was computed. Whatever goes wrong with the helper (no fork here, the child dies,
-a line that does not parse) leaves the parent to do the work itself: `take` then answers None.
+a line that does not parse, it is slow) leaves the parent to do the work itself: `ready` then
+answers None.
 Only where `gitmv.proc.may_fork` allows it: the CLI program, single-threaded.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import mmap
 import os
 import select
+import signal
 import struct
 from collections.abc import Callable
 
@@ -32,34 +34,21 @@ ReaderAt = Callable[[], int]  # how far the parent has got in a list both work o
 
 
 class Ahead:
-    """The results of one helper process, taken by key."""
+    """The results of one helper process, taken by key. The reader never waits for one: what has
+    not come when it is needed, the reader computes itself (a helper held up by costly or
+    useless work, say signatures of tags that turn out not to be records, costs no time)."""
 
-    def __init__(self, pid: int, fd: int, wanted: set[str], shared: mmap.mmap) -> None:
+    def __init__(self, pid: int, fd: int, shared: mmap.mmap) -> None:
         self._pid = pid
         self._fd: int | None = fd
-        self._wanted = wanted
         self._got: dict[str, str] = {}
-        self._partial = b""
+        self._partial: list[bytes] = []  # the pieces of a line not ended yet
         self._shared = shared
         self._position = -1
         os.set_blocking(fd, False)
 
-    def take(self, key: str) -> str | None:
-        """The helper's JSON text for `key`, waiting for it if need be; None when the helper was
-        not asked for it or cannot give it (the caller then does the work itself). Every call
-        drains what the helper has written so far: a full pipe would stop it."""
-        if key not in self._wanted:
-            self._pump(wait=False)
-            return None
-        while key not in self._got and self._fd is not None:
-            self._pump(wait=True)
-        self._wanted.discard(key)
-        if not self._wanted:
-            self.close()
-        return self._got.pop(key, None) or None
-
     def ready(self, key: str) -> str | None:
-        """The helper's JSON text for `key` if it has come (never waits): for work both may do."""
+        """The helper's JSON text for `key` if it has come (never waits); None otherwise."""
         self._pump(wait=False)
         return self._got.pop(key, None) or None
 
@@ -70,8 +59,14 @@ class Ahead:
             self._position = position
             struct.pack_into("q", self._shared, 0, position)
 
+    def finish(self) -> None:
+        """Read everything the helper will hand over (waiting for its end)."""
+        while self._fd is not None:
+            self._pump(wait=True)
+
     def _pump(self, wait: bool) -> None:
-        """Read what is in the pipe (with `wait`, at least one chunk, or the end)."""
+        """Read what is in the pipe (with `wait`, at least one chunk, or the end). A line is
+        joined once, when its end comes: a line of many chunks costs its length, not its square."""
         while self._fd is not None:
             try:
                 chunk = os.read(self._fd, 1 << 20)
@@ -83,20 +78,30 @@ class Ahead:
             if not chunk:  # the end: the child is done (or died; the rest is left to the caller)
                 self.close()
                 return
-            *lines, self._partial = (self._partial + chunk).split(b"\n")
-            for line in lines:
-                key, tab, text = line.partition(b"\t")
-                if tab:
-                    self._got[key.decode("utf-8", "replace")] = text.decode("utf-8", "replace")
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                self._partial.append(chunk)
+            else:
+                lines = b"".join([*self._partial, chunk[:end]]).split(b"\n")
+                self._partial = [chunk[end + 1:]]
+                for line in lines:
+                    key, tab, text = line.partition(b"\t")
+                    if tab:
+                        self._got[key.decode("utf-8", "replace")] = text.decode("utf-8", "replace")
             if wait:
                 return
 
     def close(self) -> None:
-        """Stop reading; the child, if it still runs, ends on its next write (a closed pipe)."""
+        """Stop reading and stop the helper: what it has not handed over is not needed (a helper
+        still at work is never waited for)."""
         if self._fd is None:
             return
         os.close(self._fd)
         self._fd = None
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except ProcessLookupError:  # it has ended (and was reaped by someone)
+            pass
         try:
             os.waitpid(self._pid, 0)
         except ChildProcessError:  # already reaped (a SIGCHLD handler of the caller's)
@@ -106,10 +111,9 @@ class Ahead:
         self.close()
 
 
-def start(work: Callable[[Emit, ReaderAt], None], wanted: set[str]) -> Ahead | None:
-    """A helper running `work(emit, reader_at)`, which emits a result for each key of `wanted`
-    (the caller may wait for these) and may emit others (taken if ready), or None where forking
-    is not allowed or fails (then the caller does all the work, as always)."""
+def start(work: Callable[[Emit, ReaderAt], None]) -> Ahead | None:
+    """A helper running `work(emit, reader_at)`, or None where forking is not allowed or fails
+    (then the caller does all the work, as always)."""
     if not proc.may_fork():
         return None
     shared = mmap.mmap(-1, 8)  # anonymous, shared with the child: the parent's position
@@ -139,4 +143,4 @@ def start(work: Callable[[Emit, ReaderAt], None], wanted: set[str]) -> Ahead | N
         finally:
             os._exit(code)
     os.close(write_end)
-    return Ahead(pid, read_end, set(wanted), shared)
+    return Ahead(pid, read_end, shared)

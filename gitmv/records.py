@@ -20,7 +20,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any, ClassVar, Iterable, Self, TypeGuard, TypeVar
 
 from gitmv import canonical, names
@@ -112,9 +112,29 @@ def to_toml(data: dict[str, Any]) -> str:
 
 def _loads(text: str, what: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecordError(f"{what} is not valid TOML: {exc}") from exc
+    where = _date_or_time(data)  # (the fast reader declines these texts: only this path sees them)
+    if where is not None:
+        raise RecordError(f"{what} holds a TOML date or time at {where}: records hold times as RFC 3339 "
+                          "strings, and a record id is computed over JSON, which has no date type",
+                          "evidence is written only by git mv-promote; do not edit notes or tags by hand")
+    return data
+
+
+def _date_or_time(data: dict[str, Any]) -> str | None:
+    """The key path of a TOML date, time or date-time in `data`, if any (walked without
+    recursion: a document may nest past the stack)."""
+    todo: list[tuple[str, Any]] = [("", data)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, (date, time)):  # a datetime is a date
+            return path
+        if isinstance(value, (dict, list)):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            todo.extend((f"{path}.{key}" if path else str(key), item) for key, item in items)
+    return None
 
 
 def _check_schema(data: dict[str, Any], what: str, schemas: tuple[int, ...] = (SCHEMA,)) -> None:

@@ -30,10 +30,11 @@ if TYPE_CHECKING:
     from gitmv.cache import RecordCache
 
 
-# read_ahead: the helper's keys for a tag's signature verdict and for the note on a version tag
-# (the cache's key is the note blob's); below MIN_AHEAD signatures and versions the fork (a few
+# read_ahead: the helper's keys for a tag's signature verdict, a stage entry's record and the note
+# on a version tag (the cache's keys are the tag's and the note blob's id); below MIN_AHEAD signatures and versions the fork (a few
 # ms) does not pay
 SIG_KEY = "sig:"
+STAGE_KEY = "stage:"
 NOTE_OF = "note-of:"
 MIN_AHEAD = 64
 
@@ -243,7 +244,7 @@ class Registry:
         """(tag, record) from the record cache, or by reading the tag object and parsing its
         message, which must be canonical. The cache only ever holds records that passed that."""
         what = f"tag {ref}"
-        self._take_ahead(oid)
+        self._take_ahead(oid, cls is VersionRecord)
         hit = self.cache.get(oid) if self.cache is not None else None
         if hit is not None and isinstance(hit.get("record"), dict):
             cached = TagInfo(id=oid, name=ref, target=hit["target"], target_type=hit["target_type"], message="",
@@ -262,18 +263,20 @@ class Registry:
         return tag, record
 
     def version_by_tag(self, oid: str, ref: str) -> Version:
-        if oid in self._versions:
-            return self._versions[oid]
-        tag, record = self._parsed(oid, ref, VersionRecord)
+        """The version tag `oid` read as `ref`: its record must name that very ref (a tag object
+        read before under another ref is checked again under this one)."""
+        found = self._versions.get(oid)
+        if found is None:
+            found = Version(*self._parsed(oid, ref, VersionRecord))
+        record = found.record
         m = VERSION_REF_RE.match(ref)
         if m and (record.kind, record.model, record.version) != ("version", m.group(1), f"v{m.group(2)}"):
             raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
         e = EXPERIMENT_REF_RE.match(ref)
         if e and (record.kind, record.model, record.version) != ("experiment", e.group(1), e.group(2)):
             raise RecordError(f"{ref} carries the record of {record.model} {record.kind} {record.version}")
-        if tag.target != record.commit:
-            raise RecordError(f"{ref} points at {tag.target[:12]} but its record names commit {record.commit[:12]}")
-        found = Version(tag, record)
+        if found.tag.target != record.commit:
+            raise RecordError(f"{ref} points at {found.tag.target[:12]} but its record names commit {record.commit[:12]}")
         self._versions[oid] = found
         return found
 
@@ -339,7 +342,7 @@ class Registry:
 
     def signature(self, tag: TagInfo) -> SignatureCheck:
         if tag.id not in self._sigs and not self._cached_verdict(tag.id):
-            text = self._ahead.take(SIG_KEY + tag.id) if self._ahead is not None else None
+            text = self._ahead.ready(SIG_KEY + tag.id) if self._ahead is not None else None
             if text is not None:
                 check = SignatureCheck(**json.loads(text))
             else:
@@ -406,30 +409,32 @@ class Registry:
             return
         from gitmv import ahead  # here: the server hook, which never reads ahead, need not import it
         self._ahead_at = {oid: i for i, (oid, _, _) in enumerate(cold)}
-        self._ahead = ahead.start(lambda emit, reader_at: self._work_ahead(sigs, stages, cold, emit, reader_at),
-                                  {SIG_KEY + oid for oid in sigs} | {oid for oid, _ in stages})
+        self._ahead = ahead.start(lambda emit, reader_at: self._work_ahead(sigs, stages, cold, emit, reader_at))
 
-    def _take_ahead(self, oid: str) -> None:
-        """Before reading tag `oid` here: take the helper's cache entry for it if it has come (a
-        stage entry's, once it comes), else tell the helper this process reads this version (the
-        helper stops before it)."""
+    def _take_ahead(self, oid: str, version: bool) -> None:
+        """Before reading tag `oid` here (a version's, or a stage entry's): take the helper's
+        cache entry for it if it has come, else, for a version, tell the helper this process
+        reads it (the helper stops before it)."""
         if self._ahead is None:
             return
-        if oid in self._ahead_at:
+        if not version:
+            handed = self._ahead.ready(STAGE_KEY + oid)
+        elif oid in self._ahead_at:
             handed = self._ahead.ready(oid)
             if handed is None:
                 self._ahead.reach(self._ahead_at[oid])
         else:
-            handed = self._ahead.take(oid)  # a stage entry: waited for if the helper reads it
+            return
         if handed is not None and self.cache is not None and not self.cache.known(oid):
             self.cache.adopt(oid, handed)
 
     def _work_ahead(self, sigs: list[str], stages: list[tuple[str, str]], cold: list[tuple[str, str, list[str]]],
                     emit: ahead.Emit, reader_at: ahead.ReaderAt) -> None:
-        """The helper's side of read_ahead (in the forked child): the same checks this process
-        would make, each result emitted as the text the parent takes ("": none, do it yourself).
-        The signatures and stage entries first (asked last, they are then ready), then the
-        versions from the last back to where the parent has got."""
+        """The helper's side of read_ahead (in the forked child): the same reads and checks this
+        process would make, a record or note handed over only when it passed every one of them
+        (what is not handed over, the parent reads and reports itself). The signatures and stage
+        entries first (asked last, they are then ready), then the versions from the last back to
+        where the parent has got."""
         from gitmv.cache import encode  # here: the server hook has no record cache and need not import it
 
         for oid in sigs:
@@ -438,29 +443,27 @@ class Registry:
         if cache is None:
             return
         cache.detach()
-        for oid, ref in stages:
+        for oid, ref in stages:  # an entry is handed over only when it passed every check
             try:
-                self._parsed(oid, ref, PromotionRecord)
+                self.stage_entry(ref, oid)
+                emit(STAGE_KEY + oid, cache.text(oid) or "")
             except MvError:
                 pass  # the parent reads this one itself, and reports what is wrong with it
-            emit(oid, cache.text(oid) or "")
         for i in range(len(cold) - 1, -1, -1):
             if reader_at() >= i:
                 return
             oid, ref, keys = cold[i]
-            note_key = None
             try:
-                self._parsed(oid, ref, VersionRecord)
+                self.version_by_tag(oid, ref)
+                if oid in keys:
+                    emit(oid, cache.text(oid) or "")
                 note_key = self._note_key(oid)
-                if note_key is not None:
+                if note_key is not None and NOTE_OF + oid in keys:
                     self._cached_note(note_key, oid)
+                    # with the key it is cached under, which the parent checks is its own
+                    emit(NOTE_OF + oid, f"{note_key}\t{cache.text(note_key)}")
             except MvError:
                 pass  # the parent reads this one itself, and reports what is wrong with it
-            if oid in keys:
-                emit(oid, cache.text(oid) or "")
-            if NOTE_OF + oid in keys:  # handed over with the key it is cached under, which the parent checks
-                note = cache.text(note_key) if note_key else None
-                emit(NOTE_OF + oid, f"{note_key}\t{note}" if note else "")
 
     def verdict_key(self, kind: str, ident: str) -> str | None:
         """Where a verdict on signed objects may be cached (a tag's signature here, a version or

@@ -46,22 +46,40 @@ def lines(n: int, size: int = 10):
 
 # ---------------------------------------------------------------- the helper
 
+def finished(got: ahead.Ahead) -> ahead.Ahead:
+    got.finish()  # everything the helper hands over has come
+    return got
+
+
 def test_results_come_back_by_key_in_any_order(helpers):
-    got = ahead.start(lines(5), {f"k{i}" for i in range(5)})
-    assert [got.take(f"k{i}") for i in (4, 0, 3, 1, 2)] == [f'"{i:010d}"' for i in (4, 0, 3, 1, 2)]
+    got = finished(ahead.start(lines(5)))
+    assert [got.ready(f"k{i}") for i in (4, 0, 3, 1, 2)] == [f'"{i:010d}"' for i in (4, 0, 3, 1, 2)]
 
 
-def test_a_key_the_helper_was_not_asked_for_gets_no_answer(helpers):
-    got = ahead.start(lines(3), {"k0", "k1"})
-    assert got.take("k2") is None
-    assert got.take("k1") == '"0000000001"'
+def test_a_result_is_taken_once(helpers):
+    got = finished(ahead.start(lines(2)))
+    assert got.ready("k0") == '"0000000000"'
+    assert got.ready("k0") is None
+    assert got.ready("k7") is None  # never made
 
 
-def test_more_than_a_pipe_holds_is_handed_over_whole(helpers):
-    keys = {f"k{i}" for i in range(400)}  # ~4 MB: the child fills the pipe many times over
-    got = ahead.start(lines(400, 10_000), keys)
-    assert got.take("k399") == f'"{399:010000d}"'
-    assert got.take("k0") == f'"{0:010000d}"'
+def test_the_reader_never_waits_for_a_result(helpers):
+    def slow(emit, reader_at):
+        while reader_at() < 0:
+            pass  # until the reader has asked (and not waited)
+        emit("k0", "0")
+
+    got = ahead.start(slow)
+    assert got.ready("k0") is None  # not come yet: the reader does this one itself
+    got.reach(0)
+    got.finish()
+    assert got.ready("k0") == "0"
+
+
+def test_lines_longer_than_a_pipe_holds_are_handed_over_whole(helpers):
+    got = finished(ahead.start(lines(3, 5_000_000)))  # each line many reads long
+    assert [len(got.ready(f"k{i}") or "") for i in range(3)] == [5_000_002] * 3
+    assert got.ready("k2") is None and got.ready("k1") is None
 
 
 def test_what_a_dying_helper_did_not_give_is_left_to_the_caller(helpers):
@@ -69,19 +87,18 @@ def test_what_a_dying_helper_did_not_give_is_left_to_the_caller(helpers):
         emit("k0", "0")
         raise RuntimeError("the helper fails half way")
 
-    got = ahead.start(work, {"k0", "k1"})
-    assert got.take("k1") is None
-    assert got.take("k0") == "0"
+    got = finished(ahead.start(work))
+    assert got.ready("k1") is None
+    assert got.ready("k0") == "0"
 
 
 def test_a_result_the_helper_could_not_make_is_no_answer(helpers):
-    got = ahead.start(lambda emit, reader_at: emit("k0", ""), {"k0"})
-    assert got.take("k0") is None
+    got = finished(ahead.start(lambda emit, reader_at: emit("k0", "")))
+    assert got.ready("k0") is None
 
 
 def test_the_helper_stops_where_the_reader_has_got_to(helpers):
     def work(emit, reader_at):
-        emit("hello", "1")
         while reader_at() < 0:
             pass  # until the reader says where it is
         for i in range(9, -1, -1):
@@ -90,31 +107,22 @@ def test_the_helper_stops_where_the_reader_has_got_to(helpers):
                 return
             emit(f"k{i}", str(i))
 
-    got = ahead.start(work, {"hello", "stopped"})
-    assert got.take("hello") == "1"
+    got = ahead.start(work)
     got.reach(6)
-    assert got.take("stopped") == "6"
+    got.finish()
+    assert got.ready("stopped") == "6"
     assert [got.ready(f"k{i}") for i in (9, 8, 7, 6, 5)] == ["9", "8", "7", None, None]
 
 
-def test_a_result_not_waited_for_is_taken_only_once_it_has_come(helpers):
-    got = ahead.start(lines(3), {"k2"})
-    assert got.take("k2") == '"0000000002"'  # the last: the others have come before it
-    assert got.ready("k0") == '"0000000000"'
-    assert got.ready("k0") is None  # taken
-
-
-def test_the_helper_is_reaped_once_its_results_are_taken(helpers):
-    got = ahead.start(lines(3), {"k0", "k1", "k2"})
-    for key in ("k0", "k1", "k2"):
-        got.take(key)
+def test_the_helper_is_reaped_at_its_end(helpers):
+    got = finished(ahead.start(lines(3)))
     with pytest.raises(ChildProcessError):
         os.waitpid(got._pid, os.WNOHANG)
 
 
 def test_no_helper_unless_the_process_allows_it(monkeypatch):
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    assert ahead.start(lines(3), {"k0"}) is None
+    assert ahead.start(lines(3)) is None
 
 
 def test_no_helper_while_another_thread_runs(monkeypatch):
@@ -123,7 +131,7 @@ def test_no_helper_while_another_thread_runs(monkeypatch):
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert ahead.start(lines(3), {"k0"}) is None
+        assert ahead.start(lines(3)) is None
     finally:
         stop.set()
         other.join()
@@ -150,8 +158,8 @@ def expected(model_repo, oid: str) -> SignatureCheck:
 
 def test_the_helpers_verdicts_are_the_ones_this_process_gives(helpers, model_repo, tags):
     reg = open_context(model_repo.path).registry
-    got = ahead.start(lambda emit, reader_at: reg._work_ahead(tags, [], [], emit, reader_at), {registry_module.SIG_KEY + oid for oid in tags})
-    checks = [SignatureCheck(**json.loads(got.take(registry_module.SIG_KEY + oid))) for oid in tags]
+    got = finished(ahead.start(lambda emit, reader_at: reg._work_ahead(tags, [], [], emit, reader_at)))
+    checks = [SignatureCheck(**json.loads(got.ready(registry_module.SIG_KEY + oid) or "")) for oid in tags]
     assert checks == [expected(model_repo, oid) for oid in tags]
     assert [c.ok for c in checks] == [True, True, False, False]
 
@@ -188,9 +196,9 @@ def started_helpers(monkeypatch) -> list:
     started: list = []
     real_start = ahead.start
 
-    def start(work, wanted):
-        started.append((real_start(work, wanted), set(wanted)))
-        return started[-1][0]
+    def start(work):
+        started.append(real_start(work))
+        return started[-1]
 
     monkeypatch.setattr(ahead, "start", start)
     return started
@@ -202,13 +210,10 @@ def patient_reader(monkeypatch) -> list[str]:
     adopted: list[str] = []
     real_take, real_adopt = registry_module.Registry._take_ahead, RecordCache.adopt
 
-    def take(self, oid):
-        if self._ahead is not None and self._ahead._pid:
-            try:
-                os.waitpid(self._ahead._pid, 0)
-            except ChildProcessError:
-                pass  # waited for already
-        return real_take(self, oid)
+    def take(self, oid, version):
+        if self._ahead is not None:
+            self._ahead.finish()
+        return real_take(self, oid, version)
 
     def adopt(self, key, text):
         adopted.append(key)
@@ -226,7 +231,7 @@ def test_a_cold_read_is_the_same_with_a_helper_and_without(evaluated, monkeypatc
     started = started_helpers(monkeypatch)
     adopted = patient_reader(monkeypatch) if patient else []
     assert run_mv(*args, cwd=evaluated.path).out == plain
-    assert started and started[0][0] is not None  # the helper did run
+    assert started and started[0] is not None  # the helper did run
     if patient:  # every record, note and verdict came from the helper
         assert sorted(adopted) == sorted(k for k, _ in plain_cache)
     assert cache_rows(evaluated) == plain_cache  # what it read is cached as if read here
@@ -245,7 +250,7 @@ def test_a_version_the_helper_cannot_read_is_reported_as_without_it(evaluated, m
     adopted = patient_reader(monkeypatch)
     helped = run_mv("show", "churn", cwd=evaluated.path, code=None)
 
-    assert started and started[0][0] is not None
+    assert started and started[0] is not None
     assert (helped.code, helped.out, helped.err) == (plain.code, plain.out, plain.err)
     blob = evaluated.git("notes", "--ref", "mv-promote", "list", tag)
     assert tag in adopted and "note:" + blob not in adopted  # the helper read v4's tag, not its note
@@ -259,7 +264,7 @@ def test_a_helper_that_fails_leaves_every_read_to_the_reader(evaluated, monkeypa
     monkeypatch.setattr(registry_module.Registry, "_work_ahead", lambda *a: 1 / 0)  # inherited by the fork
     started = started_helpers(monkeypatch)
     assert run_mv("log", "churn", "--json", cwd=evaluated.path).out == plain
-    assert started and started[0][0] is not None
+    assert started and started[0] is not None
 
 
 def test_no_helper_for_a_few_versions(evaluated, monkeypatch):
@@ -295,7 +300,7 @@ def test_a_read_after_new_versions_arrived_is_the_same_with_a_helper_and_without
     started = started_helpers(monkeypatch)
     adopted = patient_reader(monkeypatch)
     assert run_mv("log", "churn", "--json", cwd=evaluated.path).out == plain
-    assert started and started[0][0] is not None
+    assert started and started[0] is not None
     assert sorted(adopted) == sorted(read_by_log)
     assert cache_rows(evaluated) == plain_cache
 
@@ -321,7 +326,7 @@ def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
 
     probe = ("import sys, time\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
              "def work(emit, reader_at):\n    time.sleep(30)\n"
-             "got = ahead.start(work, {'k'})\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
+             "got = ahead.start(work)\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20)
     pid = int(done.stdout.split()[1])
     os.kill(pid, 9)  # the helper outlived the program (a real one ends at its next write)
@@ -355,3 +360,22 @@ def test_a_note_handed_over_for_another_blob_is_not_taken(evaluated, monkeypatch
     v1_note = "note:" + evaluated.git("notes", "--ref", "mv-promote", "list", v1)
     assert adopted and {key for key in adopted if key.startswith("note:")} <= {v1_note}
     assert cache_rows(evaluated) == plain_cache
+
+
+def test_a_helper_that_hands_nothing_over_holds_nothing_up(evaluated, monkeypatch):
+    """The reader never waits for the helper (a helper held up by costly or useless work, say
+    signatures of tags that are no records, costs no time), and a helper no longer needed is
+    stopped, not waited for."""
+    import gc
+    import signal
+
+    plain, plain_cache = plain_read(evaluated, monkeypatch, "log", "churn", "--json")
+    monkeypatch.setattr(registry_module.Registry, "_work_ahead", lambda *a: signal.pause())  # in the fork
+    started = started_helpers(monkeypatch)
+    assert run_mv("log", "churn", "--json", cwd=evaluated.path).out == plain
+    assert cache_rows(evaluated) == plain_cache
+    assert started and started[0] is not None
+    pid = started.pop()._pid
+    gc.collect()  # the registry, and with it the helper's reader, is gone
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # stopped and reaped

@@ -131,7 +131,8 @@ def log(model: str | None = None, path: str | os.PathLike = ".") -> dict:
             registered.append((events[-1], v))
             try:
                 found = reg.note_records(v.tag.id)
-            except MvError:
+            except MvError as exc:  # named, never read as "no evidence"
+                events.append({"at": "", "model": name, "version": vname, "event": "invalid", "why": exc.cause})
                 found = []
             for rec in found:
                 events.append({"at": rec.get("at", ""), "model": name, "version": vname, "event": rec.get("kind"),
