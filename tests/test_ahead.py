@@ -324,12 +324,12 @@ def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
     import subprocess
     import sys
 
-    probe = ("import sys, time\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
-             "def work(emit, reader_at):\n    time.sleep(30)\n"
+    probe = ("import signal\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
+             "def work(emit, reader_at):\n    signal.pause()\n"
              "got = ahead.start(work)\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20)
     pid = int(done.stdout.split()[1])
-    os.kill(pid, 9)  # the helper outlived the program (a real one ends at its next write)
+    os.kill(pid, 9)  # the helper (still paused) outlived the program (a real one ends at its next write)
 
 
 def test_the_server_hook_loads_neither_the_record_cache_nor_the_helper():
