@@ -87,15 +87,19 @@ class Repo:
         return repo
 
     def _object(self, oid) -> "pygit2.Object":
-        """The object `oid`; in a partial clone a blob not fetched yet is fetched first (git's
-        lazy fetch from the promisor remote), then read again (libgit2 re-scans packs on a miss)."""
+        """The object `oid` (fetched first in a partial clone, see `_fetching`)."""
+        return self._fetching(self._r.__getitem__, oid)
+
+    def _fetching(self, read, oid):
+        """`read(oid)`; in a partial clone a blob not fetched yet is fetched first (git's lazy
+        fetch from the promisor remote), then read again (libgit2 re-scans packs on a miss)."""
         try:
-            return self._r[oid]
+            return read(oid)
         except KeyError:
             if not self.promisor:
                 raise
         self.git("cat-file", "-e", str(oid), check=False)
-        return self._r[oid]
+        return read(oid)
 
     @property
     def git_dir(self) -> Path:
@@ -487,15 +491,9 @@ class Repo:
         return None if blob is None else self.blob_data(blob)
 
     def blob_data(self, blob: str) -> bytes:
-        """The bytes of the blob `blob` (fetched first in a partial clone, see `_object`), read
+        """The bytes of the blob `blob` (fetched first in a partial clone, see `_fetching`), read
         from the object store without building a Blob object."""
-        try:
-            kind, data = self._r.odb.read(blob)
-        except KeyError:
-            if not self.promisor:
-                raise
-            self.git("cat-file", "-e", str(blob), check=False)
-            kind, data = self._r.odb.read(blob)
+        kind, data = self._fetching(self._r.odb.read, blob)
         if kind != ObjectType.BLOB:
             raise KeyError(blob)
         return data
