@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 
 # read_ahead: the helper's keys for a tag's signature verdict, a stage entry's record and the note
-# on a version tag (the cache's keys are the tag's and the note blob's id); below MIN_AHEAD signatures and versions the fork (a few
-# ms) does not pay
+# on a version tag (the cache's keys are the tag's and the note blob's id); below MIN_AHEAD
+# signatures and versions the fork (a few ms) does not pay
 SIG_KEY = "sig:"
 STAGE_KEY = "stage:"
 NOTE_OF = "note-of:"
