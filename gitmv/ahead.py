@@ -132,6 +132,11 @@ def start(work: Callable[[Emit, ReaderAt], None]) -> Ahead | None:
             devnull = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):  # the caller's pipes see their end when the parent exits, not the helper
                 os.dup2(devnull, fd)
+            for fd in proc.caller_fds():  # and so do any others it passed the program
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
             with os.fdopen(write_end, "wb", buffering=0) as out:  # each result as soon as it is made
                 def emit(key: str, text: str) -> None:
                     out.write(f"{key}\t{text}\n".encode())

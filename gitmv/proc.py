@@ -18,17 +18,46 @@ from typing import NoReturn
 
 from gitmv.errors import CommandError, MvError
 
-__all__ = ["QUARANTINE_VARS", "CommandError", "Completed", "allow_helpers", "git_free_env", "may_fork", "run"]
+__all__ = ["QUARANTINE_VARS", "CommandError", "Completed", "allow_helpers", "caller_fds", "git_free_env", "may_fork",
+           "run"]
 
 _helpers_allowed = False
+_caller_fds: tuple[int, ...] = ()
 
 
 def allow_helpers() -> None:
     """Let this process fork helper processes (gitmv.ahead). Only the CLI program says so,
     as it alone turns off the cyclic GC: a caller of the Python API owns its process, which may
-    run threads of its own or reap children it did not start."""
-    global _helpers_allowed
+    run threads of its own or reap children it did not start. Called first thing, it also notes
+    the descriptors above 2 the caller left open to the program (`caller_fds`)."""
+    global _helpers_allowed, _caller_fds
     _helpers_allowed = True
+    _caller_fds = _open_fds_above_2()
+
+
+def caller_fds() -> tuple[int, ...]:
+    """The descriptors above 2 the program was started with (say `3>&1 | cat`): a helper closes
+    them, so that a caller waiting for their end waits for the program, not for its helper."""
+    return _caller_fds
+
+
+def _open_fds_above_2() -> tuple[int, ...]:
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        try:
+            names = os.listdir(listing)
+        except OSError:
+            continue
+        found = []
+        for name in names:
+            fd = int(name)
+            try:  # the listing's own descriptor is closed by now: only what is still open counts
+                if fd > 2:
+                    os.fstat(fd)
+                    found.append(fd)
+            except OSError:
+                pass
+        return tuple(found)
+    return ()
 
 
 def may_fork() -> bool:

@@ -332,6 +332,31 @@ def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
     os.kill(pid, 9)  # the helper (still paused) outlived the program (a real one ends at its next write)
 
 
+def test_the_helper_does_not_hold_other_descriptors_the_caller_passed(tmp_path):
+    """Nor any descriptor above 2 the caller started the program with (`3>&1 | cat`): its reader
+    sees the end when the program exits, while the helper is still at work."""
+    import select
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    probe = ("import signal\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
+             "def work(emit, reader_at):\n    signal.pause()\n"
+             "got = ahead.start(work)\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20,
+                              pass_fds=(write_end,))
+        os.close(write_end)
+        pid = int(done.stdout.split()[1])
+        try:
+            ended, _, _ = select.select([read_end], [], [], 10)
+            assert ended and os.read(read_end, 1) == b"", "the helper holds the caller's descriptor open"
+        finally:
+            os.kill(pid, 9)  # the helper, still paused
+    finally:
+        os.close(read_end)
+
+
 def test_the_server_hook_loads_neither_the_record_cache_nor_the_helper():
     """The hook has no record cache and never reads ahead: it does not pay for importing them
     (SQLite alone is a few ms of every push)."""
