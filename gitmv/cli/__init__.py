@@ -20,7 +20,7 @@ from gitmv import output
 from gitmv.cli.commands import (CONTEXT, attest, audit, evidence, get, gto_import, inspect, lifecycle, promote, register, replay,
                                  report, request, setup, sync, verify)
 from gitmv.errors import EXIT_BUG, EXIT_FAULT, EXIT_OK, EXIT_USAGE, MvError
-from gitmv.ops import allow_helper_processes
+from gitmv.ops import run_as_program
 
 FAMILIES = (setup, register, inspect, verify, evidence, replay, promote, request, sync, get, lifecycle, report, gto_import, attest,
             audit)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         # collector's passes, and its last one over everything at exit, were 10-20 ms of a read's
         # ~110 (docs/benchmarks.md, issue 19). Memory measured unchanged at 50,000 versions.
         gc.disable()
-        allow_helper_processes()  # and only the program forks helpers (gitmv.proc.may_fork)
+        run_as_program()  # only the program forks helpers, and its pygit2 loads no CA bundle
     for stream in (sys.stdout, sys.stderr):
         try:  # a terminal that cannot show "≥" or "✅" gets "?" rather than a crash
             stream.reconfigure(errors="replace")  # type: ignore[union-attr]  # (a replaced stream may lack it)

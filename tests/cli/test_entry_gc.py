@@ -2,7 +2,8 @@
 (short processes: its passes were a tenth of a read's time), the former ends without the
 interpreter's teardown (its exit handlers still run), and only the former may fork helper
 processes (gitmv.ahead); a caller passing arguments from a longer-lived process (a test, a
-notebook, a serving job) keeps its collector as it was and forks nothing."""
+notebook, a serving job) keeps its collector as it was and forks nothing. Both programs import
+pygit2 without its CA bundle (they use no libgit2 transport); a caller of the API keeps it."""
 
 from __future__ import annotations
 
@@ -80,3 +81,59 @@ def test_the_hook_program_runs_without_the_cyclic_collector():
     done = subprocess.run([sys.executable, "-c", HOOK_PROBE], capture_output=True, text=True)
     assert done.returncode == 2 and "usage:" in done.stderr  # no hook named: usage, exit 2
     assert done.stdout.splitlines()[-1] == "collector enabled: False frozen: True"
+
+
+# ---------------------------------------------------------------- pygit2's TLS set-up
+
+TLS_REPORT = ("import os, gitmv.git.repo as repo, pygit2; s = pygit2.settings; "
+              "print('tls:', s.ssl_cert_file, s.ssl_cert_dir == os.path.dirname(repo.__file__), "
+              "os.environ.get('SSL_CERT_FILE'), os.environ.get('SSL_CERT_DIR'))")
+
+
+@pytest.fixture
+def ca_file(tmp_path):
+    """A CA bundle of one self-signed certificate (what pygit2 would load by default)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / "ca.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def tls_seen(probe: str, ca: str) -> str:
+    env = {**os.environ, "SSL_CERT_FILE": ca}
+    env.pop("SSL_CERT_DIR", None)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    return done.stdout.splitlines()[-1]
+
+
+def test_the_programs_pygit2_loads_no_ca_bundle_and_leaves_the_environment_as_it_was(ca_file):
+    """The program reaches remotes through git alone: its pygit2 is shown no certificates (libgit2's
+    HTTPS would trust nothing), and the caller's OpenSSL variables are what they were."""
+    probe = ("import atexit, sys\nfrom gitmv.cli import main\n"
+             f"atexit.register(lambda: exec({TLS_REPORT!r}))\nsys.argv = ['git-mv-promote', '--version']\nmain()\n")
+    assert tls_seen(probe, str(ca_file)) == f"tls: None True {ca_file} None"
+
+
+def test_the_hook_programs_pygit2_loads_no_ca_bundle(ca_file):
+    probe = ("import atexit, runpy, sys\n"
+             f"atexit.register(lambda: exec({TLS_REPORT!r}))\nsys.argv = ['gitmv.hooks']\n"
+             "runpy.run_module('gitmv.hooks', run_name='__main__')\n")
+    assert tls_seen(probe, str(ca_file)) == f"tls: None True {ca_file} None"
+
+
+def test_a_caller_of_the_python_api_keeps_pygit2s_certificates(ca_file):
+    """A serving job may use pygit2's HTTPS itself: importing gitmv leaves pygit2's default."""
+    probe = f"import gitmv.api\n{TLS_REPORT}\n"
+    assert tls_seen(probe, str(ca_file)) == f"tls: {ca_file} False {ca_file} None"
