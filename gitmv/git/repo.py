@@ -13,7 +13,6 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,22 +22,23 @@ from gitmv.errors import ConflictError, MvError, NotARepoError, SigningError
 from gitmv.names import NOTES_REF
 
 
-@contextmanager
-def _no_ca_bundle() -> Iterator[None]:
+def _import_pygit2_without_ca_bundle() -> None:
     """pygit2's import points libgit2's TLS at the system CA bundle, parsing every certificate in
     it (~10 ms of every command). In our own programs (gitmv.git.LIBGIT2_TLS_UNUSED), which never
-    use libgit2's transports, the import is shown no bundle and a directory holding no certificate
-    (this one) through OpenSSL's own variables, put back as they were at once: libgit2's HTTPS
-    would then trust nothing (it fails closed), and no child process sees a change."""
+    use libgit2's transports, pygit2 is imported first here, shown no bundle and a directory
+    holding no certificate (this one) through OpenSSL's own variables, which are put back as they
+    were at once: libgit2's HTTPS would then trust nothing (it fails closed), and no child process
+    sees a change. Should a TLS backend refuse that, the import is left to the plain one below."""
     here = os.path.dirname(os.path.abspath(__file__))
     if not gitmv.git.LIBGIT2_TLS_UNUSED or "pygit2" in sys.modules or not os.path.isdir(here):
-        yield
         return
     saved = {name: os.environ.get(name) for name in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     os.environ["SSL_CERT_FILE"] = ""  # not a file: no bundle (pygit2 needs one location, the directory)
     os.environ["SSL_CERT_DIR"] = here
     try:
-        yield
+        import pygit2  # noqa: F401
+    except Exception:  # Python drops the failed package: the plain import below runs it again (and reports)
+        pass
     finally:
         for name, value in saved.items():
             if value is None:
@@ -47,9 +47,9 @@ def _no_ca_bundle() -> Iterator[None]:
                 os.environ[name] = value
 
 
-with _no_ca_bundle():
-    import pygit2
-    from pygit2.enums import ObjectType, RepositoryOpenFlag
+_import_pygit2_without_ca_bundle()
+import pygit2  # imported above without the CA bundle where that applies
+from pygit2.enums import ObjectType, RepositoryOpenFlag
 
 ZERO = "0" * 40
 CAS_RETRIES = 1000

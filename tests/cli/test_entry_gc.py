@@ -137,3 +137,15 @@ def test_a_caller_of_the_python_api_keeps_pygit2s_certificates(ca_file):
     """A serving job may use pygit2's HTTPS itself: importing gitmv leaves pygit2's default."""
     probe = f"import gitmv.api\n{TLS_REPORT}\n"
     assert tls_seen(probe, str(ca_file)) == f"tls: {ca_file} False {ca_file} None"
+
+
+def test_a_tls_backend_refusing_the_empty_set_up_leaves_pygit2_imported_as_usual(ca_file):
+    """Should pygit2's import fail without the bundle (a TLS backend refusing a directory of no
+    certificates), the program imports it as any caller would, and runs."""
+    refuse = ("import os, sys\nclass Refuse:\n    def find_spec(self, name, path, target=None):\n"
+              "        if name == 'pygit2.settings' and os.environ.get('SSL_CERT_FILE') == '':\n"
+              "            raise ImportError('the TLS backend refuses the certificate locations')\n"
+              "sys.meta_path.insert(0, Refuse())\n")
+    probe = (refuse + "import atexit\nfrom gitmv.cli import main\n"
+             f"atexit.register(lambda: exec({TLS_REPORT!r}))\nsys.argv = ['git-mv-promote', '--version']\nmain()\n")
+    assert tls_seen(probe, str(ca_file)) == f"tls: {ca_file} False {ca_file} None"
