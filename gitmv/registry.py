@@ -378,8 +378,7 @@ class Registry:
             self._ahead = None
         cache = self.cache
         fresh = cache is not None and cache.fresh()
-        if not fresh:
-            self.prefetch_versions(model)
+        self.prefetch_versions(model)  # (reads nothing from a fresh cache)
         versions = [(oid, version_ref(model, v)) for v in self.versions(model)
                     if (oid := self.version_tag_id(model, v)) and oid not in self._versions]
         sigs: list[str] = []
