@@ -317,6 +317,12 @@ def test_stage_entries_and_their_verdicts_come_from_the_helper_as_read_here(veri
     assert cache_rows(r) == plain_cache
 
 
+# a program that starts a helper which never ends, prints its pid and leaves as the CLI does (os._exit)
+PAUSED_HELPER = ("import signal\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
+                 "def work(emit, reader_at):\n    signal.pause()\n"
+                 "got = ahead.start(work)\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
+
+
 def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
     """A caller reading the program's output to its end is not kept waiting by a helper still at
     work: the helper's standard streams are not the program's (which, like the CLI, leaves by
@@ -324,10 +330,7 @@ def test_the_helper_does_not_hold_the_callers_output_open(helpers, tmp_path):
     import subprocess
     import sys
 
-    probe = ("import signal\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
-             "def work(emit, reader_at):\n    signal.pause()\n"
-             "got = ahead.start(work)\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20)
+    done = subprocess.run([sys.executable, "-c", PAUSED_HELPER], capture_output=True, text=True, timeout=20)
     pid = int(done.stdout.split()[1])
     os.kill(pid, 9)  # the helper (still paused) outlived the program (a real one ends at its next write)
 
@@ -340,11 +343,8 @@ def test_the_helper_does_not_hold_other_descriptors_the_caller_passed(tmp_path):
     import sys
 
     read_end, write_end = os.pipe()
-    probe = ("import signal\nfrom gitmv import ahead, proc\nproc.allow_helpers()\n"
-             "def work(emit, reader_at):\n    signal.pause()\n"
-             "got = ahead.start(work)\nprint('pid', got._pid, flush=True)\nimport os\nos._exit(0)\n")
     try:
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=20,
+        done = subprocess.run([sys.executable, "-c", PAUSED_HELPER], capture_output=True, text=True, timeout=20,
                               pass_fds=(write_end,))
         os.close(write_end)
         pid = int(done.stdout.split()[1])
