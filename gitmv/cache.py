@@ -43,6 +43,7 @@ class RecordCache:
         self._opened = False
         self._pending: dict[str, str] = {}
         self._pending_digests: dict[str, tuple[str, str]] = {}
+        self._pending_listings: dict[str, tuple[str, int]] = {}
         self._fetched: dict[str, str | None] = {}  # entries read ahead by prefetch (None: not in the file)
         self._created = False  # the file did not exist until this process opened it (and has not written it)
 
@@ -63,6 +64,12 @@ class RecordCache:
                 db.execute("CREATE TABLE IF NOT EXISTS digests (oid TEXT PRIMARY KEY, model TEXT NOT NULL, "
                            "dkey TEXT NOT NULL)")
                 db.execute("CREATE INDEX IF NOT EXISTS digests_model ON digests (model)")
+                db.execute("CREATE INDEX IF NOT EXISTS digests_key ON digests (model, dkey)")
+                # per model, the sha256 of a listing of its version refs (Repo.ref_listing) in which
+                # every version had its digests row, and that listing's latest version number (0:
+                # none): gitmv.ops.known_digests, register without reading the versions
+                db.execute("CREATE TABLE IF NOT EXISTS listings (model TEXT PRIMARY KEY, sha TEXT NOT NULL, "
+                           "latest INTEGER NOT NULL)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self._db = None
@@ -126,6 +133,40 @@ class RecordCache:
         _UNFLUSHED.add(self)
         self._pending_digests[oid] = (model, dkey)
 
+    def versions_with_digests(self, model: str, dkey: str) -> list[str]:
+        """Tag object ids of the indexed versions of `model` whose digest key is `dkey` (one
+        indexed query, whatever the number of versions)."""
+        found = [oid for oid, (m, k) in self._pending_digests.items() if (m, k) == (model, dkey)]
+        db = self._conn()
+        if db is None or self._created:
+            return found
+        try:
+            rows = db.execute("SELECT oid FROM digests WHERE model = ? AND dkey = ?", (model, dkey)).fetchall()
+        except sqlite3.Error:
+            return found
+        return [str(o) for (o,) in rows] + found
+
+    def indexed_listing(self, model: str) -> tuple[str, int] | None:
+        """(sha256 of a version listing of `model` whose every version is indexed, its latest
+        version number), the last one remembered; None when there is none."""
+        if model in self._pending_listings:
+            return self._pending_listings[model]
+        db = self._conn()
+        if db is None or self._created:
+            return None
+        try:
+            row = db.execute("SELECT sha, latest FROM listings WHERE model = ?", (model,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return (str(row[0]), int(row[1])) if row is not None else None
+
+    def put_indexed_listing(self, model: str, sha: str, latest: int) -> None:
+        """Remember a listing of `model` whose every version is indexed. Written in the same
+        transaction as the digest rows put before it, so the file never claims a listing indexed
+        without them."""
+        _UNFLUSHED.add(self)
+        self._pending_listings[model] = (sha, latest)
+
     def put(self, oid: str, record: dict) -> None:
         _UNFLUSHED.add(self)
         self._pending[oid] = encode(record)
@@ -161,15 +202,18 @@ class RecordCache:
         """Write pending entries in one transaction and close the database."""
         pending, self._pending = self._pending, {}
         digests, self._pending_digests = self._pending_digests, {}
+        listings, self._pending_listings = self._pending_listings, {}
         _UNFLUSHED.discard(self)
-        db = self._conn() if pending or digests else self._db
+        db = self._conn() if pending or digests or listings else self._db
         try:
-            if (pending or digests) and db is not None:
+            if (pending or digests or listings) and db is not None:
                 with db:
                     db.execute("BEGIN")
                     db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
                     db.executemany("INSERT OR IGNORE INTO digests (oid, model, dkey) VALUES (?, ?, ?)",
                                    [(oid, m, k) for oid, (m, k) in digests.items()])
+                    db.executemany("INSERT OR REPLACE INTO listings (model, sha, latest) VALUES (?, ?, ?)",
+                                   [(m, sha, n) for m, (sha, n) in listings.items()])
         except sqlite3.Error:
             pass  # busy or read-only: the entries are simply parsed again next time
         finally:

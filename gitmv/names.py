@@ -64,6 +64,12 @@ def model_tags_prefix(model: str) -> str:
     return f"{TAG_ROOT}{model}/"
 
 
+def model_versions_pattern(model: str) -> str:
+    """A `git for-each-ref` pattern that lists every version ref of one model (and any other ref
+    under it starting with "v": git's pattern `*` also matches "/", so callers filter by grammar)."""
+    return f"{TAG_ROOT}{model}/v*"
+
+
 def tracking_notes_ref(remote: str) -> str:
     """Where a remote's evidence notes are fetched to (by `sync`, and by NOTES_FETCH_REFSPEC)."""
     return f"refs/notes/remotes/{remote}/mv-promote"

@@ -436,8 +436,13 @@ class Repo:
         """(name bytes, oid) of every ref under `prefix`, exactly as git names them."""
         from gitmv.rules.refs import parse_ref_listing
 
-        proc = self.git("for-each-ref", "--format=%(refname)%00%(objectname)%00", prefix)
-        return [(name, oid.decode("ascii")) for name, oid in parse_ref_listing(proc.stdout, 2)]
+        return [(name, oid.decode("ascii")) for name, oid in parse_ref_listing(self.ref_listing(prefix), 2)]
+
+    def ref_listing(self, pattern: str) -> bytes:
+        """`git for-each-ref` output for `pattern` as git writes it, sorted by name: a line
+        `name NUL oid NUL LF` per ref (rules.refs.parse_ref_listing reads it). The same refs give
+        the same bytes, so a hash of them stands for the state of those refs."""
+        return self.git("for-each-ref", "--format=%(refname)%00%(objectname)%00", pattern).stdout
 
     def update_ref(self, name: str, new: str, old: str | None, message: str = "git-mv-promote") -> bool:
         """Compare-and-swap: move `name` from `old` (None: must not exist) to `new`. False if lost.

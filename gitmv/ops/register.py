@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from typing import Callable
 
-from gitmv.errors import ArtifactError, MvError, PolicyError, RefusedError, UsageError
+from gitmv.errors import ArtifactError, PolicyError, RefusedError, UsageError
 from gitmv.git.repo import Repo
 from gitmv.git.signing import signing_key_fingerprint
 from gitmv.hashing import sha256_file
 from gitmv.names import next_version, version_ref
 from gitmv.ops.context import now, open_context
+from gitmv.ops.known_digests import VersionListing
 from gitmv.names import check_names
 from gitmv.ops.versions import create_version_tag, version_fields
 from gitmv.policy import POLICY_PATH
@@ -59,9 +58,8 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
                            f"not {', '.join(paths)}",
                            f"drop --artifact, or change models.{model}.artifacts in {POLICY_PATH} and commit it")
     digests = _hash_artifacts(repo, paths, on_progress)
-    if not is_experiment:
-        _refuse_known_digest(reg, model, digests)
-    latest = reg.latest(model)
+    listing = VersionListing(reg, model) if not is_experiment else None
+    latest = listing.latest_refusing(digests) if listing is not None else reg.latest(model)
     if parent is not None:
         reg.version(model, parent)
     elif not is_experiment:
@@ -79,6 +77,8 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
         return {**lifecycle.register_experiment(repo, model, experiment, base), "warnings": ctx.warnings}
     record, tag_id = create_version_tag(repo, model, next_version(latest), head,
                                         lambda version: VersionRecord(version=version, **base), sign, "run the command again")
+    if listing is not None:
+        listing.remember(record.version, tag_id)
     return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
             "record": record.to_dict(), "warnings": ctx.warnings}
 
@@ -136,26 +136,3 @@ def _dirty_tracked_files(repo: Repo) -> list[str]:
     return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
 
 
-def _refuse_known_digest(reg: Registry, model: str, digests: dict) -> None:
-    """Refuse digests some version of `model` already has. With the record cache, each version's
-    digests are read once (indexed by tag object id, which names immutable content), so the check
-    costs a ref listing and a lookup rather than a record read per version."""
-    wanted = _digest_key({p: d["sha256"] for p, d in digests.items()})
-    indexed = reg.cache.digests_of(model) if reg.cache is not None else {}
-    for name in reversed(reg.versions(model)):
-        oid = reg.version_tag_id(model, name)
-        key = indexed.get(oid) if oid else None
-        if key is None:
-            try:
-                key = _digest_key(reg.version(model, name).digests)
-            except MvError:
-                continue  # an unreadable version names no digests
-            if oid and reg.cache is not None:
-                reg.cache.put_digests(oid, model, key)
-        if key == wanted:
-            raise RefusedError(f"these artifact digests are already registered as {model} {name}",
-                               f"use {model} {name}, or retrain to make a new version")
-
-
-def _digest_key(digests: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(digests, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

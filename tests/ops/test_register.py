@@ -3,14 +3,16 @@ record says exactly what made it. Every refusal leaves no tag behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import POLICY, ModelRepo, git, remake_tag, tag_message
+from conftest import POLICY, ModelRepo, git, make_tag, remake_tag, tag_message
 from gitmv.hooks.install import CHAINED_SUFFIX, MARKER
 from gitmv.policy import parse_policy
 from gitmv.records import VersionRecord, split_signature
@@ -495,4 +497,70 @@ def test_a_version_retagged_with_other_digests_is_read_again_not_taken_from_the_
     remake_tag(r, ref, target=r.git("rev-parse", f"{ref}^{{commit}}"),
                message=message.replace(old_digest.encode(), new_digest.encode()), key="alice")
     r.commit("train auc=0.95")
+    assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
+
+
+def test_a_register_after_registers_lists_no_versions_digests(model_repo, monkeypatch):
+    """Flat in history: each register leaves in the record cache the listing of version refs it
+    made (every version's digests indexed), so the next one reads neither the index of the whole
+    model nor any version; also past v9, where git's name order puts v10 between v1 and v2."""
+    from gitmv.cache import RecordCache
+    from gitmv.registry import Registry
+
+    r = model_repo
+    for i in range(9):
+        r.version(round(0.80 + i / 100, 2), 0.80, evaluate=False)
+
+    def whole_model(*_args):
+        raise AssertionError("a register went through every version of the model")
+
+    monkeypatch.setattr(RecordCache, "digests_of", whole_model)
+    monkeypatch.setattr(Registry, "version_by_tag", whole_model)
+    assert r.version(0.90, 0.80, evaluate=False) == "v10"
+    assert r.version(0.91, 0.80, evaluate=False) == "v11"
+    assert record_of(r, "refs/tags/mv/churn/v11").parent == "v10"
+    r.write_model(0.83, 0.80)
+    r.commit("back to v4's model")
+    assert "already registered as churn v4" in r.mv("register", "churn", code=1).err
+
+
+def test_the_listing_a_register_remembers_is_the_one_git_lists_next(model_repo):
+    """What is remembered is a prediction (the new line inserted in git's order); it must be
+    exactly the bytes git gives afterwards, or every register takes the full path."""
+    from gitmv.cache import RecordCache
+    from gitmv.git.repo import Repo
+    from gitmv.names import model_versions_pattern
+
+    r = model_repo
+    for i in range(11):
+        r.version(round(0.80 + i / 100, 2), 0.80, evaluate=False)
+        listing = Repo.discover(r.path).ref_listing(model_versions_pattern("churn"))
+        remembered = RecordCache(r.path / ".git").indexed_listing("churn")
+        assert remembered == (hashlib.sha256(listing).hexdigest(), i + 1)
+
+
+def test_a_version_tagged_by_another_writer_with_the_same_digests_is_refused(model_repo):
+    """A version the remembered listing does not hold (another clone's, fetched; a tag made by
+    hand) makes the listing differ: its record is read, and its digests are refused."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)
+    r.write_model(0.95, 0.90)
+    digest = hashlib.sha256((r.path / "model.bin").read_bytes()).hexdigest()
+    theirs = dataclasses.replace(record_of(r, "refs/tags/mv/churn/v2"), version="v3", parent="v2",
+                                 artifacts={"model.bin": {"sha256": digest, "size": 15}})
+    make_tag(r, "refs/tags/mv/churn/v3", target=theirs.commit, message=theirs.to_message().encode(), key="alice")
+    r.commit("train auc=0.95")
+    assert "already registered as churn v3" in r.mv("register", "churn", code=1).err
+    assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2", "mv/churn/v3"]
+
+
+def test_a_deleted_record_cache_still_refuses_known_digests(model_repo):
+    """The remembered listing lives in the record cache: without it every version is read again."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)
+    shutil.rmtree(r.path / ".git" / "mv-promote")
+    r.write_model(0.85, 0.80)
+    r.commit("back to v1's model")
     assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
