@@ -13,8 +13,8 @@ fresh cache) takes the full path, which indexes what is missing.
 After the new tag is made, the listing it leaves is predicted (the same bytes with its line
 inserted where git sorts it, by name bytewise) and remembered with the new version indexed. Only
 those exact bytes ever hit, so a wrong prediction, or another writer's ref made meanwhile, costs
-the full path once and never a missed duplicate. Only with a record cache (the server hook has
-none and checks digests itself, rule version-artifacts).
+the full path once and never a missed duplicate. Without a record cache nothing is remembered
+and every version is read, as before.
 """
 
 from __future__ import annotations
