@@ -285,11 +285,13 @@ class Registry:
         few queries rather than one per version: listings read them all."""
         self._prefetch([oid for ref, oid in self.refs_of(model).items() if VERSION_REF_RE.match(ref)])
 
-    def _prefetch(self, oids: list[str]) -> None:
+    def _prefetch(self, oids: list[str], notes_too: bool = True) -> None:
+        """The cache entries of tags `oids` and their signature verdicts, in a few queries; with
+        `notes_too` (versions: stage tags carry no notes worth reading), their notes' entries."""
         if self.cache is None or self.cache.fresh():
             return  # no cache, or nothing in it but what this process put
         keys = oids + [k for k in (self.verdict_key("tag", oid) for oid in oids) if k]
-        if self.notes_commit is not None:
+        if notes_too and self.notes_commit is not None:
             for oid in oids:  # the notes too: their entries are keyed by the note blob's id
                 if oid not in self._notes and oid not in self._note_blobs:
                     blob = self.repo.note_blob_id(oid, self.notes_commit)
@@ -326,7 +328,7 @@ class Registry:
 
     def stage_history(self, model: str, stage: str) -> list[StageEntry]:
         seqs = self.stage_seqs(model, stage)
-        self._prefetch([oid for _, oid in seqs])
+        self._prefetch([oid for _, oid in seqs], notes_too=False)
         return [self.stage_entry(stage_ref(model, stage, seq), oid) for seq, oid in seqs]
 
     def current(self, model: str, stage: str) -> StageEntry | None:
@@ -386,9 +388,7 @@ class Registry:
         if full:
             stage_tags = [(oid, stage_ref(model, stage, seq)) for stage in self.stages_present(model)
                           for seq, oid in self.stage_seqs(model, stage)]
-            if cache is not None and not fresh:
-                cache.prefetch([oid for oid, _ in stage_tags]
-                               + [k for k in (self.verdict_key("tag", oid) for oid, _ in stage_tags) if k])
+            self._prefetch([oid for oid, _ in stage_tags], notes_too=False)
             if cache is not None:
                 stages = [(oid, ref) for oid, ref in stage_tags if fresh or not cache.known(oid)]
             if self.allowed_signers is not None:
