@@ -23,7 +23,7 @@ GTO_VENV = HERE / ".venv-gto"
 GTO = GTO_VENV / "bin" / "gto"
 
 sys.path.insert(0, str(HERE))
-import make_repo  # noqa: E402
+import make_repo
 
 MV = ["git", "mv-promote"]
 

@@ -41,9 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (MV, OUT, Side, alternate, code_version, commit_new_artifact, env_for, fmt_s, git,  # noqa: E402
+from common import (MV, OUT, Side, alternate, code_version, commit_new_artifact, env_for, fmt_s, git,
                     latest_j, loadavg, median, out_json, register_signed, run, scratch_copy)
-import make_repo  # noqa: E402
+import make_repo
 
 ZERO = "0" * 40
 MODEL = "m3"

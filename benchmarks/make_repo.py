@@ -54,10 +54,10 @@ ROOT = HERE.parent
 OUT = HERE / "out"
 sys.path.insert(0, str(ROOT))
 
-from gitmv.policy import parse_policy  # noqa: E402
-from gitmv.records import (PromotionRecord, VersionRecord, make_note_record, record_payload,  # noqa: E402
+from gitmv.policy import parse_policy
+from gitmv.records import (PromotionRecord, VersionRecord, make_note_record, record_payload,
                            render_note)
-from gitmv.git.signing import signing_key_fingerprint, verify_signature  # noqa: E402
+from gitmv.git.signing import signing_key_fingerprint, verify_signature
 
 FORMAT_VERSION = 5  # bump when the layout changes: cached repos are rebuilt
 MODELS = 10

@@ -45,10 +45,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import baseline  # noqa: E402
-import hook_latency  # noqa: E402
-import make_repo  # noqa: E402
-from common import (GTO, GTO_VENV, MV, OUT, Failed, Side, Times, alternate, cache_size, code_version,  # noqa: E402
+import baseline
+import hook_latency
+import make_repo
+from common import (GTO, GTO_VENV, MV, OUT, Failed, Side, Times, alternate, cache_size, code_version,
                     commit_new_artifact, drop_record_cache, env_for, fill_record_cache, fmt_s, git, import_times,
                     latest_j, loadavg, machine, median, out_json, run, scratch_copy, startup_imports, timed_runs,
                     wait_idle)

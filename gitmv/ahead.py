@@ -143,7 +143,7 @@ def start(work: Callable[[Emit, ReaderAt], None]) -> Ahead | None:
 
                 work(emit, lambda: struct.unpack_from("q", shared, 0)[0])
             code = 0
-        except BaseException:  # noqa: BLE001 - the parent reads the end of the stream and does the rest itself
+        except BaseException:  # the parent reads the end of the stream and does the rest itself
             pass
         finally:
             os._exit(code)

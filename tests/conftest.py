@@ -27,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gitservers import git_daemon, http_backend, make_bare  # noqa: E402
+from gitservers import git_daemon, http_backend, make_bare
 
 FIXED_DATE = "2026-11-01T09:00:00+00:00"
 EVAL_SCRIPT = '''import json, sys

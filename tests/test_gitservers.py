@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gitservers  # noqa: E402
-from gitservers import ServerStartError, git_daemon, http_backend, make_bare  # noqa: E402
+import gitservers
+from gitservers import ServerStartError, git_daemon, http_backend, make_bare
 
 FIXED_DATE = "2005-04-07T22:13:13 +0000"
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")

@@ -29,7 +29,7 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 # ================================================================ value strategies
 
-hexes = lambda n: st.text("0123456789abcdef", min_size=n, max_size=n)  # noqa: E731
+hexes = lambda n: st.text("0123456789abcdef", min_size=n, max_size=n)
 names = st.from_regex(r"\A[a-z0-9][a-z0-9_-]{0,20}\Z")
 versions = st.integers(1, 999_999_999).map(lambda n: f"v{n}")
 int64 = st.integers(-(2 ** 63), 2 ** 63 - 1)

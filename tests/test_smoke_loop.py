@@ -21,7 +21,7 @@ def test_full_loop_register_eval_gate_promote_rollback(model_repo, monkeypatch):
     r.mv("rollback", "churn", "--stage", "production", "-m", "incident")
     hist = r.mv("history", "churn", "--stage", "production", "--json").json["stages"]["production"]
     assert [(h["version"], h["kind"]) for h in hist] == [("v1", "promote"), ("v3", "promote"), ("v1", "rollback")]
-    at = lambda t: r.mv("history", "churn", "--at", t, "--json").json["stages"]["production"]["version"]  # noqa: E731
+    at = lambda t: r.mv("history", "churn", "--at", t, "--json").json["stages"]["production"]["version"]
     assert at("2026-11-01T09:30Z") is None
     assert at("2026-11-02T10:00Z") == "v1"
     assert at("2026-11-03T12:00Z") == "v3"

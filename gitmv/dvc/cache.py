@@ -16,7 +16,7 @@ def dvc_cache_candidates(repo: Repo, md5: str) -> list[Path]:
 
 def dvc_pin_for(repo: Repo, commit: str, path: str) -> dict | None:
     """The DVC pin of an artifact tracked by DVC (`<path>.dvc` or an out in dvc.lock)."""
-    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
+    read = lambda p: repo.blob_at(commit, p)
     files = [f"{path}.dvc"] if read(f"{path}.dvc") is not None else []
     try:
         pins = dvcpins.read_pins(read, files)

@@ -5,11 +5,11 @@ import sys
 # it runs, none over every object at exit. The check itself is unchanged.
 gc.disable()
 
-import gitmv.git  # noqa: E402
+import gitmv.git
 
 gitmv.git.LIBGIT2_TLS_UNUSED = True  # the hook reaches no remote: pygit2 loads no CA bundle
 
-from gitmv.hooks.entry import main  # noqa: E402
+from gitmv.hooks.entry import main
 
 code = main()
 gc.freeze()

@@ -559,7 +559,7 @@ def _dvc_pin(repo: Repo, commit: str, path: str) -> dict | None:
     does not parse pins nothing."""
     from gitmv.dvc import pins as dvcpins  # blob reads only; no dvc import
 
-    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
+    read = lambda p: repo.blob_at(commit, p)
     try:
         found = dvcpins.read_pins(read, [f"{path}.dvc"] if read(f"{path}.dvc") is not None else [])
     except MvError:
@@ -662,7 +662,7 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str, at: 
     from gitmv.rules import promotion as rules
 
     model = mp.name
-    check = lambda r, v, s, n: approvals.check(r, v, s, n)  # noqa: E731  (reads reg.protected_ref)
+    check = lambda r, v, s, n: approvals.check(r, v, s, n)  # (reads reg.protected_ref)
     if record.kind == "rollback":
         verdict = rules.rollback_verdict(reg, model, stage, record.version, approval_check=check)
     elif record.kind == rollout_rules.ROLLOUT_KIND:

@@ -60,7 +60,7 @@ def protected_refs_fast(git_dir: str) -> set[str] | None:
         from gitmv.policy import parse_policy  # the same validation as the real check (no pygit2)
 
         return {server_ref, f"refs/heads/{parse_policy(raw).protected_branch}"}
-    except Exception:  # noqa: BLE001  (in doubt, examine)
+    except Exception:  # (in doubt, examine)
         return None
 
 

@@ -336,7 +336,7 @@ def markdown(result: dict) -> str:
              f"- Result: {'clean, no findings' if not found else f'{len(found)} finding(s)'}", ""]
     if found:
         lines += ["| kind | model | stage | ref | finding | fix |", "|---|---|---|---|---|---|"]
-        cell = lambda v: str(v or "").replace("|", "\\|").replace("\n", " ")  # noqa: E731
+        cell = lambda v: str(v or "").replace("|", "\\|").replace("\n", " ")
         lines += [f"| {cell(f['kind'])} | {cell(f['model'])} | {cell(f['stage'])} | {cell(f['ref'])} | "
                   f"{cell(f['message'])} | {cell(f['fix'])} |" for f in found]
         lines.append("")

@@ -30,7 +30,7 @@ def version_fields(repo: Repo, policy: Policy, model: str, commit: str, *, creat
     policy lists but `commit` lacks (or that does not parse) is an MvError, never a record that
     silently leaves it out."""
     mp = policy.model(model)
-    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
+    read = lambda p: repo.blob_at(commit, p)
     pins = dvcpins.read_pins(read, mp.data) if (mp.data or read(dvcpins.DVC_LOCK) is not None) else []
     return dict(
         model=model, commit=commit, created_at=created_at, created_by=created_by, artifacts=artifacts,

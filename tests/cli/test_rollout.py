@@ -170,7 +170,7 @@ def test_history_at_answers_the_share_at_that_time(canary, monkeypatch):
     canary.mv("rollout", "churn", "v1", "--stage", "canary", "--traffic", "25")
     set_clock(monkeypatch, "2026-11-02T12:00:00+00:00")
     canary.mv("rollout", "churn", "v1", "--stage", "canary", "--traffic", "50")
-    at = lambda t: canary.mv("history", "churn", "--at", t, "--json").json["stages"]["canary"]  # noqa: E731
+    at = lambda t: canary.mv("history", "churn", "--at", t, "--json").json["stages"]["canary"]
     assert (at("2026-11-02T11:00Z")["traffic"], at("2026-11-02T13:00Z")["traffic"]) == (25, 50)
     assert at("2026-11-02T09:00Z")["traffic"] is None
 

@@ -258,7 +258,7 @@ def test_promote_killed_at_random_points(model_repo, record_property):
 
 # ================================================================ sync
 
-def test_sync_killed_at_random_points(model_repo, daemon_server, record_property):  # noqa: F811
+def test_sync_killed_at_random_points(model_repo, daemon_server, record_property):
     """Local state, the server's refs and its notes stay valid whatever instant sync dies at, and
     a re-run publishes everything."""
     r = model_repo
@@ -321,7 +321,7 @@ class Crash(BaseException):
     """Stands for the process dying at this exact point (not an Exception: nothing catches it)."""
 
 
-def test_a_crash_while_renumbering_does_not_publish_the_version_twice(model_repo, daemon_server, tmp_path, keys,  # noqa: F811
+def test_a_crash_while_renumbering_does_not_publish_the_version_twice(model_repo, daemon_server, tmp_path, keys,
                                                                       monkeypatch):
     from gitmv.ops import sync as sync_mod
 

@@ -20,7 +20,7 @@ from gitmv import records
 # ---------------------------------------------------------------- evidence notes
 
 
-def test_a_note_record_whose_signature_does_not_verify_is_refused(published_v2, server, tmp_path):  # noqa: F811
+def test_a_note_record_whose_signature_does_not_verify_is_refused(published_v2, server, tmp_path):
     """alice writes an eval in bob's name carrying her own signature (over another payload). The
     record is canonical and intact (the id excludes the signature), so the hook's notes check
     passes it; but every clone's `verify` then reports 'signature: bad signature' forever."""
@@ -192,7 +192,7 @@ def test_a_merge_taking_an_old_commit_as_first_parent_cannot_restore_a_removed_s
 
 
 
-def test_a_version_found_bad_after_it_was_live_is_blocked_from_rollback_by_deprecating_it(live, server, tmp_path):  # noqa: F811
+def test_a_version_found_bad_after_it_was_live_is_blocked_from_rollback_by_deprecating_it(live, server, tmp_path):
     """By design a rollback is judged by the evidence the version was promoted with, not by later
     evals (docs/design.md: an emergency path must not depend on re-running evaluations). A version
     found bad later is withdrawn from the rollback path by deprecating it: the server then refuses."""
@@ -254,7 +254,7 @@ def test_a_version_record_claiming_another_versions_artifact_digest_is_refused(s
 
 # ---------------------------------------------------------------- attempts the server refuses correctly
 
-def test_a_stage_tag_pointing_at_a_tag_of_the_version_tag_is_refused(live, server):  # noqa: F811
+def test_a_stage_tag_pointing_at_a_tag_of_the_version_tag_is_refused(live, server):
     from conftest import forge_stage_tag
     repo = live
     repo.git("-c", "advice.nestedTag=false", "tag", "-a", "-m", "wrap", "wrapper", "refs/tags/mv/churn/v2")
@@ -265,7 +265,7 @@ def test_a_stage_tag_pointing_at_a_tag_of_the_version_tag_is_refused(live, serve
     assert server.refs() == before
 
 
-def test_a_flat_copy_of_a_note_beside_its_fanout_copy_cannot_hide_a_deprecation(published_v2, server):  # noqa: F811
+def test_a_flat_copy_of_a_note_beside_its_fanout_copy_cannot_hide_a_deprecation(published_v2, server):
     """Notes read the flat path first: a flat copy without the deprecation next to the 2/38 copy."""
     repo = published_v2
     tag = repo.git("rev-parse", "refs/tags/mv/churn/v1")
@@ -303,7 +303,7 @@ def test_a_stage_tag_signed_by_a_revoked_key_is_refused(server, tmp_path, keys):
     assert server.refs() == before
 
 
-def test_a_tag_named_like_a_stage_directory_is_refused(published_v2, server):  # noqa: F811
+def test_a_tag_named_like_a_stage_directory_is_refused(published_v2, server):
     """`refs/tags/mv/churn/production` would block every production/<seq> by a D/F conflict."""
     published_v2.git("tag", "-a", "-m", "block", "mv/churn/staging", "HEAD")
     before = server.refs()
@@ -311,7 +311,7 @@ def test_a_tag_named_like_a_stage_directory_is_refused(published_v2, server):  #
     assert server.refs() == before
 
 
-def test_a_version_ref_aliased_to_another_versions_tag_is_refused(published_v2, server):  # noqa: F811
+def test_a_version_ref_aliased_to_another_versions_tag_is_refused(published_v2, server):
     """v3 pushed as a second name of v2's signed tag object, in the same push as v2: the record
     names v2, not v3. (The server refused this before too; a clone's listings once showed such
     an alias as valid when v2 had been read first: tests/ops/test_reads_refuse.py.)"""

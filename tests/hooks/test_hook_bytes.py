@@ -90,7 +90,7 @@ def test_the_refusal_names_the_ref_in_printable_ascii(clone, server):
 
 
 @pytest.mark.parametrize("sep", [LS, NEL, "\u2029"], ids=["u2028", "u0085", "u2029"])
-def test_a_valid_version_tag_under_a_name_with_a_line_separator_is_refused(published, server, sep):  # noqa: F811
+def test_a_valid_version_tag_under_a_name_with_a_line_separator_is_refused(published, server, sep):
     """Split on the separator, `…/v2<sep>x` would read as the valid-looking `…/v2`, and be judged as it."""
     v2 = published.version(0.90, 0.85)
     accepted(push(published, "refs/notes/mv-promote"))
@@ -101,7 +101,7 @@ def test_a_valid_version_tag_under_a_name_with_a_line_separator_is_refused(publi
 
 
 @pytest.mark.parametrize("sep", [LS, NEL], ids=["u2028", "u0085"])
-def test_a_valid_stage_tag_under_a_name_with_a_line_separator_is_refused(published, server, sep):  # noqa: F811
+def test_a_valid_stage_tag_under_a_name_with_a_line_separator_is_refused(published, server, sep):
     v2 = published.version(0.90, 0.85)
     published.mv("promote", "churn", v2, "--stage", "production")
     accepted(push(published, f"refs/tags/mv/churn/{v2}", "refs/notes/mv-promote"))

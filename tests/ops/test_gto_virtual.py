@@ -111,7 +111,7 @@ def gto_user(tmp_path, request, dvc_env, monkeypatch):
     """A fresh copy of the GTO user's repository (built once per session with GTO, DVC and moto S3)."""
     if "repo" not in _TEMPLATE:
         endpoint, s3 = request.getfixturevalue("s3_remote")
-        base = Path(request.config._tmp_path_factory.mktemp("gto-user"))  # noqa: SLF001
+        base = Path(request.config._tmp_path_factory.mktemp("gto-user"))
         _TEMPLATE.update(repo=base / "repo", **{k: Path(v) for k, v in _build(base / "repo", endpoint, s3).items()})
     shutil.copytree(_TEMPLATE["repo"], tmp_path / "user", symlinks=True)
     user = GtoUser(tmp_path / "user")

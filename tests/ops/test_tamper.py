@@ -172,7 +172,7 @@ def test_verify_reports_a_change_to_a_record_that_was_already_tampered(verified_
     assert f"notes: record {forged['id']} on {tag[:12]} was changed in {NOTES}" in failures
 
 
-def test_a_tampered_note_is_refused_by_the_server_too(verified_registry, daemon_server):  # noqa: F811
+def test_a_tampered_note_is_refused_by_the_server_too(verified_registry, daemon_server):
     """verify is the offline check; the server hook refuses to publish the same tampering."""
     server = daemon_server
     r = verified_registry

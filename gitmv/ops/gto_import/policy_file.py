@@ -99,7 +99,7 @@ def build(repo: Repo, head: str, tags: list[GtoTag], names: dict[str, str]) -> t
 
 
 def render(entries: list[ModelEntry], stages: list[str], branch: str, index: str) -> str:
-    q = lambda value: tomli_w.dumps({"k": value})[4:].strip()  # noqa: E731  (a TOML value, quoted as TOML does)
+    q = lambda value: tomli_w.dumps({"k": value})[4:].strip()  # (a TOML value, quoted as TOML does)
     lines = [
         "# git mv-promote policy, written by 'git mv-promote import --gto --write-policy' from the GTO",
         f"# registry: models and artifact paths from GTO's annotations ({index} / dvc.yaml), stages from its",

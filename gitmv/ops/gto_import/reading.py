@@ -190,7 +190,7 @@ def _blobs_under(repo: Repo, commit: str, path: str) -> list[str]:
 
 
 def _from_dvc_cache(repo: Repo, commit: str, path: str) -> tuple[dict | None, str]:
-    read = lambda p: repo.blob_at(commit, p)  # noqa: E731
+    read = lambda p: repo.blob_at(commit, p)
     pin_file = f"{path}.dvc"
     try:
         pins = dvcpins.read_pins(read, [pin_file] if read(pin_file) is not None else [])
