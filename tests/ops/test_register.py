@@ -564,3 +564,30 @@ def test_a_deleted_record_cache_still_refuses_known_digests(model_repo):
     r.write_model(0.85, 0.80)
     r.commit("back to v1's model")
     assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
+
+
+def test_a_version_another_writer_tags_while_a_register_runs_is_not_hidden(model_repo, monkeypatch):
+    """The listing a register remembers is the one it read plus its own tag: a version another
+    writer made in between (here v3, taken just before this register's own tag, which becomes v4)
+    makes what git lists differ from it, so the next register reads v3 and refuses its digests."""
+    import gitmv.ops.register as register_op
+
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)
+    theirs_model = b"0.99 0.99 5.0\n"
+    theirs = dataclasses.replace(record_of(r, "refs/tags/mv/churn/v2"), version="v3", parent="v2",
+                                 artifacts={"model.bin": {"sha256": hashlib.sha256(theirs_model).hexdigest(),
+                                                          "size": len(theirs_model)}})
+    real = register_op.create_version_tag
+
+    def racing(*args, **kwargs):
+        make_tag(r, "refs/tags/mv/churn/v3", target=theirs.commit, message=theirs.to_message().encode(), key="alice")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(register_op, "create_version_tag", racing)
+    assert r.version(0.95, 0.90, evaluate=False) == "v4"
+    monkeypatch.setattr(register_op, "create_version_tag", real)
+    (r.path / "model.bin").write_bytes(theirs_model)
+    r.commit("the same model as the other writer's v3")
+    assert "already registered as churn v3" in r.mv("register", "churn", code=1).err
