@@ -103,3 +103,34 @@ def test_an_entry_a_helper_hands_over_is_stored_as_if_put_here(tmp_path):
         here.flush()
         handed.flush()
         assert made(tmp_path / made.__name__ / "b").get("sig:tag:x") == made(tmp_path / made.__name__ / "a").get("sig:tag:x") == entry
+
+
+def test_a_cache_file_from_before_the_listing_memo_keeps_its_digest_rows_and_gains_the_memo(tmp_path):
+    """Files written before `listings` existed (records and digests only) are opened, not
+    discarded: their digest rows answer, and a listing can be remembered in them."""
+    import sqlite3
+
+    (tmp_path / CACHE_FILE).parent.mkdir(parents=True)
+    db = sqlite3.connect(tmp_path / CACHE_FILE)
+    db.execute("CREATE TABLE records (oid TEXT PRIMARY KEY, entry TEXT NOT NULL)")
+    db.execute("CREATE TABLE digests (oid TEXT PRIMARY KEY, model TEXT NOT NULL, dkey TEXT NOT NULL)")
+    db.execute("INSERT INTO digests VALUES (?, 'churn', 'k1')", ("a" * 40,))
+    db.commit()
+    db.close()
+    cache = RecordCache(tmp_path)
+    assert cache.versions_with_digests("churn", "k1") == ["a" * 40]
+    assert cache.indexed_listing("churn") is None
+    cache.put_indexed_listing("churn", "f" * 64, 1)
+    cache.flush()
+    assert RecordCache(tmp_path).indexed_listing("churn") == ("f" * 64, 1)
+
+
+def test_a_remembered_listing_and_the_digest_rows_put_before_it_are_both_written(tmp_path):
+    """Both leave with the one flush (in one transaction, gitmv.cache.RecordCache.flush)."""
+    cache = RecordCache(tmp_path)
+    cache.put_digests("b" * 40, "churn", "k2")
+    cache.put_indexed_listing("churn", "e" * 64, 2)
+    cache.flush()
+    reread = RecordCache(tmp_path)
+    assert reread.indexed_listing("churn") == ("e" * 64, 2)
+    assert reread.versions_with_digests("churn", "k2") == ["b" * 40]
