@@ -42,7 +42,7 @@ class RecordCache:
         self._db: sqlite3.Connection | None = None
         self._opened = False
         self._pending: dict[str, str] = {}
-        self._pending_digests: dict[str, tuple[str, str]] = {}
+        self._pending_digests: dict[tuple[str, int, str], str] = {}  # (model, number, oid) -> digest key
         self._pending_listings: dict[str, tuple[str, int]] = {}
         self._fetched: dict[str, str | None] = {}  # entries read ahead by prefetch (None: not in the file)
         self._created = False  # the file did not exist until this process opened it (and has not written it)
@@ -59,16 +59,20 @@ class RecordCache:
                 # fsync, a fresh clone's first listing paid 16 of them, 15-100 ms on this VM
                 db.execute("PRAGMA synchronous = OFF")
                 db.execute("CREATE TABLE IF NOT EXISTS records (oid TEXT PRIMARY KEY, entry TEXT NOT NULL)")
-                # a version tag's artifact digests (a hash of them), looked up by model: register's
-                # duplicate check without reading every version's record
-                db.execute("CREATE TABLE IF NOT EXISTS digests (oid TEXT PRIMARY KEY, model TEXT NOT NULL, "
-                           "dkey TEXT NOT NULL)")
-                db.execute("CREATE INDEX IF NOT EXISTS digests_model ON digests (model)")
-                db.execute("CREATE INDEX IF NOT EXISTS digests_key ON digests (model, dkey)")
+                # a version's artifact digests (a hash of them), by model, version number and tag
+                # object: what register read from that tag under that very ref (the record names
+                # the ref), so a ref aliasing another version's tag object is no hit
+                # (gitmv.ops.known_digests). The first index, by tag object alone, is dropped, and
+                # with it the listings remembered over it.
+                db.execute("DROP TABLE IF EXISTS digests")
+                db.execute("DROP TABLE IF EXISTS listings")
+                db.execute("CREATE TABLE IF NOT EXISTS version_digests (model TEXT NOT NULL, number INTEGER NOT NULL, "
+                           "oid TEXT NOT NULL, dkey TEXT NOT NULL, PRIMARY KEY (model, number, oid))")
+                db.execute("CREATE INDEX IF NOT EXISTS version_digests_key ON version_digests (model, dkey)")
                 # per model, the sha256 of a listing of its version refs (Repo.ref_listing) in which
-                # every version had its digests row, and that listing's latest version number (0:
-                # none): gitmv.ops.known_digests, register without reading the versions
-                db.execute("CREATE TABLE IF NOT EXISTS listings (model TEXT PRIMARY KEY, sha TEXT NOT NULL, "
+                # every version had its row above, and that listing's latest version number (0:
+                # none): register without reading the versions (gitmv.ops.known_digests)
+                db.execute("CREATE TABLE IF NOT EXISTS version_listings (model TEXT PRIMARY KEY, sha TEXT NOT NULL, "
                            "latest INTEGER NOT NULL)")
                 self._db = db
             except (OSError, sqlite3.Error):
@@ -117,34 +121,40 @@ class RecordCache:
         except sqlite3.Error:
             pass  # entries not read ahead are read one by one
 
-    def digests_of(self, model: str) -> dict[str, str]:
-        """{version tag object id: digest key} of the versions of `model` indexed so far."""
-        found = {oid: dkey for oid, (m, dkey) in self._pending_digests.items() if m == model}
-        db = self._conn()
-        if db is None:
-            return found
-        try:
-            rows = db.execute("SELECT oid, dkey FROM digests WHERE model = ?", (model,)).fetchall()
-        except sqlite3.Error:
-            return found
-        return {**{str(o): str(k) for o, k in rows}, **found}
-
-    def put_digests(self, oid: str, model: str, dkey: str) -> None:
-        _UNFLUSHED.add(self)
-        self._pending_digests[oid] = (model, dkey)
-
-    def versions_with_digests(self, model: str, dkey: str) -> list[str]:
-        """Tag object ids of the indexed versions of `model` whose digest key is `dkey` (one
-        indexed query, whatever the number of versions)."""
-        found = [oid for oid, (m, k) in self._pending_digests.items() if (m, k) == (model, dkey)]
+    def digests_of(self, model: str) -> dict[tuple[int, str], str]:
+        """{(version number, tag object id): digest key} of the versions of `model` indexed so far
+        (those put here included; a file that cannot be read holds none)."""
+        found = {(n, oid): dkey for (m, n, oid), dkey in self._pending_digests.items() if m == model}
         db = self._conn()
         if db is None or self._created:
             return found
         try:
-            rows = db.execute("SELECT oid FROM digests WHERE model = ? AND dkey = ?", (model, dkey)).fetchall()
+            rows = db.execute("SELECT number, oid, dkey FROM version_digests WHERE model = ?", (model,)).fetchall()
         except sqlite3.Error:
             return found
-        return [str(o) for (o,) in rows] + found
+        return {**{(int(n), str(o)): str(k) for n, o, k in rows}, **found}
+
+    def put_digests(self, model: str, number: int, oid: str, dkey: str) -> None:
+        """Index a version read and checked under refs/tags/mv/<model>/v<number> as tag `oid`."""
+        _UNFLUSHED.add(self)
+        self._pending_digests[(model, number, oid)] = dkey
+
+    def versions_with_digests(self, model: str, dkey: str) -> list[tuple[int, str]] | None:
+        """(version number, tag object id) of the indexed versions of `model` whose digest key is
+        `dkey`, in one indexed query whatever the number of versions; None when the file could
+        not be read (not "none has them")."""
+        found = [(n, oid) for (m, n, oid), k in self._pending_digests.items() if (m, k) == (model, dkey)]
+        db = self._conn()
+        if db is None:
+            return None
+        if self._created:
+            return found
+        try:
+            rows = db.execute("SELECT number, oid FROM version_digests WHERE model = ? AND dkey = ?",
+                              (model, dkey)).fetchall()
+        except sqlite3.Error:
+            return None
+        return [(int(n), str(o)) for n, o in rows] + found
 
     def indexed_listing(self, model: str) -> tuple[str, int] | None:
         """(sha256 of a version listing of `model` whose every version is indexed, its latest
@@ -155,7 +165,7 @@ class RecordCache:
         if db is None or self._created:
             return None
         try:
-            row = db.execute("SELECT sha, latest FROM listings WHERE model = ?", (model,)).fetchone()
+            row = db.execute("SELECT sha, latest FROM version_listings WHERE model = ?", (model,)).fetchone()
         except sqlite3.Error:
             return None
         return (str(row[0]), int(row[1])) if row is not None else None
@@ -210,9 +220,9 @@ class RecordCache:
                 with db:
                     db.execute("BEGIN")
                     db.executemany("INSERT OR IGNORE INTO records (oid, entry) VALUES (?, ?)", pending.items())
-                    db.executemany("INSERT OR IGNORE INTO digests (oid, model, dkey) VALUES (?, ?, ?)",
-                                   [(oid, m, k) for oid, (m, k) in digests.items()])
-                    db.executemany("INSERT OR REPLACE INTO listings (model, sha, latest) VALUES (?, ?, ?)",
+                    db.executemany("INSERT OR IGNORE INTO version_digests (model, number, oid, dkey) VALUES (?, ?, ?, ?)",
+                                   [(m, n, oid, k) for (m, n, oid), k in digests.items()])
+                    db.executemany("INSERT OR REPLACE INTO version_listings (model, sha, latest) VALUES (?, ?, ?)",
                                    [(m, sha, n) for m, (sha, n) in listings.items()])
         except sqlite3.Error:
             pass  # busy or read-only: the entries are simply parsed again next time

@@ -105,32 +105,54 @@ def test_an_entry_a_helper_hands_over_is_stored_as_if_put_here(tmp_path):
         assert made(tmp_path / made.__name__ / "b").get("sig:tag:x") == made(tmp_path / made.__name__ / "a").get("sig:tag:x") == entry
 
 
-def test_a_cache_file_from_before_the_listing_memo_keeps_its_digest_rows_and_gains_the_memo(tmp_path):
-    """Files written before `listings` existed (records and digests only) are opened, not
-    discarded: their digest rows answer, and a listing can be remembered in them."""
+def test_a_cache_file_with_the_first_digest_index_keeps_its_records_and_trusts_no_old_listing(tmp_path):
+    """The first digest index (by tag object alone) and any listing remembered over it are
+    dropped on open: a ref aliasing another version's tag object could hit them. The records
+    stay."""
     import sqlite3
 
     (tmp_path / CACHE_FILE).parent.mkdir(parents=True)
     db = sqlite3.connect(tmp_path / CACHE_FILE)
     db.execute("CREATE TABLE records (oid TEXT PRIMARY KEY, entry TEXT NOT NULL)")
     db.execute("CREATE TABLE digests (oid TEXT PRIMARY KEY, model TEXT NOT NULL, dkey TEXT NOT NULL)")
+    db.execute("CREATE TABLE listings (model TEXT PRIMARY KEY, sha TEXT NOT NULL, latest INTEGER NOT NULL)")
+    db.execute("INSERT INTO records VALUES (?, ?)", ("c" * 40, '{"record": {"n": 1}}'))
     db.execute("INSERT INTO digests VALUES (?, 'churn', 'k1')", ("a" * 40,))
+    db.execute("INSERT INTO listings VALUES ('churn', ?, 1)", ("f" * 64,))
     db.commit()
     db.close()
     cache = RecordCache(tmp_path)
-    assert cache.versions_with_digests("churn", "k1") == ["a" * 40]
+    assert cache.get("c" * 40) == {"record": {"n": 1}}
     assert cache.indexed_listing("churn") is None
-    cache.put_indexed_listing("churn", "f" * 64, 1)
-    cache.flush()
-    assert RecordCache(tmp_path).indexed_listing("churn") == ("f" * 64, 1)
+    assert cache.versions_with_digests("churn", "k1") == []
 
 
 def test_a_remembered_listing_and_the_digest_rows_put_before_it_are_both_written(tmp_path):
     """Both leave with the one flush (in one transaction, gitmv.cache.RecordCache.flush)."""
     cache = RecordCache(tmp_path)
-    cache.put_digests("b" * 40, "churn", "k2")
+    cache.put_digests("churn", 2, "b" * 40, "k2")
     cache.put_indexed_listing("churn", "e" * 64, 2)
     cache.flush()
     reread = RecordCache(tmp_path)
     assert reread.indexed_listing("churn") == ("e" * 64, 2)
-    assert reread.versions_with_digests("churn", "k2") == ["b" * 40]
+    assert reread.versions_with_digests("churn", "k2") == [(2, "b" * 40)]
+    assert reread.digests_of("churn") == {(2, "b" * 40): "k2"}
+
+
+def test_a_digest_index_that_cannot_be_read_says_so_rather_than_none(tmp_path):
+    """After a listing hit, "no version has these digests" must not come from a failed query."""
+    import sqlite3
+
+    cache = RecordCache(tmp_path)
+    cache.put_digests("churn", 1, "a" * 40, "k1")
+    cache.flush()
+    reader = RecordCache(tmp_path)
+    reader.indexed_listing("churn")  # opens the file
+    blocker = sqlite3.connect(tmp_path / CACHE_FILE, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        assert reader.versions_with_digests("churn", "k1") is None
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert reader.versions_with_digests("churn", "k1") == [(1, "a" * 40)]

@@ -58,8 +58,8 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
                            f"not {', '.join(paths)}",
                            f"drop --artifact, or change models.{model}.artifacts in {POLICY_PATH} and commit it")
     digests = _hash_artifacts(repo, paths, on_progress)
-    listing = VersionListing(reg, model) if not is_experiment else None
-    latest = listing.latest_refusing(digests) if listing is not None else reg.latest(model)
+    listing = VersionListing(reg, model, digests) if not is_experiment else None
+    latest = listing.latest_refusing() if listing is not None else reg.latest(model)
     if parent is not None:
         reg.version(model, parent)
     elif not is_experiment:
@@ -75,10 +75,12 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
         from gitmv.ops import experiments as lifecycle
 
         return {**lifecycle.register_experiment(repo, model, experiment, base), "warnings": ctx.warnings}
+    assert listing is not None
+    # another writer's version taking our number is checked for our digests before the next try
     record, tag_id = create_version_tag(repo, model, next_version(latest), head,
-                                        lambda version: VersionRecord(version=version, **base), sign, "run the command again")
-    if listing is not None:
-        listing.remember(record.version, tag_id)
+                                        lambda version: VersionRecord(version=version, **base), sign,
+                                        "run the command again", listing.after_conflict)
+    listing.remember(record.version, tag_id)
     return {"model": model, "version": record.version, "tag": tag_id, "ref": version_ref(model, record.version),
             "record": record.to_dict(), "warnings": ctx.warnings}
 

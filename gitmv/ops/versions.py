@@ -46,18 +46,21 @@ def build_version_record(repo: Repo, policy: Policy, model: str, version: str, c
 
 
 def create_version_tag(repo: Repo, model: str, first: str, target: str, make: Callable[[str], VersionRecord],
-                       sign: bool, fix: str) -> tuple[VersionRecord, str]:
+                       sign: bool, fix: str, after_conflict: Callable[[str], str] = next_version
+                       ) -> tuple[VersionRecord, str]:
     """Tag `target` as the first free version of `model` from `first` on: (its record, the tag id).
 
     Creating the ref is the compare-and-swap (it fails when the name exists), so two writers never
-    take one number; `make(version)` builds the record for each number tried."""
+    take one number; `make(version)` builds the record for each number tried, and
+    `after_conflict(taken)` names the number to try after one another writer took (register
+    checks that writer's version first: it may hold the same digests)."""
     version = first
     for _ in range(ATTEMPTS):
         record = make(version)
         try:
             return record, repo.create_tag(version_tag_name(model, version), target, record.to_message(), sign)
         except ConflictError:
-            version = next_version(version)
+            version = after_conflict(version)
     raise ConflictError(f"could not find a free version number for {model}", fix)
 
 

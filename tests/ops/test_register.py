@@ -514,8 +514,15 @@ def test_a_register_after_registers_lists_no_versions_digests(model_repo, monkey
     def whole_model(*_args):
         raise AssertionError("a register went through every version of the model")
 
+    read_back = Registry.version_by_tag
+
+    def only_its_own(reg, oid, ref):  # a register reads back the one tag it made, no earlier one
+        if int(ref.rsplit("/v", 1)[1]) < 10:
+            raise AssertionError(f"a register read {ref}")
+        return read_back(reg, oid, ref)
+
     monkeypatch.setattr(RecordCache, "digests_of", whole_model)
-    monkeypatch.setattr(Registry, "version_by_tag", whole_model)
+    monkeypatch.setattr(Registry, "version_by_tag", only_its_own)
     assert r.version(0.90, 0.80, evaluate=False) == "v10"
     assert r.version(0.91, 0.80, evaluate=False) == "v11"
     assert record_of(r, "refs/tags/mv/churn/v11").parent == "v10"
@@ -591,3 +598,99 @@ def test_a_version_another_writer_tags_while_a_register_runs_is_not_hidden(model
     (r.path / "model.bin").write_bytes(theirs_model)
     r.commit("the same model as the other writer's v3")
     assert "already registered as churn v3" in r.mv("register", "churn", code=1).err
+
+
+def test_a_version_unreadable_during_one_register_is_checked_once_it_can_be_read(model_repo):
+    """A version skipped as unreadable (a damaged object, a repack under way) leaves the listing
+    unremembered: the next register reads it and refuses its digests."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    shutil.rmtree(r.path / ".git" / "mv-promote")  # v1 not indexed, as in a fresh clone
+    oid = r.git("rev-parse", "refs/tags/mv/churn/v1")
+    loose = r.path / ".git" / "objects" / oid[:2] / oid[2:]
+    good = loose.read_bytes()
+    loose.chmod(0o644)
+    loose.write_bytes(b"not a zlib stream")
+    try:
+        assert r.version(0.90, 0.85, evaluate=False) == "v2"
+    finally:
+        loose.write_bytes(good)
+    r.write_model(0.85, 0.80)
+    r.commit("back to v1's model")
+    assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
+    assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2"]
+
+
+def test_a_record_cache_locked_after_the_listing_matched_does_not_let_a_duplicate_through(model_repo, monkeypatch):
+    """Between the listing's match and the digest query another process locks the cache: the
+    query's failure is no "none has them", and the versions are read."""
+    import sqlite3
+
+    from gitmv.cache import RecordCache
+
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)
+    matched = RecordCache.indexed_listing
+    blockers = []
+
+    def then_locked(cache, model):
+        found = matched(cache, model)
+        blockers.append(sqlite3.connect(str(cache.path), isolation_level=None))
+        blockers[-1].execute("BEGIN EXCLUSIVE")
+        return found
+
+    monkeypatch.setattr(RecordCache, "indexed_listing", then_locked)
+    r.write_model(0.85, 0.80)
+    r.commit("back to v1's model")
+    try:
+        assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
+    finally:
+        for blocker in blockers:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+    assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2"]
+
+
+@pytest.mark.parametrize("alias", ["v3", "v2"])
+def test_a_ref_aliasing_an_indexed_versions_tag_object_is_not_named_for_it(model_repo, alias):
+    """A ref made by hand to point at v1's tag object is no version (its record names v1): the
+    refusal names v1 whether the index is read whole (alias v3, made after the registers) or the
+    remembered listing answers (alias v2, made before v3 was registered over it)."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    v1 = r.git("rev-parse", "refs/tags/mv/churn/v1")
+    if alias == "v2":
+        r.git("update-ref", "refs/tags/mv/churn/v2", v1)
+        assert r.version(0.90, 0.85, evaluate=False) == "v3"
+    else:
+        r.version(0.90, 0.85, evaluate=False)
+        r.git("update-ref", "refs/tags/mv/churn/v3", v1)
+    r.write_model(0.85, 0.80)
+    r.commit("back to v1's model")
+    assert "already registered as churn v1" in r.mv("register", "churn", code=1).err
+
+
+def test_two_registers_of_the_same_digests_racing_make_one_version(model_repo, monkeypatch):
+    """Both checked before either tagged; the second to tag finds its number taken, reads the
+    version that took it, and refuses its digests instead of taking the next number."""
+    import gitmv.ops.register as register_op
+
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)
+    r.write_model(0.95, 0.90)
+    r.commit("train auc=0.95")
+    real = register_op.create_version_tag
+    other = []
+
+    def racing(*args, **kwargs):
+        if not other:  # the other writer registers the same commit first (once: it runs this too)
+            other.append("")
+            other[0] = r.mv("register", "churn", "--json").json["version"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(register_op, "create_version_tag", racing)
+    assert "already registered as churn v3" in r.mv("register", "churn", code=1).err
+    assert other == ["v3"]
+    assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2", "mv/churn/v3"]
