@@ -121,17 +121,24 @@ class RecordCache:
         except sqlite3.Error:
             pass  # entries not read ahead are read one by one
 
+    def _rows(self, sql: str, args: tuple) -> list | None:
+        """The rows of one query; [] from a file this process created (nothing in it yet), None
+        when there is no file to read or the query failed (busy, damaged): not "no rows"."""
+        db = self._conn()
+        if db is None:
+            return None
+        if self._created:
+            return []
+        try:
+            return db.execute(sql, args).fetchall()
+        except sqlite3.Error:
+            return None
+
     def digests_of(self, model: str) -> dict[tuple[int, str], str]:
         """{(version number, tag object id): digest key} of the versions of `model` indexed so far
         (those put here included; a file that cannot be read holds none)."""
+        rows = self._rows("SELECT number, oid, dkey FROM version_digests WHERE model = ?", (model,)) or []
         found = {(n, oid): dkey for (m, n, oid), dkey in self._pending_digests.items() if m == model}
-        db = self._conn()
-        if db is None or self._created:
-            return found
-        try:
-            rows = db.execute("SELECT number, oid, dkey FROM version_digests WHERE model = ?", (model,)).fetchall()
-        except sqlite3.Error:
-            return found
         return {**{(int(n), str(o)): str(k) for n, o, k in rows}, **found}
 
     def put_digests(self, model: str, number: int, oid: str, dkey: str) -> None:
@@ -143,32 +150,19 @@ class RecordCache:
         """(version number, tag object id) of the indexed versions of `model` whose digest key is
         `dkey`, in one indexed query whatever the number of versions; None when the file could
         not be read (not "none has them")."""
+        rows = self._rows("SELECT number, oid FROM version_digests WHERE model = ? AND dkey = ?", (model, dkey))
+        if rows is None:
+            return None
         found = [(n, oid) for (m, n, oid), k in self._pending_digests.items() if (m, k) == (model, dkey)]
-        db = self._conn()
-        if db is None:
-            return None
-        if self._created:
-            return found
-        try:
-            rows = db.execute("SELECT number, oid FROM version_digests WHERE model = ? AND dkey = ?",
-                              (model, dkey)).fetchall()
-        except sqlite3.Error:
-            return None
         return [(int(n), str(o)) for n, o in rows] + found
 
     def indexed_listing(self, model: str) -> tuple[str, int] | None:
         """(sha256 of a version listing of `model` whose every version is indexed, its latest
-        version number), the last one remembered; None when there is none."""
+        version number), the last one remembered; None when there is none (or it cannot be read)."""
         if model in self._pending_listings:
             return self._pending_listings[model]
-        db = self._conn()
-        if db is None or self._created:
-            return None
-        try:
-            row = db.execute("SELECT sha, latest FROM version_listings WHERE model = ?", (model,)).fetchone()
-        except sqlite3.Error:
-            return None
-        return (str(row[0]), int(row[1])) if row is not None else None
+        rows = self._rows("SELECT sha, latest FROM version_listings WHERE model = ?", (model,))
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def put_indexed_listing(self, model: str, sha: str, latest: int) -> None:
         """Remember a listing of `model` whose every version is indexed. Written in the same
