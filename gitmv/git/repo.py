@@ -449,7 +449,7 @@ class Repo:
         A stale lock file (a git killed mid-update) is not a lost race: it is named."""
         proc = self.git("update-ref", "-m", message, name, new, old or ZERO, check=False)
         if proc.returncode != 0:
-            _raise_if_locked(proc.stderr)
+            _raise_if_cannot_lock(proc.stderr)
         return proc.returncode == 0
 
     def delete_ref(self, name: str, old: str) -> bool:
@@ -464,7 +464,7 @@ class Repo:
         proc = self.git("-c", "advice.nestedTag=false", "tag", *flags, "--cleanup=verbatim", "-F", "-",
                         name, target, input=message.encode(), check=False, env=env)
         if not proc.ok:
-            _raise_if_locked(proc.stderr)
+            _raise_if_cannot_lock(proc.stderr)
             if b"already exists" in proc.stderr:
                 raise ConflictError(f"tag {name} already exists", "another writer took it; run the command again")
             if sign:
@@ -634,6 +634,7 @@ _TAG_HEADER = re.compile(rb"object ([0-9a-f]{40})\ntype (?:commit|tree|blob|tag)
 _FULL_ID = re.compile(r"[0-9a-f]{40}")
 
 LOCK_RE = re.compile(r"Unable to create '([^']+[.]lock)': File exists")
+BLOCKED_RE = re.compile(r"cannot lock ref '([^']*)': '([^']*)' exists; cannot create")
 
 
 def _utf8(name: bytes) -> str | None:
@@ -643,11 +644,16 @@ def _utf8(name: bytes) -> str | None:
         return None
 
 
-def _raise_if_locked(stderr: bytes) -> None:
-    m = LOCK_RE.search(stderr.decode(errors="replace"))
+def _raise_if_cannot_lock(stderr: bytes) -> None:
+    text = stderr.decode(errors="replace")
+    m = LOCK_RE.search(text)
     if m:
         raise MvError(f"ref lock {m.group(1)} exists: another git is updating it, or one crashed",
                       f"if no git process is running, remove {m.group(1)}")
+    m = BLOCKED_RE.search(text)  # a ref "a/b" and a ref "a" cannot both exist (files backend)
+    if m:
+        raise MvError(f"{m.group(1)} cannot be created: the ref {m.group(2)} is in the way",
+                      f"if it is no ref of yours, remove it: git update-ref -d {m.group(2)}")
 
 
 def parse_git_date(text: str) -> tuple[int, int] | None:

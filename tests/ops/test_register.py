@@ -694,3 +694,19 @@ def test_two_registers_of_the_same_digests_racing_make_one_version(model_repo, m
     assert "already registered as churn v3" in r.mv("register", "churn", code=1).err
     assert other == ["v3"]
     assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2", "mv/churn/v3"]
+
+
+def test_a_ref_in_the_way_of_the_next_version_is_named_with_the_fix(model_repo):
+    """`refs/tags/mv/churn/v3/x` (no registry name: the hook refuses it on the server) keeps git
+    from creating v3: the error names it and how to remove it, not "set up signing"."""
+    r = model_repo
+    r.version(0.85, 0.80, evaluate=False)
+    r.version(0.90, 0.85, evaluate=False)
+    r.git("update-ref", "refs/tags/mv/churn/v3/x", r.git("rev-parse", "refs/tags/mv/churn/v1"))
+    r.write_model(0.95, 0.90)
+    r.commit("train auc=0.95")
+    err = r.mv("register", "churn", code=1).err
+    assert "refs/tags/mv/churn/v3 cannot be created: the ref refs/tags/mv/churn/v3/x is in the way" in err
+    assert "git update-ref -d refs/tags/mv/churn/v3/x" in err
+    assert "signing" not in err
+    assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2", "mv/churn/v3/x"]
