@@ -546,6 +546,15 @@ def test_the_listing_a_register_remembers_is_the_one_git_lists_next(model_repo):
         assert remembered == (hashlib.sha256(listing).hexdigest(), i + 1)
 
 
+def tag_v3_by_hand(r, model_bytes: bytes) -> None:
+    """Another writer's churn v3 (on v2's commit) whose model.bin is `model_bytes`, tagged with
+    git by hand and signed with an allowed key: a version no register of this clone made."""
+    theirs = dataclasses.replace(record_of(r, "refs/tags/mv/churn/v2"), version="v3", parent="v2",
+                                 artifacts={"model.bin": {"sha256": hashlib.sha256(model_bytes).hexdigest(),
+                                                          "size": len(model_bytes)}})
+    make_tag(r, "refs/tags/mv/churn/v3", target=theirs.commit, message=theirs.to_message().encode(), key="alice")
+
+
 def test_a_version_tagged_by_another_writer_with_the_same_digests_is_refused(model_repo):
     """A version the remembered listing does not hold (another clone's, fetched; a tag made by
     hand) makes the listing differ: its record is read, and its digests are refused."""
@@ -553,10 +562,7 @@ def test_a_version_tagged_by_another_writer_with_the_same_digests_is_refused(mod
     r.version(0.85, 0.80, evaluate=False)
     r.version(0.90, 0.85, evaluate=False)
     r.write_model(0.95, 0.90)
-    digest = hashlib.sha256((r.path / "model.bin").read_bytes()).hexdigest()
-    theirs = dataclasses.replace(record_of(r, "refs/tags/mv/churn/v2"), version="v3", parent="v2",
-                                 artifacts={"model.bin": {"sha256": digest, "size": 15}})
-    make_tag(r, "refs/tags/mv/churn/v3", target=theirs.commit, message=theirs.to_message().encode(), key="alice")
+    tag_v3_by_hand(r, (r.path / "model.bin").read_bytes())
     r.commit("train auc=0.95")
     assert "already registered as churn v3" in r.mv("register", "churn", code=1).err
     assert registry_tags(r) == ["mv/churn/v1", "mv/churn/v2", "mv/churn/v3"]
@@ -583,13 +589,10 @@ def test_a_version_another_writer_tags_while_a_register_runs_is_not_hidden(model
     r.version(0.85, 0.80, evaluate=False)
     r.version(0.90, 0.85, evaluate=False)
     theirs_model = b"0.99 0.99 5.0\n"
-    theirs = dataclasses.replace(record_of(r, "refs/tags/mv/churn/v2"), version="v3", parent="v2",
-                                 artifacts={"model.bin": {"sha256": hashlib.sha256(theirs_model).hexdigest(),
-                                                          "size": len(theirs_model)}})
     real = register_op.create_version_tag
 
     def racing(*args, **kwargs):
-        make_tag(r, "refs/tags/mv/churn/v3", target=theirs.commit, message=theirs.to_message().encode(), key="alice")
+        tag_v3_by_hand(r, theirs_model)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(register_op, "create_version_tag", racing)
