@@ -59,7 +59,7 @@ def register(model: str, *, artifacts: tuple = (), run_id: str | None = None, pa
                            f"drop --artifact, or change models.{model}.artifacts in {POLICY_PATH} and commit it")
     digests = _hash_artifacts(repo, paths, on_progress)
     listing = VersionListing(reg, model, digests) if not is_experiment else None
-    latest = listing.latest_refusing() if listing is not None else reg.latest(model)
+    latest = listing.latest_refusing() if listing is not None else None  # an experiment takes no number
     if parent is not None:
         reg.version(model, parent)
     elif not is_experiment:
