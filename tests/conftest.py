@@ -99,6 +99,14 @@ class Keys:
         return f'{name}@example.com namespaces="git" {self.public(name)}\n'
 
 
+@pytest.fixture
+def deploy(tmp_path) -> Path:
+    """The serving side of `get`: an empty directory that is not a clone of anything."""
+    d = tmp_path / "deploy"
+    d.mkdir()
+    return d
+
+
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory) -> Keys:
     return Keys(tmp_path_factory.mktemp("keys"))

@@ -65,7 +65,7 @@ def audit(model: str | None = None, since: str | None = None, path: str | os.Pat
         raise NotFoundError(f"unknown model '{model}' (known: {', '.join(reg.model_names) or 'none'})",
                             "see 'git mv-promote show'")
     models = [model] if model else reg.model_names
-    chain, tip = _branch_chain(ctx)
+    chain, tip = branch_chain(ctx)
     findings: list[Finding] = []
     checked = {"stage_entries": 0, "rollback_targets": 0, "live_versions": 0}
     for name in models:
@@ -89,7 +89,7 @@ def _since(since: str | None) -> int | None:
 
 # ---------------------------------------------------------------- 1. stage entries
 
-def _branch_chain(ctx: Context) -> tuple[list[rules.BranchPoint], str | None]:
+def branch_chain(ctx: Context) -> tuple[list[rules.BranchPoint], str | None]:
     """The protected branch's first-parent history, newest first, with the policy at each commit."""
     branch = ctx.policy.protected_branch
     tip = protected_tip(ctx.registry)
@@ -100,7 +100,7 @@ def _branch_chain(ctx: Context) -> tuple[list[rules.BranchPoint], str | None]:
     return chain, tip
 
 
-def _tagger_times(reg: Registry, model: str) -> dict[str, int]:
+def tagger_times(reg: Registry, model: str) -> dict[str, int]:
     """Tagger time of each stage tag of `model` (by ref)."""
     out = {}
     for ref, oid in sorted(reg.refs_of(model).items()):
@@ -113,44 +113,52 @@ def _tagger_times(reg: Registry, model: str) -> dict[str, int]:
 def _entries(ctx: Context, chain: list[rules.BranchPoint], model: str, since: int | None,
              checked: dict) -> list[Finding]:
     reg = ctx.registry
-    times = _tagger_times(reg, model)
+    times = tagger_times(reg, model)
     out = []
     for stage in reg.stages_present(model):
         seqs = reg.stage_seqs(model, stage)
         for seq, oid in seqs:
-            ref = stage_ref(model, stage, seq)
-            at = times.get(ref, 0)
-            if since is not None and at < since:
+            if since is not None and times.get(stage_ref(model, stage, seq), 0) < since:
                 continue
-            try:
-                record = reg.stage_entry(ref, oid).record
-                cited = (record.approval or {}).get("merge_commit")
-                digest = record.policy_digest
-            except MvError:
-                cited, digest = None, ""  # the hook's rule names the broken record below
-            states = rules.branch_states_at(chain, at, digest, cited if isinstance(cited, str) else None)
-            if not states:
-                if not ctx.policy.is_protected(stage):
-                    continue
-                checked["stage_entries"] += 1
-                out.append(Finding(rules.ENTRY, model, stage, ref,
-                                   f"made at {_time(at)}, before {ctx.policy.protected_branch} had any commit",
-                                   "no policy governed it: investigate who pushed it"))
-                continue
-            hidden = {r for r, t in times.items() if t > at} | {stage_ref(model, stage, s) for s, _ in seqs if s >= seq}
-            outcome: list[Finding] | None = None
-            for index in states:  # passing in any state the branch may have been in is no finding
-                found = _judge_at(ctx, chain[index], model, stage, ref, oid, at, hidden)
-                if found is None:  # not a protected stage, then or now: not audited
-                    break
-                outcome = found if outcome is None else outcome  # the likeliest state's refusal
-                if not found:
-                    outcome = []
-                    break
+            outcome = judge_entry(ctx, chain, times, model, stage, seqs, seq, oid)
             if outcome is not None:
                 checked["stage_entries"] += 1
                 out += outcome
     return out
+
+
+def judge_entry(ctx: Context, chain: list[rules.BranchPoint], times: dict[str, int], model: str, stage: str,
+                seqs: list[tuple[int, str]], seq: int, oid: str) -> list[Finding] | None:
+    """The server hook's rule for stage entry `seq` (tag `oid`) of `seqs`, over the registry as it
+    was when the tag was made (`times`: every stage tag's tagger time, by ref): [] when it passes,
+    its refusals as findings, None when the stage is protected neither then nor now (not judged).
+    `audit` judges every entry with it, `get` the one it deploys."""
+    reg = ctx.registry
+    ref = stage_ref(model, stage, seq)
+    at = times.get(ref, 0)
+    try:
+        record = reg.stage_entry(ref, oid).record
+        cited = (record.approval or {}).get("merge_commit")
+        digest = record.policy_digest
+    except MvError:
+        cited, digest = None, ""  # the hook's rule names the broken record below
+    states = rules.branch_states_at(chain, at, digest, cited if isinstance(cited, str) else None)
+    if not states:
+        if not ctx.policy.is_protected(stage):
+            return None
+        return [Finding(rules.ENTRY, model, stage, ref,
+                        f"made at {_time(at)}, before {ctx.policy.protected_branch} had any commit",
+                        "no policy governed it: investigate who pushed it")]
+    hidden = {r for r, t in times.items() if t > at} | {stage_ref(model, stage, s) for s, _ in seqs if s >= seq}
+    outcome: list[Finding] | None = None
+    for index in states:  # passing in any state the branch may have been in is no finding
+        found = _judge_at(ctx, chain[index], model, stage, ref, oid, at, hidden)
+        if found is None:  # not a protected stage, then or now: not audited
+            break
+        outcome = found if outcome is None else outcome  # the likeliest state's refusal
+        if not found:
+            return []
+    return outcome
 
 
 def _judge_at(ctx: Context, point: rules.BranchPoint, model: str, stage: str, ref: str, oid: str, at: int,

@@ -2,8 +2,11 @@
 `get` reads (the registry tags, the evidence notes and the protected branch), blobs on demand.
 
 Layout: `$XDG_CACHE_HOME/git-mv-promote/remotes/<sha256(URL)[:24]>.git` (default
-`~/.cache/...`), one per remote URL. The cache mirrors the remote (forced, pruned refspecs): it
-is never a second source of truth, and everything read from it is verified like any clone.
+`~/.cache/...`), one per remote URL. The cache mirrors the remote (forced, pruned refspecs; a
+notes ref or branch the remote no longer has is dropped too): it is never a second source of
+truth, and everything read from it is verified like any clone. It is also a witness: a remote
+that rewrites what it showed before (a registry tag moved or deleted, the notes or the protected
+branch rewound) is refused, and the cache keeps what it verified, so it is refused again next time.
 
 Cost: one `git ls-remote` per call. The refs the cache mirrors are compared with the remote's
 and `git fetch` runs only when they differ, so an unchanged registry costs a listing, not a fetch.
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitmv import proc as procs
-from gitmv.errors import MvError
+from gitmv.errors import MvError, RefusedError
 from gitmv.names import NOTES_REF, TAG_ROOT
 
 if TYPE_CHECKING:
@@ -112,6 +115,39 @@ def _fetch(path: Path, url: str, listed: dict[str, str], branches: list[str]) ->
     specs += [f"+refs/heads/{b}:refs/heads/{b}" for b in branches if f"refs/heads/{b}" in listed]
     _git(path, "fetch", "-q", "--prune", "--no-tags", "--no-write-fetch-head", "--filter=blob:none", "origin",
          *specs, check=f"cannot fetch the registry from {url}")
+    for name in [NOTES_REF] + [f"refs/heads/{b}" for b in branches]:
+        if name not in listed:  # gone from the remote: the mirror must not keep reading its old copy
+            _git(path, "update-ref", "-d", name, check="cannot update the deploy cache")
+
+
+def _rewritten(repo: Repo, before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    """(ref, what the cache held, what the remote has now) for each mirrored ref the remote
+    rewrote since the cache last fetched: a registry tag moved or deleted (tags are immutable),
+    the evidence notes or the protected branch deleted or moved to a commit that does not descend
+    from the one held (both only ever grow). A new clone could not tell; the cache can."""
+    out = []
+    for ref, old in sorted(before.items()):
+        new = after.get(ref)
+        if new == old:
+            continue
+        grows = ref == NOTES_REF or ref.startswith("refs/heads/")
+        if new is None or not grows or not repo.is_ancestor(old, new):
+            out.append((ref, old, new))
+    return out
+
+
+def _refuse_rewrite(path: Path, url: str, rewritten: list[tuple[str, str, str | None]]) -> None:
+    """Put the rewritten refs back as the cache held them (so the next call sees the rewrite too,
+    instead of a cache that has quietly taken it) and refuse."""
+    for ref, old, _new in rewritten:
+        _git(path, "update-ref", ref, old, check="cannot restore the deploy cache")
+    ref, old, new = rewritten[0]
+    now = f"is {new[:12]}" if new else "was deleted"
+    more = f" (and {len(rewritten) - 1} more ref(s))" if len(rewritten) > 1 else ""
+    raise RefusedError(f"{url} rewrote {ref}{more}: the deploy cache verified {old[:12]} earlier, and it now {now} "
+                       "(registry tags are immutable; evidence notes and the protected branch only grow)",
+                       f"do not deploy from it: find out who rewrote it; once the new history is known to be right, "
+                       f"delete the deploy cache ({path}) to start from it")
 
 
 def _mirrored(listed: dict[str, str], branches: list[str]) -> dict[str, str]:
@@ -135,9 +171,13 @@ def open_mirror(url: str, listing: Listing | None = None) -> Mirror:
         raise MvError(f"{url} has no default branch (HEAD) to read the policy from",
                       "push the protected branch holding .mv-promote.toml to the remote")
     fetched = False
-    if _mirrored(listed, branches) != _cached_refs(repo, branches):
+    before = _cached_refs(repo, branches)
+    if _mirrored(listed, branches) != before:
         _fetch(path, url, listed, branches)
         fetched = True
+        rewritten = _rewritten(repo, before, _cached_refs(repo, branches))
+        if rewritten:
+            _refuse_rewrite(path, url, rewritten)
     if head and _read_head(path) != head:
         (path / "HEAD").write_text(f"ref: {head}\n")  # judged as the server judges: from its HEAD
     if known is None and head_branch:
@@ -167,21 +207,26 @@ def _verdict_path(url: str, key: str) -> Path:
     return cache_path(url) / "mv-promote-verified" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
 
 
-def verified(url: str, key: str) -> tuple[dict | None, Listing]:
-    """(the stamp remembered for `key` when the remote's mirrored refs are exactly those it was
-    verified at, else None; the remote's listing, for `open_mirror` to reuse)."""
+def verified(url: str, key: str) -> tuple[tuple[dict, list[str]] | None, Listing]:
+    """((the stamp remembered for `key`, the warnings it was verified with) when the remote's
+    mirrored refs are exactly those it was verified at, else None; the remote's listing, for
+    `open_mirror` to reuse). A verdict kept without its warnings (an older file) is no verdict:
+    a deprecation must not go quiet on the remembered path."""
     listing = _listing(url)
     try:
         found = json.loads(_verdict_path(url, key).read_text())
-        if found["state"] == _state(_mirrored(listing[0], found["branches"]), listing[1]):
-            return found["stamp"], listing
+        warnings = found["warnings"]
+        if found["state"] == _state(_mirrored(listing[0], found["branches"]), listing[1]) and \
+                isinstance(warnings, list) and all(isinstance(w, str) for w in warnings):
+            return (found["stamp"], warnings), listing
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None, listing
 
 
-def remember(mirror: Mirror, key: str, stamp: dict, allowed_signers: bytes | None) -> None:
-    """Keep the verdict for `key` under the state of the refs it was verified at (best effort)."""
+def remember(mirror: Mirror, key: str, stamp: dict, allowed_signers: bytes | None, warnings: list[str]) -> None:
+    """Keep the verdict for `key`, and the warnings it came with, under the state of the refs it
+    was verified at (best effort)."""
     if allowed_signers is not None and b"valid-" in allowed_signers:
         return  # the verdict depends on the clock
     state = _state(_cached_refs(mirror.repo, mirror.branches), mirror.head)
@@ -189,7 +234,8 @@ def remember(mirror: Mirror, key: str, stamp: dict, allowed_signers: bytes | Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".{os.getpid()}")
-        tmp.write_text(json.dumps({"state": state, "branches": mirror.branches, "stamp": stamp}))
+        tmp.write_text(json.dumps({"state": state, "branches": mirror.branches, "stamp": stamp,
+                                   "warnings": warnings}))
         os.replace(tmp, path)
     except OSError:
         pass

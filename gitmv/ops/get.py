@@ -9,10 +9,12 @@ Order of the checks (the first failure is the one named):
   2. the version's evidence note: it parses, every record hashes to its id, every signed one verifies;
   3. the stage entry (`verify`'s own check, `ops.verify.stage_entry_failures`): the stage tag's
      signature, and every claim of its record recomputed against the entry before it (version,
-     previous, seq, at, by, signer, policy digest, eval record, approval evidence);
-  4. what the policy the entry was made under (the one its `policy_digest` names, which the
-     protected branch must have held) required: for a protected stage, a valid signed eval on
-     its suite (by its `eval_signers`) and the approvals;
+     previous, seq, at, by, signer, policy digest, eval record, approval evidence); the entry
+     before it must be there (#seq-1) and readable;
+  4. for a protected stage, the server hook's own rule (`hooks.enforce.judge_tag`) as `audit`
+     applies it (`ops.audit.judge_entry`): the gate, the eval, the approvals and the rollback
+     rules, under the policy and allowed signers the protected branch held when the tag was made,
+     over the registry as it was then. On a host without our hook nothing else judged it;
   5. every artifact: bytes whose sha256 is the recorded one, from the work tree, the Git blob at
      the version's commit, the DVC cache or the DVC remote, in that order.
 """
@@ -59,7 +61,7 @@ class Resolved:
         if self.mirror is not None:
             from gitmv.ops import fetch_cache
 
-            fetch_cache.remember(self.mirror, key, stamp, self.ctx.registry.allowed_signers)
+            fetch_cache.remember(self.mirror, key, stamp, self.ctx.registry.allowed_signers, self.warnings)
 
     def stamp(self) -> dict[str, Any]:
         from gitmv.ops.context import now
@@ -96,7 +98,7 @@ def resolve_result(ref: str, remote: str | None = None, at: str | None = None,
 
     hit, listing = _remembered(ref, remote, at)
     if hit is not None:
-        return {"stamp": {**hit, "resolved_at": now()}, "source": remote, "fetched": False, "warnings": []}
+        return {"stamp": {**hit[0], "resolved_at": now()}, "source": remote, "fetched": False, "warnings": hit[1]}
     found = _resolve_verified(ref, remote, at, path, listing)
     stamp = found.stamp()
     found.remember(_key(ref, at), stamp)
@@ -110,10 +112,10 @@ def get_result(ref: str, out: str | os.PathLike | None = None, remote: str | Non
     _check_dest(dest)
     hit, listing = _remembered(ref, remote, at)
     current = _current_stamp(dest)
-    if hit is not None and current is not None and _same(current, hit) and _files_hold(dest, hit["digests"]):
+    if hit is not None and current is not None and _same(current, hit[0]) and _files_hold(dest, hit[0]["digests"]):
         # the remote shows exactly the refs this was verified at, and DIR holds it: nothing to do
         return {"stamp": current, "dir": str(dest), "unchanged": True, "written": [], "sources": {},
-                "source": remote, "fetched": False, "warnings": []}
+                "source": remote, "fetched": False, "warnings": hit[1]}
     found = _resolve_verified(ref, remote, at, path, listing)
     stamp = found.stamp()
     if current is not None and _same(current, stamp) and _files_hold(dest, stamp["digests"]):
@@ -130,9 +132,9 @@ def _key(ref: str, at: str | None) -> str:
     return f"{ref}\0{at or ''}"
 
 
-def _remembered(ref: str, remote: str | None, at: str | None) -> tuple[dict | None, Any]:
-    """With --remote: (the stamp verified earlier at exactly the remote's current refs, or None;
-    the remote's listing). A usage error is raised first, as the full path would."""
+def _remembered(ref: str, remote: str | None, at: str | None) -> tuple[tuple[dict, list[str]] | None, Any]:
+    """With --remote: ((the stamp verified earlier at exactly the remote's current refs, its
+    warnings), or None; the remote's listing). A usage error is raised first, as the full path would."""
     parse_reference(ref)
     if remote is None:
         return None, None
@@ -150,7 +152,7 @@ def _open(remote: str | None, path: str | os.PathLike, listing: Any = None) -> t
     remote's protected branch when it has one), or the deploy cache of `remote`."""
     from gitmv.git.repo import Repo
     from gitmv.hooks import enforce
-    from gitmv.ops.context import Context
+    from gitmv.ops.context import Context, require_complete, visibility_gaps
     from gitmv.registry import Registry
 
     if remote:
@@ -169,7 +171,14 @@ def _open(remote: str | None, path: str | os.PathLike, listing: Any = None) -> t
         source, mirror = str(repo.workdir or repo.git_dir), None
     tip = repo.ref(branch_ref) or ""
     reg = Registry(repo, policy, signers, repo.ref(NOTES_REF), protected_ref=branch_ref)
-    return Context(repo, policy, tip, reg), source, mirror
+    ctx = Context(repo, policy, tip, reg)
+    if mirror is None:  # a clone may lack what its remote has (notes never fetched, a shallow history)
+        ctx.gaps = visibility_gaps(repo, reg)
+        require_complete(ctx, "deploy from this clone")
+    elif reg.notes_commit is None and reg.model_names:
+        ctx.warnings.append(f"{remote} has registry tags but no evidence notes ({NOTES_REF}): no version there "
+                            "has an eval, a deprecation or any other record")
+    return ctx, source, mirror
 
 
 def _resolve_verified(ref: str, remote: str | None, at: str | None, path: str | os.PathLike,
@@ -237,14 +246,28 @@ def _stage_entry(ctx: Context, model: str, stage: str, when: int | None, at: str
             failures.append(f"{ref}: {exc.cause}")
             return None, None
         if when is None or entry.tag.tagger_time <= when:
-            previous = None
-            if i > 0 and seqs[i - 1][0] == seq - 1:
-                try:
-                    previous = reg.stage_entry(stage_ref(model, stage, seq - 1), seqs[i - 1][1])
-                except MvError:
-                    previous = None  # the record's `previous` claim then fails against "none"
-            return entry, previous
+            return entry, _entry_before(reg, model, stage, seqs[:i], seq, failures)
     raise NotFoundError(f"{model} had no version in {stage} at {at}", f"see 'git mv-promote history {model} --stage {stage}'")
+
+
+def _entry_before(reg: Registry, model: str, stage: str, below: list[tuple[int, str]], seq: int,
+                  failures: list) -> StageEntry | None:
+    """The entry `seq` follows, which every claim of its record (previous, seq, time order) is
+    checked against: #seq-1, which must be there and readable. A gap, or an unreadable entry
+    before it, is a failure, never "no entry before" (that would let a backdated entry after a
+    gap claim to be the stage's first)."""
+    if seq == 1:
+        return None
+    if not below or below[-1][0] != seq - 1:
+        failures.append(f"{stage_ref(model, stage, seq)}: {stage_ref(model, stage, seq - 1)}, the entry it follows, "
+                        "is missing")
+        return None
+    ref = stage_ref(model, stage, seq - 1)
+    try:
+        return reg.stage_entry(ref, below[-1][1])
+    except MvError as exc:
+        failures.append(f"{ref}: {exc.cause}")
+        return None
 
 
 def _check_version(ctx: Context, model: str, name: str, failures: list) -> Version:
@@ -267,7 +290,11 @@ def _check_version(ctx: Context, model: str, name: str, failures: list) -> Versi
 
 
 def _check_entry(ctx: Context, v: Version, entry: StageEntry, previous: StageEntry | None, failures: list) -> str:
-    """The stage entry by verify's rule, then what the policy it was made under required."""
+    """The stage entry by verify's rule (every claim of its record recomputed), then, for a
+    protected stage, by the server hook's own rule as `audit` applies it: the gate, evals,
+    approvals and rollback rules under the policy and signers the protected branch held when the
+    tag was made, over the registry as it was then. On a host without our hook nothing else ran them."""
+    from gitmv.ops import audit
     from gitmv.ops.verify import stage_entry_failures
 
     reg, rec, ref = ctx.registry, entry.record, entry.ref
@@ -277,38 +304,11 @@ def _check_entry(ctx: Context, v: Version, entry: StageEntry, previous: StageEnt
     policies = {rec.policy_digest: then.rollout_stages} if then else {ctx.policy.digest: ctx.policy.rollout_stages}
     stage_entry_failures(ctx, model, stage, rec.seq, entry.tag.id, previous, mp_then or ctx.policy.models.get(model),
                          failures, policies)
-    if then is None or not then.is_protected(stage):
-        return rec.policy_digest
-    if mp_then is None:
-        failures.append(f"{ref}: the policy it was made under ({rec.policy_digest[:19]}…) has no model {model}")
-        return rec.policy_digest
-    if mp_then.tier == "research":
-        failures.append(f"{ref}: research-tier models cannot enter protected stage {stage}")
-    if mp_then.gated:
-        from gitmv.registry import Registry
-
-        then_view = Registry(reg.repo, then, reg.allowed_signers, reg.notes_commit, protected_ref=reg.protected_ref)
-        valid = {r["id"] for r in then_view.evals(v, mp_then.eval_suite)}
-        if rec.eval_record is None or rec.eval_record not in valid:
-            failures.append(f"{ref}: eval: {rec.eval_record or 'no eval record'} is not a valid eval of {model} "
-                            f"{v.name} on suite {mp_then.eval_suite}, signed by an allowed signer"
-                            + (f" of {', '.join(mp_then.eval_signers)}" if mp_then.eval_signers else ""))
-    if rec.kind == "rollback":
-        earlier = [(seq, oid) for seq, oid in reg.stage_seqs(model, stage) if seq < rec.seq]
-        if not any(_entry_version(reg, stage_ref(model, stage, seq), oid) == v.name for seq, oid in earlier):
-            failures.append(f"{ref}: rollback: {v.name} was never in {stage} before")
-    needed = mp_then.required_approvals if rec.kind == "promote" or then.rollback_requires_approval else 0
-    approvers = (rec.approval or {}).get("approvers") or []
-    if needed and len(approvers) < needed:
-        failures.append(f"{ref}: approvals: the policy asked for {needed}, the record carries {len(approvers)}")
+    chain, _ = audit.branch_chain(ctx)
+    judged = audit.judge_entry(ctx, chain, audit.tagger_times(reg, model), model, stage, reg.stage_seqs(model, stage),
+                               rec.seq, entry.tag.id)
+    failures.extend(f"{ref}: {finding.message}" for finding in judged or ())
     return rec.policy_digest
-
-
-def _entry_version(reg: Registry, ref: str, oid: str) -> str | None:
-    try:
-        return reg.stage_entry(ref, oid).record.version
-    except MvError:
-        return None
 
 
 def _policy_held(ctx: Context, digest: str) -> Policy | None:

@@ -43,14 +43,6 @@ def snapshot(root: Path) -> dict:
     return {str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
 
 
-@pytest.fixture
-def deploy(tmp_path) -> Path:
-    """The serving side: an empty directory that is not a clone of anything."""
-    d = tmp_path / "deploy"
-    d.mkdir()
-    return d
-
-
 # ---------------------------------------------------------------- a DVC model whose artifact is in S3
 
 @pytest.fixture
