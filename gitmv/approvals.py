@@ -30,6 +30,8 @@ EMAIL_RE = re.compile(r"<([^>]+)>")
 PR_RE = re.compile(r"(?:pull request #|\(#|merge request !|!|#)(\d+)")
 REQUEST_TRAILER = "Mv-Promote-Request"
 WALK_LIMIT = 20000
+# when signatures are judged: None (now), a time (epoch seconds), or several (valid at each)
+At = int | None | tuple[int | None, ...]
 
 
 def request_path(model: str, stage: str) -> str:
@@ -88,9 +90,10 @@ def _names_version(req: dict | None, version: Version, stage: str | None = None)
 
 
 def find(reg: Registry, version: Version, stage: str, tip: str | None = None,
-         at: int | None = None) -> tuple[dict | None, str]:
+         at: At = None) -> tuple[dict | None, str]:
     """(evidence, "") when a merged, unchanged request for this version exists; else (None, why not).
-    Signatures are judged at `at` (None: now; verify passes the time of the stage tag that used it)."""
+    Signatures are judged at `at` (None: now; verify passes the time of the stage tag that used it;
+    the hook passes both, (None, that time), and a signature counts only when valid at each)."""
     repo = reg.repo
     tip = tip or protected_tip(reg)
     branch = reg.policy.protected_branch
@@ -157,13 +160,17 @@ def principals(allowed: bytes | None) -> list[str]:
     return out
 
 
-def _verify(repo, oid: str, signers: bytes | None, at: int | None):
-    """Checked at `at` (None: now), never at the commit's own date, which its signer chose: a key
-    past its valid-before must not approve by backdating a commit."""
-    return verify_commit(repo.read_raw(oid), signers, at=at)
+def _verify(repo, oid: str, signers: bytes | None, at: At):
+    """Checked at `at` (None: now; a tuple: at each, the first failure wins), never at the commit's
+    own date, which its signer chose: a key past its valid-before must not approve by backdating a
+    commit."""
+    raw = repo.read_raw(oid)
+    times = at if isinstance(at, tuple) else (at,)
+    checks = [verify_commit(raw, signers, at=t) for t in dict.fromkeys(times)]
+    return next((c for c in checks if not c.ok), checks[0])
 
 
-def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None, at: int | None = None) -> rules.Fact:
+def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None, at: At = None) -> rules.Fact:
     """What the merge commit vouches for: its signer, or for a host's web merge, its author."""
     check = _verify(repo, merge["id"], allowed, at)
     if check.ok:
@@ -180,7 +187,7 @@ def merge_fact(repo, merge: dict, allowed: bytes | None, hosts: bytes | None, at
 
 
 def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name: str,
-                  at: int | None = None) -> list[rules.Fact]:
+                  at: At = None) -> list[rules.Fact]:
     """Approve commits for request `name` (<model>/<version>-<stage>) on the merged branch."""
     facts = []
     for c in repo.commits_between(base, branch_tip, limit=500):
@@ -195,7 +202,7 @@ def approve_facts(repo, base: str, branch_tip: str, allowed: bytes | None, name:
 
 
 def _evidence(reg: Registry, version: Version, stage: str, merge: dict, merged_raw: bytes, current_raw: bytes | None,
-              path: str, tip: str, at: int | None = None) -> tuple[dict | None, str]:
+              path: str, tip: str, at: At = None) -> tuple[dict | None, str]:
     repo = reg.repo
     if merged_raw != current_raw:
         return None, f"{path} was changed on the protected branch after the merge {merge['id'][:12]}"
@@ -252,8 +259,8 @@ def request_commit_on(repo, branch_tip: str, base: str, path: str) -> str | None
     return _request_commit(repo, branch_tip, base, path)
 
 
-def check(reg: Registry, version: Version, stage: str, needed: int) -> tuple[Criterion, dict | None]:
-    evidence, why = find(reg, version, stage)
+def check(reg: Registry, version: Version, stage: str, needed: int, at: At = None) -> tuple[Criterion, dict | None]:
+    evidence, why = find(reg, version, stage, at=at)
     if evidence is None:
         return Criterion("approvals", False, f"needs {needed} approval(s): {why}"), None
     have = len(evidence["approvers"])

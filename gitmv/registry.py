@@ -585,29 +585,9 @@ class Registry:
         return evidence.positions(self._note_history(target))
 
     def _note_history(self, target: str) -> list[tuple[int, set[str]]]:
-        """(position, record ids introduced) for each notes commit on the first-parent chain that
-        changed the note on `target`, newest with the highest position. Cost follows the commits
-        touching that one note: a path-limited rev-list over its possible fan-out paths."""
-        if target in self._histories:
-            return self._histories[target]
-        out: list[tuple[int, set[str]]] = []
-        if self.notes_commit is not None:
-            # the note may sit flat or under 2/38 (or deeper) fan-out, and move between them
-            paths = ["/".join([target[2 * i:2 * i + 2] for i in range(depth)] + [target[2 * depth:]]) for depth in range(4)]
-            proc = self.repo.git("rev-list", "--first-parent", "--parents", self.notes_commit, "--", *paths)
-            rows = [line.split() for line in proc.stdout.decode().splitlines() if line.strip()]
-            for index, row in enumerate(rows):
-                now = self._ids_at(row[0], target)
-                before = self._ids_at(row[1], target) if len(row) > 1 else set()
-                out.append((len(rows) - index, now - before))
-        self._histories[target] = out
-        return out
-
-    def _ids_at(self, notes_commit: str, target: str) -> set[str]:
-        try:
-            return {r["id"] for r in notes.read_records(self.repo, notes_commit, target)}
-        except MvError:
-            return set()  # an old malformed note introduced nothing that counts
+        if target not in self._histories:
+            self._histories[target] = note_history(self.repo, self.notes_commit, target) if self.notes_commit else []
+        return self._histories[target]
 
     def deprecation(self, version: Version) -> dict | None:
         """The newest deprecation that counts as evidence (no byte-level prefilter: the parser decides)."""
@@ -615,3 +595,18 @@ class Registry:
                  if self.counts_as_evidence(r, version.record.model)]
         return found[-1] if found else None
 
+
+def note_history(repo: Repo, notes_commit: str, target: str) -> list[tuple[int, set[str]]]:
+    """(position, record ids introduced) for each notes commit on the first-parent chain from
+    `notes_commit` that changed the note on `target`, newest with the highest position. Cost
+    follows the commits touching that one note: a path-limited rev-list over its possible fan-out
+    paths. The order "newest eval" is decided by (rules.evidence); the hook also compares it
+    before and after a push (rules.notes)."""
+    proc = repo.git("rev-list", "--first-parent", "--parents", notes_commit, "--", *notes.fanout_paths(target))
+    rows = [line.split() for line in proc.stdout.decode().splitlines() if line.strip()]
+    out = []
+    for index, row in enumerate(rows):
+        now = notes.ids_at(repo, row[0], target)
+        before = notes.ids_at(repo, row[1], target) if len(row) > 1 else set()
+        out.append((len(rows) - index, now - before))
+    return out

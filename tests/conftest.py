@@ -460,6 +460,25 @@ def promote_and_push(alice: ModelRepo, version: str, seq: int) -> dict:
     return result["record"]["approval"]
 
 
+def forced_promote(repo: ModelRepo, version: str, stage: str, monkeypatch, *extra: str) -> dict:
+    """What an insider's patched client does: the real `promote`, every gate criterion forced to
+    pass. The stage record is otherwise honest (policy digest, previous, seq, at, eval record);
+    only a rule that re-judges the gate can tell."""
+    from gitmv.rules import gate, promotion
+
+    real = promotion.promotion_verdict
+
+    def everything_passes(*args, **kwargs):
+        verdict = real(*args, **kwargs)
+        verdict.criteria = [gate.Criterion(c.name, True, c.detail) for c in verdict.criteria]
+        return verdict
+
+    with monkeypatch.context() as m:
+        m.setattr(promotion, "promotion_verdict", everything_passes)
+        return run_mv("promote", "churn", version, "--stage", stage, "--offline", "--json", *extra,
+                      cwd=repo.path).json
+
+
 def approval_team(server: "Server", tmp_path: Path, keys: Keys, allowed_signers: str, message: str):
     """alice (signers file `allowed_signers`, host "github" web merges signed by mallory's key)
     publishes v1 in production, approved by bob's signed merge, then registers a better v2:

@@ -12,7 +12,7 @@ import hashlib
 from typing import Protocol
 
 from gitmv import records
-from gitmv.errors import RecordError
+from gitmv.errors import MvError, RecordError
 from gitmv.git.repo import Repo
 from gitmv.names import NOTES_REF
 
@@ -23,6 +23,21 @@ class NoteCache(Protocol):
     def get(self, oid: str) -> dict | None: ...
 
     def put(self, oid: str, record: dict) -> None: ...
+
+
+def fanout_paths(target: str) -> list[str]:
+    """Where the note on `target` may sit in a notes tree: flat or under 2/38 (or deeper) fan-out
+    (it may move between them): the paths to limit a history walk of that one note to."""
+    return ["/".join([target[2 * i:2 * i + 2] for i in range(depth)] + [target[2 * depth:]]) for depth in range(4)]
+
+
+def ids_at(repo: Repo, notes_commit: str, target: str) -> set[str]:
+    """The record ids of the note on `target` at `notes_commit` (none for a malformed note, which
+    was refused when its commit was pushed: it introduced nothing that counts)."""
+    try:
+        return {r["id"] for r in read_records(repo, notes_commit, target)}
+    except MvError:
+        return set()
 
 
 def read_records(repo: Repo, notes_commit: str | None, target: str) -> list[dict]:

@@ -37,8 +37,8 @@ from gitmv.git.repo import ZERO, Repo
 from gitmv.names import ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
 from gitmv.git.signing import verify_commit
 from gitmv.policy import POLICY_PATH, parse_policy
-from gitmv.registry import Registry
-from gitmv.rules import artifacts as artifact_rules, stage_record
+from gitmv.registry import Registry, note_history
+from gitmv.rules import artifacts as artifact_rules, evidence as evidence_rules, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import refs as refrules
 from gitmv.rules import rollout as rollout_rules
@@ -114,6 +114,9 @@ def load_server_policy(repo: Repo):
 
 def pre_receive(git_dir: str, updates: list[tuple[str, str, str]]) -> list[str]:
     repo = Repo.open_for_hook(git_dir)
+    stale = stale_refusals(repo, updates)
+    if stale:  # every rule below judges the push against the server's refs: it must start from them
+        return stale
     refusals = check_protected_branch(repo, updates)  # R7; needs no policy to exist (bootstrap)
     if not any(refrules.in_namespace(u[2]) for u in updates):
         return refusals
@@ -211,6 +214,28 @@ def _local_only_registry_refs(repo: Repo, remote: str) -> set[str]:
 
 # ---------------------------------------------------------------- the rules
 
+def stale_refusals(repo: Repo, updates: Sequence[tuple[str, str, str]]) -> list[str]:
+    """R3 current-state: each update's old value must be what the server holds now. git takes the
+    old values from the pusher and checks them only when it moves each ref, after this hook, one
+    ref at a time (unless the push is atomic): judged on a claimed state, a push could have a
+    stage tag accepted on notes, or on a version tag, whose own update then fails (a stale or
+    forged old value, a "create" of a ref that exists). Refs outside the registry namespace and
+    the branches are left to git (their names may not even be text)."""
+    out = []
+    for old, _new, ref in updates:
+        if refrules.parse(ref) is None and not (ref.startswith("refs/heads/") and ref.isascii()):
+            continue
+        current = repo.ref(ref) or ZERO
+        if old != current:
+            held = "has no such ref" if current == ZERO else f"has {current[:12]}"
+            claimed = "absent" if old == ZERO else old[:12]
+            out.append(Refusal(refrules.display(ref), "R3 current-state",
+                               f"the push takes {ref} to be {claimed}, but the server {held} (another push came "
+                               "first, or the old value was forged)",
+                               "fetch and push again: git mv-promote sync").text)
+    return out
+
+
 def name_refusals(updates: Sequence[tuple[str, str, str | bytes]]) -> list[str]:
     """R3 valid-ref-name: any change to a ref in the registry namespace that is not in the grammar
     (gitmv.rules.refs), whatever its old and new values, decided on the name's bytes."""
@@ -250,10 +275,19 @@ def check_updates(repo: Repo, policy, signers: bytes | None, updates: Sequence[t
                 refusals += r.texts
     reg = Registry(repo, policy, signers, notes_commit, hidden=hidden, protected_ref=protected_ref)
     tags = [u for u in reg_updates if u[2] not in (NOTES_REF, ATTESTATIONS_REF)]
+    pushed_versions = [(new, ref) for _old, new, ref in tags if VERSION_REF_RE.match(ref) and new != ZERO]
     if notes_commit is not None and notes_commit != server_notes:
         try:
-            _check_new_records(reg, policy, notes_base, notes_commit, protected_ref,
-                               [(new, ref) for _old, new, ref in tags if VERSION_REF_RE.match(ref) and new != ZERO])
+            _check_new_records(reg, policy, notes_base, notes_commit, protected_ref, pushed_versions)
+        except Refusal as r:
+            refusals += r.texts
+    if server_notes is not None:
+        # evals that reached the server before their version tag: R9 could not judge them then
+        # (no version to find the code and eval command by); it judges them with the tag
+        created = [new for old, new, ref in tags if old == ZERO and new != ZERO and VERSION_REF_RE.match(ref)]
+        try:
+            for target in created:
+                _check_evals_already_there(reg, policy, server_notes, target, protected_ref, pushed_versions)
         except Refusal as r:
             refusals += r.texts
 
@@ -312,9 +346,49 @@ def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signe
     if len(added) > NOTES_COMMITS_LIMIT:
         raise Refusal(ref, "R6 bounded", f"the push adds more than {NOTES_COMMITS_LIMIT} notes commits",
                       "push evidence in smaller steps ('git mv-promote sync' after each batch)")
+    touched: set[str] = set()
     for commit in added:
-        _check_notes_commit(repo, commit, signers, ref)
+        touched |= _check_notes_commit(repo, commit, signers, ref)
+    if base is not None and ref == NOTES_REF and not _on_first_parent_chain(repo, base, new, len(added)):
+        _check_order_kept(repo, base, new, touched)
     return base
+
+
+def _on_first_parent_chain(repo: Repo, base: str, new: str, steps: int) -> bool:
+    """Whether `base` is `new` or one of its first `steps` first-parent ancestors."""
+    for n, info in enumerate(repo.first_parent_walk(new)):
+        if info["id"] == base:
+            return True
+        if n >= steps:
+            return False
+    return False
+
+
+def _check_order_kept(repo: Repo, base: str, new: str, touched: set[str]) -> None:
+    """A push that keeps every record may still re-thread the notes history (a first parent that
+    re-introduces old records, the server's tip as second parent): a record the server has must
+    not become newer, by position in the first-parent history, than one written after it was
+    known (rules.notes.reordered; that order decides the newest eval, deprecation and replay).
+    Only notes the push touched that hold two records or more on the server can change order; a
+    push that extends the server's first-parent chain cannot reorder anything (the caller skips
+    it), and the note's whole history is walked only when some order changed."""
+    for target in sorted(touched):
+        try:
+            held = notes.read_records(repo, base, target)
+        except MvError:
+            continue  # an invalid note on the server: nothing ranked there to keep
+        if len(held) < 2:
+            continue
+        before, after = (evidence_rules.positions(note_history(repo, tip, target)) for tip in (base, new))
+        if not any(before[a] < before[b] and after.get(a, 0) > after.get(b, 0) for a in before for b in before):
+            continue  # the order is kept: no need to walk the note's whole history
+        touching = repo.git("rev-list", base, "--", *notes.fanout_paths(target)).stdout.decode().split()
+        inverted = notes_rules.reordered(before, after, (notes.ids_at(repo, c, target) for c in touching))
+        if inverted is not None:
+            raise Refusal(NOTES_REF, "R3 notes-append-only",
+                          f"the push re-orders the evidence on {target[:12]}: record {inverted[0][:19]}… would become "
+                          f"newer than {inverted[1][:19]}…, which the server's notes history has as newer",
+                          "run 'git mv-promote sync' (it merges the server's notes in, keeping their order) and push")
 
 
 NOTES_COMMITS_LIMIT = 10000
@@ -343,11 +417,15 @@ def _check_new_signatures(before: list[dict], after: list[dict], target: str, si
                           "write evidence with git mv-promote, signed with your own key listed in allowed_signers")
 
 
-def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str = NOTES_REF) -> None:
+def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str = NOTES_REF) -> set[str]:
+    """Every edge of one pushed notes commit; returns the note targets it changes on any edge."""
     parents = repo.commit_info(commit)["parents"]
     attestations = ref == ATTESTATIONS_REF
+    touched: set[str] = set()
     for parent in parents or [None]:
-        for target in sorted(repo.changed_note_targets(parent, commit)):
+        changed = repo.changed_note_targets(parent, commit)
+        touched |= set(changed)
+        for target in sorted(changed):
             after = _read_or_refuse(repo, commit, target, ref)
             for rec in after:
                 if (rec.get("kind") in records.ATTESTATION_KINDS) != attestations:
@@ -368,6 +446,7 @@ def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str
                 raise Refusal(ref, "R3 notes-append-only",
                               f"record {rid} on {target[:12]} would be {what} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
+    return touched
 
 
 def _check_new_records(reg: Registry, policy, base: str | None, new: str, protected_ref: str,
@@ -392,6 +471,18 @@ def _check_new_records(reg: Registry, policy, base: str | None, new: str, protec
         added = [r for r in after if r["id"] not in known and r.get("kind") == "eval"]
         if added:
             _check_new_evals(reg, policy, target, added, protected_ref, pushed_versions)
+
+
+def _check_evals_already_there(reg: Registry, policy, server_notes: str, target: str, protected_ref: str,
+                               pushed_versions: list[tuple[str, str]]) -> None:
+    """R9 over the evals the server's notes already hold on a version tag this push creates."""
+    try:
+        held = notes.read_records(reg.repo, server_notes, target)
+    except MvError:
+        return  # an invalid note on the server names nothing R9 could count
+    evals = [r for r in held if r.get("kind") == "eval"]
+    if evals:
+        _check_new_evals(reg, policy, target, evals, protected_ref, pushed_versions)
 
 
 def _check_new_evals(reg: Registry, policy, target: str, added: list[dict], protected_ref: str,
@@ -662,7 +753,10 @@ def _stage_verdict(reg: Registry, policy, mp, record, stage: str, ref: str, at: 
     from gitmv.rules import promotion as rules
 
     model = mp.name
-    check = lambda r, v, s, n: approvals.check(r, v, s, n)  # (reads reg.protected_ref)
+    # (reads reg.protected_ref) approvers' signatures valid now and at the tag's own time: as
+    # strict as `verify`, which judges them at the tag's time, and a revoked key cannot approve
+    # through a backdated tag
+    check = lambda r, v, s, n: approvals.check(r, v, s, n, at=(None, at))
     if record.kind == "rollback":
         verdict = rules.rollback_verdict(reg, model, stage, record.version, approval_check=check)
     elif record.kind == rollout_rules.ROLLOUT_KIND:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ModelRepo, git, push
+from conftest import ModelRepo, forced_promote, git, push
 from gitmv.records import parse_note, render_note
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,6 +123,19 @@ def test_deploy_gate_passes_and_shows_production_on_a_good_registry(host, tmp_pa
     proc = run_block("deploy-check", tmp_path, MV_REGISTRY_URL=str(bare))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "production" in proc.stdout
+
+
+def test_deploy_gate_fails_on_a_promotion_the_gate_refuses_though_verify_passes(host, tmp_path, monkeypatch):
+    """v2 (auc 0.50, under the 0.80 threshold), promoted by a patched client that forces every gate
+    criterion to pass: every signature and claim holds, so `verify` passes; `get` re-judges."""
+    bare, repo = host
+    v2 = repo.version(0.50, 0.40)
+    forced_promote(repo, v2, "production", monkeypatch)
+    assert push(repo, "refs/tags/mv/*:refs/tags/mv/*", "refs/notes/mv-promote").returncode == 0
+    proc = run_block("deploy-check", tmp_path, MV_REGISTRY_URL=str(bare))
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "threshold auc" in proc.stderr
+    assert not (tmp_path / "model").exists()
 
 
 def test_deploy_gate_fails_on_a_tampered_registry(host, tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (POLICY, ModelRepo, Reviewer, accepted, git, make_tag, run_mv, set_clock,
+from conftest import (POLICY, forced_promote, ModelRepo, Reviewer, accepted, git, make_tag, run_mv, set_clock,
                       tag_message, tag_of)
 
 TAGS = "refs/tags/mv/*:refs/tags/mv/*"
@@ -34,24 +34,6 @@ def bare_repo(path: Path) -> Path:
 def push(repo, *refspecs: str, force: bool = False) -> None:
     args = ["git", "push", "-q", "--no-verify"] + (["--force"] if force else []) + ["origin", *refspecs]
     accepted(subprocess.run(args, cwd=repo.path, capture_output=True, text=True))
-
-
-def forced_promote(repo: ModelRepo, version: str, stage: str, monkeypatch, *extra: str) -> dict:
-    """What an insider's patched client does: the real `promote`, every gate criterion forced to
-    pass. The stage record is otherwise honest (policy digest, previous, seq, at, eval record)."""
-    from gitmv.rules import gate, promotion
-
-    real = promotion.promotion_verdict
-
-    def everything_passes(*args, **kwargs):
-        verdict = real(*args, **kwargs)
-        verdict.criteria = [gate.Criterion(c.name, True, c.detail) for c in verdict.criteria]
-        return verdict
-
-    with monkeypatch.context() as m:
-        m.setattr(promotion, "promotion_verdict", everything_passes)
-        return run_mv("promote", "churn", version, "--stage", stage, "--offline", "--json", *extra,
-                      cwd=repo.path).json
 
 
 @pytest.fixture
