@@ -452,11 +452,13 @@ class Reviewer:
         self.git("push", "-q", "origin", "main")
 
 
-def promote_and_push(alice: ModelRepo, version: str, seq: int) -> dict:
+def promote_and_push(alice: ModelRepo, version: str, seq: int, judged=None) -> dict:
+    """alice up to date with the server, `version` promoted to production and pushed; the push's
+    result checked by `judged` (default: accepted)."""
     alice.git("pull", "-q", "--no-rebase", "origin", "main")
     alice.mv("sync")
     result = alice.mv("promote", "churn", version, "--stage", "production", "--json").json
-    accepted(push(alice, f"refs/tags/mv/churn/production/{seq}", "refs/notes/mv-promote"))
+    (judged or accepted)(push(alice, f"refs/tags/mv/churn/production/{seq}", "refs/notes/mv-promote"))
     return result["record"]["approval"]
 
 
@@ -479,10 +481,9 @@ def forced_promote(repo: ModelRepo, version: str, stage: str, monkeypatch, *extr
                       cwd=repo.path).json
 
 
-def approval_team(server: "Server", tmp_path: Path, keys: Keys, allowed_signers: str, message: str):
-    """alice (signers file `allowed_signers`, host "github" web merges signed by mallory's key)
-    publishes v1 in production, approved by bob's signed merge, then registers a better v2:
-    (alice, bob, v2)."""
+def approval_repo(server: "Server", tmp_path: Path, keys: Keys, allowed_signers: str, message: str):
+    """alice's repository on `server` (signers file `allowed_signers`, host "github" web merges
+    signed by mallory's key), main pushed, and bob, a reviewer: (alice, bob)."""
     alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
     signers = alice.path / ".mv-promote"
     (signers / "allowed_signers").write_text(allowed_signers)
@@ -490,15 +491,50 @@ def approval_team(server: "Server", tmp_path: Path, keys: Keys, allowed_signers:
     alice.commit(message)
     alice.git("remote", "add", "origin", server.url)
     accepted(push(alice, "main"))
-    bob = Reviewer(tmp_path / "bob", server.url, keys, "bob")
+    return alice, Reviewer(tmp_path / "bob", server.url, keys, "bob")
+
+
+def request_reviewed(alice: ModelRepo, bob: "Reviewer", version: str) -> None:
+    """`version` in staging, its production request pushed and merged by bob with a signed merge."""
+    alice.mv("promote", "churn", version, "--stage", "staging")
+    alice.mv("request", "churn", version, "--stage", "production", "--push")
+    bob.merge(f"mv-promote/churn/{version}-production", sign=True)
+
+
+def approval_team(server: "Server", tmp_path: Path, keys: Keys, allowed_signers: str, message: str):
+    """alice (as `approval_repo`) publishes v1 in production, approved by bob's signed merge, then
+    registers a better v2: (alice, bob, v2)."""
+    alice, bob = approval_repo(server, tmp_path, keys, allowed_signers, message)
     v1 = alice.version(0.85, 0.80)
-    alice.mv("promote", "churn", v1, "--stage", "staging")
-    alice.mv("request", "churn", v1, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
+    request_reviewed(alice, bob, v1)
     promote_and_push(alice, v1, 1)
     v2 = alice.version(0.90, 0.85)
     alice.mv("sync")
     return alice, bob, v2
+
+
+def hand_record(r: ModelRepo, version: str, kind: str, body: dict, at: str = "2026-11-01T09:00:00Z") -> dict:
+    """Append a record signed by alice to the note on `version` (the library's own writer): what
+    an insider writes without the command that would refuse it."""
+    from gitmv.git import notes, record_signing
+    from gitmv.git.repo import Repo
+
+    repo = Repo.discover(r.path)
+    signers = (r.path / ".mv-promote" / "allowed_signers").read_bytes()
+    rec = record_signing.new_record(repo, kind, body, at=at, allowed_signers=signers, signed=True)
+    notes.append(repo, tag_of(r, version), [rec], f"hand-made {kind} on churn {version}")
+    return rec
+
+
+def old_format_eval(r: ModelRepo, version: str) -> dict:
+    """An eval of `version`, signed and bound to its digests, without `code_commit` (written by
+    hand: from before R9, or to get around it)."""
+    shown = r.mv("show", "churn", version, "--json").json
+    return hand_record(r, version, "eval", {
+        "model": "churn", "version": version, "suite": "holdout",
+        "artifacts": {p: a["sha256"] for p, a in shown["record"]["artifacts"].items()},
+        "metrics": {"auc": 0.95, "latency_ms": 4.0}, "slices": {"region=eu": {"auc": 0.95}},
+        "command": "python3 eval.py {artifact} {output}", "exit_status": 0, "duration_s": 0.1})
 
 
 # ---------------------------------------------------------------- clones of a server, reliability figures

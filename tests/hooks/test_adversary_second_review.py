@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 import tomllib
 
-from conftest import (APPROVAL_POLICY, ModelRepo, Reviewer, accepted, forge_stage_tag, git, note_text, push, refused,
-                      run_mv, tag_of)
+from conftest import (ModelRepo, accepted, approval_repo, forge_stage_tag, git, note_text, old_format_eval,
+                      promote_and_push, push, refused, request_reviewed, run_mv)
 from gitmv import records
 
 NOTES = "refs/notes/mv-promote"
@@ -29,16 +29,6 @@ def fresh_verify(server, tmp_path, name: str = "fresh"):
     return run_mv("verify", "--json", cwd=clone, code=None)
 
 
-def _hand_record(r: ModelRepo, version: str, kind: str, body: dict, at: str = "2026-11-01T09:00:00Z") -> dict:
-    """Append a record signed by alice to the note on `version` (the library's own writer)."""
-    from gitmv.git import notes, record_signing
-    from gitmv.git.repo import Repo
-
-    repo = Repo.discover(r.path)
-    signers = (r.path / ".mv-promote" / "allowed_signers").read_bytes()
-    rec = record_signing.new_record(repo, kind, body, at=at, allowed_signers=signers, signed=True)
-    notes.append(repo, tag_of(r, version), [rec], f"hand-made {kind} on churn {version}")
-    return rec
 
 
 # ---------------------------------------------------------------- R9 judged only when the tag is already there
@@ -65,7 +55,7 @@ def test_an_old_format_eval_pushed_before_its_version_tag_is_refused_with_the_ta
     old-format record cannot be pushed to a server with the hook")."""
     alice = published
     v2 = alice.version(0.90, 0.85, evaluate=False)
-    _old_format_eval(alice, v2)
+    old_format_eval(alice, v2)
     accepted(push(alice, NOTES))  # v2's tag object is not on the server yet
     before = server.refs()
     refused(push(alice, f"refs/tags/mv/churn/{v2}"), "R9 eval-provenance")
@@ -82,21 +72,12 @@ def test_an_approval_by_a_key_not_yet_valid_at_the_stage_tags_time_is_refused(se
     bob and accepted a tag every fresh clone's verify then failed forever. It now judges them at
     both times."""
     bob_line = keys.allowed_line("bob").replace('namespaces="git"', 'namespaces="git",valid-after="20261120"')
-    alice = ModelRepo(tmp_path / "alice", keys, policy=APPROVAL_POLICY)
-    (alice.path / ".mv-promote" / "allowed_signers").write_text(keys.allowed_line("alice") + bob_line)
-    alice.commit("bob joins on 2026-11-20")
-    alice.git("remote", "add", "origin", server.url)
-    accepted(push(alice, "main"))
-    bob = Reviewer(tmp_path / "bob", server.url, keys, "bob")
+    alice, bob = approval_repo(server, tmp_path, keys, keys.allowed_line("alice") + bob_line, "bob joins on 2026-11-20")
     v1 = alice.version(0.85, 0.80)
-    alice.mv("promote", "churn", v1, "--stage", "staging")
-    alice.mv("request", "churn", v1, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
-    alice.git("pull", "-q", "--no-rebase", "origin", "main")
-    alice.mv("sync")
-    alice.mv("promote", "churn", v1, "--stage", "production")  # the client counts bob: valid now
+    request_reviewed(alice, bob, v1)
     before = server.refs()
-    refused(push(alice, "refs/tags/mv/churn/production/1"), "R1 approvals")
+    # the client counts bob (his key is valid now); the server must not
+    promote_and_push(alice, v1, 1, judged=lambda proc: refused(proc, "R1 approvals"))
     assert server.refs() == before
 
 
@@ -179,19 +160,12 @@ def test_sync_merges_that_reorder_concurrent_evals_are_accepted(published, serve
 
 # ---------------------------------------------------------------- attempts refused before this review too
 
-def _old_format_eval(r: ModelRepo, version: str) -> dict:
-    shown = r.mv("show", "churn", version, "--json").json
-    return _hand_record(r, version, "eval", {
-        "model": "churn", "version": version, "suite": "holdout",
-        "artifacts": {p: a["sha256"] for p, a in shown["record"]["artifacts"].items()},
-        "metrics": {"auc": 0.95, "latency_ms": 4.0}, "slices": {"region=eu": {"auc": 0.95}},
-        "command": "python3 eval.py {artifact} {output}", "exit_status": 0, "duration_s": 0.1})
 
 
 def test_an_old_format_eval_pushed_with_its_version_tag_and_stage_tag_is_refused(published, server):
     alice = published
     v2 = alice.version(0.90, 0.85, evaluate=False)
-    _old_format_eval(alice, v2)
+    old_format_eval(alice, v2)
     alice.mv("promote", "churn", v2, "--stage", "production")
     before = server.refs()
     refused(push(alice, f"refs/tags/mv/churn/{v2}", NOTES, "refs/tags/mv/churn/production/2"), "R9 eval-provenance")

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import ModelRepo, accepted, push, tag_of
+from conftest import accepted, old_format_eval, push
 
 ZERO = "0" * 40
 
@@ -25,16 +25,6 @@ def server(daemon_server):
 NOTES = "refs/notes/mv-promote"
 
 
-def _hand_record(r: ModelRepo, version: str, kind: str, body: dict, at: str = "2026-11-01T09:00:00Z") -> dict:
-    """Append a record signed by alice to the note on `version` (the library's own writer)."""
-    from gitmv.git import notes, record_signing
-    from gitmv.git.repo import Repo
-
-    repo = Repo.discover(r.path)
-    signers = (r.path / ".mv-promote" / "allowed_signers").read_bytes()
-    rec = record_signing.new_record(repo, kind, body, at=at, allowed_signers=signers, signed=True)
-    notes.append(repo, tag_of(r, version), [rec], f"hand-made {kind} on churn {version}")
-    return rec
 
 
 # ---------------------------------------------------------------- the push protocol itself (git://, receive-pack v0)
@@ -148,7 +138,7 @@ def test_the_notes_are_judged_from_the_servers_tip_not_from_a_claimed_old_value(
     notes commit was examined; an eval R9 refuses (no code_commit) then decided the gate for
     production/2, whose update succeeded while the notes update failed."""
     alice = published_v2
-    _old_format_eval(alice, "v2")
+    old_format_eval(alice, "v2")
     promoted = alice.mv("promote", "churn", "v2", "--stage", "production", "--json")  # the client gate counts it
     assert promoted.json["record"]["eval_record"]
     stage = "refs/tags/mv/churn/production/2"
@@ -185,11 +175,3 @@ def test_a_create_of_a_version_tag_the_server_has_is_refused_whole(published_v2,
     assert "R3 current-state" in messages, messages
     assert server.refs() == before
 
-
-def _old_format_eval(r: ModelRepo, version: str) -> dict:
-    shown = r.mv("show", "churn", version, "--json").json
-    return _hand_record(r, version, "eval", {
-        "model": "churn", "version": version, "suite": "holdout",
-        "artifacts": {p: a["sha256"] for p, a in shown["record"]["artifacts"].items()},
-        "metrics": {"auc": 0.95, "latency_ms": 4.0}, "slices": {"region=eu": {"auc": 0.95}},
-        "command": "python3 eval.py {artifact} {output}", "exit_status": 0, "duration_s": 0.1})

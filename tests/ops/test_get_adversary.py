@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (POLICY, forced_promote, ModelRepo, Reviewer, accepted, git, make_tag, run_mv, set_clock,
+from conftest import (POLICY, forced_promote, request_reviewed, ModelRepo, Reviewer, accepted, git, make_tag, run_mv, set_clock,
                       tag_message, tag_of)
 
 TAGS = "refs/tags/mv/*:refs/tags/mv/*"
@@ -163,9 +163,7 @@ def team(tmp_path, keys, monkeypatch):
     bob = Reviewer(tmp_path / "bob", str(bare), keys, "bob")
     set_clock(monkeypatch, "2026-11-02T09:00:00+00:00")
     v1 = alice.version(0.85, 0.80)
-    alice.mv("promote", "churn", v1, "--stage", "staging")
-    alice.mv("request", "churn", v1, "--stage", "production", "--push")
-    bob.merge(f"mv-promote/churn/{v1}-production", sign=True)
+    request_reviewed(alice, bob, v1)
     alice.git("pull", "-q", "--no-rebase", "origin", "main")
     alice.mv("sync")
     rec = alice.mv("promote", "churn", v1, "--stage", "production", "--json").json["record"]
