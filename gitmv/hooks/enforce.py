@@ -37,8 +37,8 @@ from gitmv.git.repo import ZERO, Repo
 from gitmv.names import ATTESTATIONS_REF, NOTES_REF, STAGE_REF_RE, TAG_ROOT, VERSION_REF_RE, model_tags_prefix, version_ref
 from gitmv.git.signing import verify_commit
 from gitmv.policy import POLICY_PATH, parse_policy
-from gitmv.registry import Registry, note_history
-from gitmv.rules import artifacts as artifact_rules, evidence as evidence_rules, stage_record
+from gitmv.registry import Registry
+from gitmv.rules import artifacts as artifact_rules, stage_record
 from gitmv.rules import notes as notes_rules
 from gitmv.rules import refs as refrules
 from gitmv.rules import rollout as rollout_rules
@@ -346,49 +346,24 @@ def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signe
     if len(added) > NOTES_COMMITS_LIMIT:
         raise Refusal(ref, "R6 bounded", f"the push adds more than {NOTES_COMMITS_LIMIT} notes commits",
                       "push evidence in smaller steps ('git mv-promote sync' after each batch)")
-    touched: set[str] = set()
-    for commit in added:
-        touched |= _check_notes_commit(repo, commit, signers, ref)
-    if base is not None and ref == NOTES_REF and not _on_first_parent_chain(repo, base, new, len(added)):
-        _check_order_kept(repo, base, new, touched)
+    copies_possible = {commit: _check_notes_commit(repo, commit, signers, ref) for commit in added}
+    held = _HeldIds(repo, base)  # then, every edge being sound, what each commit introduces
+    for commit, targets in copies_possible.items():
+        _check_no_copies(repo, commit, targets, ref, held)
     return base
 
 
-def _on_first_parent_chain(repo: Repo, base: str, new: str, steps: int) -> bool:
-    """Whether `base` is `new` or one of its first `steps` first-parent ancestors."""
-    for n, info in enumerate(repo.first_parent_walk(new)):
-        if info["id"] == base:
-            return True
-        if n >= steps:
-            return False
-    return False
+class _HeldIds:
+    """The record ids the server's notes hold on each object (read once per note)."""
 
+    def __init__(self, repo: Repo, base: str | None):
+        self._repo, self._base = repo, base
+        self._ids: dict[str, set[str]] = {}
 
-def _check_order_kept(repo: Repo, base: str, new: str, touched: set[str]) -> None:
-    """A push that keeps every record may still re-thread the notes history (a first parent that
-    re-introduces old records, the server's tip as second parent): a record the server has must
-    not become newer, by position in the first-parent history, than one written after it was
-    known (rules.notes.reordered; that order decides the newest eval, deprecation and replay).
-    Only notes the push touched that hold two records or more on the server can change order; a
-    push that extends the server's first-parent chain cannot reorder anything (the caller skips
-    it), and the note's whole history is walked only when some order changed."""
-    for target in sorted(touched):
-        try:
-            held = notes.read_records(repo, base, target)
-        except MvError:
-            continue  # an invalid note on the server: nothing ranked there to keep
-        if len(held) < 2:
-            continue
-        before, after = (evidence_rules.positions(note_history(repo, tip, target)) for tip in (base, new))
-        if not any(before[a] < before[b] and after.get(a, 0) > after.get(b, 0) for a in before for b in before):
-            continue  # the order is kept: no need to walk the note's whole history
-        touching = repo.git("rev-list", base, "--", *notes.fanout_paths(target)).stdout.decode().split()
-        inverted = notes_rules.reordered(before, after, (notes.ids_at(repo, c, target) for c in touching))
-        if inverted is not None:
-            raise Refusal(NOTES_REF, "R3 notes-append-only",
-                          f"the push re-orders the evidence on {target[:12]}: record {inverted[0][:19]}… would become "
-                          f"newer than {inverted[1][:19]}…, which the server's notes history has as newer",
-                          "run 'git mv-promote sync' (it merges the server's notes in, keeping their order) and push")
+    def __call__(self, target: str) -> set[str]:
+        if target not in self._ids:
+            self._ids[target] = notes.ids_at(self._repo, self._base, target) if self._base else set()
+        return self._ids[target]
 
 
 NOTES_COMMITS_LIMIT = 10000
@@ -418,13 +393,14 @@ def _check_new_signatures(before: list[dict], after: list[dict], target: str, si
 
 
 def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str = NOTES_REF) -> set[str]:
-    """Every edge of one pushed notes commit; returns the note targets it changes on any edge."""
+    """Every edge of one pushed notes commit. Returns the notes it changed on every edge: only
+    those can hold a record none of its parents holds (`_check_no_copies`)."""
     parents = repo.commit_info(commit)["parents"]
     attestations = ref == ATTESTATIONS_REF
-    touched: set[str] = set()
+    everywhere: set[str] | None = None  # notes changed on every edge: only they can hold a copy
     for parent in parents or [None]:
         changed = repo.changed_note_targets(parent, commit)
-        touched |= set(changed)
+        everywhere = set(changed) if everywhere is None else everywhere & changed
         for target in sorted(changed):
             after = _read_or_refuse(repo, commit, target, ref)
             for rec in after:
@@ -446,7 +422,21 @@ def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str
                 raise Refusal(ref, "R3 notes-append-only",
                               f"record {rid} on {target[:12]} would be {what} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
-    return touched
+    return everywhere or set()
+
+
+def _check_no_copies(repo: Repo, commit: str, targets: set[str], ref: str, held: _HeldIds) -> None:
+    """A pushed notes commit holds no copy of a record the server has (rules.notes.reintroduced)."""
+    parents = repo.commit_info(commit)["parents"]
+    for target in sorted(targets):
+        copies = notes_rules.reintroduced(notes.ids_at(repo, commit, target),
+                                          [notes.ids_at(repo, p, target) for p in parents], held(target))
+        if copies:
+            raise Refusal(ref, "R3 notes-append-only",
+                          f"notes commit {commit[:12]} holds record {copies[0][:19]}… on {target[:12]} that none of "
+                          "its parents holds, though the server has it: a copy, which would change which record "
+                          "counts as the newest",
+                          "run 'git mv-promote sync' (it merges the server's notes history in) and push the result")
 
 
 def _check_new_records(reg: Registry, policy, base: str | None, new: str, protected_ref: str,

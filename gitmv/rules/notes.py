@@ -11,7 +11,7 @@ both, so `verify` reports both; it reports a tampered record at the notes tip se
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from gitmv.records import canonical_json
 
@@ -32,25 +32,13 @@ def edge_violations(before: list[dict[str, Any]], after: list[dict[str, Any]]) -
     return out
 
 
-def reordered(before: dict[str, int], after: dict[str, int], held: Iterable[set[str]]) -> tuple[str, str] | None:
-    """(a, b) when a history change makes record `a` newer than record `b` although `b` was
-    written after `a`; None when no such pair exists.
-
-    `before`/`after`: record id -> position of the notes commit that introduced it on the
-    first-parent chain (higher is newer; rules.evidence), in the server's history and in the
-    pushed one. "The newest eval" (and deprecation, replay) is chosen by that position, so a push
-    that keeps every record yet re-threads the history (a merge whose first parent is a new root
-    re-introducing an old record) could make a superseded eval the newest again.
-
-    Not every change of order is that: records written concurrently in two clones have no order
-    but the one a merge gives them, and the next merge may give the other (`sync` merges with the
-    server's tip as second parent, re-introducing its records). So a pair counts only when `b` was
-    written after `a` was known: `held` is the record ids of the note at every commit of the
-    server's notes history that touched it, and no commit there holds `b` without `a`."""
-    sets = list(held)
-    for a, pos_a in sorted(before.items(), key=lambda item: item[1]):
-        for b, pos_b in before.items():
-            if pos_a < pos_b and a in after and b in after and after[a] > after[b] and \
-                    not any(b in ids and a not in ids for ids in sets):
-                return a, b
-    return None
+def reintroduced(ids: set[str], parents: list[set[str]], held: set[str]) -> list[str]:
+    """The records a pushed notes commit holds (`ids`, on one note) that none of its parents
+    holds and the server already has (`held`): copies, not new evidence. Every record enters the
+    notes history once, where it is written; a record can reach another history only through the
+    commits that hold it (a fetch, a merge). "The newest eval" is the one introduced last on the
+    first-parent chain (rules.evidence), so a commit that re-introduces a superseded eval on a
+    new line of history (a new root holding only bob's re-evaluation, merged with the server's
+    tip as second parent) would make his earlier eval the newest again, every record kept."""
+    before = set().union(*parents) if parents else set()
+    return sorted((ids - before) & held)

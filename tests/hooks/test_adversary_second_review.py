@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import tomllib
 
+import pytest
+
 from conftest import (ModelRepo, accepted, approval_repo, forge_stage_tag, git, note_text, old_format_eval,
                       promote_and_push, push, refused, request_reviewed, run_mv)
 from gitmv import records
@@ -83,14 +85,13 @@ def test_an_approval_by_a_key_not_yet_valid_at_the_stage_tags_time_is_refused(se
 
 # ---------------------------------------------------------------- "newest eval" by first-parent position, re-ordered
 
-def test_a_notes_merge_cannot_make_an_older_eval_the_newest(server, tmp_path, keys):
-    """Only bob (CI) may sign evals. bob evaluated v2 at auc 0.90, then re-evaluated it at 0.70
-    (below the 0.80 floor): the re-evaluation is the newest, by its place in the notes history
-    (first-parent order, never `at`). alice, who may not write evals, pushes a fast-forward notes
-    merge M whose FIRST parent is a new root commit X holding v2's note with only the 0.70 eval,
-    and whose second parent is the server's tip (M's tree is the tip's). Every edge keeps every
-    record (append-only holds), but on M's first-parent chain the 0.90 eval is now introduced
-    last: the gate takes it and v2 enters production."""
+@pytest.fixture
+def reevaluated(server, tmp_path, keys):
+    """Only bob (CI) may sign evals. bob evaluated v2 at auc 0.90, then re-evaluated it at 0.70,
+    below the 0.80 floor: the re-evaluation is the newest, by its place in the notes history
+    (first-parent order, never `at`), so v2 cannot be promoted. alice (who may not write evals)
+    then makes X, a new root notes commit holding v2's note with only the 0.70 eval, a copy of
+    bob's record. (alice, the server's notes tip, X)."""
     from conftest import POLICY, eval_from
 
     policy = POLICY.replace("approvals = 0", 'approvals = 0\neval_signers = ["bob@example.com"]')
@@ -115,18 +116,37 @@ def test_a_notes_merge_cannot_make_an_older_eval_the_newest(server, tmp_path, ke
     as_bob(lambda: eval_from(alice, v2, 0.70, 0.60))  # the re-evaluation: below the floor
     accepted(push(alice, NOTES))
     assert alice.mv("check", "churn", v2, "--stage", "production", "--json", code=None).json["passed"] is False
-
     tip = alice.ref(NOTES)
-    evals = tomllib.loads(note_text(alice, v2))["record"]
-    bad = [r for r in evals if r["metrics"]["auc"] == 0.70]
+    bad = [r for r in tomllib.loads(note_text(alice, v2))["record"] if r["metrics"]["auc"] == 0.70]
     target = alice.ref(f"refs/tags/mv/churn/{v2}")
-    run = lambda *a, input=None: subprocess.run(["git", *a], cwd=alice.path, input=input, capture_output=True,
-                                                text=True, check=True).stdout.strip()
-    blob = run("hash-object", "-w", "--stdin", input=records.render_note(bad))
-    sub = run("mktree", input=f"100644 blob {blob}\t{target[2:]}\n")
-    root = run("mktree", input=f"040000 tree {sub}\t{target[:2]}\n")
-    x = run("commit-tree", root, "-m", "notes")
-    m = run("commit-tree", f"{tip}^{{tree}}", "-p", x, "-p", tip, "-m", "Merge notes")
+    blob = _git_out(alice, "hash-object", "-w", "--stdin", input=records.render_note(bad))
+    sub = _git_out(alice, "mktree", input=f"100644 blob {blob}\t{target[2:]}\n")
+    root = _git_out(alice, "mktree", input=f"040000 tree {sub}\t{target[:2]}\n")
+    return alice, tip, _git_out(alice, "commit-tree", root, "-m", "notes")
+
+
+def _git_out(repo: ModelRepo, *args: str, input: str | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=repo.path, input=input, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_a_notes_merge_cannot_make_an_older_eval_the_newest(reevaluated, server):
+    """alice pushes a fast-forward notes merge M whose first parent is X and whose second is the
+    server's tip (M's tree is the tip's). Every edge keeps every record (append-only holds), but
+    on M's first-parent chain bob's 0.90 eval would be introduced last, and the gate take it."""
+    alice, tip, x = reevaluated
+    m = _git_out(alice, "commit-tree", f"{tip}^{{tree}}", "-p", x, "-p", tip, "-m", "Merge notes")
+    alice.git("update-ref", NOTES, m, tip)
+    before = server.refs()
+    refused(push(alice, NOTES), "R3 notes-append-only")
+    assert server.refs() == before
+
+
+def test_a_copied_record_cannot_be_planted_for_a_later_push(reevaluated, server):
+    """The same copy merged the harmless way first (the server's tip as first parent, X second),
+    to be on the server for a later push to build on: refused as well."""
+    alice, tip, x = reevaluated
+    m = _git_out(alice, "commit-tree", f"{tip}^{{tree}}", "-p", tip, "-p", x, "-m", "Merge notes")
     alice.git("update-ref", NOTES, m, tip)
     before = server.refs()
     refused(push(alice, NOTES), "R3 notes-append-only")

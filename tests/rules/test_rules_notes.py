@@ -4,7 +4,7 @@ one edge of the notes history (the server hook and `verify` both ask it)."""
 from __future__ import annotations
 
 from gitmv import records
-from gitmv.rules.notes import ALTERED, REMOVED, edge_violations, reordered
+from gitmv.rules.notes import ALTERED, REMOVED, edge_violations, reintroduced
 
 
 def rec(auc: float = 0.9, *, at: str = "2026-11-02T10:00:00Z", by: str = "alice@example.com") -> dict:
@@ -64,33 +64,19 @@ def test_every_violation_of_an_edge_is_named():
     assert sorted(found) == sorted([(a["id"], REMOVED), (b["id"], ALTERED)])
 
 
-# ---------------------------------------------------------------- the order the server's records are in
+# ---------------------------------------------------------------- records enter the history once
 
-SEQUENTIAL = [{"old"}, {"old", "new"}]  # "new" was written where "old" was already known
-CONCURRENT = [{"new"}, {"old"}, {"old", "new"}]  # each written in a clone without the other
-
-
-def test_a_history_that_keeps_the_order_reorders_nothing():
-    assert reordered({"old": 1, "new": 2}, {"old": 3, "new": 7}, SEQUENTIAL) is None
+def test_a_new_record_is_no_copy():
+    assert reintroduced({"old", "new"}, [{"old"}], held={"old"}) == []
 
 
-def test_a_record_made_newer_than_one_written_after_it_is_named_with_it():
-    assert reordered({"old": 1, "new": 2}, {"old": 5, "new": 4}, SEQUENTIAL) == ("old", "new")
+def test_a_root_commit_holding_a_record_the_server_has_is_a_copy():
+    assert reintroduced({"superseded"}, [], held={"first", "superseded"}) == ["superseded"]
 
 
-def test_concurrent_records_may_change_order_as_merges_do():
-    assert reordered({"old": 1, "new": 2}, {"old": 5, "new": 4}, CONCURRENT) is None
+def test_a_merge_holds_what_its_parents_hold():
+    assert reintroduced({"a", "b"}, [{"a"}, {"b"}], held={"a", "b"}) == []
 
 
-def test_records_a_merge_introduces_together_tie_and_are_not_an_inversion():
-    assert reordered({"a": 1, "b": 2, "c": 3}, {"a": 2, "b": 2, "c": 3}, [{"a"}, {"a", "b"}, {"a", "b", "c"}]) is None
-
-
-def test_records_that_tied_before_may_be_ordered_after():
-    assert reordered({"a": 1, "b": 1}, {"a": 2, "b": 1}, [{"a", "b"}]) is None
-
-
-def test_an_inversion_far_apart_in_the_history_is_found():
-    before = {f"r{i}": i for i in range(10)}
-    held = [{f"r{j}" for j in range(i + 1)} for i in range(10)]
-    assert reordered(before, dict(before, r2=20), held) == ("r2", "r3")
+def test_a_record_no_parent_holds_is_a_copy_also_in_a_merge():
+    assert reintroduced({"a", "b", "c"}, [{"a"}, {"b"}], held={"a", "b", "c"}) == ["c"]
