@@ -130,23 +130,16 @@ def _git_out(repo: ModelRepo, *args: str, input: str | None = None) -> str:
                           check=True).stdout.strip()
 
 
-def test_a_notes_merge_cannot_make_an_older_eval_the_newest(reevaluated, server):
-    """alice pushes a fast-forward notes merge M whose first parent is X and whose second is the
-    server's tip (M's tree is the tip's). Every edge keeps every record (append-only holds), but
-    on M's first-parent chain bob's 0.90 eval would be introduced last, and the gate take it."""
+@pytest.mark.parametrize("first_parent", ["copy", "server"])
+def test_a_notes_merge_cannot_bring_a_copy_of_a_superseded_eval(reevaluated, server, first_parent):
+    """'copy': alice pushes a fast-forward notes merge M whose first parent is X and whose second
+    is the server's tip (M's tree is the tip's). Every edge keeps every record (append-only
+    holds), but on M's first-parent chain bob's 0.90 eval would be introduced last, and the gate
+    would take it. 'server': the same copy merged the harmless way (the server's tip first), to
+    be on the server for a later push to build on. Both refused."""
     alice, tip, x = reevaluated
-    m = _git_out(alice, "commit-tree", f"{tip}^{{tree}}", "-p", x, "-p", tip, "-m", "Merge notes")
-    alice.git("update-ref", NOTES, m, tip)
-    before = server.refs()
-    refused(push(alice, NOTES), "R3 notes-append-only")
-    assert server.refs() == before
-
-
-def test_a_copied_record_cannot_be_planted_for_a_later_push(reevaluated, server):
-    """The same copy merged the harmless way first (the server's tip as first parent, X second),
-    to be on the server for a later push to build on: refused as well."""
-    alice, tip, x = reevaluated
-    m = _git_out(alice, "commit-tree", f"{tip}^{{tree}}", "-p", tip, "-p", x, "-m", "Merge notes")
+    parents = ["-p", x, "-p", tip] if first_parent == "copy" else ["-p", tip, "-p", x]
+    m = _git_out(alice, "commit-tree", f"{tip}^{{tree}}", *parents, "-m", "Merge notes")
     alice.git("update-ref", NOTES, m, tip)
     before = server.refs()
     refused(push(alice, NOTES), "R3 notes-append-only")
