@@ -585,8 +585,14 @@ class Registry:
         return evidence.positions(self._note_history(target))
 
     def _note_history(self, target: str) -> list[tuple[int, set[str]]]:
+        """The first-parent history of the note on `target`, records a merge introduced together
+        ordered by where they were first written (rules.evidence.by_origin; read only when a
+        commit introduced several)."""
         if target not in self._histories:
-            self._histories[target] = note_history(self.repo, self.notes_commit, target) if self.notes_commit else []
+            history = note_history(self.repo, self.notes_commit, target) if self.notes_commit else []
+            if any(len(ids) > 1 for _, ids in history):
+                history = evidence.by_origin(history, note_origins(self.repo, self.notes_commit or "", target))
+            self._histories[target] = history
         return self._histories[target]
 
     def deprecation(self, version: Version) -> dict | None:
@@ -596,17 +602,32 @@ class Registry:
         return found[-1] if found else None
 
 
+def note_origins(repo: Repo, notes_commit: str, target: str) -> dict[str, int]:
+    """record id -> index of the first commit holding it in a topological walk (parents first)
+    of every notes commit that changed the note on `target`, whatever parent it came through."""
+    proc = repo.git("rev-list", "--topo-order", "--reverse", "--full-history", notes_commit, "--",
+                    *notes.fanout_paths(target))
+    out: dict[str, int] = {}
+    for index, commit in enumerate(proc.stdout.decode().split()):
+        for rid in notes.ids_at(repo, commit, target):
+            out.setdefault(rid, index)
+    return out
+
+
 def note_history(repo: Repo, notes_commit: str, target: str) -> list[tuple[int, set[str]]]:
     """(position, record ids introduced) for each notes commit on the first-parent chain from
     `notes_commit` that changed the note on `target`, newest with the highest position. Cost
     follows the commits touching that one note: a path-limited rev-list over its possible fan-out
     paths. The order "newest eval" is decided by (rules.evidence); the hook also compares it
     before and after a push (rules.notes)."""
-    proc = repo.git("rev-list", "--first-parent", "--parents", notes_commit, "--", *notes.fanout_paths(target))
-    rows = [line.split() for line in proc.stdout.decode().splitlines() if line.strip()]
+    proc = repo.git("rev-list", "--first-parent", notes_commit, "--", *notes.fanout_paths(target))
+    rows = proc.stdout.decode().split()
     out = []
-    for index, row in enumerate(rows):
-        now = notes.ids_at(repo, row[0], target)
-        before = notes.ids_at(repo, row[1], target) if len(row) > 1 else set()
-        out.append((len(rows) - index, now - before))
+    for index, commit in enumerate(rows):
+        # against the commit's own first parent: the parent `--parents` would print is rewritten
+        # by path limiting, and for a merge whose first parent lacks the note it is the other
+        # parent (then nothing would look introduced, and the merge could re-order the note)
+        parents = repo.commit_info(commit)["parents"]
+        before = notes.ids_at(repo, parents[0], target) if parents else set()
+        out.append((len(rows) - index, notes.ids_at(repo, commit, target) - before))
     return out

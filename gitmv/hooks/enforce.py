@@ -560,6 +560,12 @@ def _check_tag(reg: Registry, policy, old: str, new: str, ref: str) -> None:
     if tag is None:
         raise Refusal(ref, "R3 annotated-only", "a lightweight tag (or not a tag object) under refs/tags/mv/",
                       "registry tags are signed annotated tags made by git mv-promote")
+    own = reg.repo.tag(new)  # as the object names itself: where R9 and R1 look its version up
+    if own is None or f"refs/tags/{own.name}" != ref:
+        raise Refusal(ref, "R3 valid-record",
+                      f"the tag object names itself {refrules.display(own.name if own else '?')!r}, not "
+                      f"{refrules.display(ref[len('refs/tags/'):])!r}",
+                      "registry tags are made by git mv-promote under their own name; make it again with it")
     model = match.group(1)
     if model not in policy.models:
         raise Refusal(ref, "R2 policy", f"model '{model}' is not in the policy on {policy.protected_branch}",

@@ -42,6 +42,29 @@ def positions(history: Sequence[tuple[int, Iterable[str]]]) -> dict[str, int]:
     return out
 
 
+def by_origin(history: Sequence[tuple[int, Iterable[str]]], origins: dict[str, int]) -> list[tuple[int, set[str]]]:
+    """`history` with the records each notes commit introduces together put in the order they
+    were first written (`origins`: record id -> index of the first commit holding it in a
+    topological walk of the whole notes history, parents first).
+
+    A merge introduces on the first-parent chain every record its other parents bring, all at
+    one position; left tied, the writer-chosen `at` would decide between them, and a merge that
+    re-roots the history (its first parent an old commit or an empty root) would tie a
+    superseded eval with the one that replaced it. The topological order cannot be re-ordered
+    by a merge: a record written after another was known sits in a descendant of its commit.
+    Records one commit introduced itself keep their tie (then `at`, then the id)."""
+    out: list[tuple[int, set[str]]] = []
+    position = 0
+    for _, introduced in sorted(history, key=lambda entry: entry[0]):
+        groups: dict[int, set[str]] = {}
+        for rid in introduced:
+            groups.setdefault(origins.get(rid, -1), set()).add(rid)
+        for origin in sorted(groups):
+            position += 1
+            out.append((position, groups[origin]))
+    return out
+
+
 def newest_eval(history: Sequence[tuple[int, Iterable[str]]], candidates: Iterable[dict[str, Any]], suite: str | None,
                 digests: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The newest valid eval on `suite` (any suite when None) bound to `digests` (when given).

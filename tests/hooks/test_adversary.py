@@ -313,10 +313,11 @@ def test_a_tag_named_like_a_stage_directory_is_refused(published_v2, server):
 
 def test_a_version_ref_aliased_to_another_versions_tag_is_refused(published_v2, server):
     """v3 pushed as a second name of v2's signed tag object, in the same push as v2: the record
-    names v2, not v3. (The server refused this before too; a clone's listings once showed such
-    an alias as valid when v2 had been read first: tests/ops/test_reads_refuse.py.)"""
+    names v2, not v3, and the tag object names itself mv/churn/v2 (refused first, as a tag that
+    does not name itself as its ref). (A clone's listings once showed such an alias as valid when
+    v2 had been read first: tests/ops/test_reads_refuse.py.)"""
     repo = published_v2
     repo.git("update-ref", "refs/tags/mv/churn/v3", repo.git("rev-parse", "refs/tags/mv/churn/v2"))
     before = server.refs()
-    refused(push(repo, "refs/tags/mv/churn/v2", "refs/tags/mv/churn/v3"), "R1")
+    refused(push(repo, "refs/tags/mv/churn/v2", "refs/tags/mv/churn/v3"), "R3 valid-record")
     assert server.refs() == before
