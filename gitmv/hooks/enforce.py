@@ -460,7 +460,7 @@ def _check_new_records(reg: Registry, policy, base: str | None, new: str, protec
         known = {r["id"] for r in before}
         added = [r for r in after if r["id"] not in known and r.get("kind") == "eval"]
         if added:
-            _check_new_evals(reg, policy, target, added, protected_ref, pushed_versions)
+            check_eval_provenance(reg, policy, target, added, repo.ref(protected_ref), pushed_versions)
 
 
 def _check_evals_already_there(reg: Registry, policy, server_notes: str, target: str, protected_ref: str,
@@ -472,11 +472,13 @@ def _check_evals_already_there(reg: Registry, policy, server_notes: str, target:
         return  # an invalid note on the server names nothing R9 could count
     evals = [r for r in held if r.get("kind") == "eval"]
     if evals:
-        _check_new_evals(reg, policy, target, evals, protected_ref, pushed_versions)
+        check_eval_provenance(reg, policy, target, evals, reg.repo.ref(protected_ref), pushed_versions)
 
 
-def _check_new_evals(reg: Registry, policy, target: str, added: list[dict], protected_ref: str,
+def check_eval_provenance(reg: Registry, policy, target: str, added: list[dict], protected_tip: str | None,
                      pushed_versions: list[tuple[str, str]]) -> None:
+    """R9 over eval records on the version tag `target`, against the protected branch at
+    `protected_tip` (its tip for a push; its state at a stage tag's time for `audit` and `get`)."""
     from gitmv.rules import provenance  # R9: only a push of evidence needs it
 
     repo = reg.repo
@@ -491,7 +493,6 @@ def _check_new_evals(reg: Registry, policy, target: str, added: list[dict], prot
         version = reg.version_by_tag(target, f"refs/tags/{tag.name}")
     except MvError:
         return  # a version tag that does not parse is no version; its own push is refused (R1/R3)
-    protected_tip = repo.ref(protected_ref)
     protected = _eval_command_at(repo, protected_tip, mp.name, policy) if protected_tip else None
     roots = [version.record.commit, *(t for t in (protected_tip,) if t)]
     for new_tag, ref in pushed_versions:

@@ -181,12 +181,33 @@ def _judge_at(ctx: Context, point: rules.BranchPoint, model: str, stage: str, re
         return None
     view = AsOf(repo, policy, repo.blob_at(point.id, policy.allowed_signers), ctx.registry.notes_commit,
                 hidden=hidden, protected_commit=point.id, at=at)
-    refusal = enforce.judge_tag(view, policy, ZERO, oid, ref)
+    refusal = enforce.judge_tag(view, policy, ZERO, oid, ref) or _cited_eval_refusal(view, policy, ref, oid, point.id)
     return [Finding(rules.ENTRY, model, stage, ref,
                     f"[{rule}] {cause} (judged as of {_time(at)}, under the policy of {branch} at {point.id[:12]})",
                     f"this entry did not pass the server's rules: investigate how it was pushed; to restore a "
                     f"gated state: git mv-promote rollback {model} --stage {stage} (hook rule's fix: {fix})")
             for rule, cause, fix in (refusal.items if refusal is not None else ())]
+
+
+def _cited_eval_refusal(view: AsOf, policy: Policy, ref: str, oid: str, protected_commit: str):
+    """R9 over the eval the entry rests on, as the hook judged it when the eval reached it: the
+    code it names is published and its eval command is the protected branch's (as the branch
+    stood at the tag's time). Only an eval that names its code commit: one from before R9
+    existed stays evidence (docs/security.md). On a host without the hook nothing else judged it."""
+    from gitmv.hooks import enforce
+
+    try:
+        record = view.stage_entry(ref, oid).record
+        cited = [r for r in view.note_records(record.version_tag)
+                 if r.get("id") == record.eval_record and r.get("kind") == "eval" and r.get("code_commit")]
+    except MvError:
+        return None  # the stage record or the note is refused by the rules that read them
+    try:
+        if cited:
+            enforce.check_eval_provenance(view, policy, record.version_tag, cited, protected_commit, [])
+    except enforce.Refusal as found:
+        return found
+    return None
 
 
 def _time(epoch: int) -> str:

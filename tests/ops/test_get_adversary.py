@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (POLICY, forced_promote, request_reviewed, ModelRepo, Reviewer, accepted, git, make_tag, run_mv, set_clock,
+from conftest import (POLICY, forced_promote, old_format_eval, request_reviewed, ModelRepo, Reviewer, accepted, git, make_tag, run_mv, set_clock,
                       tag_message, tag_of)
 
 TAGS = "refs/tags/mv/*:refs/tags/mv/*"
@@ -453,3 +453,38 @@ def test_verify_refuses_an_entry_after_a_gap_in_its_stage(hookless, tmp_path, mo
     push(alice, TAGS, NOTES)
     clone = deploy_clone(bare, tmp_path / "deployclone")
     assert_refused(run_mv("verify", cwd=clone, code=None), "production/3", "seq")
+
+
+# ---------------------------------------------------------------- 6. R9: the eval an entry rests on (third review)
+
+EVIL_EVAL = '''import json, sys
+json.dump({"metrics": {"auc": 0.99, "latency_ms": 1.0}, "slices": {"region=eu": {"auc": 0.99},
+           "region=us": {"auc": 0.99}}}, open(sys.argv[2], "w"))
+'''
+
+
+def test_get_refuses_a_production_entry_whose_eval_ran_a_private_eval_script(hookless, deploy, tmp_path):
+    """R9 eval-provenance: an eval's command digest must be the protected branch's eval command and
+    files. alice commits her own eval.py (0.99 whatever the model) and never pushes main, registers
+    v2 there (real auc 0.70 against the 0.80 floor), evaluates and promotes it with the ordinary
+    CLI. The hook refuses that eval; on a host without it, get (and audit) must refuse the entry."""
+    alice, bare = hookless
+    (alice.path / "eval.py").write_text(EVIL_EVAL)
+    alice.commit("a friendlier eval")
+    v2 = alice.version(0.70, 0.60)
+    alice.mv("promote", "churn", v2, "--stage", "production")
+    push(alice, TAGS, NOTES)  # the host's main still has the honest eval.py
+    assert_refused(get_remote(bare, deploy), "eval-provenance")
+    assert not (deploy / "model").exists()
+    gate_refuses(bare, tmp_path / "auditclone", "eval-provenance")
+
+
+def test_get_counts_an_eval_from_before_code_commit_existed(hookless, deploy):
+    """docs/security.md: evidence from before `code_commit` existed stays evidence where it is; on
+    a host without the hook readers count it (restrict who signs evals with eval_signers)."""
+    alice, bare = hookless
+    v2 = alice.version(0.90, 0.85, evaluate=False)
+    old_format_eval(alice, v2)  # auc 0.95, no code_commit
+    alice.mv("promote", "churn", v2, "--stage", "production")
+    push(alice, TAGS, NOTES)
+    assert get_remote(bare, deploy, code=0).json["stamp"]["version"] == v2
