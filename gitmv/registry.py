@@ -618,8 +618,7 @@ def note_history(repo: Repo, notes_commit: str, target: str) -> list[tuple[int, 
     """(position, record ids introduced) for each notes commit on the first-parent chain from
     `notes_commit` that changed the note on `target`, newest with the highest position. Cost
     follows the commits touching that one note: a path-limited rev-list over its possible fan-out
-    paths. The order "newest eval" is decided by (rules.evidence); the hook also compares it
-    before and after a push (rules.notes)."""
+    paths. "The newest eval" is decided by these positions (rules.evidence)."""
     proc = repo.git("rev-list", "--first-parent", notes_commit, "--", *notes.fanout_paths(target))
     rows = proc.stdout.decode().split()
     out = []

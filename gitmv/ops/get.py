@@ -11,10 +11,11 @@ Order of the checks (the first failure is the one named):
      signature, and every claim of its record recomputed against the entry before it (version,
      previous, seq, at, by, signer, policy digest, eval record, approval evidence); the entry
      before it must be there (#seq-1) and readable;
-  4. for a protected stage, the server hook's own rule (`hooks.enforce.judge_tag`) as `audit`
-     applies it (`ops.audit.judge_entry`): the gate, the eval, the approvals and the rollback
-     rules, under the policy and allowed signers the protected branch held when the tag was made,
-     over the registry as it was then. On a host without our hook nothing else judged it;
+  4. for a protected stage, the server hook's own rules as `audit` applies them
+     (`ops.audit.judge_entry`): R1 (`hooks.enforce.judge_tag`: the gate, the eval, the approvals,
+     the rollback rules) and R9 for the eval it rests on, under the policy and allowed signers the
+     protected branch held when the tag was made, over the registry as it was then. On a host
+     without our hook nothing else judged it;
   5. every artifact: bytes whose sha256 is the recorded one, from the work tree, the Git blob at
      the version's commit, the DVC cache or the DVC remote, in that order.
 """
@@ -291,9 +292,10 @@ def _check_version(ctx: Context, model: str, name: str, failures: list) -> Versi
 
 def _check_entry(ctx: Context, v: Version, entry: StageEntry, previous: StageEntry | None, failures: list) -> str:
     """The stage entry by verify's rule (every claim of its record recomputed), then, for a
-    protected stage, by the server hook's own rule as `audit` applies it: the gate, evals,
-    approvals and rollback rules under the policy and signers the protected branch held when the
-    tag was made, over the registry as it was then. On a host without our hook nothing else ran them."""
+    protected stage, by the server hook's own rules as `audit` applies them (R1: the gate, evals,
+    approvals and rollback rules; R9 for the eval it rests on) under the policy and signers the
+    protected branch held when the tag was made, over the registry as it was then. On a host
+    without our hook nothing else ran them."""
     from gitmv.ops import audit
     from gitmv.ops.verify import stage_entry_failures
 
