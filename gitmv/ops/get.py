@@ -36,6 +36,7 @@ from gitmv.names import NOTES_REF, closest, parse_reference, stage_ref, version_
 
 if TYPE_CHECKING:  # imported where used: the warm path of `get --remote` loads neither pygit2 nor the policy
     from gitmv.ops.context import Context
+    from gitmv.rules.audit import BranchPoint
     from gitmv.policy import Policy
     from gitmv.registry import Registry, StageEntry, Version
 
@@ -301,35 +302,33 @@ def _check_entry(ctx: Context, v: Version, entry: StageEntry, previous: StageEnt
 
     reg, rec, ref = ctx.registry, entry.record, entry.ref
     model, stage = rec.model, rec.stage
-    then = _policy_held(ctx, rec.policy_digest)
+    chain, _ = audit.branch_chain(ctx)  # the policies the branch held: read once, for both rules
+    then = _policy_held(ctx, chain, rec.policy_digest)
     mp_then = then.models.get(model) if then else None
     policies = {rec.policy_digest: then.rollout_stages} if then else {ctx.policy.digest: ctx.policy.rollout_stages}
     stage_entry_failures(ctx, model, stage, rec.seq, entry.tag.id, previous, mp_then or ctx.policy.models.get(model),
                          failures, policies)
-    chain, _ = audit.branch_chain(ctx)
     judged = audit.judge_entry(ctx, chain, audit.tagger_times(reg, model), model, stage, reg.stage_seqs(model, stage),
                                rec.seq, entry.tag.id)
     failures.extend(f"{ref}: {finding.message}" for finding in judged or ())
     return rec.policy_digest
 
 
-def _policy_held(ctx: Context, digest: str) -> Policy | None:
-    """The policy whose digest a stage record names, if the protected branch ever held it (newest
-    first: the current policy is found at once)."""
-    from gitmv.ops.context import policy_history
+def _policy_held(ctx: Context, chain: list[BranchPoint], digest: str) -> Policy | None:
+    """The policy whose digest a stage record names, if the protected branch ever held it: at the
+    newest point of its first-parent history (`chain`, audit.branch_chain) holding that digest."""
     from gitmv.policy import POLICY_PATH, parse_policy
 
     if ctx.policy.digest == digest:
         return ctx.policy
-    if not ctx.head:
+    point = next((p for p in chain if p.policy_digest == digest), None)
+    raw = ctx.repo.blob_at(point.id, POLICY_PATH) if point is not None else None
+    if point is None or raw is None:
         return None
-    for info, raw, held in policy_history(ctx.repo, ctx.head):
-        if raw is not None and held == digest:
-            try:
-                return parse_policy(raw, f"{POLICY_PATH} at {info['id'][:12]}")
-            except MvError:
-                return None
-    return None
+    try:
+        return parse_policy(raw, f"{POLICY_PATH} at {point.id[:12]}")
+    except MvError:
+        return None
 
 
 # ---------------------------------------------------------------- the directory
