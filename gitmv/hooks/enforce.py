@@ -348,8 +348,8 @@ def _check_notes(repo: Repo, old: str, new: str, server_notes: str | None, signe
                       "push evidence in smaller steps ('git mv-promote sync' after each batch)")
     copies_possible = {commit: _check_notes_commit(repo, commit, signers, ref) for commit in added}
     held = _HeldIds(repo, base)  # then, every edge being sound, what each commit introduces
-    for commit, targets in copies_possible.items():
-        _check_no_copies(repo, commit, targets, ref, held)
+    for commit, notes_ids in copies_possible.items():
+        _check_no_copies(commit, notes_ids, ref, held)
     return base
 
 
@@ -392,12 +392,16 @@ def _check_new_signatures(before: list[dict], after: list[dict], target: str, si
                           "write evidence with git mv-promote, signed with your own key listed in allowed_signers")
 
 
-def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str = NOTES_REF) -> set[str]:
-    """Every edge of one pushed notes commit. Returns the notes it changed on every edge: only
-    those can hold a record none of its parents holds (`_check_no_copies`)."""
+def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None,
+                        ref: str = NOTES_REF) -> dict[str, tuple[set[str], set[str]]]:
+    """Every edge of one pushed notes commit. Returns, for each note it changed on every edge (only
+    those can hold a record none of its parents holds: `_check_no_copies`), the record ids it
+    holds and those its parents hold, as the edge checks read them."""
     parents = repo.commit_info(commit)["parents"]
     attestations = ref == ATTESTATIONS_REF
     everywhere: set[str] | None = None  # notes changed on every edge: only they can hold a copy
+    held_here: dict[str, set[str]] = {}
+    held_by_parents: dict[str, set[str]] = {}
     for parent in parents or [None]:
         changed = repo.changed_note_targets(parent, commit)
         everywhere = set(changed) if everywhere is None else everywhere & changed
@@ -417,20 +421,21 @@ def _check_notes_commit(repo: Repo, commit: str, signers: bytes | None, ref: str
                 before = notes.read_records(repo, parent, target) if parent else []
             except MvError:
                 before = []  # an invalid note was refused when its own commit was checked
+            held_here[target] = {r["id"] for r in after}
+            held_by_parents.setdefault(target, set()).update(r["id"] for r in before)
             _check_new_signatures(before, after, target, signers, ref)
             for rid, what in notes_rules.edge_violations(before, after):  # what: "removed" | "altered"
                 raise Refusal(ref, "R3 notes-append-only",
                               f"record {rid} on {target[:12]} would be {what} (notes commit {commit[:12]})",
                               "evidence is append-only; run 'git mv-promote sync' and push the merged notes")
-    return everywhere or set()
+    return {t: (held_here[t], held_by_parents[t]) for t in everywhere or ()}
 
 
-def _check_no_copies(repo: Repo, commit: str, targets: set[str], ref: str, held: _HeldIds) -> None:
-    """A pushed notes commit holds no copy of a record the server has (rules.notes.reintroduced)."""
-    parents = repo.commit_info(commit)["parents"]
-    for target in sorted(targets):
-        copies = notes_rules.reintroduced(notes.ids_at(repo, commit, target),
-                                          [notes.ids_at(repo, p, target) for p in parents], held(target))
+def _check_no_copies(commit: str, notes_ids: dict[str, tuple[set[str], set[str]]], ref: str, held: _HeldIds) -> None:
+    """A pushed notes commit holds no copy of a record the server has (rules.notes.reintroduced):
+    `notes_ids` is what `_check_notes_commit` returned for it."""
+    for target, (ids, by_parents) in sorted(notes_ids.items()):
+        copies = notes_rules.reintroduced(ids, [by_parents], held(target))
         if copies:
             raise Refusal(ref, "R3 notes-append-only",
                           f"notes commit {commit[:12]} holds record {copies[0][:19]}… on {target[:12]} that none of "
